@@ -1,0 +1,416 @@
+//! The configuration file as plain data: what the YAML says, before any checking that needs
+//! more than one field. Every field has a doc comment; they become the JSON Schema's
+//! descriptions (`portcullis schema`) and the config reference in `docs/configuration.md`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use ipnet::IpNet;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::duration::Duration;
+use crate::response_type::ResponseType;
+use crate::upstream_url::UpstreamUrl;
+
+/// The whole gateway: listeners, TLS, store, limits and the APIs it serves.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address of the HTTPS listener that serves the APIs.
+    #[serde(default = "default_listen")]
+    #[schemars(with = "String")]
+    pub listen: SocketAddr,
+    /// Optional plain-HTTP listener. It serves nothing: every request gets a 308 redirect to
+    /// the same path and query on the HTTPS listener.
+    #[serde(default)]
+    pub http_redirect: Option<RedirectConfig>,
+    /// The admin API listener (HTTPS, authenticated).
+    #[serde(default)]
+    pub admin: AdminConfig,
+    /// Directory for state the gateway creates: the SQLite store and the development
+    /// certificate. Relative paths are resolved against the working directory.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Server certificates. With none, a development certificate for `localhost` is generated
+    /// in `data_dir` on first start.
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// Where runtime state (admin credentials, audit trail) is kept.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// Caps on what a client may send.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// CIDRs of proxies in front of the gateway. `X-Forwarded-For` is read only through them,
+    /// right to left; from anyone else it is ignored and replaced.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub trusted_proxies: Vec<IpNet>,
+    /// The per-request access log.
+    #[serde(default)]
+    pub access_log: AccessLogConfig,
+    /// Hot reload of this file and of certificate files.
+    #[serde(default)]
+    pub reload: ReloadConfig,
+    /// Graceful shutdown on SIGTERM / SIGINT.
+    #[serde(default)]
+    pub shutdown: ShutdownConfig,
+    /// The APIs this gateway serves.
+    #[serde(default)]
+    pub apis: Vec<ApiConfig>,
+}
+
+/// The plain-HTTP redirect listener.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedirectConfig {
+    /// Address to listen on, e.g. `127.0.0.1:8080`.
+    #[schemars(with = "String")]
+    pub listen: SocketAddr,
+}
+
+/// The admin API listener.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Whether the admin API runs at all.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Address to listen on. Keep it on loopback unless a firewall guards it.
+    #[serde(default = "default_admin_listen")]
+    #[schemars(with = "String")]
+    pub listen: SocketAddr,
+}
+
+/// Server certificates.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Certificates chosen by SNI. The first one also answers clients that send no SNI or a
+    /// name no certificate covers.
+    #[serde(default)]
+    pub certificates: Vec<CertificateConfig>,
+}
+
+/// One certificate chain and its private key, as PEM files.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateConfig {
+    /// PEM file with the certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM file with the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// Names this certificate answers for. Default: the DNS names in its subjectAltName.
+    /// `*.example.com` covers one label.
+    #[serde(default)]
+    pub server_names: Vec<String>,
+}
+
+/// The store.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` or `postgres://USER@HOST/DB`. Default: `sqlite://<data_dir>/portcullis.db`.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// Caps on client input. Over a cap, the client gets a gateway response, never a 500.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest request line plus header block, in bytes (431 above it).
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: u32,
+    /// Most header fields in one request (431 above it).
+    #[serde(default = "default_max_headers")]
+    pub max_headers: u32,
+    /// Largest request body, in bytes (413 above it, without buffering the body).
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: u64,
+    /// Time a client has to send the whole request head (slow-loris guard).
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout: Duration,
+    /// Longest pause allowed between two pieces of a request body (408 after it).
+    #[serde(default = "default_body_read_timeout")]
+    pub body_read_timeout: Duration,
+    /// Most client connections open at once; more wait in the kernel's accept queue.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+}
+
+/// The access log: one line per request on standard output.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogConfig {
+    /// Whether access-log lines are written.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// A one-line template of `$context.*` variables, as in API Gateway. Values are
+    /// JSON-escaped. Default: a JSON object with every common field.
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+/// Hot reload.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReloadConfig {
+    /// Reload when the config file or a certificate file changes on disk.
+    #[serde(default = "yes")]
+    pub watch: bool,
+    /// How often files are checked for changes.
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval: Duration,
+}
+
+/// Graceful shutdown.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// How long requests in flight may take to finish after SIGTERM before connections are cut.
+    #[serde(default = "default_drain_timeout")]
+    pub drain_timeout: Duration,
+}
+
+/// One API: its stages, routes, CORS policy and gateway responses.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Name used in logs, metrics and `$context.apiId`. Letters, digits, `-` and `_`.
+    pub name: String,
+    /// Host names this API answers on (`Host` / `:authority`, port ignored). `*.example.com`
+    /// covers one label. Empty: any host.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Path prefix under which the API is served, like a custom domain's base-path mapping.
+    #[serde(default = "default_base_path")]
+    pub base_path: String,
+    /// Stages. A stage named `$default` is served at the base path itself; any other stage
+    /// `s` under `<base_path>/s`. Default: one `$default` stage.
+    #[serde(default = "default_stages")]
+    pub stages: Vec<StageConfig>,
+    /// Routes: a method (or `ANY`) and a path template.
+    pub routes: Vec<RouteConfig>,
+    /// CORS policy; the gateway answers preflight requests itself.
+    #[serde(default)]
+    pub cors: Option<CorsConfig>,
+    /// Overrides of the gateway's own error responses, by response type.
+    #[serde(default)]
+    pub gateway_responses: BTreeMap<ResponseType, GatewayResponseConfig>,
+}
+
+/// A stage of an API.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    /// Stage name: `$default`, or letters, digits, `-` and `_`.
+    pub name: String,
+    /// Stage variables, usable in integration URLs as `${stageVariables.NAME}` and in
+    /// templates as `$stageVariables.NAME`.
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    /// Per-stage settings.
+    #[serde(default)]
+    pub settings: StageSettings,
+}
+
+/// Per-stage settings.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StageSettings {
+    /// Write access-log lines for this stage.
+    #[serde(default = "yes")]
+    pub access_log: bool,
+    /// Label metrics with the route as well as the API and stage.
+    #[serde(default = "yes")]
+    pub detailed_metrics: bool,
+}
+
+/// One route.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// The route key: `METHOD /path`, e.g. `GET /pets/{id}` or `ANY /{proxy+}`.
+    pub route: String,
+    /// What answers the request.
+    pub integration: IntegrationConfig,
+}
+
+/// The kind of integration.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum IntegrationKind {
+    /// Proxy to an upstream HTTP(S) URL.
+    Http,
+    /// Answer with a static response from config.
+    Mock,
+}
+
+/// An integration: an HTTP upstream or a mock response.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationConfig {
+    /// `http` or `mock`.
+    #[serde(rename = "type")]
+    pub kind: IntegrationKind,
+    /// (http) Upstream URL. `{name}` is replaced by the path parameter `name`, `{proxy}` by a
+    /// greedy `{proxy+}`, `${stageVariables.NAME}` by a stage variable. The request's query
+    /// string is passed on.
+    #[serde(default)]
+    pub url: Option<UpstreamUrl>,
+    /// (http) Total time for the upstream to answer with its headers (504 after it).
+    #[serde(default = "default_integration_timeout")]
+    pub timeout: Duration,
+    /// (http) Time to open a connection to the upstream (502 when it fails).
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: Duration,
+    /// (mock) Status code of the response.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// (http) Headers added to the upstream request; (mock) headers of the response.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// (mock) Response body.
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+/// CORS, as API Gateway HTTP APIs define it.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Allowed origins: exact (`https://app.example.com`), one-label wildcards
+    /// (`https://*.example.com`) or `*`.
+    pub allow_origins: Vec<String>,
+    /// Allowed methods, or `*`. Default: GET, HEAD, POST.
+    #[serde(default)]
+    pub allow_methods: Vec<String>,
+    /// Allowed request headers, or `*`.
+    #[serde(default)]
+    pub allow_headers: Vec<String>,
+    /// Response headers the browser may read.
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
+    /// Seconds a browser may cache a preflight answer (0–86400).
+    #[serde(default)]
+    pub max_age: Option<u32>,
+    /// Allow credentials. Not allowed together with origin `*`.
+    #[serde(default)]
+    pub allow_credentials: bool,
+}
+
+/// An override of one gateway response type.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayResponseConfig {
+    /// Status code. For `DEFAULT_4XX`/`DEFAULT_5XX`, unset keeps each type's own status.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Extra response headers; values may use `$context.*` variables.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Body template, e.g. `{"message":$context.error.messageString}`.
+    #[serde(default)]
+    pub template: Option<String>,
+}
+
+// === impl defaults ===
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self { enabled: true, listen: default_admin_listen() }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_header_bytes: default_max_header_bytes(),
+            max_headers: default_max_headers(),
+            max_body_bytes: default_max_body_bytes(),
+            header_read_timeout: default_header_read_timeout(),
+            body_read_timeout: default_body_read_timeout(),
+            max_connections: default_max_connections(),
+        }
+    }
+}
+
+impl Default for AccessLogConfig {
+    fn default() -> Self {
+        Self { enabled: true, format: None }
+    }
+}
+
+impl Default for ReloadConfig {
+    fn default() -> Self {
+        Self { watch: true, poll_interval: default_poll_interval() }
+    }
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        Self { drain_timeout: default_drain_timeout() }
+    }
+}
+
+impl Default for StageSettings {
+    fn default() -> Self {
+        Self { access_log: true, detailed_metrics: true }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8443))
+}
+fn default_admin_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9443))
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+fn default_max_header_bytes() -> u32 {
+    16 * 1024
+}
+fn default_max_headers() -> u32 {
+    100
+}
+fn default_max_body_bytes() -> u64 {
+    10 * 1024 * 1024
+}
+fn default_header_read_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_body_read_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_max_connections() -> u32 {
+    10_000
+}
+fn default_poll_interval() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_drain_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_base_path() -> String {
+    "/".to_owned()
+}
+fn default_stages() -> Vec<StageConfig> {
+    vec![StageConfig {
+        name: "$default".to_owned(),
+        variables: BTreeMap::new(),
+        settings: StageSettings::default(),
+    }]
+}
+fn default_integration_timeout() -> Duration {
+    Duration::from_secs(29)
+}
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(10)
+}

@@ -1,0 +1,44 @@
+//! Portcullis configuration: the YAML file as plain data ([`Config`]), loading with errors that
+//! name file, line, column and field ([`load_file`]), and the compiled form the data plane
+//! serves from ([`Compiled`]): route tables, CORS policies, templates, integrations.
+//!
+//! Nothing here does network I/O; the only file read is the config itself.
+
+mod compile;
+mod config;
+mod cors;
+mod duration;
+mod interpolate;
+mod load;
+mod path;
+mod positions;
+mod response_type;
+mod responses;
+mod routes;
+mod suggest;
+mod template;
+mod upstream_url;
+
+pub use compile::{
+    Compiled, CompiledApi, CompiledRoute, CompiledStage, HttpIntegration, Issue, MockIntegration, Selection,
+    DEFAULT_ACCESS_LOG, DEFAULT_RESPONSE_BODY, DEFAULT_STAGE,
+};
+pub use config::{
+    AccessLogConfig, AdminConfig, ApiConfig, CertificateConfig, Config, CorsConfig, GatewayResponseConfig,
+    IntegrationConfig, IntegrationKind, LimitsConfig, RedirectConfig, ReloadConfig, RouteConfig, ShutdownConfig,
+    StageConfig, StageSettings, StoreConfig, TlsConfig,
+};
+pub use cors::CorsPolicy;
+pub use duration::Duration;
+pub use load::{load_file, load_str, ConfigError, ConfigErrors};
+pub use path::{canonicalize, PathError};
+pub use response_type::ResponseType;
+pub use responses::{ResponseOverrides, ResponseSpec};
+pub use routes::{RouteKey, RouteMatch, RouteTable};
+pub use template::{ContextVar, Escape, Template, TemplateVars};
+pub use upstream_url::{UpstreamUrl, UrlPart};
+
+/// The JSON Schema of the config file.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Config)).unwrap_or_default()
+}

@@ -1,0 +1,118 @@
+use super::load_str;
+
+fn errors(text: &str) -> Vec<String> {
+    match load_str("x.yaml", text, |k| (k == "UP").then(|| "http://127.0.0.1:9".to_owned())) {
+        Ok(_) => vec![],
+        Err(e) => e.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+const GOOD: &str = "\
+apis:
+  - name: pets
+    routes:
+      - route: GET /pets
+        integration:
+          type: mock
+          body: '[]'
+      - route: ANY /{proxy+}
+        integration:
+          type: http
+          url: ${UP}/{proxy}
+";
+
+#[test]
+fn a_good_file_compiles() {
+    assert_eq!(errors(GOOD), Vec::<String>::new());
+}
+
+#[test]
+fn a_bad_url_names_file_line_column_and_path() {
+    let text = GOOD.replace("${UP}/{proxy}", "ftp://nope");
+    assert_eq!(
+        errors(&text),
+        vec!["x.yaml:11:11: apis[0].routes[1].integration.url: invalid URL `ftp://nope`: it must start with http:// or https://"]
+    );
+}
+
+#[test]
+fn unknown_keys_get_a_suggestion() {
+    let text = GOOD.replace("    routes:", "    rotues:");
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1);
+    assert!(errs[0].starts_with("x.yaml:3:5: apis[0].rotues: unknown field `rotues`"), "{}", errs[0]);
+    assert!(errs[0].ends_with("(did you mean `routes`?)"), "{}", errs[0]);
+}
+
+#[test]
+fn unknown_response_types_get_a_suggestion() {
+    let text = format!("{GOOD}    gateway_responses:\n      THROTLED:\n        status: 503\n");
+    let errs = errors(&text);
+    assert!(errs[0].contains("did you mean `THROTTLED`"), "{errs:?}");
+}
+
+#[test]
+fn compile_errors_are_all_reported_with_places() {
+    let text = "\
+apis:
+  - name: a
+    cors:
+      allow_origins: ['*']
+      allow_credentials: true
+    routes:
+      - route: GET /x/{id}
+        integration:
+          type: http
+          url: http://h/{nope}
+";
+    let errs = errors(text);
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(errs.iter().any(|e| e.starts_with("x.yaml:5:7: apis[0].cors.allow_credentials:")), "{errs:?}");
+    assert!(errs.iter().any(|e| e.starts_with("x.yaml:10:11: apis[0].routes[0].integration.url: `{nope}`")), "{errs:?}");
+}
+
+#[test]
+fn missing_environment_variable_is_named() {
+    let errs = errors("listen: ${NOT_SET_ANYWHERE}\n");
+    assert_eq!(errs.len(), 1);
+    assert!(errs[0].starts_with("x.yaml:1:9: environment variable NOT_SET_ANYWHERE is not set"), "{errs:?}");
+}
+
+#[test]
+fn type_errors_and_syntax_errors_have_places() {
+    let errs = errors("limits:\n  max_headers: lots\n");
+    assert!(errs[0].starts_with("x.yaml:2:3: limits.max_headers: invalid type"), "{errs:?}");
+    let errs = errors("apis: [\n");
+    assert!(errs[0].contains("YAML syntax error"), "{errs:?}");
+}
+
+#[test]
+fn duplicate_routes_and_api_names_are_refused() {
+    let text = format!("{GOOD}      - route: GET /pets\n        integration: {{type: mock}}\n  - name: pets\n    base_path: /v2\n    routes: []\n");
+    let errs = errors(&text);
+    assert!(errs.iter().any(|e| e.contains("apis[0].routes[2]: route `GET /pets` is defined twice")), "{errs:?}");
+    assert!(errs.iter().any(|e| e.contains("apis[1].name: API name `pets` is already used")), "{errs:?}");
+}
+
+#[test]
+fn selection_by_host_base_path_and_stage() {
+    let text = "\
+apis:
+  - name: root
+    routes: [{route: 'ANY /{proxy+}', integration: {type: mock}}]
+  - name: v2
+    base_path: /v2
+    stages: [{name: prod}, {name: $default}]
+    routes: [{route: GET /a, integration: {type: mock}}]
+  - name: hosted
+    hosts: ['*.example.com']
+    routes: [{route: GET /a, integration: {type: mock}}]
+";
+    let c = load_str("x.yaml", text, |_| None).unwrap_or_else(|e| panic!("{e}"));
+    let pick = |host: Option<&str>, p: &str| c.select(host, p).map(|s| (s.api.name.clone(), s.stage.name.clone(), s.rest.to_owned()));
+    assert_eq!(pick(None, "/v2/prod/a"), Some(("v2".into(), "prod".into(), "/a".into())));
+    assert_eq!(pick(None, "/v2/a"), Some(("v2".into(), "$default".into(), "/a".into())));
+    assert_eq!(pick(None, "/v2x/a"), Some(("root".into(), "$default".into(), "/v2x/a".into())));
+    assert_eq!(pick(Some("api.example.com:8443"), "/a").map(|s| s.0), Some("hosted".into()));
+    assert_eq!(pick(Some("a.b.example.com"), "/a").map(|s| s.0), Some("root".into()));
+}
