@@ -1,0 +1,73 @@
+use std::fmt;
+
+/// An admin API credential. Only a hash of the secret is kept.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminCredential {
+    /// Public identifier, part of the token.
+    pub id: String,
+    /// SHA-256 of the secret part of the token, hex.
+    pub secret_hash: String,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+}
+
+impl fmt::Debug for AdminCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminCredential").field("id", &self.id).field("created_at_ms", &self.created_at_ms).finish_non_exhaustive()
+    }
+}
+
+/// How an audited action ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// It was done.
+    Success,
+    /// It was refused or failed; the record's detail says why.
+    Failure,
+}
+
+impl Outcome {
+    /// `success` or `failure`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Self {
+        if s == "success" {
+            Self::Success
+        } else {
+            Self::Failure
+        }
+    }
+}
+
+/// An audit record to append.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewAuditRecord {
+    /// When, milliseconds since the Unix epoch.
+    pub time_ms: i64,
+    /// Who: a credential id, or `system`.
+    pub actor: String,
+    /// From where: the client IP, or empty for the process itself.
+    pub source_ip: String,
+    /// What, e.g. `config.reload`.
+    pub action: String,
+    /// On what, e.g. the config file.
+    pub target: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Free text (error message on failure). Never a secret.
+    pub detail: String,
+}
+
+/// A stored audit record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Sequence number, increasing.
+    pub seq: i64,
+    /// The record.
+    pub record: NewAuditRecord,
+}
