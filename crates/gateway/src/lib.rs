@@ -1,1 +1,35 @@
+//! The Portcullis data plane: HTTPS listeners, the phase pipeline, routing and integrations.
+//!
+//! A request's life (see `pipeline.rs`, the one place the order is written):
+//!
+//! ```text
+//! client ──TLS──▶ listener ──▶ normalise ─▶ waf ─▶ route ─▶ cors ─▶ authorize ─▶ meter
+//!                              ─▶ throttle ─▶ validate ─▶ integrate ──▶ upstream / mock
+//!                 every way out: rescue (Reject → gateway response) ─▶ respond ─▶ log
+//! ```
+//!
+//! The binary builds a [`Gateway`] from a compiled config, serves it with [`serve_tls`], and
+//! calls [`Gateway::reload`] on SIGHUP, on file changes, or from the admin API.
 
+mod body;
+mod client_ip;
+mod ctx;
+mod flow;
+mod gateway;
+mod listener;
+mod phase;
+mod pipeline;
+mod reject;
+mod rescue;
+mod runtime;
+mod time_fmt;
+mod tls;
+mod upstream;
+
+pub use body::ResBody;
+pub use ctx::ConnInfo;
+pub use gateway::{Gateway, ReloadError, ReloadReport};
+pub use listener::{local_addr, serve_redirect, serve_tls, ServeOptions};
+pub use reject::{Blame, Connection, Reject};
+pub use runtime::Runtime;
+pub use tls::{CertStore, DevCert, TlsError};

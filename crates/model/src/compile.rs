@@ -101,6 +101,10 @@ pub struct MockIntegration {
 /// The API and stage a request belongs to, and its path below them.
 #[derive(Debug, Clone, Copy)]
 pub struct Selection<'c, 'p> {
+    /// Position of the API in [`Compiled::apis`].
+    pub api_index: usize,
+    /// Position of the stage in [`CompiledApi::stages`].
+    pub stage_index: usize,
     /// The API.
     pub api: &'c CompiledApi,
     /// The stage.
@@ -147,18 +151,22 @@ impl Compiled {
     /// Finds the API and stage for a host (port ignored) and canonical path.
     pub fn select<'c, 'p>(&'c self, host: Option<&str>, path: &'p str) -> Option<Selection<'c, 'p>> {
         let host = host.map(|h| strip_port(h).to_ascii_lowercase());
-        let api = self.apis.iter().find(|a| a.matches_host(host.as_deref()) && a.strip_base(path).is_some())?;
+        let (api_index, api) =
+            self.apis.iter().enumerate().find(|(_, a)| a.matches_host(host.as_deref()) && a.strip_base(path).is_some())?;
         let rest = api.strip_base(path)?;
         let (first, after) = match rest[1..].find('/') {
             Some(i) => (&rest[1..=i], &rest[i + 1..]),
             None => (&rest[1..], ""),
         };
-        if let Some(stage) = api.stages.iter().find(|s| s.name == first && s.name != DEFAULT_STAGE) {
+        if let Some((stage_index, stage)) =
+            api.stages.iter().enumerate().find(|(_, s)| s.name == first && s.name != DEFAULT_STAGE)
+        {
             let rest = if after.is_empty() { "/" } else { after };
-            return Some(Selection { api, stage, rest });
+            return Some(Selection { api_index, stage_index, api, stage, rest });
         }
-        let stage = api.stages.get(api.default_stage?)?;
-        Some(Selection { api, stage, rest })
+        let stage_index = api.default_stage?;
+        let stage = api.stages.get(stage_index)?;
+        Some(Selection { api_index, stage_index, api, stage, rest })
     }
 }
 

@@ -23,7 +23,9 @@ pub struct RouteKey {
 /// Where a request's path and method land.
 #[derive(Debug)]
 pub struct RouteMatch<'t, T> {
-    /// The route's value (its index or compiled data).
+    /// The route's position in the table (see [`RouteTable::get`]).
+    pub index: usize,
+    /// The route's value.
     pub value: &'t T,
     /// The route's key.
     pub key: &'t RouteKey,
@@ -157,13 +159,19 @@ impl<T> RouteTable<T> {
             (Some(a), None) | (None, Some(a)) => a,
             (None, None) => return None,
         };
-        let (key, value) = self.routes.get(*chosen.value)?;
+        let index = *chosen.value;
+        let (key, value) = self.routes.get(index)?;
         let params = key
             .params
             .iter()
             .filter_map(|name| chosen.params.get(name).map(|v| (name.as_str(), v.to_owned())))
             .collect();
-        Some(RouteMatch { value, key, params })
+        Some(RouteMatch { index, value, key, params })
+    }
+
+    /// The route at `index`.
+    pub fn get(&self, index: usize) -> Option<&(RouteKey, T)> {
+        self.routes.get(index)
     }
 
     /// Every route, in config order.

@@ -1,0 +1,179 @@
+//! What the phases learn about one request. Made when the request arrives, passed `&mut` to
+//! every phase, read by the log phase, dropped when the response ends.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant, SystemTime};
+
+use http::{HeaderValue, Method, Version};
+use model::{CompiledApi, CompiledRoute, CompiledStage, ContextVar, ResponseType, RouteKey, TemplateVars};
+
+use crate::runtime::Runtime;
+
+/// Facts about the client connection, shared by its requests.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// The TCP peer.
+    pub peer: SocketAddr,
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub tls_version: &'static str,
+    /// The SNI name the client sent.
+    pub sni: Option<String>,
+}
+
+/// Per-request state. Each field says which phase sets it.
+#[derive(Debug)]
+pub(crate) struct RequestCtx {
+    /// accept: a fresh UUID, returned as `x-amzn-RequestId` and sent upstream.
+    pub(crate) request_id: String,
+    /// accept: when the request arrived.
+    pub(crate) started: Instant,
+    /// accept: wall-clock arrival time, for `requestTime`.
+    pub(crate) time: SystemTime,
+    /// accept: the connection.
+    pub(crate) peer: SocketAddr,
+    /// accept.
+    pub(crate) tls_version: &'static str,
+    /// accept.
+    pub(crate) method: Method,
+    /// accept.
+    pub(crate) version: Version,
+    /// accept: `Host` or `:authority`.
+    pub(crate) host: Option<String>,
+    /// accept.
+    pub(crate) user_agent: Option<String>,
+    /// accept: the `Origin` header, for CORS decoration after the body is gone.
+    pub(crate) origin: Option<HeaderValue>,
+    /// normalise: the canonical path (empty until then).
+    pub(crate) path: String,
+    /// normalise: the raw query string.
+    pub(crate) query: Option<String>,
+    /// normalise: the client address (through trusted proxies).
+    pub(crate) source_ip: IpAddr,
+    /// normalise: the `X-Forwarded-For` chain for the upstream.
+    pub(crate) forwarded_for: String,
+    /// route: index of the API in the compiled config.
+    pub(crate) api: Option<usize>,
+    /// route: index of the stage in the API.
+    pub(crate) stage: Option<usize>,
+    /// route: index of the route in the API's table.
+    pub(crate) route: Option<usize>,
+    /// cors: the request was a preflight answered by the gateway.
+    pub(crate) preflight: bool,
+    /// route: path parameters (canonical form).
+    pub(crate) params: Vec<(String, String)>,
+    /// integrate: time to the upstream's response head.
+    pub(crate) integration_latency: Option<Duration>,
+    /// integrate: the upstream's status.
+    pub(crate) integration_status: Option<u16>,
+    /// integrate: why the upstream call failed.
+    pub(crate) integration_error: Option<String>,
+    /// rescue: the gateway response sent, if any.
+    pub(crate) error: Option<ResponseType>,
+    /// respond: the status sent.
+    pub(crate) status: u16,
+}
+
+// === impl RequestCtx ===
+
+impl RequestCtx {
+    /// Starts the context of a request (the accept phase).
+    pub(crate) fn new(conn: &ConnInfo, req: &http::Request<impl Sized>) -> Self {
+        let headers = req.headers();
+        let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_owned);
+        Self {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            started: Instant::now(),
+            time: SystemTime::now(),
+            peer: conn.peer,
+            tls_version: conn.tls_version,
+            method: req.method().clone(),
+            version: req.version(),
+            host: req.uri().authority().map(|a| a.as_str().to_owned()).or_else(|| text(http::header::HOST)),
+            user_agent: text(http::header::USER_AGENT),
+            origin: headers.get(http::header::ORIGIN).cloned(),
+            path: String::new(),
+            query: None,
+            source_ip: conn.peer.ip(),
+            forwarded_for: String::new(),
+            api: None,
+            stage: None,
+            route: None,
+            preflight: false,
+            params: Vec::new(),
+            integration_latency: None,
+            integration_status: None,
+            integration_error: None,
+            error: None,
+            status: 0,
+        }
+    }
+
+    /// The API this request belongs to, once routed.
+    pub(crate) fn api<'r>(&self, rt: &'r Runtime) -> Option<&'r CompiledApi> {
+        rt.compiled.apis.get(self.api?)
+    }
+
+    /// The stage, once routed.
+    pub(crate) fn stage<'r>(&self, rt: &'r Runtime) -> Option<&'r CompiledStage> {
+        self.api(rt)?.stages.get(self.stage?)
+    }
+
+    /// The route, once routed.
+    pub(crate) fn route<'r>(&self, rt: &'r Runtime) -> Option<&'r (RouteKey, CompiledRoute)> {
+        self.api(rt)?.routes.get(self.route?)
+    }
+}
+
+/// A request's context seen through the runtime it runs on: what templates read.
+pub(crate) struct Vars<'a> {
+    pub(crate) rt: &'a Runtime,
+    pub(crate) cx: &'a RequestCtx,
+    /// Bytes of the response body, when known.
+    pub(crate) response_length: Option<u64>,
+    /// The status sent.
+    pub(crate) latency: Option<Duration>,
+}
+
+impl TemplateVars for Vars<'_> {
+    fn context(&self, var: ContextVar, out: &mut String) -> bool {
+        use std::fmt::Write as _;
+        let cx = self.cx;
+        let mut put = |s: &str| {
+            out.push_str(s);
+            true
+        };
+        match var {
+            ContextVar::RequestId | ContextVar::ExtendedRequestId => put(&cx.request_id),
+            ContextVar::ApiId => cx.api(self.rt).is_some_and(|a| put(&a.name)),
+            ContextVar::Stage => cx.stage(self.rt).is_some_and(|s| put(&s.name)),
+            ContextVar::RouteKey => cx.route(self.rt).is_some_and(|r| put(&r.0.display())),
+            ContextVar::ResourcePath => cx.route(self.rt).is_some_and(|r| put(&r.0.path)),
+            ContextVar::Path => !cx.path.is_empty() && put(&cx.path),
+            ContextVar::HttpMethod => put(cx.method.as_str()),
+            ContextVar::Protocol => put(match cx.version {
+                Version::HTTP_2 => "HTTP/2.0",
+                Version::HTTP_10 => "HTTP/1.0",
+                _ => "HTTP/1.1",
+            }),
+            ContextVar::DomainName => cx.host.as_deref().is_some_and(put),
+            ContextVar::IdentitySourceIp => write!(out, "{}", cx.source_ip).is_ok(),
+            ContextVar::IdentityUserAgent => cx.user_agent.as_deref().is_some_and(put),
+            ContextVar::RequestTime => put(&crate::time_fmt::clf(cx.time)),
+            ContextVar::RequestTimeEpoch => write!(out, "{}", crate::time_fmt::epoch_ms(cx.time)).is_ok(),
+            ContextVar::Status => cx.status != 0 && write!(out, "{}", cx.status).is_ok(),
+            ContextVar::ResponseLength => self.response_length.is_some_and(|n| write!(out, "{n}").is_ok()),
+            ContextVar::ResponseLatency => self.latency.is_some_and(|d| write!(out, "{}", d.as_millis()).is_ok()),
+            ContextVar::IntegrationLatency => cx.integration_latency.is_some_and(|d| write!(out, "{}", d.as_millis()).is_ok()),
+            ContextVar::IntegrationStatus => cx.integration_status.is_some_and(|s| write!(out, "{s}").is_ok()),
+            ContextVar::IntegrationError => cx.integration_error.as_deref().is_some_and(put),
+            ContextVar::ErrorResponseType => cx.error.is_some_and(|e| put(e.name())),
+            ContextVar::ErrorMessage => cx.error.and_then(ResponseType::default_message).is_some_and(put),
+            ContextVar::TlsVersion => put(cx.tls_version),
+            _ => false,
+        }
+    }
+
+    fn stage_variable(&self, name: &str) -> Option<&str> {
+        self.cx.stage(self.rt)?.variables.get(name).map(String::as_str)
+    }
+}

@@ -1,0 +1,148 @@
+//! The gateway as the binary sees it: the current runtime behind an atomic swap, the request
+//! entry point, and reload.
+
+use std::convert::Infallible;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use model::{Compiled, ConfigErrors};
+use telemetry::{AccessLog, Metrics};
+
+use crate::body::{ReqBody, ResBody};
+use crate::ctx::{ConnInfo, RequestCtx};
+use crate::runtime::Runtime;
+use crate::tls::{CertStore, TlsError};
+use crate::{phase, pipeline, rescue};
+
+/// Why a reload was refused. The old config keeps serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The new config does not load or compile.
+    #[error("{0}")]
+    Config(#[from] ConfigErrors),
+    /// Its certificates do not load.
+    #[error("{0}")]
+    Tls(#[from] TlsError),
+    /// The runtime could not be built.
+    #[error("runtime: {0}")]
+    Runtime(#[from] rustls::Error),
+}
+
+/// What a successful reload changed.
+#[derive(Debug, Clone)]
+pub struct ReloadReport {
+    /// APIs now served.
+    pub apis: usize,
+    /// Routes now served.
+    pub routes: usize,
+    /// Settings that changed but only take effect after a restart.
+    pub restart_needed: Vec<&'static str>,
+}
+
+/// The data plane.
+#[derive(Debug)]
+pub struct Gateway {
+    current: ArcSwap<Runtime>,
+    metrics: Arc<Metrics>,
+    access_log: AccessLog,
+    certs: Arc<CertStore>,
+    config_path: PathBuf,
+    reload_lock: tokio::sync::Mutex<()>,
+}
+
+// === impl Gateway ===
+
+impl Gateway {
+    /// Builds the gateway for a compiled config. Must run inside the Tokio runtime (it starts
+    /// the access-log writer).
+    pub fn new(config_path: &Path, compiled: Compiled, certs: Arc<CertStore>, metrics: Arc<Metrics>) -> Result<Arc<Self>, rustls::Error> {
+        let access_log = AccessLog::stdout();
+        let rt = Runtime::build(compiled, None, metrics.clone(), access_log.clone())?;
+        Ok(Arc::new(Self {
+            current: ArcSwap::from_pointee(rt),
+            metrics,
+            access_log,
+            certs,
+            config_path: config_path.to_owned(),
+            reload_lock: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    /// The runtime serving new requests now.
+    pub fn runtime(&self) -> Arc<Runtime> {
+        self.current.load_full()
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The certificate store.
+    pub fn certs(&self) -> &Arc<CertStore> {
+        &self.certs
+    }
+
+    /// The config file this gateway reloads from.
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    /// Handles one request on a connection.
+    pub async fn handle(&self, conn: &ConnInfo, req: Request<Incoming>) -> Result<Response<ResBody>, Infallible> {
+        let rt = self.current.load_full();
+        let mut cx = RequestCtx::new(conn, &req);
+        let limits = &rt.compiled.config.limits;
+        let (max, idle) = (limits.max_body_bytes, limits.body_read_timeout.as_std());
+        let mut req = req.map(|b| ReqBody::new(b, max, idle));
+        let mut resp = match pipeline::run(&rt, &mut cx, &mut req).await {
+            Ok(resp) => resp,
+            Err(rej) => rescue::render(&rt, &mut cx, &rej),
+        };
+        phase::respond::finish(&rt, &mut cx, &mut resp);
+        Ok(phase::log::attach(rt, cx, resp))
+    }
+
+    /// Loads the config file again and swaps it in. In-flight requests finish on the old one;
+    /// on any error nothing changes.
+    pub async fn reload(&self) -> Result<ReloadReport, ReloadError> {
+        let _one_at_a_time = self.reload_lock.lock().await;
+        let result = self.reload_locked().await;
+        self.metrics.reload(if result.is_ok() { "ok" } else { "failed" });
+        result
+    }
+
+    async fn reload_locked(&self) -> Result<ReloadReport, ReloadError> {
+        let path = self.config_path.clone();
+        let compiled = tokio::task::spawn_blocking(move || model::load_file(&path))
+            .await
+            .map_err(|e| rustls::Error::General(format!("config loader stopped: {e}")))??;
+        let old = self.current.load_full();
+        let rt = Runtime::build(compiled, Some(&old), self.metrics.clone(), self.access_log.clone())?;
+        let (new, was) = (&rt.compiled.config, &old.compiled.config);
+        self.certs.replace(&new.tls.certificates, &new.data_dir)?;
+        let mut restart_needed = Vec::new();
+        for (name, changed) in [
+            ("listen", new.listen != was.listen),
+            ("admin", new.admin.listen != was.admin.listen || new.admin.enabled != was.admin.enabled),
+            ("http_redirect", new.http_redirect.as_ref().map(|r| r.listen) != was.http_redirect.as_ref().map(|r| r.listen)),
+            ("data_dir", new.data_dir != was.data_dir),
+            ("store", new.store.url != was.store.url),
+            ("limits.max_connections", new.limits.max_connections != was.limits.max_connections),
+        ] {
+            if changed {
+                restart_needed.push(name);
+            }
+        }
+        let report = ReloadReport {
+            apis: rt.compiled.apis.len(),
+            routes: rt.compiled.apis.iter().map(|a| a.routes.iter().count()).sum(),
+            restart_needed,
+        };
+        self.current.store(Arc::new(rt));
+        Ok(report)
+    }
+}

@@ -1,0 +1,209 @@
+//! The integration phase: a mock answer, or the upstream's. Runs last. Replies with the
+//! upstream's response (hop-by-hop headers removed, body streamed); rejects with 504
+//! `INTEGRATION_TIMEOUT` when the upstream's head does not arrive within the route's timeout,
+//! 502 `INTEGRATION_FAILURE` when it cannot be reached or breaks the exchange, and with the
+//! client's fault (413, 408, 400) when reading the client's body failed.
+
+use std::time::Instant;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, Uri, Version};
+use http_body_util::BodyExt;
+use model::{CompiledRoute, HttpIntegration, MockIntegration, ResponseType, UrlPart};
+
+use crate::body::{self, ClientBodyError, ReqBody};
+use crate::ctx::RequestCtx;
+use crate::flow::Flow;
+use crate::reject::{BoxError, Reject};
+use crate::runtime::Runtime;
+
+/// Calls the route's integration.
+pub(crate) async fn call(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<ReqBody>) -> Result<Flow, Reject> {
+    let Some((_, route)) = cx.route(rt) else {
+        return Err(Reject::internal(ResponseType::ApiConfigurationError, "integrate ran without a route"));
+    };
+    match route {
+        CompiledRoute::Mock(m) => Ok(Flow::Reply(mock(m))),
+        CompiledRoute::Http(h) => proxy(rt, cx, req, h).await.map(Flow::Reply),
+    }
+}
+
+fn mock(m: &MockIntegration) -> Response<body::ResBody> {
+    let mut resp = Response::new(body::full(m.body.clone()));
+    *resp.status_mut() = m.status;
+    *resp.headers_mut() = m.headers.clone();
+    resp
+}
+
+async fn proxy(
+    rt: &Runtime,
+    cx: &mut RequestCtx,
+    req: &mut Request<ReqBody>,
+    h: &HttpIntegration,
+) -> Result<Response<body::ResBody>, Reject> {
+    let uri = upstream_uri(rt, cx, h)?;
+    let mut out = Request::new(std::mem::take(req.body_mut()));
+    *out.method_mut() = cx.method.clone();
+    *out.uri_mut() = uri;
+    *out.version_mut() = Version::HTTP_11;
+    let headers = out.headers_mut();
+    copy_end_to_end(req.headers(), headers);
+    set_forwarding(cx, h, headers);
+    for (name, value) in &h.headers {
+        headers.insert(name.clone(), value.clone());
+    }
+    let Some(client) = rt.clients.get(h.connect_timeout.as_std()) else {
+        return Err(Reject::internal(ResponseType::ApiConfigurationError, "no upstream client for this connect timeout"));
+    };
+    let started = Instant::now();
+    let result = tokio::time::timeout(h.timeout.as_std(), client.request(out)).await;
+    cx.integration_latency = Some(started.elapsed());
+    let resp = match result {
+        Err(_) => {
+            cx.integration_error = Some("timeout".into());
+            return Err(Reject::upstream(ResponseType::IntegrationTimeout, "upstream did not answer in time", None));
+        }
+        Ok(Err(e)) => return Err(classify(cx, e)),
+        Ok(Ok(resp)) => resp,
+    };
+    cx.integration_status = Some(resp.status().as_u16());
+    let (mut parts, incoming) = resp.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    Ok(Response::from_parts(parts, incoming.map_err(|e| Box::new(e) as BoxError).boxed()))
+}
+
+/// Builds the upstream URI: the template with parameters and stage variables filled in, then
+/// the template's own query and the client's.
+fn upstream_uri(rt: &Runtime, cx: &RequestCtx, h: &HttpIntegration) -> Result<Uri, Reject> {
+    let mut path = String::with_capacity(64);
+    for part in &h.path {
+        match part {
+            UrlPart::Literal(s) => path.push_str(s),
+            UrlPart::PathParam(p) => {
+                if let Some((_, v)) = cx.params.iter().find(|(k, _)| k == p) {
+                    path.push_str(v);
+                }
+            }
+            UrlPart::StageVariable(v) => {
+                if let Some(val) = cx.stage(rt).and_then(|s| s.variables.get(v)) {
+                    path.push_str(val);
+                }
+            }
+        }
+    }
+    if !path.starts_with('/') {
+        path.insert(0, '/');
+    }
+    match (&h.query, &cx.query) {
+        (Some(a), Some(b)) => {
+            path.push('?');
+            path.push_str(a);
+            path.push('&');
+            path.push_str(b);
+        }
+        (Some(q), None) | (None, Some(q)) => {
+            path.push('?');
+            path.push_str(q);
+        }
+        (None, None) => {}
+    }
+    Uri::builder()
+        .scheme(h.scheme.clone())
+        .authority(h.authority.clone())
+        .path_and_query(path)
+        .build()
+        .map_err(|e| {
+            let mut r = Reject::internal(ResponseType::ApiConfigurationError, "upstream URI is invalid");
+            r.source = Some(Box::new(e));
+            r
+        })
+}
+
+fn set_forwarding(cx: &RequestCtx, h: &HttpIntegration, headers: &mut HeaderMap) {
+    if let Ok(v) = HeaderValue::from_str(h.authority.as_str()) {
+        headers.insert(header::HOST, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&cx.forwarded_for) {
+        headers.insert(X_FORWARDED_FOR, v);
+    }
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
+    match cx.host.as_deref().map(HeaderValue::from_str) {
+        Some(Ok(v)) => {
+            headers.insert(X_FORWARDED_HOST, v);
+        }
+        _ => {
+            headers.remove(X_FORWARDED_HOST);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&cx.request_id) {
+        headers.insert(X_REQUEST_ID, v.clone());
+        headers.insert(X_AMZN_REQUEST_ID, v);
+    }
+}
+
+/// Maps a client error to the right gateway response: the client's body or the upstream.
+fn classify(cx: &mut RequestCtx, e: hyper_util::client::legacy::Error) -> Reject {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(err) = source {
+        if let Some(body) = err.downcast_ref::<ClientBodyError>() {
+            let (kind, why) = match body {
+                ClientBodyError::TooLarge(_) => (ResponseType::RequestTooLarge, "request body over the limit"),
+                ClientBodyError::Idle(_) => (ResponseType::RequestTimeout, "request body stalled"),
+                ClientBodyError::Malformed(_) => (ResponseType::BadRequest, "request body malformed or cut"),
+            };
+            return Reject::client(kind, why).and_close();
+        }
+        source = err.source();
+    }
+    cx.integration_error = Some(if e.is_connect() { "connect".into() } else { "exchange".into() });
+    let why = if e.is_connect() { "cannot connect to the upstream" } else { "upstream exchange failed" };
+    Reject::upstream(ResponseType::IntegrationFailure, why, Some(Box::new(e)))
+}
+
+/// Copies end-to-end headers: everything but hop-by-hop headers, those named in
+/// `Connection`, and `Host` (set for the upstream).
+fn copy_end_to_end(from: &HeaderMap, to: &mut HeaderMap) {
+    let listed = connection_listed(from);
+    to.reserve(from.len());
+    for (name, value) in from {
+        if name != header::HOST && !HOP_BY_HOP.contains(name) && !listed.contains(name) {
+            to.append(name.clone(), value.clone());
+        }
+    }
+}
+
+/// Removes hop-by-hop headers from a response.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed = connection_listed(headers);
+    for name in HOP_BY_HOP.iter().chain(&listed) {
+        headers.remove(name);
+    }
+}
+
+/// Header names listed in `Connection` (usually none, so no allocation).
+fn connection_listed(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("").split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect()
+}
+
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+];
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_AMZN_REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");

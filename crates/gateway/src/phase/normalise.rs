@@ -1,0 +1,56 @@
+//! The normalise phase: size and framing limits, the canonical path, the client address.
+//! Runs first, on every request. Continues with `cx.path`, `cx.query`, `cx.source_ip` set;
+//! rejects with 431 (`REQUEST_HEADERS_TOO_LARGE`) for too many or too large headers, 413
+//! (`REQUEST_TOO_LARGE`) for a declared body over the limit, 400 (`BAD_REQUEST`) for ambiguous
+//! framing or a path with no canonical form. Framing and size rejections close the connection.
+
+use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::Request;
+use model::ResponseType;
+
+use crate::body::ReqBody;
+use crate::client_ip;
+use crate::ctx::RequestCtx;
+use crate::flow::Flow;
+use crate::reject::Reject;
+use crate::runtime::Runtime;
+
+/// Checks limits and framing, and computes the canonical path and client address.
+pub(crate) fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<ReqBody>) -> Result<Flow, Reject> {
+    let limits = &rt.compiled.config.limits;
+    let headers = req.headers();
+    if headers.len() > limits.max_headers as usize {
+        return Err(Reject::client(ResponseType::RequestHeadersTooLarge, "too many header fields").and_close());
+    }
+    let head_bytes = req.method().as_str().len()
+        + req.uri().path_and_query().map_or(1, |p| p.as_str().len())
+        + headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum::<usize>();
+    if head_bytes > limits.max_header_bytes as usize {
+        return Err(Reject::client(ResponseType::RequestHeadersTooLarge, "header block over the limit").and_close());
+    }
+    let mut lengths = headers.get_all(CONTENT_LENGTH).iter();
+    if let Some(first) = lengths.next() {
+        if lengths.next().is_some() || headers.contains_key(TRANSFER_ENCODING) {
+            return Err(Reject::client(ResponseType::BadRequest, "ambiguous body framing").and_close());
+        }
+        let declared = first
+            .to_str()
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .ok_or_else(|| Reject::client(ResponseType::BadRequest, "malformed content-length").and_close())?;
+        if declared > limits.max_body_bytes {
+            return Err(Reject::client(ResponseType::RequestTooLarge, "declared body over the limit").and_close());
+        }
+    }
+    let path = model::canonicalize(req.uri().path()).map_err(|e| {
+        let mut r = Reject::client(ResponseType::BadRequest, "path has no canonical form");
+        r.source = Some(Box::new(e));
+        r
+    })?;
+    cx.path = path.into_owned();
+    cx.query = req.uri().query().map(str::to_owned);
+    let fwd = client_ip::resolve(cx.peer.ip(), headers, &rt.compiled.config.trusted_proxies);
+    cx.source_ip = fwd.client;
+    cx.forwarded_for = fwd.chain;
+    Ok(Flow::Continue)
+}

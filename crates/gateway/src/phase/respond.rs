@@ -1,0 +1,23 @@
+//! The respond phase: headers every response gets. Runs on every way out, after the pipeline
+//! or `rescue`: the request id, and the API's CORS decoration (except on a preflight, which
+//! the CORS phase answered in full).
+
+use http::header::HeaderValue;
+use http::Response;
+
+use crate::body::ResBody;
+use crate::ctx::RequestCtx;
+use crate::runtime::Runtime;
+
+/// Finishes the response head.
+pub(crate) fn finish(rt: &Runtime, cx: &mut RequestCtx, resp: &mut Response<ResBody>) {
+    if let Ok(v) = HeaderValue::from_str(&cx.request_id) {
+        resp.headers_mut().insert("x-amzn-requestid", v);
+    }
+    if !cx.preflight {
+        if let Some(policy) = cx.api(rt).and_then(|a| a.cors.as_ref()) {
+            policy.decorate(cx.origin.as_ref(), resp.headers_mut());
+        }
+    }
+    cx.status = resp.status().as_u16();
+}

@@ -1,0 +1,94 @@
+//! How a phase refuses a request: one type that says what kind of gateway response it becomes,
+//! whose fault it was, and why (for the log only; clients see the fixed public message).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use model::ResponseType;
+
+/// Boxed error source.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Whose fault a rejection is; decides the log level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Blame {
+    /// The client sent something it should not have.
+    Client,
+    /// The upstream failed.
+    Upstream,
+    /// The gateway itself failed (config or bug).
+    Internal,
+}
+
+/// Whether the connection may carry another request after the response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Connection {
+    /// Keep it open.
+    KeepAlive,
+    /// Close it: the request's framing cannot be trusted, or its body was not read.
+    Close,
+}
+
+/// A request ended by the gateway with a gateway response.
+pub struct Reject {
+    /// Which gateway response to send.
+    pub kind: ResponseType,
+    /// Whose fault.
+    pub blame: Blame,
+    /// Keep or close the connection.
+    pub connection: Connection,
+    /// Why, for the log. Never sent to the client.
+    pub context: Cow<'static, str>,
+    /// The underlying error, for the log.
+    pub source: Option<BoxError>,
+}
+
+// === impl Reject ===
+
+impl Reject {
+    /// A rejection caused by the client.
+    pub fn client(kind: ResponseType, context: impl Into<Cow<'static, str>>) -> Self {
+        Self { kind, blame: Blame::Client, connection: Connection::KeepAlive, context: context.into(), source: None }
+    }
+
+    /// A rejection caused by the upstream.
+    pub fn upstream(kind: ResponseType, context: impl Into<Cow<'static, str>>, source: Option<BoxError>) -> Self {
+        Self { kind, blame: Blame::Upstream, connection: Connection::KeepAlive, context: context.into(), source }
+    }
+
+    /// A rejection caused by the gateway's own state.
+    pub fn internal(kind: ResponseType, context: impl Into<Cow<'static, str>>) -> Self {
+        Self { kind, blame: Blame::Internal, connection: Connection::KeepAlive, context: context.into(), source: None }
+    }
+
+    /// Asks for the connection to be closed after the response.
+    #[must_use]
+    pub fn and_close(mut self) -> Self {
+        self.connection = Connection::Close;
+        self
+    }
+}
+
+impl fmt::Debug for Reject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reject")
+            .field("kind", &self.kind)
+            .field("blame", &self.blame)
+            .field("connection", &self.connection)
+            .field("context", &self.context)
+            .field("source", &self.source.as_ref().map(ToString::to_string))
+            .finish()
+    }
+}
+
+impl fmt::Display for Reject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.context)?;
+        let mut source = self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static));
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
+    }
+}

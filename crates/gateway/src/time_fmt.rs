@@ -1,0 +1,29 @@
+//! Time formats of the access log.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use time::OffsetDateTime;
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn epoch_ms(t: SystemTime) -> u128 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+}
+
+/// Common Log Format time, as API Gateway's `requestTime`: `25/Nov/2026:02:23:26 +0000`.
+pub(crate) fn clf(t: SystemTime) -> String {
+    let t = OffsetDateTime::from(t);
+    let fmt = time::macros::format_description!("[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000");
+    t.format(&fmt).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn clf_format() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        assert_eq!(super::clf(t), "18/Nov/2026:09:46:40 +0000");
+        assert_eq!(super::epoch_ms(t), 1_795_000_000_000);
+    }
+}
