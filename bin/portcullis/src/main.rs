@@ -1,1 +1,68 @@
-fn main(){}
+//! `portcullis`: the command line. Parses flags, then hands over to `serve`, `validate` or
+//! `schema`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod ops;
+mod serve;
+
+/// Portcullis: a self-hosted API gateway whose reason to exist is security.
+///
+/// Start with `portcullis serve --config examples/quickstart.yaml`, then
+/// `curl --cacert data/dev-cert.pem https://localhost:8443/hello`.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway: the HTTPS listener, the admin API and (if configured) the HTTP redirect.
+    ///
+    /// Reloads on SIGHUP, when the config or a certificate file changes, and on
+    /// `POST /reload` to the admin API. SIGTERM or SIGINT drain requests in flight and exit 0.
+    Serve {
+        /// The YAML config file.
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// Tokio worker threads (default: the number of cores).
+        #[arg(long, env = "PORTCULLIS_WORKERS", value_name = "N")]
+        workers: Option<usize>,
+    },
+    /// Check a config file: prints every problem as `file:line:column: field: message` and
+    /// exits 1 if there is one.
+    Validate {
+        /// The YAML config file.
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Print the JSON Schema of the config file (for editor completion).
+    Schema,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config, workers } => serve::main(&config, workers),
+        Command::Validate { config } => match model::load_file(&config) {
+            Ok(c) => {
+                let routes: usize = c.apis.iter().map(|a| a.routes.iter().count()).sum();
+                println!("{}: ok ({} APIs, {routes} routes)", config.display(), c.apis.len());
+                ExitCode::SUCCESS
+            }
+            Err(errors) => {
+                eprintln!("{errors}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&model::json_schema()).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+    }
+}

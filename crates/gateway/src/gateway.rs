@@ -15,6 +15,7 @@ use crate::body::{ReqBody, ResBody};
 use crate::ctx::{ConnInfo, RequestCtx};
 use crate::runtime::Runtime;
 use crate::tls::{CertStore, TlsError};
+use crate::upstream::ClientError;
 use crate::{phase, pipeline, rescue};
 
 /// Why a reload was refused. The old config keeps serving.
@@ -26,9 +27,12 @@ pub enum ReloadError {
     /// Its certificates do not load.
     #[error("{0}")]
     Tls(#[from] TlsError),
-    /// The runtime could not be built.
-    #[error("runtime: {0}")]
-    Runtime(#[from] rustls::Error),
+    /// An upstream client could not be built.
+    #[error("{0}")]
+    Client(#[from] ClientError),
+    /// The config loader task failed.
+    #[error("config loader stopped: {0}")]
+    Loader(String),
 }
 
 /// What a successful reload changed.
@@ -58,7 +62,7 @@ pub struct Gateway {
 impl Gateway {
     /// Builds the gateway for a compiled config. Must run inside the Tokio runtime (it starts
     /// the access-log writer).
-    pub fn new(config_path: &Path, compiled: Compiled, certs: Arc<CertStore>, metrics: Arc<Metrics>) -> Result<Arc<Self>, rustls::Error> {
+    pub fn new(config_path: &Path, compiled: Compiled, certs: Arc<CertStore>, metrics: Arc<Metrics>) -> Result<Arc<Self>, ClientError> {
         let access_log = AccessLog::stdout();
         let rt = Runtime::build(compiled, None, metrics.clone(), access_log.clone())?;
         Ok(Arc::new(Self {
@@ -91,6 +95,24 @@ impl Gateway {
         &self.config_path
     }
 
+    /// A hyper service for one client connection.
+    pub fn service(
+        self: &Arc<Self>,
+        conn: Arc<ConnInfo>,
+    ) -> impl hyper::service::Service<
+        Request<Incoming>,
+        Response = Response<ResBody>,
+        Error = Infallible,
+        Future = impl std::future::Future<Output = Result<Response<ResBody>, Infallible>> + Send,
+    > + Send
+           + Clone {
+        let gw = self.clone();
+        hyper::service::service_fn(move |req| {
+            let (gw, conn) = (gw.clone(), conn.clone());
+            async move { gw.handle(&conn, req).await }
+        })
+    }
+
     /// Handles one request on a connection.
     pub async fn handle(&self, conn: &ConnInfo, req: Request<Incoming>) -> Result<Response<ResBody>, Infallible> {
         let rt = self.current.load_full();
@@ -119,7 +141,7 @@ impl Gateway {
         let path = self.config_path.clone();
         let compiled = tokio::task::spawn_blocking(move || model::load_file(&path))
             .await
-            .map_err(|e| rustls::Error::General(format!("config loader stopped: {e}")))??;
+            .map_err(|e| ReloadError::Loader(e.to_string()))??;
         let old = self.current.load_full();
         let rt = Runtime::build(compiled, Some(&old), self.metrics.clone(), self.access_log.clone())?;
         let (new, was) = (&rt.compiled.config, &old.compiled.config);

@@ -33,3 +33,4 @@ pub use listener::{local_addr, serve_redirect, serve_tls, ServeOptions};
 pub use reject::{Blame, Connection, Reject};
 pub use runtime::Runtime;
 pub use tls::{CertStore, DevCert, TlsError};
+pub use upstream::ClientError;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use model::{Compiled, CompiledRoute};
 use telemetry::{AccessLog, Metrics};
 
-use crate::upstream::Clients;
+use crate::upstream::{ClientError, Clients};
 
 /// The compiled config plus the handles that serve it.
 #[derive(Debug)]
@@ -27,13 +27,13 @@ impl Runtime {
         previous: Option<&Self>,
         metrics: Arc<Metrics>,
         access_log: AccessLog,
-    ) -> Result<Self, rustls::Error> {
+    ) -> Result<Self, ClientError> {
         let timeouts = compiled
             .apis
             .iter()
             .flat_map(|a| a.routes.iter())
             .filter_map(|(_, r)| match r {
-                CompiledRoute::Http(h) => Some(h.connect_timeout.as_std()),
+                CompiledRoute::Http(h) => Some((h.connect_timeout.as_std(), h.ca_file.clone())),
                 CompiledRoute::Mock(_) => None,
             });
         let clients = Clients::build(timeouts, previous.map(|p| &p.clients))?;

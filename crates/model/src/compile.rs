@@ -83,6 +83,8 @@ pub struct HttpIntegration {
     pub timeout: Duration,
     /// Time to connect.
     pub connect_timeout: Duration,
+    /// Trust roots for an https upstream; `None` for the public roots.
+    pub ca_file: Option<std::path::PathBuf>,
     /// Headers added to the upstream request.
     pub headers: Vec<(HeaderName, HeaderValue)>,
 }
@@ -367,6 +369,9 @@ fn compile_integration(
                 issues.push((at("url"), "an http integration needs a `url`".into()));
                 return None;
             };
+            if cfg.ca_file.is_some() && url.origin().starts_with("http://") {
+                issues.push((at("ca_file"), "`ca_file` is for https upstreams".into()));
+            }
             let parts = url.parts().map_err(|e| issues.push((at("url"), e))).ok()?;
             for part in &parts {
                 match part {
@@ -401,12 +406,15 @@ fn compile_integration(
                 query: url.query().map(str::to_owned),
                 timeout: cfg.timeout,
                 connect_timeout: cfg.connect_timeout,
+                ca_file: cfg.ca_file.clone(),
                 headers,
             }))
         }
         IntegrationKind::Mock => {
-            if cfg.url.is_some() {
-                issues.push((at("url"), "a mock integration has no `url`".into()));
+            for (field, set) in [("url", cfg.url.is_some()), ("ca_file", cfg.ca_file.is_some())] {
+                if set {
+                    issues.push((at(field), format!("a mock integration has no `{field}`")));
+                }
             }
             let status = match StatusCode::from_u16(cfg.status.unwrap_or(200)) {
                 Ok(s) if s.as_u16() >= 200 => s,

@@ -270,6 +270,10 @@ pub struct IntegrationConfig {
     /// (mock) Status code of the response.
     #[serde(default)]
     pub status: Option<u16>,
+    /// (http, https URLs) A PEM file of CA certificates trusted for this upstream, instead
+    /// of the built-in public roots. For internal CAs and self-signed upstreams.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// (http) Headers added to the upstream request; (mock) headers of the response.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,

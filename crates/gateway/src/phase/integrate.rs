@@ -52,7 +52,7 @@ async fn proxy(
     for (name, value) in &h.headers {
         headers.insert(name.clone(), value.clone());
     }
-    let Some(client) = rt.clients.get(h.connect_timeout.as_std()) else {
+    let Some(client) = rt.clients.get(&(h.connect_timeout.as_std(), h.ca_file.clone())) else {
         return Err(Reject::internal(ResponseType::ApiConfigurationError, "no upstream client for this connect timeout"));
     };
     let started = Instant::now();

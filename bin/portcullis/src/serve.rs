@@ -1,0 +1,141 @@
+//! `portcullis serve`: start-up, listeners, signals, shutdown.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use gateway::{serve_redirect, serve_tls, CertStore, Gateway, ServeOptions};
+use store::AnyStore;
+use telemetry::Metrics;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::ops::Ops;
+
+/// Runs the gateway until SIGTERM/SIGINT; exit code 0 after a clean drain.
+pub(crate) fn main(config: &Path, workers: Option<usize>) -> ExitCode {
+    let compiled = match model::load_file(config) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging();
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers.filter(|n| *n > 0) {
+        rt.worker_threads(n);
+    }
+    let rt = match rt.enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("portcullis: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(config, compiled)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("portcullis: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PORTCULLIS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()> {
+    let cfg = compiled.config.clone();
+    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("cannot create data_dir {}", cfg.data_dir.display()))?;
+    let store_url = cfg.store.url.clone().unwrap_or_else(|| format!("sqlite://{}", cfg.data_dir.join("portcullis.db").display()));
+    let store = AnyStore::open(&store_url).await.context("cannot open the store")?;
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
+    if let Some(token) = admin::bootstrap(&store, now_ms).await.context("cannot create the admin credential")? {
+        eprintln!("portcullis: bootstrap admin token (shown once; keep it safe): {token}");
+        admin::write_audit(&store, "system", "", "admin.credential.create", "admin", store::Outcome::Success, "bootstrap".into()).await;
+    }
+
+    let (certs, dev) = CertStore::load(&cfg.tls.certificates, &cfg.data_dir).context("cannot load certificates")?;
+    if let Some(dev) = dev {
+        let verb = if dev.created { "created" } else { "using" };
+        eprintln!(
+            "portcullis: {verb} development certificate {} (SHA-256 {})",
+            dev.cert_path.display(),
+            dev.fingerprint
+        );
+    }
+    let certs = Arc::new(certs);
+    let tls = certs.server_config()?;
+    let metrics = Arc::new(Metrics::new());
+    let gw = Gateway::new(config_path, compiled, certs, metrics.clone())?;
+    let ops = Arc::new(Ops { gateway: gw.clone(), store: store.clone() });
+    let (stop, stopped) = watch::channel(false);
+    let opts = |name| ServeOptions {
+        name,
+        header_read_timeout: cfg.limits.header_read_timeout.as_std(),
+        max_header_bytes: cfg.limits.max_header_bytes as usize,
+        max_headers: cfg.limits.max_headers as usize,
+        max_connections: cfg.limits.max_connections as usize,
+        drain_timeout: cfg.shutdown.drain_timeout.as_std(),
+    };
+
+    let mut tasks = Vec::new();
+    let api = bind(cfg.listen, "HTTPS").await?;
+    let https_port = api.local_addr()?.port();
+    let gw_for_api = gw.clone();
+    let make = move |conn: Arc<gateway::ConnInfo>| gw_for_api.service(conn);
+    tasks.push(tokio::spawn(serve_tls(api, tls.clone(), opts("api"), metrics.clone(), make, stopped.clone())));
+
+    if cfg.admin.enabled {
+        let listener = bind(cfg.admin.listen, "admin API").await?;
+        let router = admin::router(ops.clone(), store.clone());
+        let make = move |conn: Arc<gateway::ConnInfo>| admin::service(router.clone(), conn.peer);
+        tasks.push(tokio::spawn(serve_tls(listener, tls.clone(), opts("admin"), metrics.clone(), make, stopped.clone())));
+    }
+    if let Some(r) = &cfg.http_redirect {
+        let listener = bind(r.listen, "HTTP redirect").await?;
+        tasks.push(tokio::spawn(serve_redirect(listener, https_port, stopped.clone())));
+    }
+    tokio::spawn(ops.clone().watch_files(stopped.clone()));
+
+    wait_for_signals(&ops).await?;
+    tracing::info!("shutting down: draining requests in flight");
+    let _ = stop.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    let l = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} ({what})"))?;
+    let at = l.local_addr()?;
+    let scheme = if what == "HTTP redirect" { "http" } else { "https" };
+    eprintln!("portcullis: {what} listening on {scheme}://{at}");
+    Ok(l)
+}
+
+/// Reloads on SIGHUP; returns on SIGTERM or SIGINT.
+async fn wait_for_signals(ops: &Ops) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading the config");
+                ops.reload_as("system:sighup", "").await;
+            }
+            _ = term.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
+        }
+    }
+}

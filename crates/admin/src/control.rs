@@ -1,0 +1,35 @@
+use std::future::Future;
+use std::pin::Pin;
+
+/// What the admin API may ask of the gateway.
+pub trait Control: Send + Sync + 'static {
+    /// Reloads the config file; `actor` and `source_ip` are for the audit record, which the
+    /// implementation writes.
+    fn reload<'a>(&'a self, actor: &'a str, source_ip: &'a str) -> Pin<Box<dyn Future<Output = ReloadOutcome> + Send + 'a>>;
+
+    /// The running config as JSON, secrets already redacted.
+    fn running_config(&self) -> serde_json::Value;
+
+    /// Prometheus text exposition.
+    fn metrics(&self) -> String;
+}
+
+/// The result of a reload, as the API reports it.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ReloadOutcome {
+    /// The new config serves.
+    Reloaded {
+        /// APIs served.
+        apis: usize,
+        /// Routes served.
+        routes: usize,
+        /// Settings that changed but need a restart.
+        restart_needed: Vec<String>,
+    },
+    /// The new config was refused; the old one serves.
+    Refused {
+        /// One line per problem, `file:line:column: path: message`.
+        errors: Vec<String>,
+    },
+}

@@ -1,0 +1,71 @@
+//! Redaction of the running config before it leaves the process: store passwords and
+//! credential-like header values.
+
+use serde_json::Value;
+
+/// Redacts secrets in the JSON form of the config, in place.
+pub fn redact_config(config: &mut Value) {
+    if let Some(url) = config.pointer_mut("/store/url") {
+        if let Some(text) = url.as_str() {
+            *url = Value::String(redact_url(text));
+        }
+    }
+    redact_headers(config);
+}
+
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    match rest.split_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:REDACTED@{host}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn redact_headers(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map.iter_mut() {
+                if k == "headers" {
+                    if let Value::Object(h) = child {
+                        for (name, value) in h.iter_mut() {
+                            if is_sensitive(name) {
+                                *value = Value::String("REDACTED".into());
+                            }
+                        }
+                    }
+                } else {
+                    redact_headers(child);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_headers),
+        _ => {}
+    }
+}
+
+fn is_sensitive(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["authorization", "cookie", "api-key", "apikey", "token", "secret", "password", "signature"].iter().any(|s| n.contains(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::redact_config;
+
+    #[test]
+    fn redacts_passwords_and_credential_headers() {
+        let mut v = json!({
+            "store": {"url": "postgres://app:hunter2@db/portcullis"},
+            "apis": [{"routes": [{"integration": {"headers": {"Authorization": "Bearer x", "X-Trace": "1", "x-api-key": "k"}}}]}]
+        });
+        redact_config(&mut v);
+        let text = v.to_string();
+        assert!(!text.contains("hunter2") && !text.contains("Bearer x") && !text.contains("\"k\""), "{text}");
+        assert!(text.contains("postgres://app:REDACTED@db/portcullis") && text.contains("\"X-Trace\":\"1\""), "{text}");
+    }
+}

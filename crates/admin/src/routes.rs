@@ -1,0 +1,155 @@
+//! The admin routes. Health, readiness and the OpenAPI document are open; everything else
+//! needs a token.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::{header, HeaderValue, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+use store::{AnyStore, NewAuditRecord, Outcome, Store};
+
+use crate::auth::{Authed, Peer};
+use crate::control::{Control, ReloadOutcome};
+
+/// Shared state of the admin handlers.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) control: Arc<dyn Control>,
+    pub(crate) store: AnyStore,
+}
+
+/// The admin API as an axum router.
+pub fn router(control: Arc<dyn Control>, store: AnyStore) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
+        .route("/config", get(config))
+        .route("/reload", post(reload))
+        .route("/audit", get(audit))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "Not Found") })
+        .with_state(AppState { control, store })
+}
+
+/// The router as a hyper service for one connection from `peer`.
+pub fn service(
+    router: Router,
+    peer: SocketAddr,
+) -> impl hyper::service::Service<
+    http::Request<hyper::body::Incoming>,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future = impl std::future::Future<Output = Result<Response, std::convert::Infallible>> + Send,
+> + Clone
+       + Send {
+    hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(Peer(peer));
+        tower::ServiceExt::oneshot(router.clone(), req)
+    })
+}
+
+/// A JSON error body like the gateway's own: `{"message": "..."}`.
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "message": message }))).into_response()
+}
+
+async fn health() -> Response {
+    Json(json!({ "status": "ok" })).into_response()
+}
+
+async fn ready(State(s): State<AppState>) -> Response {
+    match s.store.ping().await {
+        Ok(()) => Json(json!({ "status": "ready", "store": s.store.kind() })).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: store unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "reason": "store" }))).into_response()
+        }
+    }
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], OPENAPI).into_response()
+}
+
+async fn metrics(_: Authed, State(s): State<AppState>) -> Response {
+    let ct = HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8");
+    ([(header::CONTENT_TYPE, ct)], s.control.metrics()).into_response()
+}
+
+async fn config(_: Authed, State(s): State<AppState>) -> Response {
+    Json(s.control.running_config()).into_response()
+}
+
+async fn reload(who: Authed, peer: Option<axum::Extension<Peer>>, State(s): State<AppState>) -> Response {
+    let ip = peer.map(|p| p.0 .0.ip().to_string()).unwrap_or_default();
+    let outcome = s.control.reload(&who.id, &ip).await;
+    let status = match outcome {
+        ReloadOutcome::Reloaded { .. } => StatusCode::OK,
+        ReloadOutcome::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    (status, Json(outcome)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct AuditQuery {
+    #[serde(default)]
+    after: i64,
+    #[serde(default = "default_limit")]
+    limit: u32,
+}
+
+fn default_limit() -> u32 {
+    100
+}
+
+async fn audit(_: Authed, Query(q): Query<AuditQuery>, State(s): State<AppState>) -> Response {
+    match s.store.list_audit(q.after, q.limit.min(1000)).await {
+        Ok(records) => {
+            let records: Vec<_> = records
+                .into_iter()
+                .map(|r| {
+                    json!({
+                        "seq": r.seq,
+                        "time_ms": r.record.time_ms,
+                        "actor": r.record.actor,
+                        "source_ip": r.record.source_ip,
+                        "action": r.record.action,
+                        "target": r.record.target,
+                        "outcome": r.record.outcome.as_str(),
+                        "detail": r.record.detail,
+                    })
+                })
+                .collect();
+            Json(json!({ "records": records })).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "audit listing failed");
+            error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+        }
+    }
+}
+
+/// Appends an audit record, logging (not failing) when the store refuses it.
+pub async fn write_audit(store: &AnyStore, actor: &str, source_ip: &str, action: &str, target: &str, outcome: Outcome, detail: String) {
+    let rec = NewAuditRecord {
+        time_ms: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        actor: actor.to_owned(),
+        source_ip: source_ip.to_owned(),
+        action: action.to_owned(),
+        target: target.to_owned(),
+        outcome,
+        detail,
+    };
+    if let Err(e) = store.append_audit(&rec).await {
+        tracing::error!(error = %e, action, "could not write the audit record");
+    }
+}
+
+const OPENAPI: &str = include_str!("openapi.json");
