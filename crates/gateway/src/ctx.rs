@@ -18,6 +18,8 @@ pub struct ConnInfo {
     pub tls_version: &'static str,
     /// The SNI name the client sent.
     pub sni: Option<String>,
+    /// HTTP/1 framing verdicts for this connection (`None` on HTTP/2).
+    pub framing: Option<std::sync::Arc<crate::framing::FramingFlags>>,
 }
 
 /// Per-request state. Each field says which phase sets it.
@@ -41,6 +43,8 @@ pub(crate) struct RequestCtx {
     pub(crate) host: Option<String>,
     /// accept.
     pub(crate) user_agent: Option<String>,
+    /// accept: the connection's byte watcher found this request's framing ambiguous.
+    pub(crate) ambiguous_framing: bool,
     /// accept: the `Origin` header, for CORS decoration after the body is gone.
     pub(crate) origin: Option<HeaderValue>,
     /// normalise: the canonical path (empty until then).
@@ -90,6 +94,7 @@ impl RequestCtx {
             version: req.version(),
             host: req.uri().authority().map(|a| a.as_str().to_owned()).or_else(|| text(http::header::HOST)),
             user_agent: text(http::header::USER_AGENT),
+            ambiguous_framing: conn.framing.as_ref().is_some_and(|f| f.next_request_is_ambiguous()),
             origin: headers.get(http::header::ORIGIN).cloned(),
             path: String::new(),
             query: None,

@@ -15,6 +15,7 @@ mod body;
 mod client_ip;
 mod ctx;
 mod flow;
+mod framing;
 mod gateway;
 mod listener;
 mod phase;
@@ -28,6 +29,7 @@ mod upstream;
 
 pub use body::ResBody;
 pub use ctx::ConnInfo;
+pub use framing::{FramingFlags, Watched};
 pub use gateway::{Gateway, ReloadError, ReloadReport};
 pub use listener::{local_addr, serve_redirect, serve_tls, ServeOptions};
 pub use reject::{Blame, Connection, Reject};

@@ -21,6 +21,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::body::{self, ResBody};
 use crate::ctx::ConnInfo;
+use crate::framing::{FramingFlags, Watched};
 use crate::reject::BoxError;
 
 /// How a listener treats its connections.
@@ -122,7 +123,7 @@ impl Accepted {
         &self,
         tcp: tokio::net::TcpStream,
         peer: SocketAddr,
-    ) -> Option<(tokio_rustls::server::TlsStream<tokio::net::TcpStream>, ConnInfo)> {
+    ) -> Option<(Watched<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>, ConnInfo)> {
         let stream = match tokio::time::timeout(self.timeout, self.acceptor.accept(tcp)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
@@ -142,8 +143,10 @@ impl Accepted {
             Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
             _ => "TLSv1.2",
         };
-        let info = ConnInfo { peer, tls_version, sni: session.server_name().map(str::to_owned) };
-        Some((stream, info))
+        let h2 = session.alpn_protocol() == Some(b"h2");
+        let framing = (!h2).then(|| Arc::new(FramingFlags::default()));
+        let info = ConnInfo { peer, tls_version, sni: session.server_name().map(str::to_owned), framing: framing.clone() };
+        Some((Watched::new(stream, framing), info))
     }
 }
 

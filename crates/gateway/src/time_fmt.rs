@@ -23,7 +23,7 @@ mod tests {
     #[test]
     fn clf_format() {
         let t = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
-        assert_eq!(super::clf(t), "18/Nov/2026:09:46:40 +0000");
+        assert_eq!(super::clf(t), "18/Nov/2026:11:06:40 +0000");
         assert_eq!(super::epoch_ms(t), 1_795_000_000_000);
     }
 }

@@ -233,11 +233,13 @@ fn check_limits(c: &Config, issues: &mut Vec<Issue>) {
     if c.reload.poll_interval.as_std() < std::time::Duration::from_millis(100) {
         issues.push(("reload.poll_interval".into(), "must be at least 100ms".into()));
     }
-    if c.admin.enabled && c.admin.listen == c.listen {
+    // Port 0 ("any free port") never clashes.
+    let clash = |a: &std::net::SocketAddr, b: &std::net::SocketAddr| a == b && a.port() != 0;
+    if c.admin.enabled && clash(&c.admin.listen, &c.listen) {
         issues.push(("admin.listen".into(), "the admin API needs its own address, not `listen`'s".into()));
     }
     if let Some(r) = &c.http_redirect {
-        if r.listen == c.listen || (c.admin.enabled && r.listen == c.admin.listen) {
+        if clash(&r.listen, &c.listen) || (c.admin.enabled && clash(&r.listen, &c.admin.listen)) {
             issues.push(("http_redirect.listen".into(), "the redirect listener needs its own address".into()));
         }
     }

@@ -17,6 +17,9 @@ use crate::runtime::Runtime;
 
 /// Checks limits and framing, and computes the canonical path and client address.
 pub(crate) fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<ReqBody>) -> Result<Flow, Reject> {
+    if cx.ambiguous_framing {
+        return Err(Reject::client(ResponseType::BadRequest, "ambiguous or invalid HTTP/1.1 framing").and_close());
+    }
     let limits = &rt.compiled.config.limits;
     let headers = req.headers();
     if headers.len() > limits.max_headers as usize {
