@@ -1,0 +1,398 @@
+//! The test harness: a real `portcullis` process on loopback ports, a real upstream server in
+//! the test, and clients that speak real TLS.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A running gateway process.
+pub struct Gw {
+    pub api: SocketAddr,
+    pub admin: Option<SocketAddr>,
+    pub redirect: Option<SocketAddr>,
+    pub token: Option<String>,
+    pub ca_pem: Vec<u8>,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    child: Option<Child>,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Gw {
+    /// Starts a gateway whose config is `listen`/`admin`/`data_dir` on free ports plus `rest`.
+    pub fn start(rest: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        Self::start_in(dir, rest)
+    }
+
+    /// As [`Gw::start`], in a given directory (to restart on the same data).
+    pub fn start_in(dir: tempfile::TempDir, rest: &str) -> Self {
+        let config = dir.path().join("portcullis.yaml");
+        let text = format!(
+            "listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\ndata_dir: {}\n{rest}",
+            dir.path().join("data").display()
+        );
+        std::fs::write(&config, text).unwrap_or_else(|e| panic!("write config: {e}"));
+        Self::spawn(dir, config, &[])
+    }
+
+    /// Runs the binary on an existing config file with extra environment.
+    pub fn spawn(dir: tempfile::TempDir, config: PathBuf, env: &[(&str, String)]) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+        cmd.args(["serve", "--config"]).arg(&config).arg("--workers").arg("2");
+        cmd.current_dir(dir.path()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.env("PORTCULLIS_LOG", "info");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn portcullis: {e}"));
+        let stdout = collect(child.stdout.take());
+        let stderr = collect(child.stderr.take());
+        let mut gw = Self {
+            api: SocketAddr::from(([0, 0, 0, 0], 0)),
+            admin: None,
+            redirect: None,
+            token: None,
+            ca_pem: Vec::new(),
+            dir,
+            config,
+            child: Some(child),
+            stdout,
+            stderr,
+        };
+        gw.await_ready();
+        gw
+    }
+
+    fn await_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let lines = self.stderr_lines();
+            let find = |what: &str| {
+                lines.iter().find_map(|l| l.split(&format!("{what} listening on ")).nth(1)).and_then(|u| {
+                    u.trim().trim_start_matches("https://").trim_start_matches("http://").parse::<SocketAddr>().ok()
+                })
+            };
+            if let Some(api) = find("HTTPS") {
+                let admin = find("admin API");
+                let wants_admin = !std::fs::read_to_string(&self.config).unwrap_or_default().contains("enabled: false\n");
+                if admin.is_some() || !wants_admin {
+                    self.api = api;
+                    self.admin = admin;
+                    self.redirect = find("HTTP redirect");
+                    self.token = lines.iter().find_map(|l| l.split("keep it safe): ").nth(1)).map(|t| t.trim().to_owned());
+                    let cert = lines
+                        .iter()
+                        .find_map(|l| l.split("development certificate ").nth(1))
+                        .and_then(|r| r.split(" (SHA-256").next())
+                        .map(|p| self.dir.path().join(p));
+                    if let Some(cert) = cert {
+                        self.ca_pem = std::fs::read(cert).unwrap_or_default();
+                    }
+                    return;
+                }
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("portcullis exited early ({status}):\n{}", lines.join("\n"));
+            }
+            assert!(Instant::now() < deadline, "portcullis did not start:\n{}", lines.join("\n"));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    /// Access-log lines (JSON objects on stdout).
+    pub fn access_log(&self) -> Vec<Value> {
+        let lines = self.stdout.lock().map(|v| v.clone()).unwrap_or_default();
+        lines.iter().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    }
+
+    /// The access-log entry of a request id, waiting briefly for it to be written.
+    pub async fn log_entry(&self, request_id: &str) -> Value {
+        for _ in 0..100 {
+            if let Some(v) = self.access_log().into_iter().find(|v| v["requestId"] == request_id) {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no access-log line for {request_id}; stdout: {:?}", self.stdout.lock().map(|v| v.clone()));
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.api.port())
+    }
+
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.admin.map_or(0, |a| a.port()))
+    }
+
+    /// A client that trusts the development certificate and resolves localhost to us.
+    pub fn client(&self) -> reqwest::Client {
+        self.client_builder().build().unwrap_or_else(|e| panic!("client: {e}"))
+    }
+
+    pub fn client_builder(&self) -> reqwest::ClientBuilder {
+        let ca = reqwest::Certificate::from_pem(&self.ca_pem).unwrap_or_else(|e| panic!("ca: {e}"));
+        reqwest::Client::builder()
+            .add_root_certificate(ca)
+            .tls_built_in_root_certs(false)
+            .resolve("localhost", self.api)
+            .timeout(Duration::from_secs(20))
+    }
+
+    pub fn admin_client(&self) -> reqwest::Client {
+        let admin = self.admin.unwrap_or_else(|| panic!("no admin listener"));
+        let ca = reqwest::Certificate::from_pem(&self.ca_pem).unwrap_or_else(|e| panic!("ca: {e}"));
+        reqwest::Client::builder()
+            .add_root_certificate(ca)
+            .tls_built_in_root_certs(false)
+            .resolve("localhost", admin)
+            .build()
+            .unwrap_or_else(|e| panic!("client: {e}"))
+    }
+
+    pub fn bearer(&self) -> String {
+        format!("Bearer {}", self.token.clone().unwrap_or_default())
+    }
+
+    /// Sends raw bytes over TLS (HTTP/1.1) and reads until the server closes or 5 s pass.
+    /// Returns what was read and whether the server closed the connection.
+    pub async fn raw(&self, bytes: &[u8]) -> (String, bool) {
+        self.raw_steps(&[bytes], Duration::ZERO).await
+    }
+
+    /// Sends the pieces with a pause between them, then reads as [`Gw::raw`] does.
+    pub async fn raw_steps(&self, pieces: &[&[u8]], pause: Duration) -> (String, bool) {
+        let mut stream = tls_connect(self.api, &self.ca_pem).await;
+        for (i, p) in pieces.iter().enumerate() {
+            if i > 0 {
+                tokio::time::sleep(pause).await;
+            }
+            if stream.write_all(p).await.is_err() {
+                break;
+            }
+        }
+        let mut out = Vec::new();
+        let mut buf = [0u8; 16384];
+        let closed = loop {
+            match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break true,
+                Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+                Err(_) => break false,
+            }
+        };
+        (String::from_utf8_lossy(&out).into_owned(), closed)
+    }
+
+    /// Sends a signal (`HUP`, `TERM`) to the process.
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().map(Child::id).unwrap_or_default();
+        let ok = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().is_ok_and(|s| s.success());
+        assert!(ok, "kill -{sig} {pid} failed");
+    }
+
+    /// Waits for the process to exit and returns its exit code.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        let child = self.child.as_mut()?;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the process and hands back its directory (to start again on the same data).
+    pub fn stop(mut self) -> tempfile::TempDir {
+        self.signal("TERM");
+        let _ = self.wait_exit(Duration::from_secs(10));
+        self.child = None;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    /// Rewrites the config file body (after the harness's own first lines).
+    pub fn rewrite_config(&self, rest: &str) {
+        let text = std::fs::read_to_string(&self.config).unwrap_or_default();
+        let head: Vec<&str> = text.lines().take(4).collect();
+        std::fs::write(&self.config, format!("{}\n{rest}", head.join("\n"))).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+impl Drop for Gw {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn collect(pipe: Option<impl std::io::Read + Send + 'static>) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    if let Some(pipe) = pipe {
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                if let Ok(mut v) = sink.lock() {
+                    v.push(line);
+                }
+            }
+        });
+    }
+    lines
+}
+
+/// A TLS connection to the gateway trusting `ca_pem`, offering HTTP/1.1 only.
+pub async fn tls_connect(addr: SocketAddr, ca_pem: &[u8]) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    tls_connect_with(addr, ca_pem, "localhost", &[&rustls::version::TLS13, &rustls::version::TLS12])
+        .await
+        .unwrap_or_else(|e| panic!("TLS connect: {e}"))
+}
+
+pub async fn tls_connect_with(
+    addr: SocketAddr,
+    ca_pem: &[u8],
+    sni: &str,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem).flatten() {
+        let _ = roots.add(c);
+    }
+    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_protocol_versions(versions)
+        .map_err(std::io::Error::other)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let name = rustls_pki_types::ServerName::try_from(sni.to_owned()).map_err(std::io::Error::other)?;
+    tokio_rustls::TlsConnector::from(Arc::new(cfg)).connect(name, tcp).await
+}
+
+/// A real HTTP/1.1 upstream in the test process. See `respond` for what each path does.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub hits: Arc<AtomicUsize>,
+}
+
+impl Upstream {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req| {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        respond(req)
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tcp), svc).await;
+                });
+            }
+        });
+        Self { addr, hits }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+type UpBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+/// `/slow…` waits 3 s; `/stream…` sends five chunks 100 ms apart; `/hop…` sends hop-by-hop
+/// headers; `/cors…` sends its own CORS header; anything else echoes the request as JSON.
+async fn respond(req: Request<Incoming>) -> Result<Response<UpBody>, Infallible> {
+    let path = req.uri().path().to_owned();
+    if path.contains("/slow") {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    if path.contains("/stream") {
+        let chunks = futures_util::stream::unfold(0u8, |i| async move {
+            if i == 5 {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Some((Ok::<_, Infallible>(Frame::data(Bytes::from(format!("chunk{i};")))), i + 1))
+        });
+        return Ok(Response::new(BodyExt::boxed(StreamBody::new(chunks))));
+    }
+    let method = req.method().to_string();
+    let pq = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    let mut headers = BTreeMap::new();
+    for (k, v) in req.headers() {
+        headers.insert(k.to_string(), v.to_str().unwrap_or("").to_owned());
+    }
+    let mut body = req.into_body();
+    let mut body_len = 0usize;
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(f) => body_len += f.data_ref().map_or(0, |d| d.len()),
+            Err(_) => break,
+        }
+    }
+    let echo = json!({ "method": method, "path": pq, "headers": headers, "body_len": body_len });
+    let mut resp = Response::new(BodyExt::boxed(Full::new(Bytes::from(echo.to_string()))));
+    resp.headers_mut().insert("content-type", http::HeaderValue::from_static("application/json"));
+    if path.contains("/hop") {
+        let h = resp.headers_mut();
+        h.insert("connection", http::HeaderValue::from_static("x-hop-secret"));
+        h.insert("x-hop-secret", http::HeaderValue::from_static("1"));
+        h.insert("keep-alive", http::HeaderValue::from_static("timeout=5"));
+        h.insert("x-kept", http::HeaderValue::from_static("1"));
+    }
+    if path.contains("/cors") {
+        resp.headers_mut().insert("access-control-allow-origin", http::HeaderValue::from_static("*"));
+    }
+    Ok(resp)
+}
+
+/// A PEM certificate and key for `names`, signed by themselves.
+pub fn self_signed(names: &[&str]) -> (String, String) {
+    let ck = rcgen::generate_simple_self_signed(names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+        .unwrap_or_else(|e| panic!("rcgen: {e}"));
+    (ck.cert.pem(), ck.signing_key.serialize_pem())
+}
+
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap_or_else(|e| panic!("{e}"));
+    p
+}
+
+/// The status code of a raw HTTP/1.1 response.
+pub fn status_of(raw: &str) -> u16 {
+    raw.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}

@@ -1,0 +1,12 @@
+//! End-to-end tests: the real binary, real TLS, real clients (reqwest, rustls, openssl), a real
+//! upstream server, and the real stores.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on purpose")]
+#![allow(unreachable_pub, reason = "a test binary has no public interface; `pub` marks the harness API")]
+
+mod admin;
+mod harness;
+mod lifecycle;
+mod limits;
+mod routing;
+mod tls;
