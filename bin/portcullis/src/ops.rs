@@ -47,7 +47,7 @@ impl Ops {
     /// Watches the config file (by content) and certificate files (by modification time).
     pub(crate) async fn watch_files(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let path = self.gateway.config_path().to_owned();
-        let digest = |p: &std::path::Path| std::fs::read(p).ok().map(|b| Sha256::digest(b));
+        let digest = |p: &std::path::Path| std::fs::read(p).ok().map(Sha256::digest);
         let mut last = digest(&path);
         loop {
             let rt = self.gateway.runtime();
@@ -69,14 +69,20 @@ impl Ops {
             match self.gateway.certs().reload_if_changed() {
                 Ok(true) => tracing::info!("certificate files changed; reloaded"),
                 Ok(false) => {}
-                Err(e) => tracing::error!(error = %e, "certificate reload refused; the previous certificates keep serving"),
+                Err(e) => {
+                    tracing::error!(error = %e, "certificate reload refused; the previous certificates keep serving")
+                }
             }
         }
     }
 }
 
 impl Control for Ops {
-    fn reload<'a>(&'a self, actor: &'a str, source_ip: &'a str) -> Pin<Box<dyn Future<Output = ReloadOutcome> + Send + 'a>> {
+    fn reload<'a>(
+        &'a self,
+        actor: &'a str,
+        source_ip: &'a str,
+    ) -> Pin<Box<dyn Future<Output = ReloadOutcome> + Send + 'a>> {
         Box::pin(self.reload_as(actor, source_ip))
     }
 

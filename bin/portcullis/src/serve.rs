@@ -52,13 +52,24 @@ fn init_logging() {
 
 async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()> {
     let cfg = compiled.config.clone();
-    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("cannot create data_dir {}", cfg.data_dir.display()))?;
-    let store_url = cfg.store.url.clone().unwrap_or_else(|| format!("sqlite://{}", cfg.data_dir.join("portcullis.db").display()));
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("cannot create data_dir {}", cfg.data_dir.display()))?;
+    let store_url =
+        cfg.store.url.clone().unwrap_or_else(|| format!("sqlite://{}", cfg.data_dir.join("portcullis.db").display()));
     let store = AnyStore::open(&store_url).await.context("cannot open the store")?;
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
     if let Some(token) = admin::bootstrap(&store, now_ms).await.context("cannot create the admin credential")? {
         eprintln!("portcullis: bootstrap admin token (shown once; keep it safe): {token}");
-        admin::write_audit(&store, "system", "", "admin.credential.create", "admin", store::Outcome::Success, "bootstrap".into()).await;
+        admin::write_audit(
+            &store,
+            "system",
+            "",
+            "admin.credential.create",
+            "admin",
+            store::Outcome::Success,
+            "bootstrap".into(),
+        )
+        .await;
     }
 
     let (certs, dev) = CertStore::load(&cfg.tls.certificates, &cfg.data_dir).context("cannot load certificates")?;
@@ -96,7 +107,14 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         let listener = bind(cfg.admin.listen, "admin API").await?;
         let router = admin::router(ops.clone(), store.clone());
         let make = move |conn: Arc<gateway::ConnInfo>| admin::service(router.clone(), conn.peer);
-        tasks.push(tokio::spawn(serve_tls(listener, tls.clone(), opts("admin"), metrics.clone(), make, stopped.clone())));
+        tasks.push(tokio::spawn(serve_tls(
+            listener,
+            tls.clone(),
+            opts("admin"),
+            metrics.clone(),
+            make,
+            stopped.clone(),
+        )));
     }
     if let Some(r) = &cfg.http_redirect {
         let listener = bind(r.listen, "HTTP redirect").await?;

@@ -62,7 +62,7 @@ async fn verify(store: &AnyStore, token: &str) -> Result<Option<Authed>, StoreEr
         return Ok(None);
     };
     let ok: bool = hash(secret).as_bytes().ct_eq(cred.secret_hash.as_bytes()).into();
-    Ok(ok.then(|| Authed { id: cred.id }))
+    Ok(ok.then_some(Authed { id: cred.id }))
 }
 
 impl FromRequestParts<AppState> for Authed {

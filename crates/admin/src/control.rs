@@ -5,7 +5,11 @@ use std::pin::Pin;
 pub trait Control: Send + Sync + 'static {
     /// Reloads the config file; `actor` and `source_ip` are for the audit record, which the
     /// implementation writes.
-    fn reload<'a>(&'a self, actor: &'a str, source_ip: &'a str) -> Pin<Box<dyn Future<Output = ReloadOutcome> + Send + 'a>>;
+    fn reload<'a>(
+        &'a self,
+        actor: &'a str,
+        source_ip: &'a str,
+    ) -> Pin<Box<dyn Future<Output = ReloadOutcome> + Send + 'a>>;
 
     /// The running config as JSON, secrets already redacted.
     fn running_config(&self) -> serde_json::Value;

@@ -48,7 +48,9 @@ fn redact_headers(v: &mut Value) {
 
 fn is_sensitive(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["authorization", "cookie", "api-key", "apikey", "token", "secret", "password", "signature"].iter().any(|s| n.contains(s))
+    ["authorization", "cookie", "api-key", "apikey", "token", "secret", "password", "signature"]
+        .iter()
+        .any(|s| n.contains(s))
 }
 
 #[cfg(test)]

@@ -69,7 +69,8 @@ async fn ready(State(s): State<AppState>) -> Response {
         Ok(()) => Json(json!({ "status": "ready", "store": s.store.kind() })).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness: store unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "reason": "store" }))).into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "reason": "store" })))
+                .into_response()
         }
     }
 }
@@ -137,9 +138,19 @@ async fn audit(_: Authed, Query(q): Query<AuditQuery>, State(s): State<AppState>
 }
 
 /// Appends an audit record, logging (not failing) when the store refuses it.
-pub async fn write_audit(store: &AnyStore, actor: &str, source_ip: &str, action: &str, target: &str, outcome: Outcome, detail: String) {
+pub async fn write_audit(
+    store: &AnyStore,
+    actor: &str,
+    source_ip: &str,
+    action: &str,
+    target: &str,
+    outcome: Outcome,
+    detail: String,
+) {
     let rec = NewAuditRecord {
-        time_ms: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        time_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
         actor: actor.to_owned(),
         source_ip: source_ip.to_owned(),
         action: action.to_owned(),

@@ -108,5 +108,3 @@ impl Body for ReqBody {
         self.inner.as_ref().map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
     }
 }
-
-

@@ -168,7 +168,9 @@ impl TemplateVars for Vars<'_> {
             ContextVar::Status => cx.status != 0 && write!(out, "{}", cx.status).is_ok(),
             ContextVar::ResponseLength => self.response_length.is_some_and(|n| write!(out, "{n}").is_ok()),
             ContextVar::ResponseLatency => self.latency.is_some_and(|d| write!(out, "{}", d.as_millis()).is_ok()),
-            ContextVar::IntegrationLatency => cx.integration_latency.is_some_and(|d| write!(out, "{}", d.as_millis()).is_ok()),
+            ContextVar::IntegrationLatency => {
+                cx.integration_latency.is_some_and(|d| write!(out, "{}", d.as_millis()).is_ok())
+            }
             ContextVar::IntegrationStatus => cx.integration_status.is_some_and(|s| write!(out, "{s}").is_ok()),
             ContextVar::IntegrationError => cx.integration_error.as_deref().is_some_and(put),
             ContextVar::ErrorResponseType => cx.error.is_some_and(|e| put(e.name())),

@@ -81,7 +81,11 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 
-    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
     }
 
@@ -184,7 +188,8 @@ impl Scanner {
         let more_lengths = lengths.next().is_some();
         let te: Vec<&httparse::Header<'_>> =
             req.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("transfer-encoding")).collect();
-        let upgrade = req.method == Some("CONNECT") || req.headers.iter().any(|h| h.name.eq_ignore_ascii_case("upgrade"));
+        let upgrade =
+            req.method == Some("CONNECT") || req.headers.iter().any(|h| h.name.eq_ignore_ascii_case("upgrade"));
         if more_lengths || (first_length.is_some() && !te.is_empty()) {
             self.bad();
             return State::Off;

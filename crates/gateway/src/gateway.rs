@@ -62,7 +62,12 @@ pub struct Gateway {
 impl Gateway {
     /// Builds the gateway for a compiled config. Must run inside the Tokio runtime (it starts
     /// the access-log writer).
-    pub fn new(config_path: &Path, compiled: Compiled, certs: Arc<CertStore>, metrics: Arc<Metrics>) -> Result<Arc<Self>, ClientError> {
+    pub fn new(
+        config_path: &Path,
+        compiled: Compiled,
+        certs: Arc<CertStore>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Arc<Self>, ClientError> {
         let access_log = AccessLog::stdout();
         let rt = Runtime::build(compiled, None, metrics.clone(), access_log.clone())?;
         Ok(Arc::new(Self {
@@ -149,7 +154,10 @@ impl Gateway {
         for (name, changed) in [
             ("listen", new.listen != was.listen),
             ("admin", new.admin.listen != was.admin.listen || new.admin.enabled != was.admin.enabled),
-            ("http_redirect", new.http_redirect.as_ref().map(|r| r.listen) != was.http_redirect.as_ref().map(|r| r.listen)),
+            (
+                "http_redirect",
+                new.http_redirect.as_ref().map(|r| r.listen) != was.http_redirect.as_ref().map(|r| r.listen),
+            ),
             ("data_dir", new.data_dir != was.data_dir),
             ("store", new.store.url != was.store.url),
             ("limits.max_connections", new.limits.max_connections != was.limits.max_connections),

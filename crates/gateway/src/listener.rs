@@ -94,7 +94,13 @@ pub async fn serve_tls<M, S, B>(
             let _permit = permit;
             let Some((stream, info)) = conn.handshake(tcp, peer).await else { return };
             conn.metrics.connection_opened();
-            let served = watcher.watch(conn.builder.serve_connection_with_upgrades(TokioIo::new(stream), make(Arc::new(info))).into_owned()).await;
+            let served = watcher
+                .watch(
+                    conn.builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), make(Arc::new(info)))
+                        .into_owned(),
+                )
+                .await;
             conn.metrics.connection_closed();
             if let Err(e) = served {
                 tracing::debug!(listener = conn.name, %peer, error = %e, "connection ended with an error");
@@ -145,7 +151,8 @@ impl Accepted {
         };
         let h2 = session.alpn_protocol() == Some(b"h2");
         let framing = (!h2).then(|| Arc::new(FramingFlags::default()));
-        let info = ConnInfo { peer, tls_version, sni: session.server_name().map(str::to_owned), framing: framing.clone() };
+        let info =
+            ConnInfo { peer, tls_version, sni: session.server_name().map(str::to_owned), framing: framing.clone() };
         Some((Watched::new(stream, framing), info))
     }
 }
@@ -181,10 +188,13 @@ pub async fn serve_redirect(listener: TcpListener, https_port: u16, mut shutdown
             },
             _ = shutdown.changed() => break,
         };
-        let conn = builder.clone().timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(10)).serve_connection(
-            TokioIo::new(tcp),
-            hyper::service::service_fn(move |req| async move { Ok::<_, std::convert::Infallible>(redirect(&req, https_port)) }),
-        );
+        let conn =
+            builder.clone().timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(10)).serve_connection(
+                TokioIo::new(tcp),
+                hyper::service::service_fn(move |req| async move {
+                    Ok::<_, std::convert::Infallible>(redirect(&req, https_port))
+                }),
+            );
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -243,7 +253,10 @@ mod tests {
 
     #[test]
     fn redirects_keep_path_and_query() {
-        assert_eq!(go("example.com:8080", "/a/b?x=1&y=2", 8443), (308, Some("https://example.com:8443/a/b?x=1&y=2".into())));
+        assert_eq!(
+            go("example.com:8080", "/a/b?x=1&y=2", 8443),
+            (308, Some("https://example.com:8443/a/b?x=1&y=2".into()))
+        );
         assert_eq!(go("example.com", "/", 443), (308, Some("https://example.com/".into())));
         assert_eq!(go("[::1]:8080", "/p", 8443), (308, Some("https://[::1]:8443/p".into())));
         assert_eq!(go("evil.com/x", "/", 443).0, 400);

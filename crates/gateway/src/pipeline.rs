@@ -29,7 +29,11 @@ macro_rules! step {
 }
 
 /// Runs the request phases in order.
-pub(crate) async fn run(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<ReqBody>) -> Result<Response<ResBody>, Reject> {
+pub(crate) async fn run(
+    rt: &Runtime,
+    cx: &mut RequestCtx,
+    req: &mut Request<ReqBody>,
+) -> Result<Response<ResBody>, Reject> {
     // Limits and the canonical path come first: every later phase must see the same,
     // already-checked request.
     step!(phase::normalise::check(rt, cx, req));

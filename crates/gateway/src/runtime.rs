@@ -28,14 +28,10 @@ impl Runtime {
         metrics: Arc<Metrics>,
         access_log: AccessLog,
     ) -> Result<Self, ClientError> {
-        let timeouts = compiled
-            .apis
-            .iter()
-            .flat_map(|a| a.routes.iter())
-            .filter_map(|(_, r)| match r {
-                CompiledRoute::Http(h) => Some((h.connect_timeout.as_std(), h.ca_file.clone())),
-                CompiledRoute::Mock(_) => None,
-            });
+        let timeouts = compiled.apis.iter().flat_map(|a| a.routes.iter()).filter_map(|(_, r)| match r {
+            CompiledRoute::Http(h) => Some((h.connect_timeout.as_std(), h.ca_file.clone())),
+            CompiledRoute::Mock(_) => None,
+        });
         let clients = Clients::build(timeouts, previous.map(|p| &p.clients))?;
         Ok(Self { compiled, clients, metrics, access_log })
     }

@@ -182,13 +182,15 @@ fn load_pair(cfg: &CertificateConfig) -> Result<(Arc<CertifiedKey>, Vec<String>)
         .collect::<Result<_, _>>()
         .map_err(|e| bad(&cfg.cert, format!("malformed PEM: {e}")))?;
     let leaf = chain.first().ok_or_else(|| bad(&cfg.cert, "no CERTIFICATE block".into()))?;
-    let key = PrivateKeyDer::from_pem_file(&cfg.key).map_err(|e| bad(&cfg.key, format!("cannot read a private key: {e}")))?;
+    let key =
+        PrivateKeyDer::from_pem_file(&cfg.key).map_err(|e| bad(&cfg.key, format!("cannot read a private key: {e}")))?;
     let signer = rustls::crypto::ring::default_provider()
         .key_provider
         .load_private_key(key)
         .map_err(|e| bad(&cfg.key, format!("unusable private key: {e}")))?;
     let names = if cfg.server_names.is_empty() {
-        let ee = webpki::EndEntityCert::try_from(leaf).map_err(|e| bad(&cfg.cert, format!("unparsable certificate: {e:?}")))?;
+        let ee = webpki::EndEntityCert::try_from(leaf)
+            .map_err(|e| bad(&cfg.cert, format!("unparsable certificate: {e:?}")))?;
         ee.valid_dns_names().map(str::to_ascii_lowercase).collect()
     } else {
         cfg.server_names.iter().map(|n| n.to_ascii_lowercase()).collect()
@@ -212,7 +214,8 @@ fn dev_cert(data_dir: &Path) -> Result<(CertificateConfig, DevCert), TlsError> {
         write_private(&key, made.signing_key.serialize_pem().as_bytes())?;
         std::fs::write(&cert, made.cert.pem()).map_err(|e| TlsError::DevCert(format!("{}: {e}", cert.display())))?;
     }
-    let der = CertificateDer::from_pem_file(&cert).map_err(|e| TlsError::DevCert(format!("{}: {e}", cert.display())))?;
+    let der =
+        CertificateDer::from_pem_file(&cert).map_err(|e| TlsError::DevCert(format!("{}: {e}", cert.display())))?;
     let fingerprint = Sha256::digest(der.as_ref()).iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":");
     let cfg = CertificateConfig { cert: cert.clone(), key, server_names: vec!["localhost".into()] };
     Ok((cfg, DevCert { cert_path: cert, fingerprint, created }))

@@ -153,8 +153,11 @@ impl Compiled {
     /// Finds the API and stage for a host (port ignored) and canonical path.
     pub fn select<'c, 'p>(&'c self, host: Option<&str>, path: &'p str) -> Option<Selection<'c, 'p>> {
         let host = host.map(|h| strip_port(h).to_ascii_lowercase());
-        let (api_index, api) =
-            self.apis.iter().enumerate().find(|(_, a)| a.matches_host(host.as_deref()) && a.strip_base(path).is_some())?;
+        let (api_index, api) = self
+            .apis
+            .iter()
+            .enumerate()
+            .find(|(_, a)| a.matches_host(host.as_deref()) && a.strip_base(path).is_some())?;
         let rest = api.strip_base(path)?;
         let (first, after) = match rest[1..].find('/') {
             Some(i) => (&rest[1..=i], &rest[i + 1..]),
@@ -276,15 +279,26 @@ fn compile_api(api: &ApiConfig, path: &str, issues: &mut Vec<Issue>) -> Option<C
     let hosts: Vec<String> = api.hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
     for (i, h) in hosts.iter().enumerate() {
         let name = h.strip_prefix("*.").unwrap_or(h);
-        if name.is_empty() || !name.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')) {
+        if name.is_empty()
+            || !name.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        {
             issues.push((join_index(&join_key(path, "hosts"), i), format!("`{h}` is not a host name")));
         }
     }
     let base_path = match api.base_path.as_str() {
         "/" => String::new(),
-        p if p.starts_with('/') && !p.ends_with('/') && !p.contains(['{', '}']) && crate::path::canonicalize(p).ok().as_deref() == Some(p) => p.to_owned(),
+        p if p.starts_with('/')
+            && !p.ends_with('/')
+            && !p.contains(['{', '}'])
+            && crate::path::canonicalize(p).ok().as_deref() == Some(p) =>
+        {
+            p.to_owned()
+        }
         _ => {
-            issues.push((join_key(path, "base_path"), "must be `/` or a canonical path like `/v1` without a trailing slash".into()));
+            issues.push((
+                join_key(path, "base_path"),
+                "must be `/` or a canonical path like `/v1` without a trailing slash".into(),
+            ));
             String::new()
         }
     };
@@ -295,16 +309,17 @@ fn compile_api(api: &ApiConfig, path: &str, issues: &mut Vec<Issue>) -> Option<C
         let rpath = join_index(&join_key(path, "routes"), i);
         match RouteKey::parse(&r.route) {
             Ok(key) => {
-                if let Some(c) = compile_integration(&r.integration, &key, api, &join_key(&rpath, "integration"), issues) {
+                if let Some(c) =
+                    compile_integration(&r.integration, &key, api, &join_key(&rpath, "integration"), issues)
+                {
                     routes.push((key, c));
                 }
             }
             Err(e) => issues.push((join_key(&rpath, "route"), e)),
         }
     }
-    let routes = RouteTable::build(routes)
-        .map_err(|(i, e)| issues.push((join_index(&join_key(path, "routes"), i), e)))
-        .ok();
+    let routes =
+        RouteTable::build(routes).map_err(|(i, e)| issues.push((join_index(&join_key(path, "routes"), i), e))).ok();
     let cors = api.cors.as_ref().and_then(|c| {
         CorsPolicy::compile(c).map_err(|(f, e)| issues.push((join_key(&join_key(path, "cors"), f), e))).ok()
     });
@@ -318,7 +333,16 @@ fn compile_api(api: &ApiConfig, path: &str, issues: &mut Vec<Issue>) -> Option<C
     if issues.len() > before {
         return None;
     }
-    Some(CompiledApi { name: api.name.clone(), hosts, base_path, stages, default_stage, routes: routes?, cors, responses: responses? })
+    Some(CompiledApi {
+        name: api.name.clone(),
+        hosts,
+        base_path,
+        stages,
+        default_stage,
+        routes: routes?,
+        cors,
+        responses: responses?,
+    })
 }
 
 fn compile_stages(api: &ApiConfig, path: &str, issues: &mut Vec<Issue>) -> Vec<CompiledStage> {
@@ -336,7 +360,10 @@ fn compile_stages(api: &ApiConfig, path: &str, issues: &mut Vec<Issue>) -> Vec<C
         }
         for (k, v) in &s.variables {
             if !is_name(k, 64) || v.len() > 512 {
-                issues.push((join_key(&join_key(&spath, "variables"), k), "names are 1-64 letters, digits, `-`, `_`; values at most 512 bytes".into()));
+                issues.push((
+                    join_key(&join_key(&spath, "variables"), k),
+                    "names are 1-64 letters, digits, `-`, `_`; values at most 512 bytes".into(),
+                ));
             }
         }
         out.push(CompiledStage { name: s.name.clone(), variables: s.variables.clone(), settings: s.settings.clone() });

@@ -406,11 +406,7 @@ fn default_base_path() -> String {
     "/".to_owned()
 }
 fn default_stages() -> Vec<StageConfig> {
-    vec![StageConfig {
-        name: "$default".to_owned(),
-        variables: BTreeMap::new(),
-        settings: StageSettings::default(),
-    }]
+    vec![StageConfig { name: "$default".to_owned(), variables: BTreeMap::new(), settings: StageSettings::default() }]
 }
 fn default_integration_timeout() -> Duration {
     Duration::from_secs(29)

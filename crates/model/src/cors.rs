@@ -52,7 +52,9 @@ impl CorsPolicy {
                     Some(rest) if !rest.contains('*') && rest.contains('.') => {
                         wildcard.push((format!("{scheme}://"), format!(".{rest}")));
                     }
-                    Some(_) => return Err(("allow_origins", format!("wildcard origin `{o}` must be `scheme://*.domain.tld`"))),
+                    Some(_) => {
+                        return Err(("allow_origins", format!("wildcard origin `{o}` must be `scheme://*.domain.tld`")))
+                    }
                     None if host.contains('*') => {
                         return Err(("allow_origins", format!("`*` may only be the first label of `{o}`")))
                     }
@@ -69,7 +71,9 @@ impl CorsPolicy {
             let parsed: Result<Vec<Method>, _> = cfg
                 .allow_methods
                 .iter()
-                .map(|m| m.to_ascii_uppercase().parse::<Method>().map_err(|_| ("allow_methods", format!("bad method `{m}`"))))
+                .map(|m| {
+                    m.to_ascii_uppercase().parse::<Method>().map_err(|_| ("allow_methods", format!("bad method `{m}`")))
+                })
                 .collect();
             Some(parsed?)
         };
@@ -77,7 +81,8 @@ impl CorsPolicy {
             None
         } else {
             for h in &cfg.allow_headers {
-                HeaderName::from_bytes(h.as_bytes()).map_err(|_| ("allow_headers", format!("bad header name `{h}`")))?;
+                HeaderName::from_bytes(h.as_bytes())
+                    .map_err(|_| ("allow_headers", format!("bad header name `{h}`")))?;
             }
             Some(cfg.allow_headers.iter().map(|h| h.to_ascii_lowercase()).collect::<Vec<_>>())
         };
@@ -182,11 +187,11 @@ impl CorsPolicy {
             Origins::Any if !self.credentials => Some(HeaderValue::from_static("*")),
             Origins::Any => Some(origin.clone()),
             Origins::List { exact, wildcard } => {
-                let ok = exact.iter().any(|o| *o == text)
+                let ok = exact.contains(&text)
                     || wildcard.iter().any(|(scheme, suffix)| {
                         text.strip_prefix(scheme.as_str())
                             .and_then(|rest| rest.strip_suffix(suffix.as_str()))
-                            .is_some_and(|label| is_label(label))
+                            .is_some_and(is_label)
                     });
                 ok.then(|| origin.clone())
             }
@@ -228,9 +233,15 @@ mod tests {
     fn req(origin: &str, method: &str, headers: Option<&str>) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(header::ORIGIN, HeaderValue::from_str(origin).unwrap_or(HeaderValue::from_static("x")));
-        h.insert(header::ACCESS_CONTROL_REQUEST_METHOD, HeaderValue::from_str(method).unwrap_or(HeaderValue::from_static("x")));
+        h.insert(
+            header::ACCESS_CONTROL_REQUEST_METHOD,
+            HeaderValue::from_str(method).unwrap_or(HeaderValue::from_static("x")),
+        );
         if let Some(v) = headers {
-            h.insert(header::ACCESS_CONTROL_REQUEST_HEADERS, HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static("x")));
+            h.insert(
+                header::ACCESS_CONTROL_REQUEST_HEADERS,
+                HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static("x")),
+            );
         }
         h
     }
@@ -239,10 +250,19 @@ mod tests {
     fn wildcard_origins_cover_one_label() {
         let p = policy(&["https://*.example.com", "https://app.test"], true).unwrap_or_else(|e| panic!("{e:?}"));
         let ok = p.preflight_headers(&req("https://a.example.com", "PUT", Some("content-type")));
-        assert_eq!(ok.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).map(|v| v.as_bytes()), Some(&b"https://a.example.com"[..]));
+        assert_eq!(
+            ok.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).map(|v| v.as_bytes()),
+            Some(&b"https://a.example.com"[..])
+        );
         assert_eq!(ok.get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS).map(|v| v.as_bytes()), Some(&b"true"[..]));
         assert_eq!(ok.get(header::ACCESS_CONTROL_MAX_AGE).map(|v| v.as_bytes()), Some(&b"600"[..]));
-        for bad in ["https://a.b.example.com", "http://a.example.com", "https://example.com", "https://evilexample.com", "https://app.test.evil"] {
+        for bad in [
+            "https://a.b.example.com",
+            "http://a.example.com",
+            "https://example.com",
+            "https://evilexample.com",
+            "https://app.test.evil",
+        ] {
             let h = p.preflight_headers(&req(bad, "GET", None));
             assert!(h.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none(), "{bad}");
             assert!(h.get(header::VARY).is_some());
@@ -252,8 +272,14 @@ mod tests {
     #[test]
     fn disallowed_method_or_header_gets_no_grant() {
         let p = policy(&["https://app.test"], false).unwrap_or_else(|e| panic!("{e:?}"));
-        assert!(p.preflight_headers(&req("https://app.test", "DELETE", None)).get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
-        assert!(p.preflight_headers(&req("https://app.test", "GET", Some("x-secret"))).get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+        assert!(p
+            .preflight_headers(&req("https://app.test", "DELETE", None))
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none());
+        assert!(p
+            .preflight_headers(&req("https://app.test", "GET", Some("x-secret")))
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none());
     }
 
     #[test]

@@ -34,9 +34,8 @@ impl Duration {
         let text = text.trim();
         let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
         let (digits, unit) = text.split_at(split);
-        let n: u64 = digits
-            .parse()
-            .map_err(|_| format!("invalid duration `{text}`: expected e.g. `500ms`, `30s`, `5m`"))?;
+        let n: u64 =
+            digits.parse().map_err(|_| format!("invalid duration `{text}`: expected e.g. `500ms`, `30s`, `5m`"))?;
         let ms = match unit {
             "ms" => Some(n),
             "" | "s" => n.checked_mul(1000),
@@ -51,7 +50,7 @@ impl Duration {
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.as_millis();
-        if ms % 1000 == 0 {
+        if ms.is_multiple_of(1000) {
             write!(f, "{}s", ms / 1000)
         } else {
             write!(f, "{ms}ms")
@@ -67,9 +66,9 @@ impl<'de> Deserialize<'de> for Duration {
             Secs(u64),
             Text(String),
         }
-        match Raw::deserialize(d).map_err(|_| {
-            de::Error::custom("invalid duration: expected e.g. `500ms`, `30s`, `5m` or seconds")
-        })? {
+        match Raw::deserialize(d)
+            .map_err(|_| de::Error::custom("invalid duration: expected e.g. `500ms`, `30s`, `5m` or seconds"))?
+        {
             Raw::Secs(s) => Ok(Self::from_secs(s)),
             Raw::Text(t) => Self::parse(&t).map_err(de::Error::custom),
         }

@@ -11,10 +11,7 @@ pub(crate) struct InterpolateError {
 }
 
 /// Replaces every `${VAR}` / `${VAR:-default}` in `text` using `lookup`.
-pub(crate) fn interpolate(
-    text: &str,
-    lookup: impl Fn(&str) -> Option<String>,
-) -> Result<String, InterpolateError> {
+pub(crate) fn interpolate(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, InterpolateError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find('$') {

@@ -58,7 +58,13 @@ impl fmt::Display for ConfigErrors {
 pub fn load_file(path: &Path) -> Result<Compiled, ConfigErrors> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigErrors(vec![ConfigError { file: name.clone(), line: 0, column: 0, path: String::new(), message: format!("cannot read the file: {e}") }])
+        ConfigErrors(vec![ConfigError {
+            file: name.clone(),
+            line: 0,
+            column: 0,
+            path: String::new(),
+            message: format!("cannot read the file: {e}"),
+        }])
     })?;
     load_str(&name, &text, |k| std::env::var(k).ok())
 }

@@ -42,8 +42,7 @@ pub fn canonicalize(raw: &str) -> Result<Cow<'_, str>, PathError> {
 }
 
 fn needs_work(b: &[u8]) -> bool {
-    b.iter().any(|&c| c == b'%')
-        || b.windows(2).any(|w| w == b"//" || w == b"/.")
+    b.contains(&b'%') || b.windows(2).any(|w| w == b"//" || w == b"/.")
 }
 
 fn decode_unreserved(raw: &str) -> Result<String, PathError> {
@@ -59,9 +58,9 @@ fn decode_unreserved(raw: &str) -> Result<String, PathError> {
             i = next;
             continue;
         }
-        let (hi, lo) = match (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
-            (Some(h), Some(l)) => (h, l),
-            _ => return Err(PathError::BadPercentEncoding),
+        let (Some(hi), Some(lo)) = (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex))
+        else {
+            return Err(PathError::BadPercentEncoding);
         };
         let v = hi * 16 + lo;
         if v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~') {

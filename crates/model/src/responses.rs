@@ -82,10 +82,7 @@ impl ResponseOverrides {
     /// How a response of type `ty` looks.
     pub fn resolve<'a>(&'a self, ty: ResponseType, default_body: &'a Template) -> ResponseSpec<'a> {
         let own_status = StatusCode::from_u16(ty.default_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let chosen = self
-            .by_type
-            .get(&ty)
-            .or_else(|| ty.family().and_then(|f| self.by_type.get(&f)));
+        let chosen = self.by_type.get(&ty).or_else(|| ty.family().and_then(|f| self.by_type.get(&f)));
         match chosen {
             Some(o) => ResponseSpec {
                 status: o.status.unwrap_or(own_status),
@@ -109,7 +106,10 @@ mod tests {
     #[test]
     fn own_entry_beats_family_and_family_keeps_status() {
         let mut cfg = BTreeMap::new();
-        cfg.insert(ResponseType::Default4xx, GatewayResponseConfig { template: Some("four".into()), ..Default::default() });
+        cfg.insert(
+            ResponseType::Default4xx,
+            GatewayResponseConfig { template: Some("four".into()), ..Default::default() },
+        );
         cfg.insert(
             ResponseType::MissingAuthenticationToken,
             GatewayResponseConfig { status: Some(404), ..Default::default() },

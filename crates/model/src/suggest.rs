@@ -11,7 +11,8 @@ pub(crate) fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>)
 
 /// Adds a suggestion to serde's "unknown field/variant `x`, expected ..." messages.
 pub(crate) fn decorate(message: &str) -> String {
-    let Some(rest) = message.strip_prefix("unknown field `").or_else(|| message.strip_prefix("unknown variant `")) else {
+    let Some(rest) = message.strip_prefix("unknown field `").or_else(|| message.strip_prefix("unknown variant `"))
+    else {
         return message.to_owned();
     };
     let Some((word, expected)) = rest.split_once('`') else {

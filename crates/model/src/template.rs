@@ -132,7 +132,7 @@ impl Template {
 
     /// Whether the template uses `var`.
     pub fn uses(&self, var: ContextVar) -> bool {
-        self.pieces.iter().any(|p| *p == Piece::Context(var))
+        self.pieces.contains(&Piece::Context(var))
     }
 
     /// Renders into `out`. Missing values are written as `-`, as API Gateway logs them;
@@ -176,9 +176,7 @@ impl Template {
 }
 
 fn ident_prefix(s: &str) -> &str {
-    let end = s
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
-        .unwrap_or(s.len());
+    let end = s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')).unwrap_or(s.len());
     s[..end].trim_end_matches('.')
 }
 

@@ -49,9 +49,7 @@ impl UpstreamUrl {
             return Err(format!("invalid URL `{text}`: the host must be a fixed name or address"));
         }
         let origin = format!("{scheme}://{authority}");
-        origin
-            .parse::<http::Uri>()
-            .map_err(|e| format!("invalid URL `{text}`: {e}"))?;
+        origin.parse::<http::Uri>().map_err(|e| format!("invalid URL `{text}`: {e}"))?;
         let rest = &after[authority_len..];
         let (path, query) = match rest.split_once('?') {
             Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
@@ -79,9 +77,9 @@ impl UpstreamUrl {
         while !rest.is_empty() {
             if let Some(after) = rest.strip_prefix("${") {
                 let end = after.find('}').ok_or_else(|| self.unclosed())?;
-                let name = after[..end].strip_prefix("stageVariables.").ok_or_else(|| {
-                    format!("invalid URL `{}`: only ${{stageVariables.NAME}} may be used", self.text)
-                })?;
+                let name = after[..end]
+                    .strip_prefix("stageVariables.")
+                    .ok_or_else(|| format!("invalid URL `{}`: only ${{stageVariables.NAME}} may be used", self.text))?;
                 check_name(name, &self.text)?;
                 parts.push(UrlPart::StageVariable(name.to_owned()));
                 rest = &after[end + 1..];

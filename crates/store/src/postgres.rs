@@ -12,8 +12,7 @@ pub struct PostgresStore {
 }
 
 /// Migrations, oldest first; each runs once, in a transaction.
-const MIGRATIONS: &[&str] = &[
-    "CREATE TABLE admin_credentials (
+const MIGRATIONS: &[&str] = &["CREATE TABLE admin_credentials (
         id TEXT PRIMARY KEY,
         secret_hash TEXT NOT NULL,
         created_at_ms BIGINT NOT NULL
@@ -27,8 +26,7 @@ const MIGRATIONS: &[&str] = &[
         target TEXT NOT NULL,
         outcome TEXT NOT NULL,
         detail TEXT NOT NULL
-    );",
-];
+    );"];
 
 // === impl PostgresStore ===
 
@@ -49,7 +47,8 @@ impl PostgresStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)").execute(&mut *tx).await?;
-        let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_version").fetch_one(&mut *tx).await?;
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM schema_version").fetch_one(&mut *tx).await?;
         let current = current.unwrap_or(0);
         let known = MIGRATIONS.len() as i64;
         if current > known {
@@ -57,7 +56,10 @@ impl PostgresStore {
         }
         for (i, m) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             sqlx::raw_sql(m).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO schema_version (version) VALUES ($1)").bind(i as i64 + 1).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
+                .bind(i as i64 + 1)
+                .execute(&mut *tx)
+                .await?;
             tracing::info!(version = i + 1, "postgres store migrated");
         }
         tx.commit().await?;

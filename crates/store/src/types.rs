@@ -13,7 +13,10 @@ pub struct AdminCredential {
 
 impl fmt::Debug for AdminCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AdminCredential").field("id", &self.id).field("created_at_ms", &self.created_at_ms).finish_non_exhaustive()
+        f.debug_struct("AdminCredential")
+            .field("id", &self.id)
+            .field("created_at_ms", &self.created_at_ms)
+            .finish_non_exhaustive()
     }
 }
 

@@ -57,7 +57,10 @@ async fn postgres_store() {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let db = format!("portcullis_test_{}", uuid::Uuid::new_v4().simple());
     let admin = sqlx_admin(&admin_url).await;
-    sqlx::query(&format!("CREATE DATABASE {db}")).execute(&admin).await.unwrap_or_else(|e| panic!("PostgreSQL is required for this test ({admin_url}): {e}"));
+    sqlx::query(&format!("CREATE DATABASE {db}"))
+        .execute(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is required for this test ({admin_url}): {e}"));
     let url = format!("{}/{db}", admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base));
     let store = AnyStore::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
     suite(&store).await;
@@ -78,7 +81,10 @@ async fn refuses_a_newer_schema_and_bad_urls() {
     let url = format!("sqlite://{}", dir.join("s.db").display());
     drop(AnyStore::open(&url).await.unwrap_or_else(|e| panic!("{e}")));
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap_or_else(|e| panic!("{e}"));
-    sqlx::query("INSERT INTO schema_version (version) VALUES (999)").execute(&pool).await.unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("INSERT INTO schema_version (version) VALUES (999)")
+        .execute(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     pool.close().await;
     match AnyStore::open(&url).await {
         Err(StoreError::SchemaTooNew { found: 999, .. }) => {}

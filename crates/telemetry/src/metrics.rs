@@ -77,7 +77,8 @@ impl Metrics {
     /// Registers every metric under the `portcullis_` prefix.
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("portcullis");
-        let buckets = || Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]);
+        let buckets =
+            || Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]);
         let m = Self {
             requests: Family::default(),
             latency: Family::new_with_constructor(buckets),
@@ -89,13 +90,21 @@ impl Metrics {
             registry: Registry::default(),
         };
         registry.register("requests", "Requests by API, stage, route and status class", m.requests.clone());
-        registry.register("request_duration_seconds", "Time from request to the end of the response", m.latency.clone());
+        registry.register(
+            "request_duration_seconds",
+            "Time from request to the end of the response",
+            m.latency.clone(),
+        );
         registry.register(
             "integration_duration_seconds",
             "Time the upstream took to answer with its headers",
             m.integration_latency.clone(),
         );
-        registry.register("gateway_responses", "Responses the gateway produced itself, by type", m.gateway_responses.clone());
+        registry.register(
+            "gateway_responses",
+            "Responses the gateway produced itself, by type",
+            m.gateway_responses.clone(),
+        );
         registry.register("tls_handshakes", "TLS handshakes by listener and result", m.handshakes.clone());
         registry.register("config_reloads", "Config reloads by result", m.reloads.clone());
         registry.register("open_connections", "Client connections open now", m.open_connections.clone());

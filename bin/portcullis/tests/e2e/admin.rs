@@ -37,7 +37,8 @@ async fn admin_api_needs_a_token_and_reports_state() {
     assert!(spec["paths"]["/reload"].is_object());
 
     // Everything else needs the token; a wrong one is refused the same way.
-    for auth in [None, Some("Bearer pcadm_admin_wrong"), Some("Bearer pcadm_nobody_x"), Some("Basic YWRtaW46YWRtaW4=")] {
+    for auth in [None, Some("Bearer pcadm_admin_wrong"), Some("Bearer pcadm_nobody_x"), Some("Basic YWRtaW46YWRtaW4=")]
+    {
         let mut req = c.get(gw.admin_url("/config"));
         if let Some(a) = auth {
             req = req.header("authorization", a);
@@ -49,14 +50,27 @@ async fn admin_api_needs_a_token_and_reports_state() {
     let r = c.post(gw.admin_url("/reload")).send().await.unwrap();
     assert_eq!(r.status(), 401);
 
-    let config: Value = c.get(gw.admin_url("/config")).header("authorization", gw.bearer()).send().await.unwrap().json().await.unwrap();
+    let config: Value =
+        c.get(gw.admin_url("/config")).header("authorization", gw.bearer()).send().await.unwrap().json().await.unwrap();
     let text = config.to_string();
     assert!(!text.contains("upstream-secret"), "secrets are redacted: {text}");
     assert!(text.contains("visible") && text.contains("/hello"), "{text}");
 
     gw.client().get(gw.url("/hello")).send().await.unwrap();
-    let metrics = c.get(gw.admin_url("/metrics")).header("authorization", gw.bearer()).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(r#"portcullis_requests_total{api="a",stage="$default",route="GET /hello",status_class="2xx"} 1"#), "{metrics}");
+    let metrics = c
+        .get(gw.admin_url("/metrics"))
+        .header("authorization", gw.bearer())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .contains(r#"portcullis_requests_total{api="a",stage="$default",route="GET /hello",status_class="2xx"} 1"#),
+        "{metrics}"
+    );
     assert!(metrics.contains("portcullis_tls_handshakes_total{listener=\"api\",result=\"Ok\"}"), "{metrics}");
     assert!(metrics.contains("portcullis_request_duration_seconds_bucket"), "{metrics}");
 
@@ -82,7 +96,8 @@ async fn reloads_through_the_admin_api_are_audited() {
     assert!(err.contains("did you mean `routes`"), "{err}");
     assert_eq!(gw.client().get(gw.url("/hello")).send().await.unwrap().status(), 200, "the old config keeps serving");
 
-    let audit: Value = c.get(gw.admin_url("/audit")).header("authorization", gw.bearer()).send().await.unwrap().json().await.unwrap();
+    let audit: Value =
+        c.get(gw.admin_url("/audit")).header("authorization", gw.bearer()).send().await.unwrap().json().await.unwrap();
     let records = audit["records"].as_array().unwrap();
     let reloads: Vec<&Value> = records.iter().filter(|r| r["action"] == "config.reload").collect();
     assert_eq!(reloads.len(), 2, "{audit}");
@@ -103,15 +118,27 @@ async fn the_bootstrap_token_is_printed_once_and_survives_restarts() {
     let dir = gw.stop();
     let gw = Gw::start_in(dir, CONFIG);
     assert!(gw.token.is_none(), "printed again: {:?}", gw.stderr_lines());
-    let r = gw.admin_client().get(gw.admin_url("/config")).header("authorization", format!("Bearer {token}")).send().await.unwrap();
+    let r = gw
+        .admin_client()
+        .get(gw.admin_url("/config"))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 }
 
 #[tokio::test]
 async fn the_gateway_runs_on_postgresql_too() {
-    let base = std::env::var("PORTCULLIS_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let base = std::env::var("PORTCULLIS_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let db = format!("portcullis_e2e_{}", uuid::Uuid::new_v4().simple());
-    let out = std::process::Command::new("psql").arg(&base).arg("-c").arg(format!("CREATE DATABASE {db}")).output().expect("psql is needed");
+    let out = std::process::Command::new("psql")
+        .arg(&base)
+        .arg("-c")
+        .arg(format!("CREATE DATABASE {db}"))
+        .output()
+        .expect("psql is needed");
     assert!(out.status.success(), "PostgreSQL is required: {}", String::from_utf8_lossy(&out.stderr));
     let url = format!("{}/{db}", base.rsplit_once('/').unwrap().0);
     let gw = Gw::start(&format!("store: {{url: \"{url}\"}}\n{CONFIG}"));
@@ -120,8 +147,13 @@ async fn the_gateway_runs_on_postgresql_too() {
     assert_eq!(ready["store"], "postgres");
     let r = c.post(gw.admin_url("/reload")).header("authorization", gw.bearer()).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    let audit: Value = c.get(gw.admin_url("/audit")).header("authorization", gw.bearer()).send().await.unwrap().json().await.unwrap();
+    let audit: Value =
+        c.get(gw.admin_url("/audit")).header("authorization", gw.bearer()).send().await.unwrap().json().await.unwrap();
     assert!(audit["records"].as_array().unwrap().iter().any(|r| r["action"] == "config.reload"), "{audit}");
     drop(gw);
-    let _ = std::process::Command::new("psql").arg(&base).arg("-c").arg(format!("DROP DATABASE {db} WITH (FORCE)")).output();
+    let _ = std::process::Command::new("psql")
+        .arg(&base)
+        .arg("-c")
+        .arg(format!("DROP DATABASE {db} WITH (FORCE)"))
+        .output();
 }

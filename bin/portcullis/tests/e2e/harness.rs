@@ -90,12 +90,14 @@ impl Gw {
             };
             if let Some(api) = find("HTTPS") {
                 let admin = find("admin API");
-                let wants_admin = !std::fs::read_to_string(&self.config).unwrap_or_default().contains("enabled: false\n");
+                let wants_admin =
+                    !std::fs::read_to_string(&self.config).unwrap_or_default().contains("enabled: false\n");
                 if admin.is_some() || !wants_admin {
                     self.api = api;
                     self.admin = admin;
                     self.redirect = find("HTTP redirect");
-                    self.token = lines.iter().find_map(|l| l.split("keep it safe): ").nth(1)).map(|t| t.trim().to_owned());
+                    self.token =
+                        lines.iter().find_map(|l| l.split("keep it safe): ").nth(1)).map(|t| t.trim().to_owned());
                     let cert = lines
                         .iter()
                         .find_map(|l| l.split("development certificate ").nth(1))

@@ -34,7 +34,9 @@ async fn sighup_and_file_changes_reload_and_bad_configs_are_refused() {
     assert!(served, "file change not reloaded: {:?}", gw.stderr_lines());
 
     // A broken config is refused, logged with its place, and the old one keeps serving.
-    gw.rewrite_config("apis:\n  - name: a\n    routes:\n      - route: GET /x\n        integration: {type: http, url: nope}\n");
+    gw.rewrite_config(
+        "apis:\n  - name: a\n    routes:\n      - route: GET /x\n        integration: {type: http, url: nope}\n",
+    );
     gw.signal("HUP");
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(c.get(gw.url("/new")).send().await.unwrap().status(), 200);
@@ -85,7 +87,10 @@ fn validate_schema_help_and_version() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("x.yaml:7:11: apis[0].routes[0].integration.url: invalid URL `ftp://x`"), "{err}");
-    let out = std::process::Command::new(bin).args(["validate", "--config", "../../examples/quickstart.yaml"]).output().unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["validate", "--config", "../../examples/quickstart.yaml"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let out = std::process::Command::new(bin).arg("schema").output().unwrap();

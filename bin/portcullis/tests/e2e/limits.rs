@@ -43,7 +43,9 @@ async fn oversized_header_blocks_and_too_many_headers_get_431() {
     let r = req.send().await.unwrap();
     assert_eq!(r.status(), 431);
     // Far beyond the limit the HTTP codec answers before the gateway sees the request.
-    let (resp, closed) = gw.raw(format!("GET /echo HTTP/1.1\r\nHost: localhost\r\nx-huge: {}\r\n\r\n", "b".repeat(200 * 1024)).as_bytes()).await;
+    let (resp, closed) = gw
+        .raw(format!("GET /echo HTTP/1.1\r\nHost: localhost\r\nx-huge: {}\r\n\r\n", "b".repeat(200 * 1024)).as_bytes())
+        .await;
     assert_eq!(status_of(&resp), 431, "{resp}");
     assert!(closed);
     // Over HTTP/2 too.
@@ -94,7 +96,10 @@ async fn ambiguous_framing_gets_400_and_a_closed_connection() {
         assert!(closed, "{name}: the connection must be closed");
     }
     // The same on a mock route, which never reads the body.
-    let req = format!("{}0\r\n\r\n", "POST /mock HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n");
+    let req = format!(
+        "{}0\r\n\r\n",
+        "POST /mock HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
     let (resp, closed) = gw.raw(req.as_bytes()).await;
     assert_eq!(status_of(&resp), 400, "{resp}");
     assert!(closed);

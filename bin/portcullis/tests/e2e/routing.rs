@@ -247,7 +247,9 @@ apis:
     assert_eq!(r.headers()["vary"], "Origin");
     let r = pre("https://sub.example.org", "GET").await.unwrap();
     assert_eq!(r.headers()["access-control-allow-origin"], "https://sub.example.org");
-    for (origin, method) in [("https://evil.example", "GET"), ("https://a.b.example.org", "GET"), ("https://app.example.com", "DELETE")] {
+    for (origin, method) in
+        [("https://evil.example", "GET"), ("https://a.b.example.org", "GET"), ("https://app.example.com", "DELETE")]
+    {
         let r = pre(origin, method).await.unwrap();
         assert_eq!(r.status(), 204);
         assert!(r.headers().get("access-control-allow-origin").is_none(), "{origin} {method}");
@@ -262,6 +264,10 @@ apis:
     assert!(r.headers().get("access-control-allow-origin").is_none());
     let r = c.get(gw.url("/")).header("origin", "https://app.example.com").send().await.unwrap();
     assert_eq!(r.status(), 403);
-    assert_eq!(r.headers()["access-control-allow-origin"], "https://app.example.com", "gateway errors carry CORS headers too");
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://app.example.com",
+        "gateway errors carry CORS headers too"
+    );
     let _ = Duration::ZERO;
 }

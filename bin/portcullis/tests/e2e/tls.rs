@@ -45,12 +45,17 @@ async fn certificates_are_chosen_by_sni_and_reloaded_when_their_files_change() {
             b.1.display()
         ),
     );
-    let ok = |pem: String, name: &'static str| async move { tls_connect_with(gw.api, pem.as_bytes(), name, &[&rustls::version::TLS13]).await.is_ok() };
+    let ok = |pem: String, name: &'static str| async move {
+        tls_connect_with(gw.api, pem.as_bytes(), name, &[&rustls::version::TLS13]).await.is_ok()
+    };
     assert!(ok(a_cert.clone(), "a.test").await);
     assert!(ok(b_cert.clone(), "x.b.test").await, "one-label wildcard");
     assert!(!ok(b_cert.clone(), "a.test").await);
     assert!(!ok(b_cert.clone(), "x.y.b.test").await, "a wildcard covers one label only");
-    assert!(ok(a_cert.clone(), "unknown.test").await == false, "unknown names get the default certificate, which is not valid for them");
+    assert!(
+        !ok(a_cert.clone(), "unknown.test").await,
+        "unknown names get the default certificate, which is not valid for them"
+    );
 
     // Replace a.test's files: new connections get the new certificate, without a restart.
     let (c_cert, c_key) = self_signed(&["a.test"]);
@@ -77,7 +82,8 @@ async fn certificates_are_chosen_by_sni_and_reloaded_when_their_files_change() {
 #[tokio::test]
 async fn the_development_certificate_is_made_once_and_reused() {
     let gw = Gw::start("apis: []\n");
-    let created = gw.stderr_lines().into_iter().find(|l| l.contains("created development certificate")).expect("created line");
+    let created =
+        gw.stderr_lines().into_iter().find(|l| l.contains("created development certificate")).expect("created line");
     let fingerprint = created.split("SHA-256 ").nth(1).unwrap().trim_end_matches(')').to_owned();
     assert_eq!(fingerprint.len(), 32 * 3 - 1);
     let pem = gw.ca_pem.clone();
@@ -97,7 +103,11 @@ async fn the_development_certificate_is_made_once_and_reused() {
 async fn the_plain_http_listener_only_redirects() {
     let gw = Gw::start("http_redirect: {listen: 127.0.0.1:0}\napis: []\n");
     let addr = gw.redirect.expect("redirect listener");
-    let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).resolve("localhost", addr).build().unwrap();
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve("localhost", addr)
+        .build()
+        .unwrap();
     let r = c.post(format!("http://localhost:{}/a/b?x=1&y=%20", addr.port())).body("data").send().await.unwrap();
     assert_eq!(r.status(), 308);
     assert_eq!(r.headers()["location"], format!("https://localhost:{}/a/b?x=1&y=%20", gw.api.port()));

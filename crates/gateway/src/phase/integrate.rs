@@ -53,7 +53,10 @@ async fn proxy(
         headers.insert(name.clone(), value.clone());
     }
     let Some(client) = rt.clients.get(&(h.connect_timeout.as_std(), h.ca_file.clone())) else {
-        return Err(Reject::internal(ResponseType::ApiConfigurationError, "no upstream client for this connect timeout"));
+        return Err(Reject::internal(
+            ResponseType::ApiConfigurationError,
+            "no upstream client for this connect timeout",
+        ));
     };
     let started = Instant::now();
     let result = tokio::time::timeout(h.timeout.as_std(), client.request(out)).await;
@@ -107,16 +110,11 @@ fn upstream_uri(rt: &Runtime, cx: &RequestCtx, h: &HttpIntegration) -> Result<Ur
         }
         (None, None) => {}
     }
-    Uri::builder()
-        .scheme(h.scheme.clone())
-        .authority(h.authority.clone())
-        .path_and_query(path)
-        .build()
-        .map_err(|e| {
-            let mut r = Reject::internal(ResponseType::ApiConfigurationError, "upstream URI is invalid");
-            r.source = Some(Box::new(e));
-            r
-        })
+    Uri::builder().scheme(h.scheme.clone()).authority(h.authority.clone()).path_and_query(path).build().map_err(|e| {
+        let mut r = Reject::internal(ResponseType::ApiConfigurationError, "upstream URI is invalid");
+        r.source = Some(Box::new(e));
+        r
+    })
 }
 
 fn set_forwarding(cx: &RequestCtx, h: &HttpIntegration, headers: &mut HeaderMap) {

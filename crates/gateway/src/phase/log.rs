@@ -85,7 +85,11 @@ impl Finish {
         let labels = RouteLabels {
             api: name(cx.api(&rt).map(|a| a.name.as_str())),
             stage: name(stage.map(|s| s.name.as_str())),
-            route: if detailed { cx.route(&rt).map_or_else(|| "-".to_owned(), |r| r.0.display()) } else { "-".to_owned() },
+            route: if detailed {
+                cx.route(&rt).map_or_else(|| "-".to_owned(), |r| r.0.display())
+            } else {
+                "-".to_owned()
+            },
         };
         if let Some(d) = cx.integration_latency {
             rt.metrics.integration(&labels, d.as_secs_f64());

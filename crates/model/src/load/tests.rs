@@ -68,7 +68,10 @@ apis:
     let errs = errors(text);
     assert_eq!(errs.len(), 2, "{errs:?}");
     assert!(errs.iter().any(|e| e.starts_with("x.yaml:5:7: apis[0].cors.allow_credentials:")), "{errs:?}");
-    assert!(errs.iter().any(|e| e.starts_with("x.yaml:10:11: apis[0].routes[0].integration.url: `{nope}`")), "{errs:?}");
+    assert!(
+        errs.iter().any(|e| e.starts_with("x.yaml:10:11: apis[0].routes[0].integration.url: `{nope}`")),
+        "{errs:?}"
+    );
 }
 
 #[test]
@@ -109,7 +112,9 @@ apis:
     routes: [{route: GET /a, integration: {type: mock}}]
 ";
     let c = load_str("x.yaml", text, |_| None).unwrap_or_else(|e| panic!("{e}"));
-    let pick = |host: Option<&str>, p: &str| c.select(host, p).map(|s| (s.api.name.clone(), s.stage.name.clone(), s.rest.to_owned()));
+    let pick = |host: Option<&str>, p: &str| {
+        c.select(host, p).map(|s| (s.api.name.clone(), s.stage.name.clone(), s.rest.to_owned()))
+    };
     assert_eq!(pick(None, "/v2/prod/a"), Some(("v2".into(), "prod".into(), "/a".into())));
     assert_eq!(pick(None, "/v2/a"), Some(("v2".into(), "$default".into(), "/a".into())));
     assert_eq!(pick(None, "/v2x/a"), Some(("root".into(), "$default".into(), "/v2x/a".into())));
