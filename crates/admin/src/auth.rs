@@ -9,10 +9,10 @@ use base64::Engine as _;
 use http::request::Parts;
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
-use store::{AdminCredential, AnyStore, Store, StoreError};
+use store::{AdminCredential, AnyStore, Outcome, Store, StoreError};
 use subtle::ConstantTimeEq as _;
 
-use crate::routes::{error, AppState};
+use crate::routes::{error, write_audit, AppState};
 
 /// Every admin token starts with this, so scanners can spot leaked ones.
 pub const TOKEN_PREFIX: &str = "pcadm_";
@@ -84,6 +84,13 @@ impl FromRequestParts<AppState> for Authed {
             Ok(None) => {
                 let peer = parts.extensions.get::<Peer>().map(|p| p.0.ip().to_string()).unwrap_or_default();
                 tracing::warn!(%peer, path = %parts.uri.path(), "admin API: refused a request without a valid token");
+                if parts.method != http::Method::GET {
+                    // A refused attempt to change something is part of the audit trail too.
+                    let action = format!("admin.{}", parts.uri.path().trim_start_matches('/'));
+                    let detail = "missing or invalid token".to_owned();
+                    write_audit(&state.store, "anonymous", &peer, &action, parts.uri.path(), Outcome::Failure, detail)
+                        .await;
+                }
                 let mut resp = error(http::StatusCode::UNAUTHORIZED, "Unauthorized");
                 resp.headers_mut().insert(
                     http::header::WWW_AUTHENTICATE,

@@ -16,6 +16,8 @@ mod client_ip;
 mod ctx;
 mod flow;
 mod framing;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 mod gateway;
 mod listener;
 mod phase;

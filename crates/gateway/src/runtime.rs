@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use model::{Compiled, CompiledRoute};
-use telemetry::{AccessLog, Metrics};
+use telemetry::{AccessLog, Metrics, RouteMetrics};
 
 use crate::upstream::{ClientError, Clients};
 
@@ -16,6 +16,10 @@ pub struct Runtime {
     pub(crate) clients: Clients,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) access_log: AccessLog,
+    /// Metric series by [api][stage][route]; the extra last entry of each stage is "no route".
+    route_metrics: Vec<Vec<Vec<RouteMetrics>>>,
+    /// Series for requests that matched no API.
+    unrouted: RouteMetrics,
 }
 
 // === impl Runtime ===
@@ -33,6 +37,41 @@ impl Runtime {
             CompiledRoute::Mock(_) => None,
         });
         let clients = Clients::build(timeouts, previous.map(|p| &p.clients))?;
-        Ok(Self { compiled, clients, metrics, access_log })
+        let route_metrics = compiled
+            .apis
+            .iter()
+            .map(|api| {
+                api.stages
+                    .iter()
+                    .map(|stage| {
+                        let detailed = stage.settings.detailed_metrics;
+                        let mut series: Vec<RouteMetrics> = api
+                            .routes
+                            .iter()
+                            .map(|(key, _)| {
+                                let route = if detailed { key.display() } else { "-".to_owned() };
+                                metrics.route(&api.name, &stage.name, &route)
+                            })
+                            .collect();
+                        series.push(metrics.route(&api.name, &stage.name, "-"));
+                        series
+                    })
+                    .collect()
+            })
+            .collect();
+        let unrouted = metrics.route("-", "-", "-");
+        Ok(Self { compiled, clients, metrics, access_log, route_metrics, unrouted })
+    }
+
+    /// The metric series for a request routed this far.
+    pub(crate) fn route_metrics(
+        &self,
+        api: Option<usize>,
+        stage: Option<usize>,
+        route: Option<usize>,
+    ) -> &RouteMetrics {
+        let (Some(a), Some(s)) = (api, stage) else { return &self.unrouted };
+        let Some(series) = self.route_metrics.get(a).and_then(|v| v.get(s)) else { return &self.unrouted };
+        route.and_then(|r| series.get(r)).or_else(|| series.last()).unwrap_or(&self.unrouted)
     }
 }

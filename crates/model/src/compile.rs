@@ -152,12 +152,9 @@ impl Compiled {
 
     /// Finds the API and stage for a host (port ignored) and canonical path.
     pub fn select<'c, 'p>(&'c self, host: Option<&str>, path: &'p str) -> Option<Selection<'c, 'p>> {
-        let host = host.map(|h| strip_port(h).to_ascii_lowercase());
-        let (api_index, api) = self
-            .apis
-            .iter()
-            .enumerate()
-            .find(|(_, a)| a.matches_host(host.as_deref()) && a.strip_base(path).is_some())?;
+        let host = host.map(strip_port);
+        let (api_index, api) =
+            self.apis.iter().enumerate().find(|(_, a)| a.matches_host(host) && a.strip_base(path).is_some())?;
         let rest = api.strip_base(path)?;
         let (first, after) = match rest[1..].find('/') {
             Some(i) => (&rest[1..=i], &rest[i + 1..]),
@@ -183,13 +180,7 @@ impl CompiledApi {
             return true;
         }
         let Some(host) = host else { return false };
-        self.hosts.iter().any(|h| match h.strip_prefix("*.") {
-            Some(suffix) => host
-                .strip_suffix(suffix)
-                .and_then(|l| l.strip_suffix('.'))
-                .is_some_and(|label| !label.is_empty() && !label.contains('.')),
-            None => h == host,
-        })
+        self.hosts.iter().any(|h| host_matches(h, host))
     }
 
     fn strip_base<'p>(&self, path: &'p str) -> Option<&'p str> {
@@ -202,6 +193,23 @@ impl CompiledApi {
             r if r.starts_with('/') => Some(r),
             _ => None,
         }
+    }
+}
+
+/// Whether `host` (any case) matches a lower-case pattern, exact or `*.domain` (one label).
+fn host_matches(pattern: &str, host: &str) -> bool {
+    match pattern.strip_prefix("*.") {
+        Some(suffix) => host
+            .len()
+            .checked_sub(suffix.len() + 1)
+            .and_then(|cut| Some((host.get(..cut)?, host.get(cut..)?)))
+            .is_some_and(|(label, rest)| {
+                !label.is_empty()
+                    && !label.contains('.')
+                    && rest.starts_with('.')
+                    && rest[1..].eq_ignore_ascii_case(suffix)
+            }),
+        None => pattern.eq_ignore_ascii_case(host),
     }
 }
 

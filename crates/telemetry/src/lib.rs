@@ -5,4 +5,4 @@ mod access_log;
 mod metrics;
 
 pub use access_log::AccessLog;
-pub use metrics::{HandshakeResult, Metrics, RequestLabels, RouteLabels};
+pub use metrics::{HandshakeResult, Metrics, RouteMetrics};

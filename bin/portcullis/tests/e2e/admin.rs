@@ -107,6 +107,13 @@ async fn reloads_through_the_admin_api_are_audited() {
     assert_eq!(reloads[1]["outcome"], "failure");
     assert!(reloads[1]["detail"].as_str().unwrap().contains("rotues"));
     assert!(records.iter().any(|r| r["action"] == "admin.credential.create" && r["actor"] == "system"));
+    let anonymous =
+        c.post(gw.admin_url("/reload")).header("authorization", "Bearer pcadm_admin_guess").send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let audit: Value =
+        c.get(gw.admin_url("/audit")).header("authorization", gw.bearer()).send().await.unwrap().json().await.unwrap();
+    let last = audit["records"].as_array().unwrap().last().cloned().unwrap();
+    assert_eq!((last["actor"].as_str(), last["outcome"].as_str()), (Some("anonymous"), Some("failure")), "{last}");
 }
 
 #[tokio::test]

@@ -10,7 +10,6 @@ use http::Response;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use model::Escape;
-use telemetry::{RequestLabels, RouteLabels};
 
 use crate::body::ResBody;
 use crate::ctx::{RequestCtx, Vars};
@@ -79,29 +78,12 @@ impl Finish {
     fn write(self) {
         let Self { rt, cx, bytes } = self;
         let latency = cx.started.elapsed();
-        let stage = cx.stage(&rt);
-        let name = |o: Option<&str>| o.unwrap_or("-").to_owned();
-        let detailed = stage.is_none_or(|s| s.settings.detailed_metrics);
-        let labels = RouteLabels {
-            api: name(cx.api(&rt).map(|a| a.name.as_str())),
-            stage: name(stage.map(|s| s.name.as_str())),
-            route: if detailed {
-                cx.route(&rt).map_or_else(|| "-".to_owned(), |r| r.0.display())
-            } else {
-                "-".to_owned()
-            },
-        };
+        let series = rt.route_metrics(cx.api, cx.stage, cx.route);
         if let Some(d) = cx.integration_latency {
-            rt.metrics.integration(&labels, d.as_secs_f64());
+            series.integration(d.as_secs_f64());
         }
-        let status_class = match cx.status {
-            200..=299 => "2xx",
-            300..=399 => "3xx",
-            400..=499 => "4xx",
-            _ => "5xx",
-        };
-        let RouteLabels { api, stage: stage_label, route } = labels;
-        rt.metrics.request(&RequestLabels { api, stage: stage_label, route, status_class }, latency.as_secs_f64());
+        series.request(cx.status, latency.as_secs_f64());
+        let stage = cx.stage(&rt);
         let Some(template) = &rt.compiled.access_log else { return };
         if !stage.is_none_or(|s| s.settings.access_log) {
             return;

@@ -120,4 +120,6 @@ apis:
     assert_eq!(pick(None, "/v2x/a"), Some(("root".into(), "$default".into(), "/v2x/a".into())));
     assert_eq!(pick(Some("api.example.com:8443"), "/a").map(|s| s.0), Some("hosted".into()));
     assert_eq!(pick(Some("a.b.example.com"), "/a").map(|s| s.0), Some("root".into()));
+    assert_eq!(pick(Some("API.Example.COM"), "/a").map(|s| s.0), Some("hosted".into()));
+    assert_eq!(pick(Some(".example.com"), "/a").map(|s| s.0), Some("root".into()));
 }
