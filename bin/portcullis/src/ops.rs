@@ -2,23 +2,40 @@
 //! reload with an audit record, the running config, metrics.
 
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use admin::{Control, ReloadOutcome};
 use gateway::{Gateway, ReloadError};
+use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 use store::{AnyStore, Outcome};
 
 /// The operations, over one gateway and its store.
 pub(crate) struct Ops {
-    pub(crate) gateway: Arc<Gateway>,
-    pub(crate) store: AnyStore,
+    gateway: Arc<Gateway>,
+    store: AnyStore,
+    /// Digest of the config file as last loaded, so the watcher does not reload (and audit)
+    /// again what SIGHUP or the admin API just loaded.
+    loaded: Mutex<Option<ConfigDigest>>,
+}
+
+type ConfigDigest = sha2::digest::Output<Sha256>;
+
+fn digest(path: &Path) -> Option<ConfigDigest> {
+    std::fs::read(path).ok().map(Sha256::digest)
 }
 
 impl Ops {
+    pub(crate) fn new(gateway: Arc<Gateway>, store: AnyStore) -> Self {
+        let loaded = Mutex::new(digest(gateway.config_path()));
+        Self { gateway, store, loaded }
+    }
+
     /// Reloads and writes the audit record.
     pub(crate) async fn reload_as(&self, actor: &str, source_ip: &str) -> ReloadOutcome {
+        *self.loaded.lock() = digest(self.gateway.config_path());
         let target = self.gateway.config_path().display().to_string();
         let (outcome, result, detail) = match self.gateway.reload().await {
             Ok(r) => {
@@ -47,8 +64,6 @@ impl Ops {
     /// Watches the config file (by content) and certificate files (by modification time).
     pub(crate) async fn watch_files(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let path = self.gateway.config_path().to_owned();
-        let digest = |p: &std::path::Path| std::fs::read(p).ok().map(Sha256::digest);
-        let mut last = digest(&path);
         loop {
             let rt = self.gateway.runtime();
             if !rt.compiled.config.reload.watch {
@@ -61,18 +76,31 @@ impl Ops {
                 _ = shutdown.changed() => return,
             }
             let now = digest(&path);
-            if now.is_some() && now != last {
-                last = now;
+            if now.is_some() && now != *self.loaded.lock() {
                 tracing::info!(file = %path.display(), "config file changed");
                 self.reload_as("system:file-watch", "").await;
             }
-            match self.gateway.certs().reload_if_changed() {
-                Ok(true) => tracing::info!("certificate files changed; reloaded"),
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "certificate reload refused; the previous certificates keep serving")
+            let (outcome, detail) = match self.gateway.certs().reload_if_changed() {
+                Ok(false) => continue,
+                Ok(true) => {
+                    tracing::info!("certificate files changed; reloaded");
+                    (Outcome::Success, String::new())
                 }
-            }
+                Err(e) => {
+                    tracing::error!(error = %e, "certificate reload refused; the previous certificates keep serving");
+                    (Outcome::Failure, e.to_string())
+                }
+            };
+            admin::write_audit(
+                &self.store,
+                "system:file-watch",
+                "",
+                "certificate.reload",
+                "tls.certificates",
+                outcome,
+                detail,
+            )
+            .await;
         }
     }
 }

@@ -85,7 +85,7 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
     let tls = certs.server_config()?;
     let metrics = Arc::new(Metrics::new());
     let gw = Gateway::new(config_path, compiled, certs, metrics.clone())?;
-    let ops = Arc::new(Ops { gateway: gw.clone(), store: store.clone() });
+    let ops = Arc::new(Ops::new(gw.clone(), store.clone()));
     let (stop, stopped) = watch::channel(false);
     let opts = |name| ServeOptions {
         name,

@@ -73,8 +73,9 @@ impl FromRequestParts<AppState> for Authed {
             .headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
         let verdict = match token {
             Some(t) => verify(&state.store, t).await,
             None => Ok(None),
@@ -84,7 +85,7 @@ impl FromRequestParts<AppState> for Authed {
             Ok(None) => {
                 let peer = parts.extensions.get::<Peer>().map(|p| p.0.ip().to_string()).unwrap_or_default();
                 tracing::warn!(%peer, path = %parts.uri.path(), "admin API: refused a request without a valid token");
-                if parts.method != http::Method::GET {
+                if parts.method != http::Method::GET && state.may_audit_anonymous() {
                     // A refused attempt to change something is part of the audit trail too.
                     let action = format!("admin.{}", parts.uri.path().trim_start_matches('/'));
                     let detail = "missing or invalid token".to_owned();

@@ -1,5 +1,5 @@
-//! Redaction of the running config before it leaves the process: store passwords and
-//! credential-like header values.
+//! Redaction of the running config before it leaves the process: store passwords, and the
+//! values of headers and stage variables whose names look like credentials.
 
 use serde_json::Value;
 
@@ -28,7 +28,7 @@ fn redact_headers(v: &mut Value) {
     match v {
         Value::Object(map) => {
             for (k, child) in map.iter_mut() {
-                if k == "headers" {
+                if k == "headers" || k == "variables" {
                     if let Value::Object(h) = child {
                         for (name, value) in h.iter_mut() {
                             if is_sensitive(name) {
@@ -63,11 +63,15 @@ mod tests {
     fn redacts_passwords_and_credential_headers() {
         let mut v = json!({
             "store": {"url": "postgres://app:hunter2@db/portcullis"},
-            "apis": [{"routes": [{"integration": {"headers": {"Authorization": "Bearer x", "X-Trace": "1", "x-api-key": "k"}}}]}]
+            "apis": [{
+                "stages": [{"variables": {"backendToken": "s3cret", "version": "v2"}}],
+                "routes": [{"integration": {"headers": {"Authorization": "Bearer x", "X-Trace": "1", "x-api-key": "k"}}}]
+            }]
         });
         redact_config(&mut v);
         let text = v.to_string();
         assert!(!text.contains("hunter2") && !text.contains("Bearer x") && !text.contains("\"k\""), "{text}");
+        assert!(!text.contains("s3cret") && text.contains("\"v2\""), "{text}");
         assert!(text.contains("postgres://app:REDACTED@db/portcullis") && text.contains("\"X-Trace\":\"1\""), "{text}");
     }
 }

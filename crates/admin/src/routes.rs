@@ -3,7 +3,9 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -22,7 +24,25 @@ use crate::control::{Control, ReloadOutcome};
 pub(crate) struct AppState {
     pub(crate) control: Arc<dyn Control>,
     pub(crate) store: AnyStore,
+    /// Budget for audit records of refused anonymous writes, so that a flood of them cannot
+    /// grow the audit table without bound: (window start, records written in it).
+    pub(crate) anonymous_budget: Arc<Mutex<(Instant, u32)>>,
 }
+
+impl AppState {
+    /// Whether another refused anonymous write may be audited now (at most
+    /// `ANONYMOUS_AUDITS_PER_MINUTE` a minute; the rest are only logged).
+    pub(crate) fn may_audit_anonymous(&self) -> bool {
+        let mut b = self.anonymous_budget.lock();
+        if b.0.elapsed() >= Duration::from_secs(60) {
+            *b = (Instant::now(), 0);
+        }
+        b.1 += 1;
+        b.1 <= ANONYMOUS_AUDITS_PER_MINUTE
+    }
+}
+
+const ANONYMOUS_AUDITS_PER_MINUTE: u32 = 60;
 
 /// The admin API as an axum router.
 pub fn router(control: Arc<dyn Control>, store: AnyStore) -> Router {
@@ -35,7 +55,7 @@ pub fn router(control: Arc<dyn Control>, store: AnyStore) -> Router {
         .route("/reload", post(reload))
         .route("/audit", get(audit))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "Not Found") })
-        .with_state(AppState { control, store })
+        .with_state(AppState { control, store, anonymous_budget: Arc::new(Mutex::new((Instant::now(), 0))) })
 }
 
 /// The router as a hyper service for one connection from `peer`.

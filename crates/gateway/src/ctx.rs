@@ -16,6 +16,8 @@ pub struct ConnInfo {
     pub peer: SocketAddr,
     /// `TLSv1.2` or `TLSv1.3`.
     pub tls_version: &'static str,
+    /// The negotiated cipher suite, e.g. `TLS13_AES_128_GCM_SHA256`.
+    pub cipher_suite: &'static str,
     /// The SNI name the client sent.
     pub sni: Option<String>,
     /// HTTP/1 framing verdicts for this connection (`None` on HTTP/2).
@@ -35,6 +37,8 @@ pub(crate) struct RequestCtx {
     pub(crate) peer: SocketAddr,
     /// accept.
     pub(crate) tls_version: &'static str,
+    /// accept.
+    pub(crate) cipher_suite: &'static str,
     /// accept.
     pub(crate) method: Method,
     /// accept.
@@ -90,6 +94,7 @@ impl RequestCtx {
             time: SystemTime::now(),
             peer: conn.peer,
             tls_version: conn.tls_version,
+            cipher_suite: conn.cipher_suite,
             method: req.method().clone(),
             version: req.version(),
             host: req.uri().authority().map(|a| a.as_str().to_owned()).or_else(|| text(http::header::HOST)),
@@ -176,6 +181,7 @@ impl TemplateVars for Vars<'_> {
             ContextVar::ErrorResponseType => cx.error.is_some_and(|e| put(e.name())),
             ContextVar::ErrorMessage => cx.error.and_then(ResponseType::default_message).is_some_and(put),
             ContextVar::TlsVersion => put(cx.tls_version),
+            ContextVar::CipherSuite => !cx.cipher_suite.is_empty() && put(cx.cipher_suite),
             _ => false,
         }
     }

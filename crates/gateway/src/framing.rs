@@ -117,7 +117,8 @@ enum State {
     ChunkEnd(u8),
     /// Reading trailer lines after the last chunk.
     Trailers,
-    /// Stopped following (upgrade, unreadable head the codec will refuse, or a flagged error).
+    /// Stopped following: a head the codec will refuse, or a flagged error. (The gateway never
+    /// switches protocols, so `Upgrade` and `CONNECT` do not stop it.)
     Off,
 }
 
@@ -188,13 +189,8 @@ impl Scanner {
         let more_lengths = lengths.next().is_some();
         let te: Vec<&httparse::Header<'_>> =
             req.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("transfer-encoding")).collect();
-        let upgrade =
-            req.method == Some("CONNECT") || req.headers.iter().any(|h| h.name.eq_ignore_ascii_case("upgrade"));
         if more_lengths || (first_length.is_some() && !te.is_empty()) {
             self.bad();
-            return State::Off;
-        }
-        if upgrade {
             return State::Off;
         }
         if let Some(last) = te.last() {

@@ -54,6 +54,8 @@ pub struct Gateway {
     access_log: AccessLog,
     certs: Arc<CertStore>,
     config_path: PathBuf,
+    /// The data directory at start; a new one takes a restart.
+    data_dir: PathBuf,
     reload_lock: tokio::sync::Mutex<()>,
 }
 
@@ -70,7 +72,9 @@ impl Gateway {
     ) -> Result<Arc<Self>, ClientError> {
         let access_log = AccessLog::stdout();
         let rt = Runtime::build(compiled, None, metrics.clone(), access_log.clone())?;
+        let data_dir = rt.compiled.config.data_dir.clone();
         Ok(Arc::new(Self {
+            data_dir,
             current: ArcSwap::from_pointee(rt),
             metrics,
             access_log,
@@ -149,7 +153,7 @@ impl Gateway {
         let old = self.current.load_full();
         let rt = Runtime::build(compiled, Some(&old), self.metrics.clone(), self.access_log.clone())?;
         let (new, was) = (&rt.compiled.config, &old.compiled.config);
-        self.certs.replace(&new.tls.certificates, &new.data_dir)?;
+        self.certs.replace(&new.tls.certificates, &self.data_dir)?;
         let mut restart_needed = Vec::new();
         for (name, changed) in [
             ("listen", new.listen != was.listen),
@@ -161,6 +165,9 @@ impl Gateway {
             ("data_dir", new.data_dir != was.data_dir),
             ("store", new.store.url != was.store.url),
             ("limits.max_connections", new.limits.max_connections != was.limits.max_connections),
+            ("limits.header_read_timeout", new.limits.header_read_timeout != was.limits.header_read_timeout),
+            ("shutdown.drain_timeout", new.shutdown.drain_timeout != was.shutdown.drain_timeout),
+            ("reload.watch", new.reload.watch && !was.reload.watch),
         ] {
             if changed {
                 restart_needed.push(name);

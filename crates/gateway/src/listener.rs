@@ -95,11 +95,7 @@ pub async fn serve_tls<M, S, B>(
             let Some((stream, info)) = conn.handshake(tcp, peer).await else { return };
             conn.metrics.connection_opened();
             let served = watcher
-                .watch(
-                    conn.builder
-                        .serve_connection_with_upgrades(TokioIo::new(stream), make(Arc::new(info)))
-                        .into_owned(),
-                )
+                .watch(conn.builder.serve_connection(TokioIo::new(stream), make(Arc::new(info))).into_owned())
                 .await;
             conn.metrics.connection_closed();
             if let Err(e) = served {
@@ -151,8 +147,9 @@ impl Accepted {
         };
         let h2 = session.alpn_protocol() == Some(b"h2");
         let framing = (!h2).then(|| Arc::new(FramingFlags::default()));
-        let info =
-            ConnInfo { peer, tls_version, sni: session.server_name().map(str::to_owned), framing: framing.clone() };
+        let cipher_suite = session.negotiated_cipher_suite().and_then(|c| c.suite().as_str()).unwrap_or("");
+        let sni = session.server_name().map(str::to_owned);
+        let info = ConnInfo { peer, tls_version, cipher_suite, sni, framing: framing.clone() };
         Some((Watched::new(stream, framing), info))
     }
 }
@@ -177,7 +174,12 @@ fn http_builder(opts: &ServeOptions) -> auto::Builder<TokioExecutor> {
 /// HTTPS at `https_port`. A `Host` that is not a plain host name gets a 400.
 pub async fn serve_redirect(listener: TcpListener, https_port: u16, mut shutdown: watch::Receiver<bool>) {
     let builder = hyper::server::conn::http1::Builder::new();
+    let slots = Arc::new(Semaphore::new(REDIRECT_MAX_CONNECTIONS));
     loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.changed() => break,
+        };
         let (tcp, _) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(pair) => pair,
@@ -196,10 +198,14 @@ pub async fn serve_redirect(listener: TcpListener, https_port: u16, mut shutdown
                 }),
             );
         tokio::spawn(async move {
+            let _permit = permit;
             let _ = conn.await;
         });
     }
 }
+
+/// Most open connections on the redirect listener, which serves nothing worth more.
+const REDIRECT_MAX_CONNECTIONS: usize = 1024;
 
 /// The redirect for one request.
 pub(crate) fn redirect<B>(req: &Request<B>, https_port: u16) -> Response<ResBody> {

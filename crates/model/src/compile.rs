@@ -22,7 +22,7 @@ use crate::upstream_url::UrlPart;
 pub struct Compiled {
     /// The plain data it was built from.
     pub config: Config,
-    /// APIs in selection order (host-specific first, then longest base path).
+    /// APIs, in config order.
     pub apis: Vec<CompiledApi>,
     /// Access-log template; `None` when access logging is off.
     pub access_log: Option<Template>,
@@ -142,7 +142,6 @@ impl Compiled {
             }
         }
         check_overlaps(&apis, &mut issues);
-        apis.sort_by_key(|a| (a.hosts.is_empty(), std::cmp::Reverse(a.base_path.len())));
         if !issues.is_empty() {
             return Err(issues);
         }
@@ -150,12 +149,17 @@ impl Compiled {
         Ok(Self { config, apis, access_log, default_response_body })
     }
 
-    /// Finds the API and stage for a host (port ignored) and canonical path.
+    /// Finds the API and stage for a host (port ignored) and canonical path. Among the APIs
+    /// whose hosts and base path match, an exact host beats a wildcard host, which beats an
+    /// API without hosts; then the longest base path wins.
     pub fn select<'c, 'p>(&'c self, host: Option<&str>, path: &'p str) -> Option<Selection<'c, 'p>> {
         let host = host.map(strip_port);
-        let (api_index, api) =
-            self.apis.iter().enumerate().find(|(_, a)| a.matches_host(host) && a.strip_base(path).is_some())?;
-        let rest = api.strip_base(path)?;
+        let (_, _, api_index, api, rest) = self
+            .apis
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| Some((a.host_rank(host)?, a.base_path.len(), i, a, a.strip_base(path)?)))
+            .max_by_key(|(rank, len, i, _, _)| (*rank, *len, std::cmp::Reverse(*i)))?;
         let (first, after) = match rest[1..].find('/') {
             Some(i) => (&rest[1..=i], &rest[i + 1..]),
             None => (&rest[1..], ""),
@@ -175,12 +179,13 @@ impl Compiled {
 // === impl CompiledApi ===
 
 impl CompiledApi {
-    fn matches_host(&self, host: Option<&str>) -> bool {
+    /// How specifically this API claims `host`: 2 exact, 1 wildcard, 0 any host, `None` not.
+    fn host_rank(&self, host: Option<&str>) -> Option<u8> {
         if self.hosts.is_empty() {
-            return true;
+            return Some(0);
         }
-        let Some(host) = host else { return false };
-        self.hosts.iter().any(|h| host_matches(h, host))
+        let host = host?;
+        self.hosts.iter().filter(|h| host_matches(h, host)).map(|h| if h.starts_with("*.") { 1 } else { 2 }).max()
     }
 
     fn strip_base<'p>(&self, path: &'p str) -> Option<&'p str> {
@@ -416,8 +421,16 @@ fn compile_integration(
                         issues.push((at("url"), format!("`{{{p}}}` is not a parameter of route `{}`", key.display())));
                     }
                     UrlPart::StageVariable(v) => {
-                        for s in api.stages.iter().filter(|s| !s.variables.contains_key(v)) {
-                            issues.push((at("url"), format!("stage variable `{v}` is not set in stage `{}`", s.name)));
+                        for s in &api.stages {
+                            let problem = match s.variables.get(v) {
+                                None => format!("stage variable `{v}` is not set in stage `{}`", s.name),
+                                Some(val) if !is_url_path_text(val) => format!(
+                                    "stage variable `{v}` of stage `{}` cannot go in a URL path (spaces, `?`, `#`, controls)",
+                                    s.name
+                                ),
+                                Some(_) => continue,
+                            };
+                            issues.push((at("url"), problem));
                         }
                     }
                     _ => {}
@@ -454,7 +467,7 @@ fn compile_integration(
                 }
             }
             let status = match StatusCode::from_u16(cfg.status.unwrap_or(200)) {
-                Ok(s) if s.as_u16() >= 200 => s,
+                Ok(s) if (200..=599).contains(&s.as_u16()) => s,
                 _ => {
                     issues.push((at("status"), "must be a status code from 200 to 599".into()));
                     return None;
@@ -484,6 +497,11 @@ fn check_overlaps(apis: &[CompiledApi], issues: &mut Vec<Issue>) {
             }
         }
     }
+}
+
+/// Text that may be pasted into a URL path as is.
+fn is_url_path_text(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_graphic() && !b"?#\"<>\\^`{|}".contains(&b))
 }
 
 fn is_name(s: &str, max: usize) -> bool {

@@ -391,7 +391,9 @@ fn default_header_read_timeout() -> Duration {
     Duration::from_secs(10)
 }
 fn default_body_read_timeout() -> Duration {
-    Duration::from_secs(30)
+    // Below the integration timeout's default (29s), so a stalled upload is the client's 408,
+    // not an upstream 504.
+    Duration::from_secs(10)
 }
 fn default_max_connections() -> u32 {
     10_000

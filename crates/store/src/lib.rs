@@ -8,6 +8,7 @@
 mod any;
 mod error;
 mod postgres;
+mod sql;
 mod sqlite;
 mod types;
 

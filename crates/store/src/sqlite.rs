@@ -1,6 +1,6 @@
 use std::str::FromStr;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::Row;
 
 use crate::{AdminCredential, AuditRecord, NewAuditRecord, Outcome, Store, StoreError};
@@ -43,90 +43,7 @@ impl SqliteStore {
         store.migrate().await?;
         Ok(store)
     }
-
-    async fn migrate(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)").execute(&mut *tx).await?;
-        let current: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM schema_version").fetch_one(&mut *tx).await?;
-        let current = current.unwrap_or(0);
-        let known = MIGRATIONS.len() as i64;
-        if current > known {
-            return Err(StoreError::SchemaTooNew { found: current, known });
-        }
-        for (i, m) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            sqlx::raw_sql(m).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO schema_version (version) VALUES (?)").bind(i as i64 + 1).execute(&mut *tx).await?;
-            tracing::info!(version = i + 1, "sqlite store migrated");
-        }
-        tx.commit().await?;
-        Ok(())
-    }
 }
 
-impl Store for SqliteStore {
-    async fn create_admin_credential(&self, cred: &AdminCredential) -> Result<bool, StoreError> {
-        let done = sqlx::query("INSERT INTO admin_credentials (id, secret_hash, created_at_ms) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING")
-            .bind(&cred.id)
-            .bind(&cred.secret_hash)
-            .bind(cred.created_at_ms)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn admin_credential(&self, id: &str) -> Result<Option<AdminCredential>, StoreError> {
-        let row = sqlx::query("SELECT id, secret_hash, created_at_ms FROM admin_credentials WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| AdminCredential { id: r.get(0), secret_hash: r.get(1), created_at_ms: r.get(2) }))
-    }
-
-    async fn append_audit(&self, rec: &NewAuditRecord) -> Result<i64, StoreError> {
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO audit_log (time_ms, actor, source_ip, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
-        )
-        .bind(rec.time_ms)
-        .bind(&rec.actor)
-        .bind(&rec.source_ip)
-        .bind(&rec.action)
-        .bind(&rec.target)
-        .bind(rec.outcome.as_str())
-        .bind(&rec.detail)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(seq)
-    }
-
-    async fn list_audit(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, time_ms, actor, source_ip, action, target, outcome, detail FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(audit_from_row).collect())
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-}
-
-fn audit_from_row(r: &sqlx::sqlite::SqliteRow) -> AuditRecord {
-    AuditRecord {
-        seq: r.get(0),
-        record: NewAuditRecord {
-            time_ms: r.get(1),
-            actor: r.get(2),
-            source_ip: r.get(3),
-            action: r.get(4),
-            target: r.get(5),
-            outcome: Outcome::parse(r.get(6)),
-            detail: r.get(7),
-        },
-    }
-}
+// SQLite serialises writers itself; no lock statement is needed.
+crate::sql::impl_store!(SqliteStore, SqliteRow, MIGRATIONS, None::<&str>);

@@ -65,12 +65,15 @@ async fn postgres_store() {
     let store = AnyStore::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
     suite(&store).await;
 
-    // Several nodes opening at once migrate once.
+    drop(store);
+    let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
+
+    // Several nodes opening an empty database at once: one migrates, the others wait.
+    sqlx::query(&format!("CREATE DATABASE {db}")).execute(&admin).await.unwrap_or_else(|e| panic!("{e}"));
     let (a, b, c) = tokio::join!(AnyStore::open(&url), AnyStore::open(&url), AnyStore::open(&url));
     for s in [a, b, c] {
-        s.unwrap_or_else(|e| panic!("{e}"));
+        s.unwrap_or_else(|e| panic!("concurrent migration: {e}"));
     }
-    drop(store);
     let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
 }
 

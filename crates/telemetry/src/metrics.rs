@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -58,12 +58,21 @@ impl RouteMetrics {
 }
 
 /// How a TLS handshake ended.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub enum HandshakeResult {
     /// Completed.
     Ok,
     /// Failed or timed out.
     Failed,
+}
+
+impl HandshakeResult {
+    const fn label(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Failed => "failed",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -74,7 +83,7 @@ struct TypeLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HandshakeLabels {
     listener: &'static str,
-    result: HandshakeResult,
+    result: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -156,7 +165,7 @@ impl Metrics {
 
     /// Counts a TLS handshake on `listener` (`api` or `admin`).
     pub fn handshake(&self, listener: &'static str, result: HandshakeResult) {
-        self.handshakes.get_or_create(&HandshakeLabels { listener, result }).inc();
+        self.handshakes.get_or_create(&HandshakeLabels { listener, result: result.label() }).inc();
     }
 
     /// Counts a config reload (`ok` or `failed`).

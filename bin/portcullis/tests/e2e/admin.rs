@@ -71,7 +71,7 @@ async fn admin_api_needs_a_token_and_reports_state() {
             .contains(r#"portcullis_requests_total{api="a",stage="$default",route="GET /hello",status_class="2xx"} 1"#),
         "{metrics}"
     );
-    assert!(metrics.contains("portcullis_tls_handshakes_total{listener=\"api\",result=\"Ok\"}"), "{metrics}");
+    assert!(metrics.contains("portcullis_tls_handshakes_total{listener=\"api\",result=\"ok\"}"), "{metrics}");
     assert!(metrics.contains("portcullis_request_duration_seconds_bucket"), "{metrics}");
 
     let r = c.get(gw.admin_url("/no-such")).header("authorization", gw.bearer()).send().await.unwrap();

@@ -75,6 +75,8 @@ async fn proxy_fills_the_url_template_passes_the_query_and_sets_forwarding_heade
         .header("connection", "x-secret")
         .header("x-secret", "must not pass")
         .header("x-custom", "passes")
+        .header("forwarded", "for=6.6.6.6")
+        .header("x-real-ip", "6.6.6.6")
         .send()
         .await
         .unwrap();
@@ -85,6 +87,8 @@ async fn proxy_fills_the_url_template_passes_the_query_and_sets_forwarding_heade
     let h = &echo["headers"];
     assert_eq!(h["x-forwarded-for"], "127.0.0.1", "an untrusted client's XFF is replaced");
     assert_eq!(h["x-forwarded-proto"], "https");
+    assert_eq!(h["x-real-ip"], "127.0.0.1");
+    assert!(h.get("forwarded").is_none(), "a client's Forwarded header is not vouched for");
     assert_eq!(h["x-forwarded-host"], format!("localhost:{}", gw.api.port()));
     assert_eq!(h["host"], up.addr.to_string());
     assert_eq!(h["x-request-id"], id.as_str());

@@ -48,10 +48,15 @@ async fn proxy(
     *out.version_mut() = Version::HTTP_11;
     let headers = out.headers_mut();
     copy_end_to_end(req.headers(), headers);
-    set_forwarding(cx, h, headers);
+    if let Ok(v) = HeaderValue::from_str(h.authority.as_str()) {
+        headers.insert(header::HOST, v);
+    }
+    // Configured headers may replace `Host` and client headers, but not what the gateway
+    // vouches for: the forwarding chain and the request id are set last.
     for (name, value) in &h.headers {
         headers.insert(name.clone(), value.clone());
     }
+    set_forwarding(cx, headers);
     let Some(client) = rt.clients.get(&(h.connect_timeout.as_std(), h.ca_file.clone())) else {
         return Err(Reject::internal(
             ResponseType::ApiConfigurationError,
@@ -117,12 +122,16 @@ fn upstream_uri(rt: &Runtime, cx: &RequestCtx, h: &HttpIntegration) -> Result<Ur
     })
 }
 
-fn set_forwarding(cx: &RequestCtx, h: &HttpIntegration, headers: &mut HeaderMap) {
-    if let Ok(v) = HeaderValue::from_str(h.authority.as_str()) {
-        headers.insert(header::HOST, v);
-    }
+/// The forwarding headers: `X-Forwarded-For` (the chain believed so far), `X-Real-IP` (the
+/// client), `-Proto`, `-Host`, and the request id. A client's own `Forwarded` header is
+/// dropped: the gateway cannot vouch for it.
+fn set_forwarding(cx: &RequestCtx, headers: &mut HeaderMap) {
+    headers.remove(header::FORWARDED);
     if let Ok(v) = HeaderValue::from_str(&cx.forwarded_for) {
         headers.insert(X_FORWARDED_FOR, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&cx.source_ip.to_string()) {
+        headers.insert(X_REAL_IP, v);
     }
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
     match cx.host.as_deref().map(HeaderValue::from_str) {
@@ -203,5 +212,6 @@ const HOP_BY_HOP: [HeaderName; 9] = [
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_AMZN_REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");

@@ -89,6 +89,6 @@ impl Finish {
             return;
         }
         let vars = Vars { rt: &rt, cx: &cx, response_length: Some(bytes), latency: Some(latency) };
-        rt.access_log.write_now(template.render_to_string(&vars, Escape::Json));
+        rt.access_log.write(template.render_to_string(&vars, Escape::Json));
     }
 }

@@ -110,6 +110,9 @@ apis:
   - name: hosted
     hosts: ['*.example.com']
     routes: [{route: GET /a, integration: {type: mock}}]
+  - name: exact
+    hosts: ['exact.example.com']
+    routes: [{route: GET /a, integration: {type: mock}}]
 ";
     let c = load_str("x.yaml", text, |_| None).unwrap_or_else(|e| panic!("{e}"));
     let pick = |host: Option<&str>, p: &str| {
@@ -122,4 +125,5 @@ apis:
     assert_eq!(pick(Some("a.b.example.com"), "/a").map(|s| s.0), Some("root".into()));
     assert_eq!(pick(Some("API.Example.COM"), "/a").map(|s| s.0), Some("hosted".into()));
     assert_eq!(pick(Some(".example.com"), "/a").map(|s| s.0), Some("root".into()));
+    assert_eq!(pick(Some("EXACT.example.com"), "/a").map(|s| s.0), Some("exact".into()), "exact beats wildcard");
 }
