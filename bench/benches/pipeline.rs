@@ -63,6 +63,7 @@ fn pipeline(c: &mut Criterion) {
     let conn = ConnInfo {
         peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
         tls_version: "TLSv1.3",
+        cipher_suite: "TLS13_AES_128_GCM_SHA256",
         sni: None,
         framing: Some(Arc::new(FramingFlags::default())),
     };
