@@ -24,10 +24,17 @@ pub(crate) fn main(config: &Path, workers: Option<usize>) -> ExitCode {
         }
     };
     init_logging();
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = workers.filter(|n| *n > 0) {
-        rt.worker_threads(n);
-    }
+    // One worker is a current-thread runtime: the same single thread doing the work, without
+    // the work-stealing scheduler's synchronisation.
+    let mut rt = match workers.filter(|n| *n > 0) {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n);
+            b
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
     let rt = match rt.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

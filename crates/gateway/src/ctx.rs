@@ -27,8 +27,9 @@ pub struct ConnInfo {
 /// Per-request state. Each field says which phase sets it.
 #[derive(Debug)]
 pub(crate) struct RequestCtx {
-    /// accept: a fresh UUID, returned as `x-amzn-RequestId` and sent upstream.
-    pub(crate) request_id: String,
+    /// accept: a fresh UUID, returned as `x-amzn-RequestId` and sent upstream. Kept as a
+    /// header value so each use is a reference-count increment, not a copy.
+    pub(crate) request_id: HeaderValue,
     /// accept: when the request arrived.
     pub(crate) started: Instant,
     /// accept: wall-clock arrival time, for `requestTime`.
@@ -44,9 +45,9 @@ pub(crate) struct RequestCtx {
     /// accept.
     pub(crate) version: Version,
     /// accept: `Host` or `:authority`.
-    pub(crate) host: Option<String>,
+    pub(crate) host: Option<HeaderValue>,
     /// accept.
-    pub(crate) user_agent: Option<String>,
+    pub(crate) user_agent: Option<HeaderValue>,
     /// accept: the connection's byte watcher found this request's framing ambiguous.
     pub(crate) ambiguous_framing: bool,
     /// accept: the `Origin` header, for CORS decoration after the body is gone.
@@ -87,9 +88,8 @@ impl RequestCtx {
     /// Starts the context of a request (the accept phase).
     pub(crate) fn new(conn: &ConnInfo, req: &http::Request<impl Sized>) -> Self {
         let headers = req.headers();
-        let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_owned);
         Self {
-            request_id: uuid::Uuid::new_v4().to_string(),
+            request_id: new_request_id(),
             started: Instant::now(),
             time: SystemTime::now(),
             peer: conn.peer,
@@ -97,8 +97,11 @@ impl RequestCtx {
             cipher_suite: conn.cipher_suite,
             method: req.method().clone(),
             version: req.version(),
-            host: req.uri().authority().map(|a| a.as_str().to_owned()).or_else(|| text(http::header::HOST)),
-            user_agent: text(http::header::USER_AGENT),
+            host: match req.uri().authority() {
+                Some(a) => HeaderValue::from_str(a.as_str()).ok(),
+                None => headers.get(http::header::HOST).cloned(),
+            },
+            user_agent: headers.get(http::header::USER_AGENT).cloned(),
             ambiguous_framing: conn.framing.as_ref().is_some_and(|f| f.next_request_is_ambiguous()),
             origin: headers.get(http::header::ORIGIN).cloned(),
             path: String::new(),
@@ -116,6 +119,16 @@ impl RequestCtx {
             error: None,
             status: 0,
         }
+    }
+
+    /// The request id as text.
+    pub(crate) fn request_id(&self) -> &str {
+        self.request_id.to_str().unwrap_or("")
+    }
+
+    /// The `Host` / `:authority` as text, if it is text.
+    pub(crate) fn host(&self) -> Option<&str> {
+        self.host.as_ref().and_then(|h| h.to_str().ok())
     }
 
     /// The API this request belongs to, once routed.
@@ -153,7 +166,7 @@ impl TemplateVars for Vars<'_> {
             true
         };
         match var {
-            ContextVar::RequestId | ContextVar::ExtendedRequestId => put(&cx.request_id),
+            ContextVar::RequestId | ContextVar::ExtendedRequestId => put(cx.request_id()),
             ContextVar::ApiId => cx.api(self.rt).is_some_and(|a| put(&a.name)),
             ContextVar::Stage => cx.stage(self.rt).is_some_and(|s| put(&s.name)),
             ContextVar::RouteKey => cx.route(self.rt).is_some_and(|r| put(&r.0.display())),
@@ -165,9 +178,9 @@ impl TemplateVars for Vars<'_> {
                 Version::HTTP_10 => "HTTP/1.0",
                 _ => "HTTP/1.1",
             }),
-            ContextVar::DomainName => cx.host.as_deref().is_some_and(put),
+            ContextVar::DomainName => cx.host().is_some_and(put),
             ContextVar::IdentitySourceIp => write!(out, "{}", cx.source_ip).is_ok(),
-            ContextVar::IdentityUserAgent => cx.user_agent.as_deref().is_some_and(put),
+            ContextVar::IdentityUserAgent => cx.user_agent.as_ref().and_then(|v| v.to_str().ok()).is_some_and(put),
             ContextVar::RequestTime => put(&crate::time_fmt::clf(cx.time)),
             ContextVar::RequestTimeEpoch => write!(out, "{}", crate::time_fmt::epoch_ms(cx.time)).is_ok(),
             ContextVar::Status => cx.status != 0 && write!(out, "{}", cx.status).is_ok(),
@@ -189,4 +202,11 @@ impl TemplateVars for Vars<'_> {
     fn stage_variable(&self, name: &str) -> Option<&str> {
         self.cx.stage(self.rt)?.variables.get(name).map(String::as_str)
     }
+}
+
+/// A fresh UUID v4 as a header value (one allocation).
+fn new_request_id() -> HeaderValue {
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+    HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("-"))
 }

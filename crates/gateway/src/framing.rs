@@ -160,52 +160,28 @@ impl Scanner {
     }
 
     fn head<'b>(&mut self, buf: &'b [u8]) -> &'b [u8] {
-        let start = self.line.len().saturating_sub(3);
+        // Usual case: the whole head arrived in one read; look at it where it lies.
+        if self.line.is_empty() {
+            if let Some(end) = head_end(buf) {
+                self.requests += 1;
+                let (flags, n) = (&self.flags, self.requests);
+                self.state = framing(&buf[..end], || flags.mark(n));
+                return &buf[end..];
+            }
+        }
+        let before = self.line.len();
         self.line.extend_from_slice(buf);
-        let Some(end) = find(&self.line[start..], b"\r\n\r\n").map(|i| start + i + 4) else {
+        let Some(end) = head_end(&self.line) else {
             if self.line.len() > MAX_HEAD {
                 self.off();
             }
             return &[];
         };
-        let consumed_from_buf = end - (self.line.len() - buf.len());
         let head = std::mem::take(&mut self.line);
         self.requests += 1;
-        self.state = self.framing(&head[..end]);
-        &buf[consumed_from_buf..]
-    }
-
-    /// Works out how the body of the request with this head is framed.
-    fn framing(&mut self, head: &[u8]) -> State {
-        let mut headers = [httparse::EMPTY_HEADER; 256];
-        let mut req = httparse::Request::new(&mut headers);
-        match req.parse(head) {
-            Ok(httparse::Status::Complete(_)) => {}
-            // The codec will refuse this head itself.
-            _ => return State::Off,
-        }
-        let mut lengths = req.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("content-length"));
-        let first_length = lengths.next();
-        let more_lengths = lengths.next().is_some();
-        let te: Vec<&httparse::Header<'_>> =
-            req.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("transfer-encoding")).collect();
-        if more_lengths || (first_length.is_some() && !te.is_empty()) {
-            self.bad();
-            return State::Off;
-        }
-        if let Some(last) = te.last() {
-            let chunked = std::str::from_utf8(last.value)
-                .ok()
-                .and_then(|v| v.rsplit(',').next())
-                .is_some_and(|v| v.trim().eq_ignore_ascii_case("chunked"));
-            return if chunked { State::ChunkSize } else { State::Off };
-        }
-        match first_length.map(|h| std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse::<u64>().ok())) {
-            None => State::Head,
-            Some(Some(0)) => State::Head,
-            Some(Some(n)) => State::Fixed(n),
-            Some(None) => State::Off,
-        }
+        let (flags, n) = (&self.flags, self.requests);
+        self.state = framing(&head[..end], || flags.mark(n));
+        &buf[end - before..]
     }
 
     fn chunk_size<'b>(&mut self, buf: &'b [u8]) -> &'b [u8] {
@@ -263,8 +239,60 @@ impl Scanner {
     }
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+/// The length of the request head at the start of `bytes` (through its blank line), if it
+/// is complete.
+fn head_end(bytes: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(p) = bytes.get(from..)?.iter().position(|&b| b == b'\n') {
+        let at = from + p;
+        if at >= 3 && bytes.get(at - 3..=at) == Some(b"\r\n\r\n") {
+            return Some(at + 1);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Works out how the body after this head is framed, calling `ambiguous` when the head has
+/// more than one `Content-Length`, or one together with `Transfer-Encoding`. A plain line scan:
+/// whatever it reads more loosely than the codec, the codec refuses anyway.
+fn framing(head: &[u8], ambiguous: impl FnOnce()) -> State {
+    let mut lines = head.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let request_line = lines.next().unwrap_or_default();
+    if request_line.split(|&b| b == b' ').count() != 3 {
+        // Not a request line the codec accepts.
+        return State::Off;
+    }
+    let mut lengths: Vec<&[u8]> = Vec::new();
+    let mut last_te: Option<&[u8]> = None;
+    for line in lines.take_while(|l| !l.is_empty()) {
+        let Some(colon) = line.iter().position(|&b| b == b':') else { return State::Off };
+        let (name, value) = (&line[..colon], trim(&line[colon + 1..]));
+        if name.eq_ignore_ascii_case(b"content-length") {
+            lengths.push(value);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            last_te = Some(value);
+        }
+    }
+    if lengths.len() > 1 || (!lengths.is_empty() && last_te.is_some()) {
+        ambiguous();
+        return State::Off;
+    }
+    if let Some(te) = last_te {
+        let last = te.rsplit(|&b| b == b',').next().map(trim).unwrap_or_default();
+        return if last.eq_ignore_ascii_case(b"chunked") { State::ChunkSize } else { State::Off };
+    }
+    match lengths.first().map(|v| std::str::from_utf8(v).ok().and_then(|v| v.parse::<u64>().ok())) {
+        None | Some(Some(0)) => State::Head,
+        Some(Some(n)) => State::Fixed(n),
+        Some(None) => State::Off,
+    }
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    b.get(start..end).unwrap_or_default()
 }
 
 /// Longest request head followed; beyond it the codec answers 431 itself.

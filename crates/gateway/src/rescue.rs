@@ -14,9 +14,9 @@ use crate::runtime::Runtime;
 /// Renders the gateway response for `rej`.
 pub(crate) fn render(rt: &Runtime, cx: &mut RequestCtx, rej: &Reject) -> Response<ResBody> {
     match rej.blame {
-        Blame::Client => tracing::debug!(request_id = %cx.request_id, error = %rej, "request refused"),
-        Blame::Upstream => tracing::warn!(request_id = %cx.request_id, error = %rej, "upstream failed"),
-        Blame::Internal => tracing::error!(request_id = %cx.request_id, error = %rej, "gateway error"),
+        Blame::Client => tracing::debug!(request_id = cx.request_id(), error = %rej, "request refused"),
+        Blame::Upstream => tracing::warn!(request_id = cx.request_id(), error = %rej, "upstream failed"),
+        Blame::Internal => tracing::error!(request_id = cx.request_id(), error = %rej, "gateway error"),
     }
     cx.error = Some(rej.kind);
     rt.metrics.gateway_response(rej.kind.name());

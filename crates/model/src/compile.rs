@@ -75,6 +75,8 @@ pub struct HttpIntegration {
     pub scheme: Scheme,
     /// Host and port.
     pub authority: Authority,
+    /// The `Host` header for the upstream (the authority), made once.
+    pub host: HeaderValue,
     /// Path template.
     pub path: Vec<UrlPart>,
     /// Fixed query from the URL, sent before the client's query.
@@ -449,7 +451,9 @@ fn compile_integration(
             if issues.len() > before {
                 return None;
             }
+            let host = HeaderValue::from_str(authority.as_str()).ok()?;
             Some(CompiledRoute::Http(HttpIntegration {
+                host,
                 scheme,
                 authority,
                 path: parts,

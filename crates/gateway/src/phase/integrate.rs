@@ -46,11 +46,12 @@ async fn proxy(
     *out.method_mut() = cx.method.clone();
     *out.uri_mut() = uri;
     *out.version_mut() = Version::HTTP_11;
+    // The client's headers move to the upstream request (later phases need only what the
+    // context kept), minus hop-by-hop ones.
+    *out.headers_mut() = std::mem::take(req.headers_mut());
     let headers = out.headers_mut();
-    copy_end_to_end(req.headers(), headers);
-    if let Ok(v) = HeaderValue::from_str(h.authority.as_str()) {
-        headers.insert(header::HOST, v);
-    }
+    strip_hop_by_hop(headers);
+    headers.insert(header::HOST, h.host.clone());
     // Configured headers may replace `Host` and client headers, but not what the gateway
     // vouches for: the forwarding chain and the request id are set last.
     for (name, value) in &h.headers {
@@ -134,18 +135,16 @@ fn set_forwarding(cx: &RequestCtx, headers: &mut HeaderMap) {
         headers.insert(X_REAL_IP, v);
     }
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
-    match cx.host.as_deref().map(HeaderValue::from_str) {
-        Some(Ok(v)) => {
-            headers.insert(X_FORWARDED_HOST, v);
+    match &cx.host {
+        Some(v) => {
+            headers.insert(X_FORWARDED_HOST, v.clone());
         }
-        _ => {
+        None => {
             headers.remove(X_FORWARDED_HOST);
         }
     }
-    if let Ok(v) = HeaderValue::from_str(&cx.request_id) {
-        headers.insert(X_REQUEST_ID, v.clone());
-        headers.insert(X_AMZN_REQUEST_ID, v);
-    }
+    headers.insert(X_REQUEST_ID, cx.request_id.clone());
+    headers.insert(X_AMZN_REQUEST_ID, cx.request_id.clone());
 }
 
 /// Maps a client error to the right gateway response: the client's body or the upstream.
@@ -167,19 +166,7 @@ fn classify(cx: &mut RequestCtx, e: hyper_util::client::legacy::Error) -> Reject
     Reject::upstream(ResponseType::IntegrationFailure, why, Some(Box::new(e)))
 }
 
-/// Copies end-to-end headers: everything but hop-by-hop headers, those named in
-/// `Connection`, and `Host` (set for the upstream).
-fn copy_end_to_end(from: &HeaderMap, to: &mut HeaderMap) {
-    let listed = connection_listed(from);
-    to.reserve(from.len());
-    for (name, value) in from {
-        if name != header::HOST && !HOP_BY_HOP.contains(name) && !listed.contains(name) {
-            to.append(name.clone(), value.clone());
-        }
-    }
-}
-
-/// Removes hop-by-hop headers from a response.
+/// Removes hop-by-hop headers: the fixed list and those named in `Connection`.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let listed = connection_listed(headers);
     for name in HOP_BY_HOP.iter().chain(&listed) {

@@ -2,7 +2,7 @@
 //! or `rescue`: the request id, and the API's CORS decoration (except on a preflight, which
 //! the CORS phase answered in full).
 
-use http::header::HeaderValue;
+use http::header::HeaderName;
 use http::Response;
 
 use crate::body::ResBody;
@@ -11,9 +11,7 @@ use crate::runtime::Runtime;
 
 /// Finishes the response head.
 pub(crate) fn finish(rt: &Runtime, cx: &mut RequestCtx, resp: &mut Response<ResBody>) {
-    if let Ok(v) = HeaderValue::from_str(&cx.request_id) {
-        resp.headers_mut().insert("x-amzn-requestid", v);
-    }
+    resp.headers_mut().insert(X_AMZN_REQUEST_ID, cx.request_id.clone());
     if !cx.preflight {
         if let Some(policy) = cx.api(rt).and_then(|a| a.cors.as_ref()) {
             policy.decorate(cx.origin.as_ref(), resp.headers_mut());
@@ -21,3 +19,5 @@ pub(crate) fn finish(rt: &Runtime, cx: &mut RequestCtx, resp: &mut Response<ResB
     }
     cx.status = resp.status().as_u16();
 }
+
+const X_AMZN_REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");

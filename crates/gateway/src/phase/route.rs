@@ -16,7 +16,7 @@ use crate::runtime::Runtime;
 
 /// Finds API, stage and route.
 pub(crate) fn resolve(rt: &Runtime, cx: &mut RequestCtx, _req: &mut Request<ReqBody>) -> Result<Flow, Reject> {
-    let Some(sel) = rt.compiled.select(cx.host.as_deref(), &cx.path) else {
+    let Some(sel) = rt.compiled.select(cx.host(), &cx.path) else {
         return Err(Reject::client(ResponseType::MissingAuthenticationToken, "no API serves this host and path"));
     };
     cx.api = Some(sel.api_index);
