@@ -59,7 +59,9 @@ pub(crate) struct RequestCtx {
     /// normalise: the client address (through trusted proxies).
     pub(crate) source_ip: IpAddr,
     /// normalise: the `X-Forwarded-For` chain for the upstream.
-    pub(crate) forwarded_for: String,
+    pub(crate) forwarded_for: HeaderValue,
+    /// normalise: the client address as a header value, for `X-Real-IP`.
+    pub(crate) real_ip: HeaderValue,
     /// route: index of the API in the compiled config.
     pub(crate) api: Option<usize>,
     /// route: index of the stage in the API.
@@ -107,7 +109,8 @@ impl RequestCtx {
             path: String::new(),
             query: None,
             source_ip: conn.peer.ip(),
-            forwarded_for: String::new(),
+            forwarded_for: HeaderValue::from_static(""),
+            real_ip: HeaderValue::from_static(""),
             api: None,
             stage: None,
             route: None,

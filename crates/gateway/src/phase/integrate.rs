@@ -128,12 +128,8 @@ fn upstream_uri(rt: &Runtime, cx: &RequestCtx, h: &HttpIntegration) -> Result<Ur
 /// dropped: the gateway cannot vouch for it.
 fn set_forwarding(cx: &RequestCtx, headers: &mut HeaderMap) {
     headers.remove(header::FORWARDED);
-    if let Ok(v) = HeaderValue::from_str(&cx.forwarded_for) {
-        headers.insert(X_FORWARDED_FOR, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&cx.source_ip.to_string()) {
-        headers.insert(X_REAL_IP, v);
-    }
+    headers.insert(X_FORWARDED_FOR, cx.forwarded_for.clone());
+    headers.insert(X_REAL_IP, cx.real_ip.clone());
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
     match &cx.host {
         Some(v) => {

@@ -53,7 +53,15 @@ pub(crate) fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<ReqBody
     cx.path = path.into_owned();
     cx.query = req.uri().query().map(str::to_owned);
     let fwd = client_ip::resolve(cx.peer.ip(), headers, &rt.compiled.config.trusted_proxies);
+    let untrusted_peer = fwd.client == cx.peer.ip() && !fwd.chain.contains(',');
     cx.source_ip = fwd.client;
-    cx.forwarded_for = fwd.chain;
+    cx.forwarded_for = header_value(fwd.chain);
+    // Usually the chain is just the client: share the value instead of formatting it again.
+    cx.real_ip = if untrusted_peer { cx.forwarded_for.clone() } else { header_value(fwd.client.to_string()) };
     Ok(Flow::Continue)
+}
+
+/// A header value that takes over the string's buffer; addresses are always valid values.
+fn header_value(text: String) -> http::HeaderValue {
+    http::HeaderValue::from_maybe_shared(bytes::Bytes::from(text)).unwrap_or(http::HeaderValue::from_static(""))
 }
