@@ -16,7 +16,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use rustls::ServerConfig;
 use telemetry::{HandshakeResult, Metrics};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::body::{self, ResBody};
@@ -63,23 +63,7 @@ pub async fn serve_tls<M, S, B>(
     let slots = Arc::new(Semaphore::new(opts.max_connections));
     let graceful = GracefulShutdown::new();
     let builder = http_builder(&opts);
-    loop {
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = shutdown.changed() => break,
-        };
-        let (tcp, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Usually out of file descriptors: back off instead of spinning.
-                    tracing::warn!(listener = opts.name, error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => break,
-        };
+    while let Some((permit, tcp, peer)) = next_connection(&listener, &slots, &mut shutdown, opts.name).await {
         let _ = tcp.set_nodelay(true);
         let conn = Accepted {
             acceptor: acceptor.clone(),
@@ -107,6 +91,33 @@ pub async fn serve_tls<M, S, B>(
     tracing::info!(listener = opts.name, open = graceful.count(), "draining connections");
     if tokio::time::timeout(opts.drain_timeout, graceful.shutdown()).await.is_err() {
         tracing::warn!(listener = opts.name, "drain timeout reached; closing the remaining connections");
+    }
+}
+
+/// Waits for a free connection slot, then for the next connection. `None` once shutdown
+/// starts. Accept errors (usually: out of file descriptors) back off instead of spinning.
+async fn next_connection(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+    shutdown: &mut watch::Receiver<bool>,
+    name: &'static str,
+) -> Option<(OwnedSemaphorePermit, tokio::net::TcpStream, SocketAddr)> {
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p.ok()?,
+            _ = shutdown.changed() => return None,
+        };
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = shutdown.changed() => return None,
+        };
+        match accepted {
+            Ok((tcp, peer)) => return Some((permit, tcp, peer)),
+            Err(e) => {
+                tracing::warn!(listener = name, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
     }
 }
 
@@ -175,21 +186,7 @@ fn http_builder(opts: &ServeOptions) -> auto::Builder<TokioExecutor> {
 pub async fn serve_redirect(listener: TcpListener, https_port: u16, mut shutdown: watch::Receiver<bool>) {
     let builder = hyper::server::conn::http1::Builder::new();
     let slots = Arc::new(Semaphore::new(REDIRECT_MAX_CONNECTIONS));
-    loop {
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = shutdown.changed() => break,
-        };
-        let (tcp, _) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(pair) => pair,
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => break,
-        };
+    while let Some((permit, tcp, _)) = next_connection(&listener, &slots, &mut shutdown, "redirect").await {
         let conn =
             builder.clone().timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(10)).serve_connection(
                 TokioIo::new(tcp),
