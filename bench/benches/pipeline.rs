@@ -1,4 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark harness")]
+#![allow(missing_docs, reason = "criterion_group! generates undocumented functions")]
 //! The whole phase pipeline in process, without TLS or sockets: `Gateway::handle_without_body`
 //! for a mock route (200 from config) and for an unknown path (403 gateway response), with the
 //! response body read to the end so the log phase (metrics) runs as it does when serving.

@@ -1,4 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark harness")]
+#![allow(missing_docs, reason = "criterion_group! generates undocumented functions")]
 //! Route matching and path canonicalisation: the per-request work of the normalise and route
 //! phases, without the rest of the pipeline.
 
