@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{Gw, Upstream};
+use crate::harness::{eventually, Gw, Upstream};
 
 fn routes(up: &Upstream, extra: &str) -> String {
     format!(
@@ -38,10 +38,11 @@ async fn sighup_and_file_changes_reload_and_bad_configs_are_refused() {
         "apis:\n  - name: a\n    routes:\n      - route: GET /x\n        integration: {type: http, url: nope}\n",
     );
     gw.signal("HUP");
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let refused = "apis[0].routes[0].integration.url: invalid URL `nope`";
+    let logged =
+        eventually(Duration::from_secs(10), || async { gw.stderr_lines().iter().any(|l| l.contains(refused)) }).await;
+    assert!(logged, "{}", gw.stderr_lines().join("\n"));
     assert_eq!(c.get(gw.url("/new")).send().await.unwrap().status(), 200);
-    let log = gw.stderr_lines().join("\n");
-    assert!(log.contains("apis[0].routes[0].integration.url: invalid URL `nope`"), "{log}");
 }
 
 #[tokio::test]
@@ -53,11 +54,14 @@ async fn requests_in_flight_finish_on_the_old_config() {
         let (c, url) = (c.clone(), gw.url("/slow"));
         async move { c.get(url).send().await.map(|r| r.status().as_u16()) }
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(eventually(Duration::from_secs(10), || async { up.hits() == 1 }).await, "the slow request is in flight");
     gw.rewrite_config("apis: []\n");
     gw.signal("HUP");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(c.get(gw.url("/slow")).send().await.unwrap().status(), 403, "the new config is live");
+    let live = eventually(Duration::from_secs(10), || async {
+        c.get(gw.url("/slow")).send().await.is_ok_and(|r| r.status() == 403)
+    })
+    .await;
+    assert!(live, "the new config is live");
     assert_eq!(slow.await.unwrap().unwrap(), 200, "the request that started before the reload finished");
 }
 
@@ -70,7 +74,7 @@ async fn sigterm_drains_requests_in_flight_and_exits_zero() {
         let (c, url) = (c.clone(), gw.url("/slow"));
         async move { c.get(url).send().await.map(|r| r.status().as_u16()) }
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(eventually(Duration::from_secs(10), || async { up.hits() == 1 }).await, "the slow request is in flight");
     gw.signal("TERM");
     assert_eq!(slow.await.unwrap().unwrap(), 200);
     let code = tokio::task::spawn_blocking(move || gw.wait_exit(Duration::from_secs(10))).await.unwrap();
