@@ -1,6 +1,7 @@
 //! `${VAR}` and `${VAR:-default}` environment interpolation, applied to the config text
 //! before it is parsed. `$${` writes a literal `${`. Placeholders whose name is not an
-//! environment-variable name (such as `${stageVariables.x}`) are left as they are.
+//! environment-variable name (such as `${stageVariables.x}`) are left as they are, and so are
+//! comment lines (lines whose first non-blank character is `#`).
 
 /// Where interpolation failed: 1-based line and column, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +18,11 @@ pub(crate) fn interpolate(text: &str, lookup: impl Fn(&str) -> Option<String>) -
     while let Some(at) = rest.find('$') {
         out.push_str(&rest[..at]);
         let tail = &rest[at..];
+        if on_comment_line(text, text.len() - tail.len()) {
+            out.push('$');
+            rest = &tail[1..];
+            continue;
+        }
         if let Some(after) = tail.strip_prefix("$${") {
             out.push_str("${");
             rest = after;
@@ -73,6 +79,11 @@ pub(crate) fn interpolate(text: &str, lookup: impl Fn(&str) -> Option<String>) -
     Ok(out)
 }
 
+fn on_comment_line(text: &str, offset: usize) -> bool {
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    text[line_start..offset].trim_start().starts_with('#')
+}
+
 fn is_env_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
@@ -102,6 +113,12 @@ mod tests {
     fn substitutes_defaults_and_escapes() {
         let got = interpolate("a: ${PORT}\nb: ${NOPE:-x:y}\nc: $${PORT}\nd: ${EMPTY:-z}\ne: $5", env);
         assert_eq!(got.as_deref(), Ok("a: 8443\nb: x:y\nc: ${PORT}\nd: z\ne: $5"));
+    }
+
+    #[test]
+    fn comment_lines_are_left_alone() {
+        let got = interpolate("# uses ${NOT_SET}\n  # ${ALSO}\na: ${PORT} # ${PORT}\n", env);
+        assert_eq!(got.as_deref(), Ok("# uses ${NOT_SET}\n  # ${ALSO}\na: 8443 # 8443\n"));
     }
 
     #[test]
