@@ -121,6 +121,11 @@ impl Gw {
         self.stderr.lock().map(|v| v.clone()).unwrap_or_default()
     }
 
+    /// Every line the process wrote to standard output.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
     /// Access-log lines (JSON objects on stdout).
     pub fn access_log(&self) -> Vec<Value> {
         let lines = self.stdout.lock().map(|v| v.clone()).unwrap_or_default();

@@ -275,3 +275,33 @@ apis:
     );
     let _ = Duration::ZERO;
 }
+
+#[tokio::test]
+async fn the_access_log_line_follows_the_configured_template_and_stage_settings() {
+    let gw = Gw::start(
+        r#"
+access_log:
+  format: '$context.requestId $context.httpMethod $context.path $context.status "$context.identity.userAgent" $context.stage'
+apis:
+  - name: t
+    stages: [{name: quiet, settings: {access_log: false}}, {name: loud}]
+    routes:
+      - route: GET /x
+        integration: {type: mock, body: ok}
+"#,
+    );
+    let c = gw.client();
+    let loud = c.get(gw.url("/loud/x")).header("user-agent", "say \"hi\"").send().await.unwrap();
+    let id = loud.headers()["x-amzn-requestid"].to_str().unwrap().to_owned();
+    let quiet = c.get(gw.url("/quiet/x")).send().await.unwrap();
+    let quiet_id = quiet.headers()["x-amzn-requestid"].to_str().unwrap().to_owned();
+    assert_eq!(quiet.text().await.unwrap(), "ok");
+    // A later request's line proves the writer got past the quiet one.
+    let later = c.get(gw.url("/loud/x")).send().await.unwrap();
+    let later_id = later.headers()["x-amzn-requestid"].to_str().unwrap().to_owned();
+    let want = format!(r#"{id} GET /loud/x 200 "say \"hi\"" loud"#);
+    let written =
+        crate::harness::eventually(Duration::from_secs(5), || async { gw.stdout_lines().contains(&want) }).await;
+    assert!(written, "{:?}", gw.stdout_lines());
+    assert!(!gw.stdout_lines().iter().any(|l| l.contains(&quiet_id)), "the quiet stage logs nothing");
+}
