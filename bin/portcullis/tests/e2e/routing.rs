@@ -300,8 +300,11 @@ apis:
     let later = c.get(gw.url("/loud/x")).send().await.unwrap();
     let later_id = later.headers()["x-amzn-requestid"].to_str().unwrap().to_owned();
     let want = format!(r#"{id} GET /loud/x 200 "say \"hi\"" loud"#);
-    let written =
-        crate::harness::eventually(Duration::from_secs(5), || async { gw.stdout_lines().contains(&want) }).await;
+    let written = crate::harness::eventually(Duration::from_secs(5), || async {
+        let lines = gw.stdout_lines();
+        lines.contains(&want) && lines.iter().any(|l| l.starts_with(&later_id))
+    })
+    .await;
     assert!(written, "{:?}", gw.stdout_lines());
     assert!(!gw.stdout_lines().iter().any(|l| l.contains(&quiet_id)), "the quiet stage logs nothing");
 }
