@@ -1,0 +1,239 @@
+//! Compiling one API: its name, hosts, base path, stages, routes and integrations, CORS
+//! policy and gateway responses. Each problem is reported with the path of the field to fix.
+
+use http::header::{HeaderName, HeaderValue};
+use http::StatusCode;
+
+use super::{CompiledApi, CompiledRoute, CompiledStage, HttpIntegration, Issue, MockIntegration, DEFAULT_STAGE};
+use crate::config::{ApiConfig, IntegrationConfig, IntegrationKind};
+use crate::cors::CorsPolicy;
+use crate::positions::{join_index, join_key};
+use crate::responses::ResponseOverrides;
+use crate::routes::{RouteKey, RouteTable};
+use crate::upstream_url::UrlPart;
+
+pub(super) fn compile_api(api: &ApiConfig, path: &str, issues: &mut Vec<Issue>) -> Option<CompiledApi> {
+    let before = issues.len();
+    if !is_name(&api.name, 64) {
+        issues.push((join_key(path, "name"), "use 1-64 letters, digits, `-` or `_`".into()));
+    }
+    let hosts: Vec<String> = api.hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
+    for (i, h) in hosts.iter().enumerate() {
+        let name = h.strip_prefix("*.").unwrap_or(h);
+        if name.is_empty()
+            || !name.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        {
+            issues.push((join_index(&join_key(path, "hosts"), i), format!("`{h}` is not a host name")));
+        }
+    }
+    let base_path = match api.base_path.as_str() {
+        "/" => String::new(),
+        p if p.starts_with('/')
+            && !p.ends_with('/')
+            && !p.contains(['{', '}'])
+            && crate::path::canonicalize(p).ok().as_deref() == Some(p) =>
+        {
+            p.to_owned()
+        }
+        _ => {
+            issues.push((
+                join_key(path, "base_path"),
+                "must be `/` or a canonical path like `/v1` without a trailing slash".into(),
+            ));
+            String::new()
+        }
+    };
+    let stages = compile_stages(api, path, issues);
+    let default_stage = stages.iter().position(|s| s.name == DEFAULT_STAGE);
+    let mut routes = Vec::new();
+    for (i, r) in api.routes.iter().enumerate() {
+        let rpath = join_index(&join_key(path, "routes"), i);
+        match RouteKey::parse(&r.route) {
+            Ok(key) => {
+                if let Some(c) =
+                    compile_integration(&r.integration, &key, api, &join_key(&rpath, "integration"), issues)
+                {
+                    routes.push((key, c));
+                }
+            }
+            Err(e) => issues.push((join_key(&rpath, "route"), e)),
+        }
+    }
+    let routes =
+        RouteTable::build(routes).map_err(|(i, e)| issues.push((join_index(&join_key(path, "routes"), i), e))).ok();
+    let cors = api.cors.as_ref().and_then(|c| {
+        CorsPolicy::compile(c).map_err(|(f, e)| issues.push((join_key(&join_key(path, "cors"), f), e))).ok()
+    });
+    let responses = ResponseOverrides::compile(&api.gateway_responses)
+        .map_err(|es| {
+            for (f, e) in es {
+                issues.push((join_key(&join_key(path, "gateway_responses"), &f), e));
+            }
+        })
+        .ok();
+    if issues.len() > before {
+        return None;
+    }
+    Some(CompiledApi {
+        name: api.name.clone(),
+        hosts,
+        base_path,
+        stages,
+        default_stage,
+        routes: routes?,
+        cors,
+        responses: responses?,
+    })
+}
+
+fn compile_stages(api: &ApiConfig, path: &str, issues: &mut Vec<Issue>) -> Vec<CompiledStage> {
+    if api.stages.is_empty() {
+        issues.push((join_key(path, "stages"), "an API needs at least one stage".into()));
+    }
+    let mut out = Vec::new();
+    for (i, s) in api.stages.iter().enumerate() {
+        let spath = join_index(&join_key(path, "stages"), i);
+        if s.name != DEFAULT_STAGE && !is_name(&s.name, 128) {
+            issues.push((join_key(&spath, "name"), "use `$default` or 1-128 letters, digits, `-` or `_`".into()));
+        }
+        if api.stages[..i].iter().any(|o| o.name == s.name) {
+            issues.push((join_key(&spath, "name"), format!("stage `{}` is defined twice", s.name)));
+        }
+        for (k, v) in &s.variables {
+            if !is_name(k, 64) || v.len() > 512 {
+                issues.push((
+                    join_key(&join_key(&spath, "variables"), k),
+                    "names are 1-64 letters, digits, `-`, `_`; values at most 512 bytes".into(),
+                ));
+            }
+        }
+        out.push(CompiledStage { name: s.name.clone(), variables: s.variables.clone(), settings: s.settings.clone() });
+    }
+    out
+}
+
+fn compile_integration(
+    cfg: &IntegrationConfig,
+    key: &RouteKey,
+    api: &ApiConfig,
+    path: &str,
+    issues: &mut Vec<Issue>,
+) -> Option<CompiledRoute> {
+    let at = |f: &str| join_key(path, f);
+    let before = issues.len();
+    let mut headers = Vec::new();
+    for (name, value) in &cfg.headers {
+        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            (Ok(n), Ok(v)) => headers.push((n, v)),
+            _ => issues.push((join_key(&at("headers"), name), "not a valid header name and value".into())),
+        }
+    }
+    match cfg.kind {
+        IntegrationKind::Http => {
+            for (field, set) in [("status", cfg.status.is_some()), ("body", cfg.body.is_some())] {
+                if set {
+                    issues.push((at(field), format!("`{field}` is for mock integrations only")));
+                }
+            }
+            let Some(url) = &cfg.url else {
+                issues.push((at("url"), "an http integration needs a `url`".into()));
+                return None;
+            };
+            if cfg.ca_file.is_some() && url.origin().starts_with("http://") {
+                issues.push((at("ca_file"), "`ca_file` is for https upstreams".into()));
+            }
+            let parts = url.parts().map_err(|e| issues.push((at("url"), e))).ok()?;
+            for part in &parts {
+                match part {
+                    UrlPart::PathParam(p) if !key.params.contains(p) => {
+                        issues.push((at("url"), format!("`{{{p}}}` is not a parameter of route `{}`", key.display())));
+                    }
+                    UrlPart::StageVariable(v) => {
+                        for s in &api.stages {
+                            let problem = match s.variables.get(v) {
+                                None => format!("stage variable `{v}` is not set in stage `{}`", s.name),
+                                Some(val) if !is_url_path_text(val) => format!(
+                                    "stage variable `{v}` of stage `{}` cannot go in a URL path (spaces, `?`, `#`, controls)",
+                                    s.name
+                                ),
+                                Some(_) => continue,
+                            };
+                            issues.push((at("url"), problem));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            for (field, d) in [("timeout", cfg.timeout), ("connect_timeout", cfg.connect_timeout)] {
+                if d.as_std().is_zero() || d.as_std() > std::time::Duration::from_secs(300) {
+                    issues.push((at(field), "must be above 0 and at most 300s".into()));
+                }
+            }
+            let (scheme, authority) = url
+                .origin()
+                .parse::<http::Uri>()
+                .ok()
+                .and_then(|u| Some((u.scheme()?.clone(), u.authority()?.clone())))?;
+            if issues.len() > before {
+                return None;
+            }
+            let host = HeaderValue::from_str(authority.as_str()).ok()?;
+            Some(CompiledRoute::Http(HttpIntegration {
+                host,
+                scheme,
+                authority,
+                path: parts,
+                query: url.query().map(str::to_owned),
+                timeout: cfg.timeout,
+                connect_timeout: cfg.connect_timeout,
+                ca_file: cfg.ca_file.clone(),
+                headers,
+            }))
+        }
+        IntegrationKind::Mock => {
+            for (field, set) in [("url", cfg.url.is_some()), ("ca_file", cfg.ca_file.is_some())] {
+                if set {
+                    issues.push((at(field), format!("a mock integration has no `{field}`")));
+                }
+            }
+            let status = match StatusCode::from_u16(cfg.status.unwrap_or(200)) {
+                Ok(s) if (200..=599).contains(&s.as_u16()) => s,
+                _ => {
+                    issues.push((at("status"), "must be a status code from 200 to 599".into()));
+                    return None;
+                }
+            };
+            if issues.len() > before {
+                return None;
+            }
+            Some(CompiledRoute::Mock(MockIntegration {
+                status,
+                headers: headers.into_iter().collect(),
+                body: cfg.body.clone().unwrap_or_default(),
+            }))
+        }
+    }
+}
+
+pub(super) fn check_overlaps(apis: &[CompiledApi], issues: &mut Vec<Issue>) {
+    for (i, a) in apis.iter().enumerate() {
+        for b in &apis[..i] {
+            let hosts_meet = a.hosts.is_empty() && b.hosts.is_empty() || a.hosts.iter().any(|h| b.hosts.contains(h));
+            if hosts_meet && a.base_path == b.base_path {
+                issues.push((
+                    format!("apis[{i}].base_path"),
+                    format!("API `{}` and API `{}` serve the same hosts and base path", a.name, b.name),
+                ));
+            }
+        }
+    }
+}
+
+/// Text that may be pasted into a URL path as is.
+fn is_url_path_text(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_graphic() && !b"?#\"<>\\^`{|}".contains(&b))
+}
+
+fn is_name(s: &str, max: usize) -> bool {
+    !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
