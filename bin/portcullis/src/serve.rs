@@ -135,6 +135,7 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
     for t in tasks {
         let _ = t.await;
     }
+    gw.flush_access_log();
     tracing::info!("stopped");
     Ok(())
 }

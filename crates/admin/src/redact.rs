@@ -48,7 +48,7 @@ fn redact_headers(v: &mut Value) {
 
 fn is_sensitive(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["authorization", "cookie", "api-key", "apikey", "token", "secret", "password", "signature"]
+    ["auth", "cookie", "key", "token", "secret", "passw", "pwd", "credential", "signature", "private"]
         .iter()
         .any(|s| n.contains(s))
 }

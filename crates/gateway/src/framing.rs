@@ -159,9 +159,15 @@ impl Scanner {
         }
     }
 
-    fn head<'b>(&mut self, buf: &'b [u8]) -> &'b [u8] {
-        // Usual case: the whole head arrived in one read; look at it where it lies.
+    fn head<'b>(&mut self, mut buf: &'b [u8]) -> &'b [u8] {
         if self.line.is_empty() {
+            // Empty lines before a request line are skipped, as the codec skips them.
+            let blank = buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+            buf = &buf[blank..];
+            if buf.is_empty() {
+                return buf;
+            }
+            // Usual case: the whole head arrived in one read; look at it where it lies.
             if let Some(end) = head_end(buf) {
                 self.requests += 1;
                 let (flags, n) = (&self.flags, self.requests);
@@ -240,15 +246,16 @@ impl Scanner {
 }
 
 /// The length of the request head at the start of `bytes` (through its blank line), if it
-/// is complete.
+/// is complete. Lines may end in CRLF or, as the codec also accepts, a bare LF.
 fn head_end(bytes: &[u8]) -> Option<usize> {
     let mut from = 0;
     while let Some(p) = bytes.get(from..)?.iter().position(|&b| b == b'\n') {
         let at = from + p;
-        if at >= 3 && bytes.get(at - 3..=at) == Some(b"\r\n\r\n") {
-            return Some(at + 1);
+        match bytes.get(at + 1..) {
+            Some([b'\n', ..]) => return Some(at + 2),
+            Some([b'\r', b'\n', ..]) => return Some(at + 3),
+            _ => from = at + 1,
         }
-        from = at + 1;
     }
     None
 }

@@ -56,6 +56,8 @@ pub struct Gateway {
     config_path: PathBuf,
     /// The data directory at start; a new one takes a restart.
     data_dir: PathBuf,
+    /// The config the listeners were started with: restart-only settings are compared to it.
+    started: model::Config,
     reload_lock: tokio::sync::Mutex<()>,
 }
 
@@ -73,8 +75,10 @@ impl Gateway {
         let access_log = AccessLog::stdout();
         let rt = Runtime::build(compiled, None, metrics.clone(), access_log.clone())?;
         let data_dir = rt.compiled.config.data_dir.clone();
+        let started = rt.compiled.config.clone();
         Ok(Arc::new(Self {
             data_dir,
+            started,
             current: ArcSwap::from_pointee(rt),
             metrics,
             access_log,
@@ -97,6 +101,13 @@ impl Gateway {
     /// The certificate store.
     pub fn certs(&self) -> &Arc<CertStore> {
         &self.certs
+    }
+
+    /// Waits until the access-log lines queued so far are written (at shutdown).
+    pub fn flush_access_log(&self) {
+        if !self.access_log.flush(std::time::Duration::from_secs(5)) {
+            tracing::warn!("access-log lines may have been lost at shutdown");
+        }
     }
 
     /// The config file this gateway reloads from.
@@ -152,7 +163,7 @@ impl Gateway {
             .map_err(|e| ReloadError::Loader(e.to_string()))??;
         let old = self.current.load_full();
         let rt = Runtime::build(compiled, Some(&old), self.metrics.clone(), self.access_log.clone())?;
-        let (new, was) = (&rt.compiled.config, &old.compiled.config);
+        let (new, was) = (&rt.compiled.config, &self.started);
         self.certs.replace(&new.tls.certificates, &self.data_dir)?;
         let mut restart_needed = Vec::new();
         for (name, changed) in [

@@ -85,6 +85,12 @@ async fn ambiguous_framing_gets_400_and_a_closed_connection() {
         ("malformed CL", head("Content-Length: 5x\r\n") + "hello"),
         ("bad chunk size", head("Transfer-Encoding: chunked\r\n") + "zz\r\nhello\r\n0\r\n\r\n"),
         ("bad chunk end", head("Transfer-Encoding: chunked\r\n") + "5\r\nhelloXX0\r\n\r\n"),
+        ("blank lines first", "\r\n\r\n".to_owned() + &head("Content-Length: 5\r\nContent-Length: 5\r\n") + "hello"),
+        (
+            "bare line feeds",
+            "POST /echo HTTP/1.1\nHost: localhost\nContent-Length: 1\nTransfer-Encoding: chunked\n\n0\r\n\r\n"
+                .to_owned(),
+        ),
     ];
     for (name, req) in cases {
         // A clean request first on the same connection: the verdict must hit the right one.

@@ -54,3 +54,17 @@ fn invalid_chunking_is_flagged() {
         assert_eq!(flagged(&s, 1), vec![true], "{body:?}");
     }
 }
+
+#[test]
+fn blank_lines_and_bare_line_feeds_do_not_blind_the_watcher() {
+    // Leading empty lines (skipped by the codec) before an ambiguous request.
+    let s = "\r\n\r\nPOST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc";
+    assert_eq!(flagged(s, 1), vec![true]);
+    // An extra CRLF after a body, then an ambiguous request.
+    let s = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok\r\n\
+             POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    assert_eq!(flagged(s, 2), vec![false, true]);
+    // Heads with bare LF line ends, which the codec accepts.
+    let s = "GET / HTTP/1.1\nHost: x\n\nPOST / HTTP/1.1\nHost: x\nContent-Length: 1\nTransfer-Encoding: chunked\n\n0\r\n\r\n";
+    assert_eq!(flagged(s, 2), vec![false, true]);
+}
