@@ -125,3 +125,15 @@ async fn slow_clients_are_cut_off() {
     assert!(closed, "slow-loris connection left open: {resp}");
     assert_eq!(up.hits(), 1, "only the stalled body reached the upstream");
 }
+
+#[tokio::test]
+async fn http2_bodies_over_the_limit_get_413_too() {
+    let up = Upstream::start().await;
+    let gw = Gw::start(&config(&up));
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..4).map(|_| Ok(vec![b'x'; 600])).collect();
+    let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+    let r = gw.client().post(gw.url("/echo")).body(body).send().await.unwrap();
+    assert_eq!(r.version(), http::Version::HTTP_2);
+    assert_eq!(r.status(), 413);
+    assert_eq!(r.headers()["x-amzn-errortype"], "RequestTooLargeException");
+}

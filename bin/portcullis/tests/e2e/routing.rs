@@ -308,3 +308,26 @@ apis:
     assert!(written, "{:?}", gw.stdout_lines());
     assert!(!gw.stdout_lines().iter().any(|l| l.contains(&quiet_id)), "the quiet stage logs nothing");
 }
+
+#[tokio::test]
+async fn x_forwarded_for_is_believed_only_through_trusted_proxies() {
+    let up = Upstream::start().await;
+    let gw = Gw::start(&format!(
+        "trusted_proxies: [127.0.0.1/32, 10.0.0.0/8]\n{}",
+        proxy_config(&up).trim_start_matches('\n')
+    ));
+    let r = gw
+        .client()
+        .get(gw.url("/files/x"))
+        .header("x-forwarded-for", "6.6.6.6, 198.51.100.7, 10.1.2.3")
+        .send()
+        .await
+        .unwrap();
+    let id = r.headers()["x-amzn-requestid"].to_str().unwrap().to_owned();
+    let echo: Value = r.json().await.unwrap();
+    let h = &echo["headers"];
+    assert_eq!(h["x-forwarded-for"], "6.6.6.6, 198.51.100.7, 10.1.2.3, 127.0.0.1", "the chain is extended");
+    assert_eq!(h["x-real-ip"], "198.51.100.7", "the first untrusted hop from the right is the client");
+    let log = gw.log_entry(&id).await;
+    assert_eq!(log["ip"], "198.51.100.7");
+}

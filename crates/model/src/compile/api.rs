@@ -153,7 +153,7 @@ fn compile_integration(
                             let problem = match s.variables.get(v) {
                                 None => format!("stage variable `{v}` is not set in stage `{}`", s.name),
                                 Some(val) if !is_url_path_text(val) => format!(
-                                    "stage variable `{v}` of stage `{}` cannot go in a URL path (spaces, `?`, `#`, controls)",
+                                    "stage variable `{v}` of stage `{}` cannot go in a URL path (spaces, `?`, `#`, controls, `.` or `..` segments)",
                                     s.name
                                 ),
                                 Some(_) => continue,
@@ -229,8 +229,12 @@ pub(super) fn check_overlaps(apis: &[CompiledApi], issues: &mut Vec<Issue>) {
     }
 }
 
-/// Text that may be pasted into a URL path as is.
+/// Text that may be pasted into a URL path as is: no characters a URL path cannot hold, and no
+/// `.` or `..` segment that would change the path it lands in.
 fn is_url_path_text(s: &str) -> bool {
+    if s.split('/').any(|seg| seg == "." || seg == "..") {
+        return false;
+    }
     s.bytes().all(|b| b.is_ascii_graphic() && !b"?#\"<>\\^`{|}".contains(&b))
 }
 

@@ -127,3 +127,20 @@ apis:
     assert_eq!(pick(Some(".example.com"), "/a").map(|s| s.0), Some("root".into()));
     assert_eq!(pick(Some("EXACT.example.com"), "/a").map(|s| s.0), Some("exact".into()), "exact beats wildcard");
 }
+
+#[test]
+fn stage_variables_in_urls_must_be_path_safe() {
+    let text = "\
+apis:
+  - name: a
+    stages:
+      - {name: ok, variables: {v: live/v2}}
+      - {name: bad, variables: {v: ../admin}}
+    routes:
+      - route: GET /x
+        integration: {type: http, url: 'http://h/${stageVariables.v}/x'}
+";
+    let errs = errors(text);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].contains("stage variable `v` of stage `bad` cannot go in a URL path"), "{errs:?}");
+}
