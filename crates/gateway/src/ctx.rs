@@ -156,7 +156,7 @@ pub(crate) struct Vars<'a> {
     pub(crate) cx: &'a RequestCtx,
     /// Bytes of the response body, when known.
     pub(crate) response_length: Option<u64>,
-    /// The status sent.
+    /// Time from arrival to the end of the response, when known.
     pub(crate) latency: Option<Duration>,
 }
 

@@ -44,14 +44,14 @@ impl FramingFlags {
 
 /// An I/O stream whose reads are watched by a [`Scanner`].
 #[derive(Debug)]
-pub struct Watched<T> {
+pub(crate) struct Watched<T> {
     inner: T,
     scanner: Option<Scanner>,
 }
 
 impl<T> Watched<T> {
     /// Watches `inner`; `flags` is `None` for HTTP/2 connections, which need no watching.
-    pub fn new(inner: T, flags: Option<Arc<FramingFlags>>) -> Self {
+    pub(crate) fn new(inner: T, flags: Option<Arc<FramingFlags>>) -> Self {
         Self { inner, scanner: flags.map(Scanner::new) }
     }
 }

@@ -31,10 +31,9 @@ mod upstream;
 
 pub use body::ResBody;
 pub use ctx::ConnInfo;
-pub use framing::{FramingFlags, Watched};
+pub use framing::FramingFlags;
 pub use gateway::{Gateway, ReloadError, ReloadReport};
-pub use listener::{local_addr, serve_redirect, serve_tls, ServeOptions};
-pub use reject::{Blame, Connection, Reject};
+pub use listener::{serve_redirect, serve_tls, ServeOptions};
 pub use runtime::Runtime;
 pub use tls::{CertStore, DevCert, TlsError};
 pub use upstream::ClientError;

@@ -237,11 +237,6 @@ fn is_host(h: &str) -> bool {
     !h.is_empty() && h.len() <= 253 && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
-/// The address a listener is bound to, for start-up messages.
-pub fn local_addr(l: &TcpListener) -> Option<SocketAddr> {
-    l.local_addr().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use http::Request;

@@ -11,7 +11,7 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Whose fault a rejection is; decides the log level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Blame {
+pub(crate) enum Blame {
     /// The client sent something it should not have.
     Client,
     /// The upstream failed.
@@ -22,7 +22,7 @@ pub enum Blame {
 
 /// Whether the connection may carry another request after the response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Connection {
+pub(crate) enum Connection {
     /// Keep it open.
     KeepAlive,
     /// Close it: the request's framing cannot be trusted, or its body was not read.
@@ -30,40 +30,44 @@ pub enum Connection {
 }
 
 /// A request ended by the gateway with a gateway response.
-pub struct Reject {
+pub(crate) struct Reject {
     /// Which gateway response to send.
-    pub kind: ResponseType,
+    pub(crate) kind: ResponseType,
     /// Whose fault.
-    pub blame: Blame,
+    pub(crate) blame: Blame,
     /// Keep or close the connection.
-    pub connection: Connection,
+    pub(crate) connection: Connection,
     /// Why, for the log. Never sent to the client.
-    pub context: Cow<'static, str>,
+    pub(crate) context: Cow<'static, str>,
     /// The underlying error, for the log.
-    pub source: Option<BoxError>,
+    pub(crate) source: Option<BoxError>,
 }
 
 // === impl Reject ===
 
 impl Reject {
     /// A rejection caused by the client.
-    pub fn client(kind: ResponseType, context: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn client(kind: ResponseType, context: impl Into<Cow<'static, str>>) -> Self {
         Self { kind, blame: Blame::Client, connection: Connection::KeepAlive, context: context.into(), source: None }
     }
 
     /// A rejection caused by the upstream.
-    pub fn upstream(kind: ResponseType, context: impl Into<Cow<'static, str>>, source: Option<BoxError>) -> Self {
+    pub(crate) fn upstream(
+        kind: ResponseType,
+        context: impl Into<Cow<'static, str>>,
+        source: Option<BoxError>,
+    ) -> Self {
         Self { kind, blame: Blame::Upstream, connection: Connection::KeepAlive, context: context.into(), source }
     }
 
     /// A rejection caused by the gateway's own state.
-    pub fn internal(kind: ResponseType, context: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn internal(kind: ResponseType, context: impl Into<Cow<'static, str>>) -> Self {
         Self { kind, blame: Blame::Internal, connection: Connection::KeepAlive, context: context.into(), source: None }
     }
 
     /// Asks for the connection to be closed after the response.
     #[must_use]
-    pub fn and_close(mut self) -> Self {
+    pub(crate) fn and_close(mut self) -> Self {
         self.connection = Connection::Close;
         self
     }
