@@ -12,21 +12,7 @@ pub struct PostgresStore {
 }
 
 /// Migrations, oldest first; each runs once, in a transaction.
-const MIGRATIONS: &[&str] = &["CREATE TABLE admin_credentials (
-        id TEXT PRIMARY KEY,
-        secret_hash TEXT NOT NULL,
-        created_at_ms BIGINT NOT NULL
-    );
-    CREATE TABLE audit_log (
-        seq BIGSERIAL PRIMARY KEY,
-        time_ms BIGINT NOT NULL,
-        actor TEXT NOT NULL,
-        source_ip TEXT NOT NULL,
-        action TEXT NOT NULL,
-        target TEXT NOT NULL,
-        outcome TEXT NOT NULL,
-        detail TEXT NOT NULL
-    );"];
+const MIGRATIONS: &[&str] = &[crate::sql::migration_v1!("BIGSERIAL PRIMARY KEY")];
 
 /// Nodes starting together migrate one at a time: the others wait on this lock, then find
 /// nothing left to do.

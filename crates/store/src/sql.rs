@@ -10,6 +10,33 @@ pub(crate) const INSERT_AUDIT: &str =
      VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq";
 pub(crate) const LIST_AUDIT: &str = "SELECT seq, time_ms, actor, source_ip, action, target, outcome, detail \
      FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2";
+/// Schema version 1, with the one column type the two engines spell differently.
+macro_rules! migration_v1 {
+    ($seq_column:literal) => {
+        concat!(
+            "CREATE TABLE admin_credentials (
+                id TEXT PRIMARY KEY,
+                secret_hash TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL
+            );
+            CREATE TABLE audit_log (
+                seq ",
+            $seq_column,
+            ",
+                time_ms BIGINT NOT NULL,
+                actor TEXT NOT NULL,
+                source_ip TEXT NOT NULL,
+                action TEXT NOT NULL,
+                target TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                detail TEXT NOT NULL
+            );"
+        )
+    };
+}
+
+pub(crate) use migration_v1;
+
 pub(crate) const CREATE_SCHEMA_VERSION: &str = "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)";
 pub(crate) const CURRENT_VERSION: &str = "SELECT MAX(version) FROM schema_version";
 pub(crate) const RECORD_VERSION: &str = "INSERT INTO schema_version (version) VALUES ($1)";

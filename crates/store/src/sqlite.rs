@@ -12,21 +12,7 @@ pub struct SqliteStore {
 }
 
 /// Migrations, oldest first; each runs once, in a transaction.
-const MIGRATIONS: &[&str] = &["CREATE TABLE admin_credentials (
-        id TEXT PRIMARY KEY,
-        secret_hash TEXT NOT NULL,
-        created_at_ms INTEGER NOT NULL
-    );
-    CREATE TABLE audit_log (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        time_ms INTEGER NOT NULL,
-        actor TEXT NOT NULL,
-        source_ip TEXT NOT NULL,
-        action TEXT NOT NULL,
-        target TEXT NOT NULL,
-        outcome TEXT NOT NULL,
-        detail TEXT NOT NULL
-    );"];
+const MIGRATIONS: &[&str] = &[crate::sql::migration_v1!("INTEGER PRIMARY KEY AUTOINCREMENT")];
 
 // === impl SqliteStore ===
 
