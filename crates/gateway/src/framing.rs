@@ -187,7 +187,7 @@ impl Scanner {
         self.requests += 1;
         let (flags, n) = (&self.flags, self.requests);
         self.state = framing(&head[..end], || flags.mark(n));
-        &buf[end - before..]
+        buf.get(end.saturating_sub(before)..).unwrap_or_default()
     }
 
     fn chunk_size<'b>(&mut self, buf: &'b [u8]) -> &'b [u8] {
