@@ -99,7 +99,9 @@ impl ResponseType {
     /// The family default this type falls back to, if it has one.
     pub const fn family(self) -> Option<Self> {
         match self.default_status() {
-            400..=499 if !matches!(self, Self::Unauthorized) => Some(Self::Default4xx),
+            // Every 4xx type, UNAUTHORIZED included: that is how `DEFAULT_4XX` is commonly used
+            // to put CORS headers on authorizer 401s.
+            400..=499 => Some(Self::Default4xx),
             500..=599 => Some(Self::Default5xx),
             _ => None,
         }

@@ -122,6 +122,9 @@ mod tests {
         let throttled = o.resolve(ResponseType::Throttled, &default);
         assert_eq!(throttled.status.as_u16(), 429);
         assert_eq!(throttled.body, &Template::parse("four").unwrap_or_else(|e| panic!("{e}")));
+        let unauthorized = o.resolve(ResponseType::Unauthorized, &default);
+        assert_eq!(unauthorized.status.as_u16(), 401, "DEFAULT_4XX covers 401 and keeps its status");
+        assert_eq!(unauthorized.body, &Template::parse("four").unwrap_or_else(|e| panic!("{e}")));
         let failure = o.resolve(ResponseType::IntegrationFailure, &default);
         assert_eq!((failure.status.as_u16(), failure.body), (502, &default));
     }
