@@ -65,6 +65,13 @@ impl Reject {
         Self { kind, blame: Blame::Internal, connection: Connection::KeepAlive, context: context.into(), source: None }
     }
 
+    /// Records the error that caused the rejection (for the log).
+    #[must_use]
+    pub(crate) fn because(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
     /// Asks for the connection to be closed after the response.
     #[must_use]
     pub(crate) fn and_close(mut self) -> Self {

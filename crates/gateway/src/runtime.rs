@@ -6,14 +6,18 @@ use std::sync::Arc;
 use model::{Compiled, CompiledRoute};
 use telemetry::{AccessLog, Metrics, RouteMetrics};
 
-use crate::upstream::{ClientError, Clients};
+use crate::upstream::{ClientError, ClientKey, Clients, UpstreamClient};
 
 /// The compiled config plus the handles that serve it.
 #[derive(Debug)]
 pub struct Runtime {
     /// The compiled config.
     pub compiled: Compiled,
-    pub(crate) clients: Clients,
+    /// Every client in use, kept to carry pools over to the next runtime.
+    clients: Clients,
+    /// The upstream client of each route by [api][route] (`None` for mocks), looked up once
+    /// here instead of per request.
+    route_clients: Vec<Vec<Option<UpstreamClient>>>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) access_log: AccessLog,
     /// Metric series by [api][stage][route]; the extra last entry of each stage is "no route".
@@ -32,11 +36,13 @@ impl Runtime {
         metrics: Arc<Metrics>,
         access_log: AccessLog,
     ) -> Result<Self, ClientError> {
-        let timeouts = compiled.apis.iter().flat_map(|a| a.routes.iter()).filter_map(|(_, r)| match r {
-            CompiledRoute::Http(h) => Some((h.connect_timeout.as_std(), h.ca_file.clone())),
-            CompiledRoute::Mock(_) => None,
-        });
-        let clients = Clients::build(timeouts, previous.map(|p| &p.clients))?;
+        let keys = compiled.apis.iter().flat_map(|a| a.routes.iter()).filter_map(|(_, r)| client_key(r));
+        let clients = Clients::build(keys, previous.map(|p| &p.clients))?;
+        let route_clients = compiled
+            .apis
+            .iter()
+            .map(|api| api.routes.iter().map(|(_, r)| client_key(r).and_then(|k| clients.get(&k).cloned())).collect())
+            .collect();
         let route_metrics = compiled
             .apis
             .iter()
@@ -60,7 +66,12 @@ impl Runtime {
             })
             .collect();
         let unrouted = metrics.route("-", "-", "-");
-        Ok(Self { compiled, clients, metrics, access_log, route_metrics, unrouted })
+        Ok(Self { compiled, clients, route_clients, metrics, access_log, route_metrics, unrouted })
+    }
+
+    /// The upstream client of a route.
+    pub(crate) fn upstream_client(&self, api: Option<usize>, route: Option<usize>) -> Option<&UpstreamClient> {
+        self.route_clients.get(api?)?.get(route?)?.as_ref()
     }
 
     /// The metric series for a request routed this far.
@@ -73,5 +84,13 @@ impl Runtime {
         let (Some(a), Some(s)) = (api, stage) else { return &self.unrouted };
         let Some(series) = self.route_metrics.get(a).and_then(|v| v.get(s)) else { return &self.unrouted };
         route.and_then(|r| series.get(r)).or_else(|| series.last()).unwrap_or(&self.unrouted)
+    }
+}
+
+/// What tells a route's upstream client apart from another's.
+fn client_key(route: &CompiledRoute) -> Option<ClientKey> {
+    match route {
+        CompiledRoute::Http(h) => Some((h.connect_timeout.as_std(), h.ca_file.clone())),
+        CompiledRoute::Mock(_) => None,
     }
 }

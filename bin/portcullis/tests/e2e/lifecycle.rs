@@ -45,16 +45,27 @@ async fn sighup_and_file_changes_reload_and_bad_configs_are_refused() {
     assert_eq!(c.get(gw.url("/new")).send().await.unwrap().status(), 200);
 }
 
-#[tokio::test]
-async fn requests_in_flight_finish_on_the_old_config() {
-    let up = Upstream::start().await;
-    let gw = Gw::start(&routes(&up, ""));
-    let c = gw.client();
+/// Starts a request to the upstream's 3-second `/slow` and waits until it has reached the
+/// upstream; the handle yields its status.
+async fn slow_request_in_flight(
+    gw: &Gw,
+    c: &reqwest::Client,
+    up: &Upstream,
+) -> tokio::task::JoinHandle<reqwest::Result<u16>> {
     let slow = tokio::spawn({
         let (c, url) = (c.clone(), gw.url("/slow"));
         async move { c.get(url).send().await.map(|r| r.status().as_u16()) }
     });
     assert!(eventually(Duration::from_secs(10), || async { up.hits() == 1 }).await, "the slow request is in flight");
+    slow
+}
+
+#[tokio::test]
+async fn requests_in_flight_finish_on_the_old_config() {
+    let up = Upstream::start().await;
+    let gw = Gw::start(&routes(&up, ""));
+    let c = gw.client();
+    let slow = slow_request_in_flight(&gw, &c, &up).await;
     gw.rewrite_config("apis: []\n");
     gw.signal("HUP");
     let live = eventually(Duration::from_secs(10), || async {
@@ -70,11 +81,7 @@ async fn sigterm_drains_requests_in_flight_and_exits_zero() {
     let up = Upstream::start().await;
     let mut gw = Gw::start(&routes(&up, ""));
     let c = gw.client();
-    let slow = tokio::spawn({
-        let (c, url) = (c.clone(), gw.url("/slow"));
-        async move { c.get(url).send().await.map(|r| r.status().as_u16()) }
-    });
-    assert!(eventually(Duration::from_secs(10), || async { up.hits() == 1 }).await, "the slow request is in flight");
+    let slow = slow_request_in_flight(&gw, &c, &up).await;
     gw.signal("TERM");
     assert_eq!(slow.await.unwrap().unwrap(), 200);
     let code = tokio::task::spawn_blocking(move || gw.wait_exit(Duration::from_secs(10))).await.unwrap();

@@ -58,11 +58,8 @@ async fn proxy(
         headers.insert(name.clone(), value.clone());
     }
     set_forwarding(cx, headers);
-    let Some(client) = rt.clients.get(&(h.connect_timeout.as_std(), h.ca_file.clone())) else {
-        return Err(Reject::internal(
-            ResponseType::ApiConfigurationError,
-            "no upstream client for this connect timeout",
-        ));
+    let Some(client) = rt.upstream_client(cx.api, cx.route) else {
+        return Err(Reject::internal(ResponseType::ApiConfigurationError, "no upstream client for this route"));
     };
     let started = Instant::now();
     let result = tokio::time::timeout(h.timeout.as_std(), client.request(out)).await;
@@ -116,11 +113,12 @@ fn upstream_uri(rt: &Runtime, cx: &RequestCtx, h: &HttpIntegration) -> Result<Ur
         }
         (None, None) => {}
     }
-    Uri::builder().scheme(h.scheme.clone()).authority(h.authority.clone()).path_and_query(path).build().map_err(|e| {
-        let mut r = Reject::internal(ResponseType::ApiConfigurationError, "upstream URI is invalid");
-        r.source = Some(Box::new(e));
-        r
-    })
+    Uri::builder()
+        .scheme(h.scheme.clone())
+        .authority(h.authority.clone())
+        .path_and_query(path)
+        .build()
+        .map_err(|e| Reject::internal(ResponseType::ApiConfigurationError, "upstream URI is invalid").because(e))
 }
 
 /// The forwarding headers: `X-Forwarded-For` (the chain believed so far), `X-Real-IP` (the

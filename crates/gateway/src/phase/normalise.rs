@@ -45,11 +45,8 @@ pub(crate) fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<ReqBody
             return Err(Reject::client(ResponseType::RequestTooLarge, "declared body over the limit").and_close());
         }
     }
-    let path = model::canonicalize(req.uri().path()).map_err(|e| {
-        let mut r = Reject::client(ResponseType::BadRequest, "path has no canonical form");
-        r.source = Some(Box::new(e));
-        r
-    })?;
+    let path = model::canonicalize(req.uri().path())
+        .map_err(|e| Reject::client(ResponseType::BadRequest, "path has no canonical form").because(e))?;
     cx.path = path.into_owned();
     cx.query = req.uri().query().map(str::to_owned);
     let fwd = client_ip::resolve(cx.peer.ip(), headers, &rt.compiled.config.trusted_proxies);
