@@ -1,11 +1,12 @@
-//! `portcullis`: the command line. Parses flags, then hands over to `serve`, `validate` or
-//! `schema`.
+//! `portcullis`: the command line. Parses flags, then hands over to `serve`, `validate`,
+//! `schema`, or the admin API client (`iam`, `sts`, `kms`, `admin`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cli;
 mod ops;
 mod serve;
 
@@ -48,6 +49,37 @@ enum Command {
     },
     /// Print the JSON Schema of the config file (for editor completion).
     Schema,
+    /// Manage IAM users, groups, roles, policies and access keys through the admin API.
+    ///
+    /// Signs with SigV4 using AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile of
+    /// ~/.aws/credentials, like the AWS CLI.
+    Iam {
+        #[command(flatten)]
+        conn: cli::Connection,
+        #[command(subcommand)]
+        command: cli::IamCommand,
+    },
+    /// Assume a role, or show who the credentials belong to, through the admin API.
+    Sts {
+        #[command(flatten)]
+        conn: cli::Connection,
+        #[command(subcommand)]
+        command: cli::StsCommand,
+    },
+    /// List, rotate and re-wrap the KMS master keys through the admin API.
+    Kms {
+        #[command(flatten)]
+        conn: cli::Connection,
+        #[command(subcommand)]
+        command: cli::KmsCommand,
+    },
+    /// Call any admin API path (signed), such as `admin get /config`.
+    Admin {
+        #[command(flatten)]
+        conn: cli::Connection,
+        #[command(subcommand)]
+        command: cli::AdminCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -69,5 +101,9 @@ fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&model::json_schema()).unwrap_or_default());
             ExitCode::SUCCESS
         }
+        Command::Iam { conn, command } => cli::main(&conn, command.call()),
+        Command::Sts { conn, command } => cli::main(&conn, command.call()),
+        Command::Kms { conn, command } => cli::main(&conn, command.call()),
+        Command::Admin { conn, command } => cli::main(&conn, command.call()),
     }
 }

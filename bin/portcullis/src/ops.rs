@@ -123,4 +123,13 @@ impl Control for Ops {
     fn metrics(&self) -> String {
         self.gateway.metrics().encode()
     }
+
+    fn signing_settings(&self) -> admin::SigningSettings {
+        let iam = &self.gateway.runtime().compiled.config.iam;
+        admin::SigningSettings {
+            region: iam.region.clone(),
+            skew_secs: i64::try_from(iam.clock_skew.as_std().as_secs()).unwrap_or(300),
+            debug: iam.signature_debug,
+        }
+    }
 }

@@ -65,19 +65,20 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         cfg.store.url.clone().unwrap_or_else(|| format!("sqlite://{}", cfg.data_dir.join("portcullis.db").display()));
     let store = AnyStore::open(&store_url).await.context("cannot open the store")?;
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
-    if let Some(token) = admin::bootstrap(&store, now_ms).await.context("cannot create the admin credential")? {
-        eprintln!("portcullis: bootstrap admin token (shown once; keep it safe): {token}");
-        admin::write_audit(
-            &store,
-            "system",
-            "",
-            "admin.credential.create",
-            "admin",
-            store::Outcome::Success,
-            "bootstrap".into(),
-        )
-        .await;
+    let kms = kms::Kms::new(open_keyring(&cfg.data_dir)?);
+    let directory = Arc::new(directory::Directory::new(store.clone(), kms, gateway::directory_settings(&cfg.iam)));
+    if let Some(key) = directory.bootstrap(now_ms).await.context("cannot create the first administrator")? {
+        eprintln!(
+            "portcullis: first administrator `admin` created; its access key is shown once, keep it safe:\n  \
+             AWS_ACCESS_KEY_ID={}\n  AWS_SECRET_ACCESS_KEY={}",
+            key.key.access_key_id, key.secret_access_key
+        );
+        let target = directory::entity_arn(&cfg.iam.account_id, store::EntityKind::User, "admin");
+        let detail = format!("bootstrap administrator with access key {}", key.key.access_key_id);
+        admin::write_audit(&store, "system", "", "iam.CreateUser", &target, store::Outcome::Success, detail).await;
     }
+    // The API-key HMAC secret exists from the first start, sealed by the KMS.
+    directory.server_secret(API_KEY_HMAC_SECRET, now_ms).await.context("cannot create the API-key secret")?;
 
     let (certs, dev) = CertStore::load(&cfg.tls.certificates, &cfg.data_dir).context("cannot load certificates")?;
     if let Some(dev) = dev {
@@ -91,7 +92,7 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
     let certs = Arc::new(certs);
     let tls = certs.server_config()?;
     let metrics = Arc::new(Metrics::new());
-    let gw = Gateway::new(config_path, compiled, certs, metrics.clone())?;
+    let gw = Gateway::new(config_path, compiled, certs, metrics.clone(), directory.clone())?;
     let ops = Arc::new(Ops::new(gw.clone(), store.clone()));
     let (stop, stopped) = watch::channel(false);
     let opts = |name| ServeOptions {
@@ -112,7 +113,7 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
 
     if cfg.admin.enabled {
         let listener = bind(cfg.admin.listen, "admin API").await?;
-        let router = admin::router(ops.clone(), store.clone());
+        let router = admin::router(ops.clone(), directory.clone());
         let make = move |conn: Arc<gateway::ConnInfo>| admin::service(router.clone(), conn.peer);
         tasks.push(tokio::spawn(serve_tls(
             listener,
@@ -138,6 +139,20 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
     gw.flush_access_log();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The name of the server secret API keys are hashed with.
+const API_KEY_HMAC_SECRET: &str = "api-key-hmac";
+
+/// The master keys: from the environment when set, else the keyring file in `data_dir`,
+/// created on first start.
+fn open_keyring(data_dir: &Path) -> anyhow::Result<kms::Keyring> {
+    if let Ok(value) = std::env::var(kms::MASTER_KEY_ENV) {
+        return kms::Keyring::from_env_value(&value)
+            .with_context(|| format!("{} is not a valid keyring", kms::MASTER_KEY_ENV));
+    }
+    let path = data_dir.join("keyring.json");
+    kms::Keyring::open_or_create(&path).context("cannot open the KMS keyring")
 }
 
 async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListener> {

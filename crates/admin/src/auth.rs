@@ -1,108 +1,167 @@
-//! Admin credentials: a bootstrap token created on first start and printed once, kept only as
-//! a SHA-256 hash (the secret is 256 random bits, so a fast hash is enough and no password KDF
-//! slows every call). Verification compares hashes in constant time.
+//! Admin authentication and authorisation: every protected route needs a request signed
+//! with SigV4 (service `portcullis`, the configured region) by an IAM principal of the
+//! gateway, and that principal's policies must allow the route's `portcullis:*` action on its
+//! `arn:portcullis:…` resource. Refused writes are audited.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::FromRequestParts;
-use base64::Engine as _;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use directory::Caller;
 use http::request::Parts;
-use rand::RngCore as _;
-use sha2::{Digest, Sha256};
-use store::{AdminCredential, AnyStore, Outcome, Store, StoreError};
-use subtle::ConstantTimeEq as _;
+use http::{HeaderValue, StatusCode};
+use iam::policy::{Decision, RequestContext};
+use iam::sigv4::{self, Expect, SigV4Error};
+use serde_json::json;
+use sha2::{Digest as _, Sha256};
+use store::Outcome;
 
 use crate::routes::{error, write_audit, AppState};
 
-/// Every admin token starts with this, so scanners can spot leaked ones.
-pub const TOKEN_PREFIX: &str = "pcadm_";
+/// The service name in the credential scope of admin requests.
+pub const SERVICE: &str = "portcullis";
 
-/// The id of the bootstrap credential.
-const BOOTSTRAP_ID: &str = "admin";
+/// Admin request bodies are small JSON documents.
+const MAX_BODY: usize = 1024 * 1024;
 
 /// The client address of an admin connection, set by the server for each connection.
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub SocketAddr);
 
+/// How admin signatures are checked; the binary takes it from the `iam` config section.
+#[derive(Debug, Clone)]
+pub struct SigningSettings {
+    /// The region clients sign for.
+    pub region: String,
+    /// The clock window, seconds.
+    pub skew_secs: i64,
+    /// Echo the canonical request on a mismatch (debugging clients only).
+    pub debug: bool,
+}
+
 /// An authenticated admin caller.
 #[derive(Debug, Clone)]
 pub(crate) struct Authed {
-    pub(crate) id: String,
+    pub(crate) caller: Arc<Caller>,
+    pub(crate) ip: String,
 }
 
-/// Creates the bootstrap credential if the store has none. Returns the token to print once,
-/// or `None` when a credential already exists.
-pub async fn bootstrap(store: &AnyStore, now_ms: i64) -> Result<Option<String>, StoreError> {
-    if store.admin_credential(BOOTSTRAP_ID).await?.is_some() {
-        return Ok(None);
-    }
-    let mut secret = [0u8; 32];
-    rand::rng().fill_bytes(&mut secret);
-    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
-    let cred = AdminCredential { id: BOOTSTRAP_ID.into(), secret_hash: hash(&secret), created_at_ms: now_ms };
-    if store.create_admin_credential(&cred).await? {
-        Ok(Some(format!("{TOKEN_PREFIX}{BOOTSTRAP_ID}_{secret}")))
-    } else {
-        Ok(None)
+impl Authed {
+    /// The caller's ARN, the actor of audit records.
+    pub(crate) fn arn(&self) -> &str {
+        &self.caller.principal.arn
     }
 }
 
-fn hash(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+/// Verifies the signature of every request to a protected route.
+pub(crate) async fn sigv4_layer(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let ip = parts.extensions.get::<Peer>().map(|p| p.0.ip().to_string()).unwrap_or_default();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return error(StatusCode::PAYLOAD_TOO_LARGE, "Request Too Long");
+    };
+    let settings = s.control.signing_settings();
+    match verify(&s, &parts, &bytes, &settings).await {
+        Ok(caller) => {
+            let mut req = Request::from_parts(parts, Body::from(bytes));
+            req.extensions_mut().insert(Authed { caller, ip });
+            next.run(req).await
+        }
+        Err(e) => {
+            tracing::warn!(peer = %ip, path = %parts.uri.path(), error = %e, "admin API: refused a request");
+            if parts.method != http::Method::GET && s.may_audit_anonymous() {
+                // A refused attempt to change something is part of the audit trail too.
+                let action = format!("admin.{}", parts.uri.path().trim_start_matches('/'));
+                write_audit(&s.store, "anonymous", &ip, &action, parts.uri.path(), Outcome::Failure, e.to_string())
+                    .await;
+            }
+            let message = if settings.debug { e.debug_message() } else { e.to_string() };
+            aws_error(StatusCode::FORBIDDEN, e.kind().error_type(), &message)
+        }
+    }
 }
 
-/// Checks a bearer token against the store.
-async fn verify(store: &AnyStore, token: &str) -> Result<Option<Authed>, StoreError> {
-    let Some((id, secret)) = token.strip_prefix(TOKEN_PREFIX).and_then(|t| t.split_once('_')) else {
-        return Ok(None);
+async fn verify(
+    s: &AppState,
+    parts: &Parts,
+    body: &[u8],
+    settings: &SigningSettings,
+) -> Result<Arc<Caller>, SigV4Error> {
+    let view = sigv4::Request {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        authority: parts.uri.authority().map(|a| a.as_str()),
     };
-    let Some(cred) = store.admin_credential(id).await? else {
-        // Hash anyway so unknown ids and wrong secrets take the same time.
-        let _ = hash(secret).as_bytes().ct_eq(&[0u8; 64]);
-        return Ok(None);
-    };
-    let ok: bool = hash(secret).as_bytes().ct_eq(cred.secret_hash.as_bytes()).into();
-    Ok(ok.then_some(Authed { id: cred.id }))
+    let sig = sigv4::parse(&view)?;
+    let now_ms = now_ms();
+    let expect = Expect { region: &settings.region, service: SERVICE, skew_secs: settings.skew_secs };
+    sig.check_scope(&expect, now_ms / 1000)?;
+    let caller = s.directory.authenticate(&sig, now_ms).await?;
+    let hash = hex::encode(Sha256::digest(body));
+    if let Some(declared) = sigv4::declared_payload_hash(&parts.headers)? {
+        if declared != hash {
+            return Err(SigV4Error::PayloadMismatch);
+        }
+    }
+    sig.verify(&view, &hash, &caller.signing_key(&sig.scope))?;
+    Ok(caller)
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// An error with AWS's shape: `{"message": …}` and `x-amzn-ErrorType`.
+pub(crate) fn aws_error(status: StatusCode, error_type: &str, message: &str) -> Response {
+    let mut resp = (status, Json(json!({ "message": message }))).into_response();
+    if let Ok(v) = HeaderValue::from_str(error_type) {
+        resp.headers_mut().insert("x-amzn-errortype", v);
+    }
+    resp
 }
 
 impl FromRequestParts<AppState> for Authed {
-    type Rejection = axum::response::Response;
+    type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim());
-        let verdict = match token {
-            Some(t) => verify(&state.store, t).await,
-            None => Ok(None),
-        };
-        match verdict {
-            Ok(Some(a)) => Ok(a),
-            Ok(None) => {
-                let peer = parts.extensions.get::<Peer>().map(|p| p.0.ip().to_string()).unwrap_or_default();
-                tracing::warn!(%peer, path = %parts.uri.path(), "admin API: refused a request without a valid token");
-                if parts.method != http::Method::GET && state.may_audit_anonymous() {
-                    // A refused attempt to change something is part of the audit trail too.
-                    let action = format!("admin.{}", parts.uri.path().trim_start_matches('/'));
-                    let detail = "missing or invalid token".to_owned();
-                    write_audit(&state.store, "anonymous", &peer, &action, parts.uri.path(), Outcome::Failure, detail)
-                        .await;
-                }
-                let mut resp = error(http::StatusCode::UNAUTHORIZED, "Unauthorized");
-                resp.headers_mut().insert(
-                    http::header::WWW_AUTHENTICATE,
-                    http::HeaderValue::from_static("Bearer realm=\"portcullis-admin\""),
-                );
-                Err(resp)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "admin API: store unavailable for authentication");
-                Err(error(http::StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"))
-            }
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        // Only routes behind `sigv4_layer` take this; without it the route is misconfigured.
+        parts.extensions.get::<Self>().cloned().ok_or_else(|| {
+            aws_error(StatusCode::FORBIDDEN, "MissingAuthenticationTokenException", "Missing Authentication Token")
+        })
+    }
+}
+
+// === impl AppState ===
+
+impl AppState {
+    /// The ARN of an admin resource: `arn:portcullis:AREA::ACCOUNT:RESOURCE`.
+    pub(crate) fn arn(&self, area: &str, resource: &str) -> String {
+        format!("arn:portcullis:{area}::{}:{resource}", self.directory.account_id())
+    }
+
+    /// Evaluates the caller's policies for `action` on `resource`; a denial is answered 403
+    /// and, for anything but a read, audited.
+    pub(crate) async fn authorize(&self, who: &Authed, action: &str, resource: &str) -> Result<(), Response> {
+        let mut req = RequestContext::new(action, resource).principal(Some(who.caller.principal.clone()));
+        req.set("aws:SourceIp", [who.ip.clone()]);
+        req.set("aws:SecureTransport", ["true"]);
+        if who.caller.evaluate(&req) == Decision::Allow {
+            return Ok(());
         }
+        let message = format!("User: {} is not authorized to perform: {action} on resource: {resource}", who.arn());
+        let read = ["portcullis:Get", "portcullis:List", "portcullis:Describe"].iter().any(|p| action.starts_with(p));
+        if !read {
+            write_audit(&self.store, who.arn(), &who.ip, action, resource, Outcome::Failure, "access denied".into())
+                .await;
+        }
+        Err(aws_error(StatusCode::FORBIDDEN, "AccessDeniedException", &message))
     }
 }

@@ -16,6 +16,9 @@ pub trait Control: Send + Sync + 'static {
 
     /// Prometheus text exposition.
     fn metrics(&self) -> String;
+
+    /// How admin signatures are checked (from the running config).
+    fn signing_settings(&self) -> crate::auth::SigningSettings;
 }
 
 /// The result of a reload, as the API reports it.

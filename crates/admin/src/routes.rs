@@ -1,5 +1,5 @@
 //! The admin routes. Health, readiness and the OpenAPI document are open; everything else
-//! needs a token.
+//! needs a SigV4 signature of an IAM principal whose policies allow the route's action.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +24,7 @@ use crate::control::{Control, ReloadOutcome};
 pub(crate) struct AppState {
     pub(crate) control: Arc<dyn Control>,
     pub(crate) store: AnyStore,
+    pub(crate) directory: Arc<directory::Directory>,
     /// Budget for audit records of refused anonymous writes, so that a flood of them cannot
     /// grow the audit table without bound: (window start, records written in it).
     pub(crate) anonymous_budget: Arc<Mutex<(Instant, u32)>>,
@@ -45,17 +46,27 @@ impl AppState {
 const ANONYMOUS_AUDITS_PER_MINUTE: u32 = 60;
 
 /// The admin API as an axum router.
-pub fn router(control: Arc<dyn Control>, store: AnyStore) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .route("/openapi.json", get(openapi))
+pub fn router(control: Arc<dyn Control>, directory: Arc<directory::Directory>) -> Router {
+    let state = AppState {
+        control,
+        store: directory.store().clone(),
+        directory,
+        anonymous_budget: Arc::new(Mutex::new((Instant::now(), 0))),
+    };
+    let protected = Router::new()
         .route("/metrics", get(metrics))
         .route("/config", get(config))
         .route("/reload", post(reload))
         .route("/audit", get(audit))
+        .merge(crate::iam::routes())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::sigv4_layer));
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/openapi.json", get(openapi))
+        .merge(protected)
         .fallback(|| async { error(StatusCode::NOT_FOUND, "Not Found") })
-        .with_state(AppState { control, store, anonymous_budget: Arc::new(Mutex::new((Instant::now(), 0))) })
+        .with_state(state)
 }
 
 /// The router as a hyper service for one connection from `peer`.
@@ -99,18 +110,26 @@ async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], OPENAPI).into_response()
 }
 
-async fn metrics(_: Authed, State(s): State<AppState>) -> Response {
+async fn metrics(who: Authed, State(s): State<AppState>) -> Response {
+    if let Err(r) = s.authorize(&who, "portcullis:GetMetrics", &s.arn("gateway", "metrics")).await {
+        return r;
+    }
     let ct = HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8");
     ([(header::CONTENT_TYPE, ct)], s.control.metrics()).into_response()
 }
 
-async fn config(_: Authed, State(s): State<AppState>) -> Response {
+async fn config(who: Authed, State(s): State<AppState>) -> Response {
+    if let Err(r) = s.authorize(&who, "portcullis:GetConfig", &s.arn("gateway", "config")).await {
+        return r;
+    }
     Json(s.control.running_config()).into_response()
 }
 
-async fn reload(who: Authed, peer: Option<axum::Extension<Peer>>, State(s): State<AppState>) -> Response {
-    let ip = peer.map(|p| p.0 .0.ip().to_string()).unwrap_or_default();
-    let outcome = s.control.reload(&who.id, &ip).await;
+async fn reload(who: Authed, State(s): State<AppState>) -> Response {
+    if let Err(r) = s.authorize(&who, "portcullis:ReloadConfig", &s.arn("gateway", "config")).await {
+        return r;
+    }
+    let outcome = s.control.reload(who.arn(), &who.ip).await;
     let status = match outcome {
         ReloadOutcome::Reloaded { .. } => StatusCode::OK,
         ReloadOutcome::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -130,7 +149,10 @@ fn default_limit() -> u32 {
     100
 }
 
-async fn audit(_: Authed, Query(q): Query<AuditQuery>, State(s): State<AppState>) -> Response {
+async fn audit(who: Authed, Query(q): Query<AuditQuery>, State(s): State<AppState>) -> Response {
+    if let Err(r) = s.authorize(&who, "portcullis:ListAuditRecords", &s.arn("audit", "trail")).await {
+        return r;
+    }
     match s.store.list_audit(q.after, q.limit.min(1000)).await {
         Ok(records) => {
             let records: Vec<_> = records

@@ -13,9 +13,12 @@ use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use std::future::Future as _;
 
+use sha2::{Digest as _, Sha256};
 use tokio::time::Sleep;
 
-use crate::reject::BoxError;
+use model::ResponseType;
+
+use crate::reject::{BoxError, Reject};
 
 /// Every response body the gateway sends.
 pub type ResBody = BoxBody<Bytes, BoxError>;
@@ -43,16 +46,59 @@ pub(crate) enum ClientBodyError {
     /// Bad chunked framing, or the client went away.
     #[error("request body is malformed or was cut: {0}")]
     Malformed(#[source] hyper::Error),
+    /// The body does not hash to the signed `x-amz-content-sha256`.
+    #[error("request body does not match its signed x-amz-content-sha256")]
+    Digest,
 }
 
-/// The client's request body, capped and timed.
+impl ClientBodyError {
+    /// The gateway response for this client fault; the connection closes, since the rest of
+    /// the body was not read.
+    pub(crate) fn reject(&self) -> Reject {
+        let (kind, why) = match self {
+            Self::TooLarge(_) => (ResponseType::RequestTooLarge, "request body over the limit"),
+            Self::Idle(_) => (ResponseType::RequestTimeout, "request body stalled"),
+            Self::Malformed(_) => (ResponseType::BadRequest, "request body malformed or cut"),
+            Self::Digest => {
+                let e = iam::sigv4::SigV4Error::PayloadMismatch;
+                let why = "body does not match the signed x-amz-content-sha256";
+                return Reject::client(ResponseType::InvalidSignature, why)
+                    .saying(e.to_string(), Some(e.kind().error_type()))
+                    .and_close();
+            }
+        };
+        Reject::client(kind, why).and_close()
+    }
+}
+
+/// The client's request body, capped and timed; optionally held to a signed digest.
 #[derive(Debug, Default)]
 pub(crate) struct ReqBody {
     inner: Option<Incoming>,
+    /// The whole body, once [`ReqBody::buffer`] read it; sent instead of `inner`.
+    buffered: Option<Bytes>,
     read: u64,
     max: u64,
     idle: Duration,
     timer: Option<Pin<Box<Sleep>>>,
+    digest: Option<Box<DigestCheck>>,
+    /// Trailers that arrived while the digest check held data back.
+    pending_trailers: Option<http::HeaderMap>,
+}
+
+/// Streams the body while hashing it, one frame behind: the last frame goes out only after
+/// the digest matched, so an upstream never receives a complete body that fails the check.
+struct DigestCheck {
+    hasher: Sha256,
+    want: [u8; 32],
+    held: Option<Frame<Bytes>>,
+    trailers: Option<Frame<Bytes>>,
+}
+
+impl std::fmt::Debug for DigestCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DigestCheck").field("held", &self.held.is_some()).finish_non_exhaustive()
+    }
 }
 
 // === impl ReqBody ===
@@ -60,16 +106,97 @@ pub(crate) struct ReqBody {
 impl ReqBody {
     /// Wraps a body from hyper.
     pub(crate) fn new(inner: Incoming, max: u64, idle: Duration) -> Self {
-        Self { inner: Some(inner), read: 0, max, idle, timer: None }
+        Self {
+            inner: Some(inner),
+            buffered: None,
+            read: 0,
+            max,
+            idle,
+            timer: None,
+            digest: None,
+            pending_trailers: None,
+        }
     }
-}
 
-impl Body for ReqBody {
-    type Data = Bytes;
-    type Error = ClientBodyError;
+    /// Reads the whole body (within the size cap and idle timeout) and keeps it to send on.
+    pub(crate) async fn buffer(&mut self) -> Result<Bytes, ClientBodyError> {
+        if let Some(b) = &self.buffered {
+            return Ok(b.clone());
+        }
+        let mut buf = bytes::BytesMut::new();
+        while let Some(frame) = self.frame().await {
+            if let Some(data) = frame?.data_ref() {
+                buf.extend_from_slice(data);
+            }
+        }
+        let bytes = buf.freeze();
+        self.inner = None;
+        self.buffered = Some(bytes.clone());
+        Ok(bytes)
+    }
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, ClientBodyError>>> {
-        let this = self.get_mut();
+    /// From now on, the body must hash (SHA-256) to `want`, or the stream ends in
+    /// [`ClientBodyError::Digest`] before its last bytes are passed on.
+    pub(crate) fn expect_sha256(&mut self, want: [u8; 32]) {
+        self.digest = Some(Box::new(DigestCheck { hasher: Sha256::new(), want, held: None, trailers: None }));
+    }
+
+    fn poll_checked(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, ClientBodyError>>> {
+        loop {
+            let polled = self.poll_raw(cx);
+            let Some(check) = self.digest.as_mut() else { return polled };
+            match polled {
+                Poll::Ready(Some(Ok(frame))) if frame.is_data() => {
+                    if let Some(d) = frame.data_ref() {
+                        check.hasher.update(d);
+                    }
+                    if let Some(prev) = check.held.replace(frame) {
+                        return Poll::Ready(Some(Ok(prev)));
+                    }
+                }
+                Poll::Ready(Some(Ok(trailers))) => {
+                    check.trailers = Some(trailers);
+                    return Poll::Ready(self.finish_checked());
+                }
+                Poll::Ready(None) => return Poll::Ready(self.finish_checked()),
+                other => return other,
+            }
+        }
+    }
+
+    /// The body is complete: compare digests, then release what was held back.
+    fn finish_checked(&mut self) -> Option<Result<Frame<Bytes>, ClientBodyError>> {
+        let check = self.digest.as_mut()?;
+        let got: [u8; 32] = std::mem::take(&mut check.hasher).finalize().into();
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(&got[..], &check.want[..])) {
+            self.digest = None;
+            self.inner = None;
+            return Some(Err(ClientBodyError::Digest));
+        }
+        let (held, trailers) = (check.held.take(), check.trailers.take());
+        self.digest = None;
+        self.inner = None;
+        match (held, trailers) {
+            (Some(h), t) => {
+                self.buffered_trailers(t);
+                Some(Ok(h))
+            }
+            (None, t) => t.map(Ok),
+        }
+    }
+
+    fn buffered_trailers(&mut self, t: Option<Frame<Bytes>>) {
+        // Trailers after held data go out on the next poll.
+        if let Some(t) = t {
+            if let Ok(map) = t.into_trailers() {
+                self.pending_trailers = Some(map);
+            }
+        }
+    }
+
+    /// The capped, timed stream from hyper.
+    fn poll_raw(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, ClientBodyError>>> {
+        let this = self;
         let Some(inner) = this.inner.as_mut() else { return Poll::Ready(None) };
         match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
@@ -99,12 +226,38 @@ impl Body for ReqBody {
             }
         }
     }
+}
+
+impl Body for ReqBody {
+    type Data = Bytes;
+    type Error = ClientBodyError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, ClientBodyError>>> {
+        let this = self.get_mut();
+        if let Some(b) = this.buffered.take() {
+            return Poll::Ready(Some(Ok(Frame::data(b))));
+        }
+        if let Some(t) = this.pending_trailers.take() {
+            return Poll::Ready(Some(Ok(Frame::trailers(t))));
+        }
+        if this.digest.is_some() {
+            this.poll_checked(cx)
+        } else {
+            this.poll_raw(cx)
+        }
+    }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.as_ref().is_none_or(Body::is_end_stream)
+        self.buffered.is_none()
+            && self.pending_trailers.is_none()
+            && self.digest.as_ref().is_none_or(|d| d.held.is_none())
+            && self.inner.as_ref().is_none_or(Body::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
+        if let Some(b) = &self.buffered {
+            return SizeHint::with_exact(b.len() as u64);
+        }
         self.inner.as_ref().map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
     }
 }

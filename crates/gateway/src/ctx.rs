@@ -78,8 +78,14 @@ pub(crate) struct RequestCtx {
     pub(crate) integration_status: Option<u16>,
     /// integrate: why the upstream call failed.
     pub(crate) integration_error: Option<String>,
+    /// route: where the stage-relative path starts in `path` (for the method ARN).
+    pub(crate) rest_at: usize,
+    /// authorize: the authenticated IAM caller.
+    pub(crate) caller: Option<std::sync::Arc<directory::Caller>>,
     /// rescue: the gateway response sent, if any.
     pub(crate) error: Option<ResponseType>,
+    /// rescue: the public message sent, when it is not the kind's default.
+    pub(crate) error_message: Option<String>,
     /// respond: the status sent.
     pub(crate) status: u16,
 }
@@ -119,7 +125,10 @@ impl RequestCtx {
             integration_latency: None,
             integration_status: None,
             integration_error: None,
+            rest_at: 0,
+            caller: None,
             error: None,
+            error_message: None,
             status: 0,
         }
     }
@@ -195,7 +204,17 @@ impl TemplateVars for Vars<'_> {
             ContextVar::IntegrationStatus => cx.integration_status.is_some_and(|s| write!(out, "{s}").is_ok()),
             ContextVar::IntegrationError => cx.integration_error.as_deref().is_some_and(put),
             ContextVar::ErrorResponseType => cx.error.is_some_and(|e| put(e.name())),
-            ContextVar::ErrorMessage => cx.error.and_then(ResponseType::default_message).is_some_and(put),
+            ContextVar::ErrorMessage => match &cx.error_message {
+                Some(m) => put(m),
+                None => cx.error.and_then(ResponseType::default_message).is_some_and(put),
+            },
+            ContextVar::IdentityUser | ContextVar::IdentityCaller => {
+                cx.caller.as_ref().is_some_and(|c| put(&c.principal.user_id))
+            }
+            ContextVar::IdentityUserArn => cx.caller.as_ref().is_some_and(|c| put(&c.principal.arn)),
+            ContextVar::IdentityAccessKey => cx.caller.as_ref().is_some_and(|c| put(&c.access_key_id)),
+            // As in API Gateway: the account that owns the API, not the caller's.
+            ContextVar::AccountId => put(&self.rt.compiled.config.iam.account_id),
             ContextVar::TlsVersion => put(cx.tls_version),
             ContextVar::CipherSuite => !cx.cipher_suite.is_empty() && put(cx.cipher_suite),
             _ => false,

@@ -61,6 +61,11 @@ pub struct Gateway {
     reload_lock: tokio::sync::Mutex<()>,
 }
 
+/// The directory's settings from the `iam` config section.
+pub fn directory_settings(iam: &model::IamConfig) -> directory::Settings {
+    directory::Settings { account_id: iam.account_id.clone(), cache_ttl: iam.cache_ttl.as_std() }
+}
+
 // === impl Gateway ===
 
 impl Gateway {
@@ -71,9 +76,10 @@ impl Gateway {
         compiled: Compiled,
         certs: Arc<CertStore>,
         metrics: Arc<Metrics>,
+        directory: Arc<directory::Directory>,
     ) -> Result<Arc<Self>, ClientError> {
         let access_log = AccessLog::stdout();
-        let rt = Runtime::build(compiled, None, metrics.clone(), access_log.clone())?;
+        let rt = Runtime::build(compiled, None, metrics.clone(), access_log.clone(), directory)?;
         let data_dir = rt.compiled.config.data_dir.clone();
         let started = rt.compiled.config.clone();
         Ok(Arc::new(Self {
@@ -162,7 +168,8 @@ impl Gateway {
             .await
             .map_err(|e| ReloadError::Loader(e.to_string()))??;
         let old = self.current.load_full();
-        let rt = Runtime::build(compiled, Some(&old), self.metrics.clone(), self.access_log.clone())?;
+        let rt =
+            Runtime::build(compiled, Some(&old), self.metrics.clone(), self.access_log.clone(), old.directory.clone())?;
         let (new, was) = (&rt.compiled.config, &self.started);
         self.certs.replace(&new.tls.certificates, &self.data_dir)?;
         let mut restart_needed = Vec::new();
@@ -189,6 +196,7 @@ impl Gateway {
             routes: rt.compiled.apis.iter().map(|a| a.routes.iter().count()).sum(),
             restart_needed,
         };
+        rt.directory.configure(directory_settings(&rt.compiled.config.iam));
         self.current.store(Arc::new(rt));
         Ok(report)
     }

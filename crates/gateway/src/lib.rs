@@ -32,7 +32,7 @@ mod upstream;
 pub use body::ResBody;
 pub use ctx::ConnInfo;
 pub use framing::FramingFlags;
-pub use gateway::{Gateway, ReloadError, ReloadReport};
+pub use gateway::{directory_settings, Gateway, ReloadError, ReloadReport};
 pub use listener::{serve_redirect, serve_tls, ServeOptions};
 pub use runtime::Runtime;
 pub use tls::{CertStore, DevCert, TlsError};

@@ -45,7 +45,7 @@ pub(crate) async fn run(
     // Preflights carry no credentials, so they are answered before authorisation.
     step!(phase::cors::preflight(rt, cx, req));
     step!(phase::route::require(rt, cx, req));
-    step!(phase::authorize::check(rt, cx, req));
+    step!(phase::authorize::check(rt, cx, req).await);
     // Keys and quotas are metered only for authorised callers, so rejected requests never
     // count against a client.
     step!(phase::meter::check(rt, cx, req));

@@ -1,5 +1,6 @@
 //! How a phase refuses a request: one type that says what kind of gateway response it becomes,
-//! whose fault it was, and why (for the log only; clients see the fixed public message).
+//! whose fault it was, and why (for the log only; clients see the kind's public message, or
+//! the one set with [`Reject::saying`]).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -41,6 +42,11 @@ pub(crate) struct Reject {
     pub(crate) context: Cow<'static, str>,
     /// The underlying error, for the log.
     pub(crate) source: Option<BoxError>,
+    /// A public message that replaces the kind's default (`$context.error.message`), for
+    /// errors whose text AWS varies, such as SigV4's.
+    pub(crate) message: Option<String>,
+    /// An `x-amzn-ErrorType` that replaces the kind's, where AWS sends a different one.
+    pub(crate) error_type: Option<&'static str>,
 }
 
 // === impl Reject ===
@@ -48,7 +54,15 @@ pub(crate) struct Reject {
 impl Reject {
     /// A rejection caused by the client.
     pub(crate) fn client(kind: ResponseType, context: impl Into<Cow<'static, str>>) -> Self {
-        Self { kind, blame: Blame::Client, connection: Connection::KeepAlive, context: context.into(), source: None }
+        Self {
+            kind,
+            blame: Blame::Client,
+            connection: Connection::KeepAlive,
+            context: context.into(),
+            source: None,
+            message: None,
+            error_type: None,
+        }
     }
 
     /// A rejection caused by the upstream.
@@ -57,18 +71,42 @@ impl Reject {
         context: impl Into<Cow<'static, str>>,
         source: Option<BoxError>,
     ) -> Self {
-        Self { kind, blame: Blame::Upstream, connection: Connection::KeepAlive, context: context.into(), source }
+        Self {
+            kind,
+            blame: Blame::Upstream,
+            connection: Connection::KeepAlive,
+            context: context.into(),
+            source,
+            message: None,
+            error_type: None,
+        }
     }
 
     /// A rejection caused by the gateway's own state.
     pub(crate) fn internal(kind: ResponseType, context: impl Into<Cow<'static, str>>) -> Self {
-        Self { kind, blame: Blame::Internal, connection: Connection::KeepAlive, context: context.into(), source: None }
+        Self {
+            kind,
+            blame: Blame::Internal,
+            connection: Connection::KeepAlive,
+            context: context.into(),
+            source: None,
+            message: None,
+            error_type: None,
+        }
     }
 
     /// Records the error that caused the rejection (for the log).
     #[must_use]
     pub(crate) fn because(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         self.source = Some(Box::new(source));
+        self
+    }
+
+    /// Sends `message` to the client instead of the kind's default.
+    #[must_use]
+    pub(crate) fn saying(mut self, message: impl Into<String>, error_type: Option<&'static str>) -> Self {
+        self.message = Some(message.into());
+        self.error_type = error_type;
         self
     }
 

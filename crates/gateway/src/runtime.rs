@@ -24,6 +24,8 @@ pub struct Runtime {
     route_metrics: Vec<Vec<Vec<RouteMetrics>>>,
     /// Series for requests that matched no API.
     unrouted: RouteMetrics,
+    /// IAM users, keys and policies, shared by every runtime of the process.
+    pub(crate) directory: Arc<directory::Directory>,
 }
 
 // === impl Runtime ===
@@ -35,6 +37,7 @@ impl Runtime {
         previous: Option<&Self>,
         metrics: Arc<Metrics>,
         access_log: AccessLog,
+        directory: Arc<directory::Directory>,
     ) -> Result<Self, ClientError> {
         let keys = compiled.apis.iter().flat_map(|a| a.routes.iter()).filter_map(|(_, r)| client_key(r));
         let clients = Clients::build(keys, previous.map(|p| &p.clients))?;
@@ -66,7 +69,7 @@ impl Runtime {
             })
             .collect();
         let unrouted = metrics.route("-", "-", "-");
-        Ok(Self { compiled, clients, route_clients, metrics, access_log, route_metrics, unrouted })
+        Ok(Self { compiled, clients, route_clients, metrics, access_log, route_metrics, unrouted, directory })
     }
 
     /// The upstream client of a route.

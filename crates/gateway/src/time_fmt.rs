@@ -16,6 +16,17 @@ pub(crate) fn clf(t: SystemTime) -> String {
     t.format(&fmt).unwrap_or_default()
 }
 
+/// ISO 8601 in UTC with seconds, as IAM's `aws:CurrentTime`: `2026-11-25T02:23:26Z`.
+pub(crate) fn iso8601(t: SystemTime) -> String {
+    iso8601_ms(i64::try_from(epoch_ms(t)).unwrap_or(0))
+}
+
+/// [`iso8601`] of milliseconds since the Unix epoch.
+pub(crate) fn iso8601_ms(ms: i64) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    OffsetDateTime::from_unix_timestamp(ms / 1000).ok().and_then(|t| t.format(&fmt).ok()).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};

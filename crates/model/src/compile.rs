@@ -8,7 +8,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, Scheme};
 use http::StatusCode;
 
-use crate::config::{Config, StageSettings};
+use crate::config::{Config, RouteAuth, StageSettings};
 use crate::cors::CorsPolicy;
 use crate::duration::Duration;
 use crate::positions::{join_index, join_key};
@@ -32,6 +32,10 @@ pub struct Compiled {
     pub access_log: Option<Template>,
     /// Body of every gateway response without an override.
     pub default_response_body: Template,
+    /// Body of `ACCESS_DENIED` without an override: AWS spells its key `Message`.
+    pub access_denied_body: Template,
+    /// The header that carries the authenticated principal upstream, if any.
+    pub principal_header: Option<HeaderName>,
 }
 
 /// One API, ready to serve.
@@ -50,6 +54,10 @@ pub struct CompiledApi {
     pub cors: Option<CorsPolicy>,
     /// Gateway-response overrides.
     pub responses: ResponseOverrides,
+    /// Each route's authorisation, by route index.
+    pub route_auth: Vec<RouteAuth>,
+    /// The API's resource policy, with short-form resources expanded.
+    pub resource_policy: Option<iam::policy::Policy>,
 }
 
 /// One stage of an API.
@@ -131,6 +139,7 @@ impl Compiled {
     pub fn build(config: Config) -> Result<Self, Vec<Issue>> {
         let mut issues = Vec::new();
         check_limits(&config, &mut issues);
+        let principal_header = check_iam(&config, &mut issues);
         let access_log = if config.access_log.enabled {
             let text = config.access_log.format.as_deref().unwrap_or(DEFAULT_ACCESS_LOG);
             compile_access_log(text, &mut issues)
@@ -143,7 +152,7 @@ impl Compiled {
             if let Some(j) = config.apis[..i].iter().position(|a| a.name == api.name) {
                 issues.push((join_key(&path, "name"), format!("API name `{}` is already used by apis[{j}]", api.name)));
             }
-            if let Some(c) = compile_api(api, &path, &mut issues) {
+            if let Some(c) = compile_api(api, &config.iam, &path, &mut issues) {
                 apis.push(c);
             }
         }
@@ -152,7 +161,8 @@ impl Compiled {
             return Err(issues);
         }
         let default_response_body = Template::parse(DEFAULT_RESPONSE_BODY).map_err(|e| vec![(String::new(), e)])?;
-        Ok(Self { config, apis, access_log, default_response_body })
+        let access_denied_body = Template::parse(ACCESS_DENIED_BODY).map_err(|e| vec![(String::new(), e)])?;
+        Ok(Self { config, apis, access_log, default_response_body, access_denied_body, principal_header })
     }
 
     /// Finds the API and stage for a host (port ignored) and canonical path. Among the APIs
@@ -229,6 +239,37 @@ fn strip_port(host: &str) -> &str {
         return host.split_once(']').map_or(host, |(h, _)| h.trim_start_matches('['));
     }
     host.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h)
+}
+
+/// Checks the `iam` section; returns the principal header.
+fn check_iam(c: &Config, issues: &mut Vec<Issue>) -> Option<HeaderName> {
+    let iam = &c.iam;
+    let mut bad = |f: &str, m: String| issues.push((format!("iam.{f}"), m));
+    if iam.account_id.len() != 12 || !iam.account_id.bytes().all(|b| b.is_ascii_digit()) {
+        bad("account_id", format!("must be 12 digits, got `{}`", iam.account_id));
+    }
+    let region_ok = !iam.region.is_empty()
+        && iam.region.len() <= 32
+        && iam.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !region_ok {
+        bad("region", format!("must be a region name like `us-east-1`, got `{}`", iam.region));
+    }
+    if !(1..=900).contains(&iam.clock_skew.as_std().as_secs()) {
+        bad("clock_skew", "must be from 1s to 15m".into());
+    }
+    if iam.cache_ttl.as_std() > std::time::Duration::from_secs(300) {
+        bad("cache_ttl", "must be at most 5m: it bounds how late a revoked key is noticed".into());
+    }
+    if iam.principal_header.is_empty() {
+        return None;
+    }
+    match HeaderName::from_bytes(iam.principal_header.as_bytes()) {
+        Ok(h) => Some(h),
+        Err(_) => {
+            bad("principal_header", format!("`{}` is not a header name", iam.principal_header));
+            None
+        }
+    }
 }
 
 fn check_limits(c: &Config, issues: &mut Vec<Issue>) {
@@ -309,3 +350,6 @@ pub const DEFAULT_ACCESS_LOG: &str = concat!(
 
 /// The default body of a gateway response (reference §0).
 pub const DEFAULT_RESPONSE_BODY: &str = r#"{"message":$context.error.messageString}"#;
+
+/// The body of `ACCESS_DENIED` responses without an override (reference §0: capital `M`).
+pub(crate) const ACCESS_DENIED_BODY: &str = r#"{"Message":$context.error.messageString}"#;

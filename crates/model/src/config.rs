@@ -51,6 +51,9 @@ pub struct Config {
     /// The per-request access log.
     #[serde(default)]
     pub access_log: AccessLogConfig,
+    /// IAM: how SigV4-signed requests are checked (routes with `auth: iam`, and the admin API).
+    #[serde(default)]
+    pub iam: IamConfig,
     /// Hot reload of this file and of certificate files.
     #[serde(default)]
     pub reload: ReloadConfig,
@@ -197,6 +200,13 @@ pub struct ApiConfig {
     /// CORS policy; the gateway answers preflight requests itself.
     #[serde(default)]
     pub cors: Option<CorsConfig>,
+    /// A resource policy (IAM JSON policy language, written as YAML or JSON) that every request
+    /// to this API is evaluated against, with the route's authorisation (see docs/iam.md).
+    /// `Resource` may use the short form `execute-api:/STAGE/METHOD/PATH`, expanded with the
+    /// configured region, account and this API's name.
+    #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
+    pub resource_policy: Option<serde_json::Value>,
     /// Overrides of the gateway's own error responses, by response type.
     #[serde(default)]
     pub gateway_responses: BTreeMap<ResponseType, GatewayResponseConfig>,
@@ -237,6 +247,78 @@ pub struct RouteConfig {
     pub route: String,
     /// What answers the request.
     pub integration: IntegrationConfig,
+    /// How callers are authenticated: `none` (default) or `iam` (SigV4 and IAM policies).
+    #[serde(default)]
+    pub auth: RouteAuth,
+}
+
+/// A route's authorisation type.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteAuth {
+    /// Anyone may call (the API's resource policy still applies).
+    #[default]
+    None,
+    /// Requests must be signed with AWS Signature Version 4 by an access key the gateway knows,
+    /// and the caller's policies must allow `execute-api:Invoke` on the method ARN.
+    Iam,
+}
+
+/// IAM settings.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IamConfig {
+    /// The region in ARNs and in the SigV4 credential scope clients sign for.
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// The 12-digit account id in ARNs (`arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/PATH`).
+    #[serde(default = "default_account_id")]
+    pub account_id: String,
+    /// How far a signature's time may be from the gateway's clock (execute-api: 5 minutes).
+    #[serde(default = "default_clock_skew")]
+    pub clock_skew: Duration,
+    /// Send AWS's canonical-request echo in signature-mismatch errors. It shows how the
+    /// gateway canonicalises requests: for debugging clients only, never in production.
+    #[serde(default)]
+    pub signature_debug: bool,
+    /// Header that carries the authenticated principal's ARN to the upstream. Whatever a client
+    /// sends under this name is removed first. Empty: not sent.
+    #[serde(default = "default_principal_header")]
+    pub principal_header: String,
+    /// How long a node trusts what it cached about an access key (its secret, user, groups and
+    /// policies) before reading the store again. Changes made through this node's admin API
+    /// apply at once; this bounds how late other nodes see them.
+    #[serde(default = "default_iam_cache_ttl")]
+    pub cache_ttl: Duration,
+}
+
+impl Default for IamConfig {
+    fn default() -> Self {
+        Self {
+            region: default_region(),
+            account_id: default_account_id(),
+            clock_skew: default_clock_skew(),
+            signature_debug: false,
+            principal_header: default_principal_header(),
+            cache_ttl: default_iam_cache_ttl(),
+        }
+    }
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
+}
+fn default_account_id() -> String {
+    "000000000000".into()
+}
+fn default_clock_skew() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_principal_header() -> String {
+    "x-portcullis-principal".into()
+}
+fn default_iam_cache_ttl() -> Duration {
+    Duration::from_secs(10)
 }
 
 /// The kind of integration.

@@ -24,9 +24,9 @@ pub use compile::{
     DEFAULT_ACCESS_LOG, DEFAULT_RESPONSE_BODY, DEFAULT_STAGE,
 };
 pub use config::{
-    AccessLogConfig, AdminConfig, ApiConfig, CertificateConfig, Config, CorsConfig, GatewayResponseConfig,
-    IntegrationConfig, IntegrationKind, LimitsConfig, RedirectConfig, ReloadConfig, RouteConfig, ShutdownConfig,
-    StageConfig, StageSettings, StoreConfig, TlsConfig,
+    AccessLogConfig, AdminConfig, ApiConfig, CertificateConfig, Config, CorsConfig, GatewayResponseConfig, IamConfig,
+    IntegrationConfig, IntegrationKind, LimitsConfig, RedirectConfig, ReloadConfig, RouteAuth, RouteConfig,
+    ShutdownConfig, StageConfig, StageSettings, StoreConfig, TlsConfig,
 };
 pub use cors::CorsPolicy;
 pub use duration::Duration;

@@ -1,4 +1,7 @@
-use crate::{AdminCredential, AuditRecord, NewAuditRecord, PostgresStore, SqliteStore, Store, StoreError};
+use crate::{
+    AdminCredential, AuditRecord, Credential, DeleteOutcome, Entity, EntityKind, NewAuditRecord, PostgresStore,
+    Relation, SqliteStore, Store, StoreError,
+};
 
 /// The store chosen by URL scheme at start-up.
 #[derive(Debug, Clone)]
@@ -56,6 +59,101 @@ impl Store for AnyStore {
 
     async fn list_audit(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
         dispatch!(self, s => s.list_audit(after, limit).await)
+    }
+
+    async fn iam_create(&self, e: &Entity) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.iam_create(e).await)
+    }
+
+    async fn iam_get(&self, kind: EntityKind, name: &str) -> Result<Option<Entity>, StoreError> {
+        dispatch!(self, s => s.iam_get(kind, name).await)
+    }
+
+    async fn iam_list(&self, kind: EntityKind) -> Result<Vec<Entity>, StoreError> {
+        dispatch!(self, s => s.iam_list(kind).await)
+    }
+
+    async fn iam_set_document(
+        &self,
+        kind: EntityKind,
+        name: &str,
+        document: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.iam_set_document(kind, name, document, now_ms).await)
+    }
+
+    async fn iam_delete(&self, kind: EntityKind, name: &str, arn: &str) -> Result<DeleteOutcome, StoreError> {
+        dispatch!(self, s => s.iam_delete(kind, name, arn).await)
+    }
+
+    async fn iam_relate(&self, rel: Relation, subject: &str, object: &str) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.iam_relate(rel, subject, object).await)
+    }
+
+    async fn iam_unrelate(&self, rel: Relation, subject: &str, object: &str) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.iam_unrelate(rel, subject, object).await)
+    }
+
+    async fn iam_related(&self, rel: Relation, subject: &str) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, s => s.iam_related(rel, subject).await)
+    }
+
+    async fn iam_relating(&self, rel: Relation, object: &str) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, s => s.iam_relating(rel, object).await)
+    }
+
+    async fn iam_put_credential(&self, c: &Credential) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.iam_put_credential(c).await)
+    }
+
+    async fn iam_credential(&self, access_key_id: &str) -> Result<Option<Credential>, StoreError> {
+        dispatch!(self, s => s.iam_credential(access_key_id).await)
+    }
+
+    async fn iam_credentials(&self, owner: Option<(EntityKind, &str)>) -> Result<Vec<Credential>, StoreError> {
+        dispatch!(self, s => s.iam_credentials(owner).await)
+    }
+
+    async fn iam_set_credential_active(&self, access_key_id: &str, active: bool) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.iam_set_credential_active(access_key_id, active).await)
+    }
+
+    async fn iam_replace_credential_secret(
+        &self,
+        access_key_id: &str,
+        new: &str,
+        old: &str,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.iam_replace_credential_secret(access_key_id, new, old).await)
+    }
+
+    async fn iam_touch_credential(&self, access_key_id: &str, now_ms: i64) -> Result<(), StoreError> {
+        dispatch!(self, s => s.iam_touch_credential(access_key_id, now_ms).await)
+    }
+
+    async fn iam_delete_credential(&self, access_key_id: &str) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.iam_delete_credential(access_key_id).await)
+    }
+
+    async fn iam_delete_expired_sessions(&self, now_ms: i64) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.iam_delete_expired_sessions(now_ms).await)
+    }
+
+    async fn create_secret(&self, name: &str, value_enc: &str, now_ms: i64) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.create_secret(name, value_enc, now_ms).await)
+    }
+
+    async fn secret(&self, name: &str) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.secret(name).await)
+    }
+
+    async fn secrets(&self) -> Result<Vec<(String, String)>, StoreError> {
+        dispatch!(self, s => s.secrets().await)
+    }
+
+    async fn replace_secret(&self, name: &str, new: &str, old: &str) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.replace_secret(name, new, old).await)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

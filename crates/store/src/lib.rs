@@ -7,6 +7,7 @@
 
 mod any;
 mod error;
+mod iam_types;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -14,6 +15,7 @@ mod types;
 
 pub use any::AnyStore;
 pub use error::StoreError;
+pub use iam_types::{Credential, DeleteOutcome, Entity, EntityKind, Relation};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::{AdminCredential, AuditRecord, NewAuditRecord, Outcome};
@@ -34,6 +36,120 @@ pub trait Store: Send + Sync {
 
     /// Audit records with a sequence number above `after`, oldest first, at most `limit`.
     fn list_audit(&self, after: i64, limit: u32) -> impl Future<Output = Result<Vec<AuditRecord>, StoreError>> + Send;
+
+    /// Creates an IAM entity. `Ok(false)` when one of that kind and name exists.
+    fn iam_create(&self, e: &Entity) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The entity of that kind and name.
+    fn iam_get(&self, kind: EntityKind, name: &str) -> impl Future<Output = Result<Option<Entity>, StoreError>> + Send;
+
+    /// Every entity of a kind, by name.
+    fn iam_list(&self, kind: EntityKind) -> impl Future<Output = Result<Vec<Entity>, StoreError>> + Send;
+
+    /// Replaces a policy document or trust policy. `Ok(false)` when there is no such entity.
+    fn iam_set_document(
+        &self,
+        kind: EntityKind,
+        name: &str,
+        document: &str,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Deletes an entity unless something still refers to it (AWS's `DeleteConflict`). `arn`
+    /// is the entity's ARN, the name attachments use for policies. A role's temporary
+    /// credentials go with it.
+    fn iam_delete(
+        &self,
+        kind: EntityKind,
+        name: &str,
+        arn: &str,
+    ) -> impl Future<Output = Result<DeleteOutcome, StoreError>> + Send;
+
+    /// Adds a relation. `Ok(false)` when it existed.
+    fn iam_relate(
+        &self,
+        rel: Relation,
+        subject: &str,
+        object: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Removes a relation. `Ok(false)` when it did not exist.
+    fn iam_unrelate(
+        &self,
+        rel: Relation,
+        subject: &str,
+        object: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The objects a subject is related to (a user's groups, a principal's policy ARNs).
+    fn iam_related(&self, rel: Relation, subject: &str)
+        -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// The subjects related to an object (a group's users, a policy's attachments).
+    fn iam_relating(&self, rel: Relation, object: &str)
+        -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// Stores a new access key or temporary credential. `Ok(false)` when the id exists.
+    fn iam_put_credential(&self, c: &Credential) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The credential with this access key id.
+    fn iam_credential(
+        &self,
+        access_key_id: &str,
+    ) -> impl Future<Output = Result<Option<Credential>, StoreError>> + Send;
+
+    /// The credentials of one user or role, or of everyone.
+    fn iam_credentials(
+        &self,
+        owner: Option<(EntityKind, &str)>,
+    ) -> impl Future<Output = Result<Vec<Credential>, StoreError>> + Send;
+
+    /// Activates or deactivates a credential. `Ok(false)` when there is no such key.
+    fn iam_set_credential_active(
+        &self,
+        access_key_id: &str,
+        active: bool,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Replaces a sealed secret if it is still `old` (KMS re-wrap; compare-and-set so a
+    /// concurrent change is not overwritten).
+    fn iam_replace_credential_secret(
+        &self,
+        access_key_id: &str,
+        new: &str,
+        old: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Records a use of a credential (at most one write a minute per key).
+    fn iam_touch_credential(
+        &self,
+        access_key_id: &str,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes a credential. `Ok(false)` when there was none.
+    fn iam_delete_credential(&self, access_key_id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Deletes temporary credentials that expired before `now_ms`; returns how many.
+    fn iam_delete_expired_sessions(&self, now_ms: i64) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Stores a KMS-sealed server secret unless one of that name exists (`Ok(false)`).
+    fn create_secret(
+        &self,
+        name: &str,
+        value_enc: &str,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// A sealed server secret.
+    fn secret(&self, name: &str) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// Every sealed server secret, `(name, sealed)`.
+    fn secrets(&self) -> impl Future<Output = Result<Vec<(String, String)>, StoreError>> + Send;
+
+    /// Replaces a sealed server secret if it is still `old` (KMS re-wrap).
+    fn replace_secret(&self, name: &str, new: &str, old: &str)
+        -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Checks that the store answers (for readiness).
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -3,7 +3,11 @@ use std::str::FromStr;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::Row;
 
-use crate::{AdminCredential, AuditRecord, NewAuditRecord, Outcome, Store, StoreError};
+use crate::sql::{credential_from, entity_from};
+use crate::{
+    AdminCredential, AuditRecord, Credential, DeleteOutcome, Entity, EntityKind, NewAuditRecord, Outcome, Relation,
+    Store, StoreError,
+};
 
 /// The PostgreSQL store, for several gateway nodes on one database.
 #[derive(Debug, Clone)]
@@ -12,7 +16,7 @@ pub struct PostgresStore {
 }
 
 /// Migrations, oldest first; each runs once, in a transaction.
-const MIGRATIONS: &[&str] = &[crate::sql::migration_v1!("BIGSERIAL PRIMARY KEY")];
+const MIGRATIONS: &[&str] = &[crate::sql::migration_v1!("BIGSERIAL PRIMARY KEY"), crate::sql::MIGRATION_V2];
 
 /// Nodes starting together migrate one at a time: the others wait on this lock, then find
 /// nothing left to do.

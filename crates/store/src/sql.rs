@@ -37,6 +37,79 @@ macro_rules! migration_v1 {
 
 pub(crate) use migration_v1;
 
+/// Schema version 2: IAM entities, their relations, credentials, and KMS-sealed server secrets.
+pub(crate) const MIGRATION_V2: &str = "CREATE TABLE iam_entities (
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        id TEXT NOT NULL UNIQUE,
+        document TEXT NOT NULL,
+        max_session_secs BIGINT NOT NULL,
+        created_at_ms BIGINT NOT NULL,
+        updated_at_ms BIGINT NOT NULL,
+        PRIMARY KEY (kind, name)
+    );
+    CREATE TABLE iam_relations (
+        relation TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        object TEXT NOT NULL,
+        PRIMARY KEY (relation, subject, object)
+    );
+    CREATE INDEX iam_relations_object ON iam_relations (relation, object);
+    CREATE TABLE iam_credentials (
+        access_key_id TEXT PRIMARY KEY,
+        owner_kind TEXT NOT NULL,
+        owner_name TEXT NOT NULL,
+        secret_enc TEXT NOT NULL,
+        active BOOLEAN NOT NULL,
+        token_hash TEXT,
+        session_name TEXT,
+        source_arn TEXT,
+        expires_at_ms BIGINT,
+        created_at_ms BIGINT NOT NULL,
+        last_used_ms BIGINT
+    );
+    CREATE INDEX iam_credentials_owner ON iam_credentials (owner_kind, owner_name);
+    CREATE TABLE secrets (
+        name TEXT PRIMARY KEY,
+        value_enc TEXT NOT NULL,
+        created_at_ms BIGINT NOT NULL
+    );";
+
+pub(crate) const INSERT_ENTITY: &str = "INSERT INTO iam_entities \
+     (kind, name, id, document, max_session_secs, created_at_ms, updated_at_ms) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (kind, name) DO NOTHING";
+pub(crate) const ENTITY_COLUMNS: &str = "kind, name, id, document, max_session_secs, created_at_ms, updated_at_ms";
+pub(crate) const UPDATE_DOCUMENT: &str =
+    "UPDATE iam_entities SET document = $3, updated_at_ms = $4 WHERE kind = $1 AND name = $2";
+pub(crate) const DELETE_ENTITY: &str = "DELETE FROM iam_entities WHERE kind = $1 AND name = $2";
+pub(crate) const INSERT_RELATION: &str =
+    "INSERT INTO iam_relations (relation, subject, object) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+pub(crate) const DELETE_RELATION: &str =
+    "DELETE FROM iam_relations WHERE relation = $1 AND subject = $2 AND object = $3";
+pub(crate) const RELATION_OBJECTS: &str =
+    "SELECT object FROM iam_relations WHERE relation = $1 AND subject = $2 ORDER BY object";
+pub(crate) const RELATION_SUBJECTS: &str =
+    "SELECT subject FROM iam_relations WHERE relation = $1 AND object = $2 ORDER BY subject";
+pub(crate) const CREDENTIAL_COLUMNS: &str = "access_key_id, owner_kind, owner_name, secret_enc, active, token_hash, \
+     session_name, source_arn, expires_at_ms, created_at_ms, last_used_ms";
+pub(crate) const INSERT_IAM_CREDENTIAL: &str = "INSERT INTO iam_credentials \
+     (access_key_id, owner_kind, owner_name, secret_enc, active, token_hash, session_name, source_arn, \
+     expires_at_ms, created_at_ms, last_used_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+     ON CONFLICT DO NOTHING";
+pub(crate) const SET_CREDENTIAL_ACTIVE: &str = "UPDATE iam_credentials SET active = $2 WHERE access_key_id = $1";
+pub(crate) const SET_CREDENTIAL_SECRET: &str =
+    "UPDATE iam_credentials SET secret_enc = $2 WHERE access_key_id = $1 AND secret_enc = $3";
+pub(crate) const TOUCH_CREDENTIAL: &str = "UPDATE iam_credentials SET last_used_ms = $2 \
+     WHERE access_key_id = $1 AND (last_used_ms IS NULL OR last_used_ms < $2 - 60000)";
+pub(crate) const DELETE_CREDENTIAL: &str = "DELETE FROM iam_credentials WHERE access_key_id = $1";
+pub(crate) const DELETE_EXPIRED_SESSIONS: &str =
+    "DELETE FROM iam_credentials WHERE expires_at_ms IS NOT NULL AND expires_at_ms < $1";
+pub(crate) const INSERT_SECRET: &str =
+    "INSERT INTO secrets (name, value_enc, created_at_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+pub(crate) const SELECT_SECRET: &str = "SELECT value_enc FROM secrets WHERE name = $1";
+pub(crate) const LIST_SECRETS: &str = "SELECT name, value_enc FROM secrets ORDER BY name";
+pub(crate) const SET_SECRET: &str = "UPDATE secrets SET value_enc = $2 WHERE name = $1 AND value_enc = $3";
+
 pub(crate) const CREATE_SCHEMA_VERSION: &str = "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)";
 pub(crate) const CURRENT_VERSION: &str = "SELECT MAX(version) FROM schema_version";
 pub(crate) const RECORD_VERSION: &str = "INSERT INTO schema_version (version) VALUES ($1)";
@@ -122,6 +195,205 @@ macro_rules! impl_store {
                     .collect())
             }
 
+            async fn iam_create(&self, e: &Entity) -> Result<bool, StoreError> {
+                let done = sqlx::query($crate::sql::INSERT_ENTITY)
+                    .bind(e.kind.as_str())
+                    .bind(&e.name)
+                    .bind(&e.id)
+                    .bind(&e.document)
+                    .bind(e.max_session_secs)
+                    .bind(e.created_at_ms)
+                    .bind(e.updated_at_ms)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn iam_get(&self, kind: EntityKind, name: &str) -> Result<Option<Entity>, StoreError> {
+                let q = format!("SELECT {} FROM iam_entities WHERE kind = $1 AND name = $2", $crate::sql::ENTITY_COLUMNS);
+                let row: Option<$row> = sqlx::query(&q).bind(kind.as_str()).bind(name).fetch_optional(&self.pool).await?;
+                Ok(row.as_ref().and_then(|r| entity_from(r)))
+            }
+
+            async fn iam_list(&self, kind: EntityKind) -> Result<Vec<Entity>, StoreError> {
+                let q = format!("SELECT {} FROM iam_entities WHERE kind = $1 ORDER BY name", $crate::sql::ENTITY_COLUMNS);
+                let rows: Vec<$row> = sqlx::query(&q).bind(kind.as_str()).fetch_all(&self.pool).await?;
+                Ok(rows.iter().filter_map(|r| entity_from(r)).collect())
+            }
+
+            async fn iam_set_document(&self, kind: EntityKind, name: &str, document: &str, now_ms: i64) -> Result<bool, StoreError> {
+                let done = sqlx::query($crate::sql::UPDATE_DOCUMENT)
+                    .bind(kind.as_str())
+                    .bind(name)
+                    .bind(document)
+                    .bind(now_ms)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn iam_delete(&self, kind: EntityKind, name: &str, arn: &str) -> Result<DeleteOutcome, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let subject = format!("{}/{name}", kind.as_str());
+                let checks: &[(&str, &str, &str)] = match kind {
+                    EntityKind::User => &[
+                        ("SELECT COUNT(*) FROM iam_credentials WHERE owner_kind = 'user' AND owner_name = $1", name, "delete its access keys first"),
+                        ("SELECT COUNT(*) FROM iam_relations WHERE relation = 'member_of' AND subject = $1", name, "remove it from its groups first"),
+                        ("SELECT COUNT(*) FROM iam_relations WHERE relation = 'attached' AND subject = $1", &subject, "detach its policies first"),
+                    ],
+                    EntityKind::Group => &[
+                        ("SELECT COUNT(*) FROM iam_relations WHERE relation = 'member_of' AND object = $1", name, "remove its users first"),
+                        ("SELECT COUNT(*) FROM iam_relations WHERE relation = 'attached' AND subject = $1", &subject, "detach its policies first"),
+                    ],
+                    EntityKind::Role => &[
+                        ("SELECT COUNT(*) FROM iam_relations WHERE relation = 'attached' AND subject = $1", &subject, "detach its policies first"),
+                    ],
+                    EntityKind::Policy => &[
+                        ("SELECT COUNT(*) FROM iam_relations WHERE relation = 'attached' AND object = $1", arn, "detach it from every user, group and role first"),
+                    ],
+                };
+                for (q, bind, what) in checks {
+                    let n: i64 = sqlx::query_scalar(q).bind(*bind).fetch_one(&mut *tx).await?;
+                    if n > 0 {
+                        return Ok(DeleteOutcome::Conflict(format!("cannot delete {} `{name}`: {what}", kind.as_str())));
+                    }
+                }
+                let done = sqlx::query($crate::sql::DELETE_ENTITY).bind(kind.as_str()).bind(name).execute(&mut *tx).await?;
+                if kind == EntityKind::Role {
+                    // Temporary credentials die with their role.
+                    sqlx::query("DELETE FROM iam_credentials WHERE owner_kind = 'role' AND owner_name = $1")
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(if done.rows_affected() == 1 { DeleteOutcome::Deleted } else { DeleteOutcome::NotFound })
+            }
+
+            async fn iam_relate(&self, rel: Relation, subject: &str, object: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query($crate::sql::INSERT_RELATION)
+                    .bind(rel.as_str())
+                    .bind(subject)
+                    .bind(object)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn iam_unrelate(&self, rel: Relation, subject: &str, object: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query($crate::sql::DELETE_RELATION)
+                    .bind(rel.as_str())
+                    .bind(subject)
+                    .bind(object)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn iam_related(&self, rel: Relation, subject: &str) -> Result<Vec<String>, StoreError> {
+                Ok(sqlx::query_scalar($crate::sql::RELATION_OBJECTS)
+                    .bind(rel.as_str())
+                    .bind(subject)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn iam_relating(&self, rel: Relation, object: &str) -> Result<Vec<String>, StoreError> {
+                Ok(sqlx::query_scalar($crate::sql::RELATION_SUBJECTS)
+                    .bind(rel.as_str())
+                    .bind(object)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn iam_put_credential(&self, c: &Credential) -> Result<bool, StoreError> {
+                let done = sqlx::query($crate::sql::INSERT_IAM_CREDENTIAL)
+                    .bind(&c.access_key_id)
+                    .bind(c.owner_kind.as_str())
+                    .bind(&c.owner_name)
+                    .bind(&c.secret_enc)
+                    .bind(c.active)
+                    .bind(&c.token_hash)
+                    .bind(&c.session_name)
+                    .bind(&c.source_arn)
+                    .bind(c.expires_at_ms)
+                    .bind(c.created_at_ms)
+                    .bind(c.last_used_ms)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn iam_credential(&self, access_key_id: &str) -> Result<Option<Credential>, StoreError> {
+                let q = format!("SELECT {} FROM iam_credentials WHERE access_key_id = $1", $crate::sql::CREDENTIAL_COLUMNS);
+                let row: Option<$row> = sqlx::query(&q).bind(access_key_id).fetch_optional(&self.pool).await?;
+                Ok(row.as_ref().and_then(|r| credential_from(r)))
+            }
+
+            async fn iam_credentials(&self, owner: Option<(EntityKind, &str)>) -> Result<Vec<Credential>, StoreError> {
+                let cols = $crate::sql::CREDENTIAL_COLUMNS;
+                let rows: Vec<$row> = match owner {
+                    Some((kind, name)) => {
+                        let q = format!("SELECT {cols} FROM iam_credentials WHERE owner_kind = $1 AND owner_name = $2 ORDER BY created_at_ms, access_key_id");
+                        sqlx::query(&q).bind(kind.as_str()).bind(name).fetch_all(&self.pool).await?
+                    }
+                    None => {
+                        let q = format!("SELECT {cols} FROM iam_credentials ORDER BY access_key_id");
+                        sqlx::query(&q).fetch_all(&self.pool).await?
+                    }
+                };
+                Ok(rows.iter().filter_map(|r| credential_from(r)).collect())
+            }
+
+            async fn iam_set_credential_active(&self, access_key_id: &str, active: bool) -> Result<bool, StoreError> {
+                let done = sqlx::query($crate::sql::SET_CREDENTIAL_ACTIVE).bind(access_key_id).bind(active).execute(&self.pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn iam_replace_credential_secret(&self, access_key_id: &str, new: &str, old: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query($crate::sql::SET_CREDENTIAL_SECRET)
+                    .bind(access_key_id)
+                    .bind(new)
+                    .bind(old)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn iam_touch_credential(&self, access_key_id: &str, now_ms: i64) -> Result<(), StoreError> {
+                sqlx::query($crate::sql::TOUCH_CREDENTIAL).bind(access_key_id).bind(now_ms).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn iam_delete_credential(&self, access_key_id: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query($crate::sql::DELETE_CREDENTIAL).bind(access_key_id).execute(&self.pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn iam_delete_expired_sessions(&self, now_ms: i64) -> Result<u64, StoreError> {
+                let done = sqlx::query($crate::sql::DELETE_EXPIRED_SESSIONS).bind(now_ms).execute(&self.pool).await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn create_secret(&self, name: &str, value_enc: &str, now_ms: i64) -> Result<bool, StoreError> {
+                let done = sqlx::query($crate::sql::INSERT_SECRET).bind(name).bind(value_enc).bind(now_ms).execute(&self.pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn secret(&self, name: &str) -> Result<Option<String>, StoreError> {
+                Ok(sqlx::query_scalar($crate::sql::SELECT_SECRET).bind(name).fetch_optional(&self.pool).await?)
+            }
+
+            async fn secrets(&self) -> Result<Vec<(String, String)>, StoreError> {
+                let rows: Vec<$row> = sqlx::query($crate::sql::LIST_SECRETS).fetch_all(&self.pool).await?;
+                Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+            }
+
+            async fn replace_secret(&self, name: &str, new: &str, old: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query($crate::sql::SET_SECRET).bind(name).bind(new).bind(old).execute(&self.pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn ping(&self) -> Result<(), StoreError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
@@ -131,3 +403,47 @@ macro_rules! impl_store {
 }
 
 pub(crate) use impl_store;
+
+/// Row readers shared by both engines: generic over the row type.
+pub(crate) fn entity_from<'r, R>(r: &'r R) -> Option<crate::Entity>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Some(crate::Entity {
+        kind: crate::EntityKind::parse(r.try_get::<&str, _>(0).ok()?)?,
+        name: r.try_get(1).ok()?,
+        id: r.try_get(2).ok()?,
+        document: r.try_get(3).ok()?,
+        max_session_secs: r.try_get(4).ok()?,
+        created_at_ms: r.try_get(5).ok()?,
+        updated_at_ms: r.try_get(6).ok()?,
+    })
+}
+
+pub(crate) fn credential_from<'r, R>(r: &'r R) -> Option<crate::Credential>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Some(crate::Credential {
+        access_key_id: r.try_get(0).ok()?,
+        owner_kind: crate::EntityKind::parse(r.try_get::<&str, _>(1).ok()?)?,
+        owner_name: r.try_get(2).ok()?,
+        secret_enc: r.try_get(3).ok()?,
+        active: r.try_get(4).ok()?,
+        token_hash: r.try_get(5).ok()?,
+        session_name: r.try_get(6).ok()?,
+        source_arn: r.try_get(7).ok()?,
+        expires_at_ms: r.try_get(8).ok()?,
+        created_at_ms: r.try_get(9).ok()?,
+        last_used_ms: r.try_get(10).ok()?,
+    })
+}

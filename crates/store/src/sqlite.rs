@@ -3,7 +3,11 @@ use std::str::FromStr;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::Row;
 
-use crate::{AdminCredential, AuditRecord, NewAuditRecord, Outcome, Store, StoreError};
+use crate::sql::{credential_from, entity_from};
+use crate::{
+    AdminCredential, AuditRecord, Credential, DeleteOutcome, Entity, EntityKind, NewAuditRecord, Outcome, Relation,
+    Store, StoreError,
+};
 
 /// The embedded store: one SQLite file, WAL journal.
 #[derive(Debug, Clone)]
@@ -12,7 +16,7 @@ pub struct SqliteStore {
 }
 
 /// Migrations, oldest first; each runs once, in a transaction.
-const MIGRATIONS: &[&str] = &[crate::sql::migration_v1!("INTEGER PRIMARY KEY AUTOINCREMENT")];
+const MIGRATIONS: &[&str] = &[crate::sql::migration_v1!("INTEGER PRIMARY KEY AUTOINCREMENT"), crate::sql::MIGRATION_V2];
 
 // === impl SqliteStore ===
 

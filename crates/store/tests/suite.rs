@@ -1,7 +1,10 @@
 //! One suite, run against both stores for real: SQLite in a temporary file and PostgreSQL at
 //! 127.0.0.1:5432 (or `PORTCULLIS_TEST_POSTGRES`). A missing PostgreSQL fails the suite.
 
-use portcullis_store::{AdminCredential, AnyStore, NewAuditRecord, Outcome, Store, StoreError};
+use portcullis_store::{
+    AdminCredential, AnyStore, Credential, DeleteOutcome, Entity, EntityKind, NewAuditRecord, Outcome, Relation, Store,
+    StoreError,
+};
 
 async fn suite(store: &AnyStore) {
     store.ping().await.unwrap_or_else(|e| panic!("ping: {e}"));
@@ -37,6 +40,326 @@ async fn suite(store: &AnyStore) {
     assert_eq!(page.iter().map(|r| r.seq).collect::<Vec<_>>(), seqs[2..4].to_vec());
 }
 
+/// Unwraps a store result, naming the step that failed.
+fn ok<T>(what: &str, r: Result<T, StoreError>) -> T {
+    r.unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+fn entity(kind: EntityKind, name: &str, id: &str, document: &str, max_session_secs: i64, at: i64) -> Entity {
+    Entity {
+        kind,
+        name: name.into(),
+        id: id.into(),
+        document: document.into(),
+        max_session_secs,
+        created_at_ms: at,
+        updated_at_ms: at,
+    }
+}
+
+/// A user's long-term access key: no session fields.
+fn user_key(id: &str, user: &str, secret: &str, created_at_ms: i64) -> Credential {
+    Credential {
+        access_key_id: id.into(),
+        owner_kind: EntityKind::User,
+        owner_name: user.into(),
+        secret_enc: secret.into(),
+        active: true,
+        token_hash: None,
+        session_name: None,
+        source_arn: None,
+        expires_at_ms: None,
+        created_at_ms,
+        last_used_ms: None,
+    }
+}
+
+/// A role's temporary credential: every optional field set.
+fn session(id: &str, role: &str, expires_at_ms: i64) -> Credential {
+    Credential {
+        access_key_id: id.into(),
+        owner_kind: EntityKind::Role,
+        owner_name: role.into(),
+        secret_enc: format!("sealed:{id}"),
+        active: false,
+        token_hash: Some("ef".repeat(32)),
+        session_name: Some("ci-run 'ü'".into()),
+        source_arn: Some("arn:aws:iam::000000000000:user/alice".into()),
+        expires_at_ms: Some(expires_at_ms),
+        created_at_ms: 7,
+        last_used_ms: Some(42),
+    }
+}
+
+/// Every field, so a failed comparison shows what the redacting `Debug` of `Credential` hides.
+#[allow(clippy::type_complexity)]
+fn fields(
+    c: &Credential,
+) -> (&str, EntityKind, &str, &str, bool, Option<&str>, Option<&str>, Option<&str>, Option<i64>, i64, Option<i64>) {
+    (
+        &c.access_key_id,
+        c.owner_kind,
+        &c.owner_name,
+        &c.secret_enc,
+        c.active,
+        c.token_hash.as_deref(),
+        c.session_name.as_deref(),
+        c.source_arn.as_deref(),
+        c.expires_at_ms,
+        c.created_at_ms,
+        c.last_used_ms,
+    )
+}
+
+async fn credential(store: &AnyStore, id: &str) -> Option<Credential> {
+    ok("iam_credential", store.iam_credential(id).await)
+}
+
+async fn credential_ids(store: &AnyStore, owner: Option<(EntityKind, &str)>) -> Vec<String> {
+    ok("iam_credentials", store.iam_credentials(owner).await).into_iter().map(|c| c.access_key_id).collect()
+}
+
+fn conflict(what: &str, outcome: DeleteOutcome, needle: &str) {
+    match outcome {
+        DeleteOutcome::Conflict(msg) => {
+            assert!(msg.contains(needle), "{what}: conflict `{msg}` should mention `{needle}`")
+        }
+        other => panic!("{what}: expected a conflict mentioning `{needle}`, got {other:?}"),
+    }
+}
+
+/// The IAM tables and server secrets. Writes no audit records (the SQLite test counts them).
+async fn iam_suite(store: &AnyStore) {
+    use EntityKind::{Group, Policy, Role, User};
+    use Relation::{Attached, MemberOf};
+    const ACCOUNT: &str = "arn:aws:iam::000000000000";
+
+    // --- Entities: unique per kind, read back exactly, listed per kind by name.
+    let doc =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*","Sid":"quote ' ü"}]}"#;
+    let carol = entity(User, "carol", "AIDACAROL", "", 0, 1_000);
+    let alice = entity(User, "alice", "AIDAALICE", "", 0, 1_001);
+    let bob = entity(User, "bob", "AIDABOB", "", 0, 1_002);
+    for e in [&carol, &alice, &bob] {
+        assert!(ok("iam_create", store.iam_create(e).await), "create {}", e.name);
+    }
+    let dup = entity(User, "alice", "AIDAOTHER", "x", 5, 9_999);
+    assert!(!ok("iam_create dup", store.iam_create(&dup).await), "same kind and name twice");
+    assert_eq!(ok("iam_get", store.iam_get(User, "alice").await), Some(alice.clone()), "dup must not overwrite");
+    let alice_group = entity(Group, "alice", "AGPAALICE", "", 0, 1_003);
+    assert!(ok("iam_create group", store.iam_create(&alice_group).await), "same name, other kind");
+    let role = entity(Role, "deployer", "AROADEPLOYER", doc, 3_600, 1_004);
+    assert!(ok("iam_create role", store.iam_create(&role).await));
+    let policy = entity(Policy, "ReadOnly", "ANPAREADONLY", doc, 0, 1_005);
+    assert!(ok("iam_create policy", store.iam_create(&policy).await));
+
+    assert_eq!(ok("iam_get", store.iam_get(User, "alice").await), Some(alice.clone()));
+    assert_eq!(ok("iam_get", store.iam_get(Group, "alice").await), Some(alice_group.clone()));
+    assert_eq!(ok("iam_get", store.iam_get(Role, "deployer").await), Some(role.clone()));
+    assert_eq!(ok("iam_get", store.iam_get(Policy, "ReadOnly").await), Some(policy.clone()));
+    assert_eq!(ok("iam_get", store.iam_get(Role, "alice").await), None, "kind is part of the key");
+    assert_eq!(ok("iam_get", store.iam_get(User, "nobody").await), None);
+
+    assert_eq!(ok("iam_list", store.iam_list(User).await), vec![alice.clone(), bob.clone(), carol.clone()]);
+    assert_eq!(ok("iam_list", store.iam_list(Group).await), vec![alice_group.clone()]);
+    assert_eq!(ok("iam_list", store.iam_list(Role).await), vec![role.clone()]);
+    assert_eq!(ok("iam_list", store.iam_list(Policy).await), vec![policy.clone()]);
+
+    let doc2 = r#"{"Version":"2012-10-17","Statement":[]}"#;
+    assert!(ok("iam_set_document", store.iam_set_document(Policy, "ReadOnly", doc2, 5_000).await));
+    let updated = Entity { document: doc2.into(), updated_at_ms: 5_000, ..policy.clone() };
+    assert_eq!(ok("iam_get", store.iam_get(Policy, "ReadOnly").await), Some(updated));
+    assert!(!ok("iam_set_document", store.iam_set_document(Policy, "Missing", doc2, 5_001).await));
+    assert!(!ok("iam_set_document", store.iam_set_document(Role, "ReadOnly", doc2, 5_001).await), "wrong kind");
+    assert_eq!(ok("iam_get", store.iam_get(Role, "deployer").await), Some(role.clone()), "other rows untouched");
+
+    // --- Relations.
+    assert!(ok("iam_relate", store.iam_relate(MemberOf, "bob", "devs").await));
+    assert!(!ok("iam_relate dup", store.iam_relate(MemberOf, "bob", "devs").await));
+    assert!(ok("iam_relate", store.iam_relate(MemberOf, "bob", "admins").await));
+    assert!(ok("iam_relate", store.iam_relate(MemberOf, "alice", "devs").await));
+    assert!(ok("iam_relate", store.iam_relate(Attached, "bob", "devs").await), "relation kind is part of the key");
+    assert_eq!(ok("iam_related", store.iam_related(MemberOf, "bob").await), ["admins", "devs"]);
+    assert_eq!(ok("iam_relating", store.iam_relating(MemberOf, "devs").await), ["alice", "bob"]);
+    assert_eq!(ok("iam_related", store.iam_related(Attached, "bob").await), ["devs"]);
+    assert_eq!(ok("iam_related", store.iam_related(MemberOf, "nobody").await), Vec::<String>::new());
+    assert!(ok("iam_unrelate", store.iam_unrelate(Attached, "bob", "devs").await));
+    assert!(!ok("iam_unrelate again", store.iam_unrelate(Attached, "bob", "devs").await));
+    assert_eq!(ok("iam_related", store.iam_related(MemberOf, "bob").await), ["admins", "devs"], "other relation kept");
+    assert!(ok("iam_unrelate", store.iam_unrelate(MemberOf, "bob", "admins").await));
+    assert!(!ok("iam_unrelate again", store.iam_unrelate(MemberOf, "bob", "admins").await));
+    assert_eq!(ok("iam_related", store.iam_related(MemberOf, "bob").await), ["devs"]);
+    for (s, o) in [("bob", "devs"), ("alice", "devs")] {
+        assert!(ok("iam_unrelate", store.iam_unrelate(MemberOf, s, o).await));
+    }
+
+    // --- Deleting a user: access keys, then groups, then policies block it.
+    let dave = entity(User, "dave", "AIDADAVE", "", 0, 2_000);
+    assert!(ok("iam_create", store.iam_create(&dave).await));
+    let dave_arn = format!("{ACCOUNT}:user/dave");
+    assert!(ok("put key", store.iam_put_credential(&user_key("AKIADAVE", "dave", "s", 2_000)).await));
+    conflict("user with a key", ok("iam_delete", store.iam_delete(User, "dave", &dave_arn).await), "access keys");
+    assert!(ok("delete key", store.iam_delete_credential("AKIADAVE").await));
+    let devs = entity(Group, "devs", "AGPADEVS", "", 0, 2_001);
+    assert!(ok("iam_create", store.iam_create(&devs).await));
+    assert!(ok("iam_relate", store.iam_relate(MemberOf, "dave", "devs").await));
+    conflict("user in a group", ok("iam_delete", store.iam_delete(User, "dave", &dave_arn).await), "group");
+    assert!(ok("iam_unrelate", store.iam_unrelate(MemberOf, "dave", "devs").await));
+    let policy_arn = format!("{ACCOUNT}:policy/ReadOnly");
+    assert!(ok("attach", store.iam_relate(Attached, "user/dave", &policy_arn).await));
+    conflict("user with a policy", ok("iam_delete", store.iam_delete(User, "dave", &dave_arn).await), "polic");
+    assert!(ok("detach", store.iam_unrelate(Attached, "user/dave", &policy_arn).await));
+    assert_eq!(ok("iam_delete", store.iam_delete(User, "dave", &dave_arn).await), DeleteOutcome::Deleted);
+    assert_eq!(ok("iam_get", store.iam_get(User, "dave").await), None);
+    assert_eq!(ok("iam_delete", store.iam_delete(User, "dave", &dave_arn).await), DeleteOutcome::NotFound);
+
+    // A group with members, then with a policy; a policy attached somewhere.
+    let devs_arn = format!("{ACCOUNT}:group/devs");
+    assert!(ok("iam_relate", store.iam_relate(MemberOf, "alice", "devs").await));
+    conflict("group with members", ok("iam_delete", store.iam_delete(Group, "devs", &devs_arn).await), "users");
+    assert!(ok("iam_unrelate", store.iam_unrelate(MemberOf, "alice", "devs").await));
+    assert!(ok("attach", store.iam_relate(Attached, "group/devs", &policy_arn).await));
+    conflict("group with a policy", ok("iam_delete", store.iam_delete(Group, "devs", &devs_arn).await), "polic");
+    conflict("attached policy", ok("iam_delete", store.iam_delete(Policy, "ReadOnly", &policy_arn).await), "detach");
+    assert_eq!(ok("iam_get", store.iam_get(Policy, "ReadOnly").await).map(|p| p.id), Some("ANPAREADONLY".into()));
+    assert!(ok("detach", store.iam_unrelate(Attached, "group/devs", &policy_arn).await));
+    assert_eq!(ok("iam_delete", store.iam_delete(Group, "devs", &devs_arn).await), DeleteOutcome::Deleted);
+    assert_eq!(ok("iam_get", store.iam_get(Group, "devs").await), None);
+
+    // A role: attachments block it; its temporary credentials go with it, and only its own.
+    let role_arn = format!("{ACCOUNT}:role/deployer");
+    assert!(ok("attach", store.iam_relate(Attached, "role/deployer", &policy_arn).await));
+    conflict("role with a policy", ok("iam_delete", store.iam_delete(Role, "deployer", &role_arn).await), "polic");
+    conflict("policy on a role", ok("iam_delete", store.iam_delete(Policy, "ReadOnly", &policy_arn).await), "detach");
+    assert!(ok("detach", store.iam_unrelate(Attached, "role/deployer", &policy_arn).await));
+    assert!(ok("put session", store.iam_put_credential(&session("ASIADEPLOY1", "deployer", 9_000_000)).await));
+    assert!(ok("put session", store.iam_put_credential(&session("ASIADEPLOY2", "deployer", 9_000_000)).await));
+    assert!(ok("put session", store.iam_put_credential(&session("ASIAOTHER", "other-role", 9_000_000)).await));
+    assert!(ok("put key", store.iam_put_credential(&user_key("AKIASAMENAME", "deployer", "s", 1)).await));
+    assert_eq!(ok("iam_delete", store.iam_delete(Role, "deployer", &role_arn).await), DeleteOutcome::Deleted);
+    assert_eq!(ok("iam_get", store.iam_get(Role, "deployer").await), None);
+    assert_eq!(credential(store, "ASIADEPLOY1").await, None, "a role's sessions die with it");
+    assert_eq!(credential(store, "ASIADEPLOY2").await, None, "a role's sessions die with it");
+    assert!(credential(store, "ASIAOTHER").await.is_some(), "another role's session stays");
+    assert!(credential(store, "AKIASAMENAME").await.is_some(), "a user of the same name keeps its key");
+    assert_eq!(ok("iam_delete", store.iam_delete(Role, "deployer", &role_arn).await), DeleteOutcome::NotFound);
+    for id in ["ASIAOTHER", "AKIASAMENAME"] {
+        assert!(ok("iam_delete_credential", store.iam_delete_credential(id).await));
+    }
+
+    // The policy, once detached everywhere.
+    assert_eq!(ok("iam_delete", store.iam_delete(Policy, "ReadOnly", &policy_arn).await), DeleteOutcome::Deleted);
+    assert_eq!(ok("iam_delete", store.iam_delete(Policy, "ReadOnly", &policy_arn).await), DeleteOutcome::NotFound);
+    assert_eq!(ok("iam_list", store.iam_list(Policy).await), Vec::<Entity>::new());
+    assert_eq!(ok("iam_list", store.iam_list(User).await), vec![alice, bob, carol]);
+
+    // --- Credentials.
+    assert_eq!(credential_ids(store, None).await, Vec::<String>::new());
+    // Ids sort in the opposite order to creation, so the two listings' orders differ.
+    let k_old = user_key("AKIAZZZZ", "alice", "sealed-a", 100);
+    let k_new = user_key("AKIAAAAA", "alice", "sealed-b", 200);
+    let k_bob = user_key("AKIABOB", "bob", "sealed-c", 150);
+    let temp = session("ASIATEMP", "ops", 9_000_000);
+    for c in [&k_old, &k_new, &k_bob, &temp] {
+        assert!(ok("iam_put_credential", store.iam_put_credential(c).await), "{}", c.access_key_id);
+    }
+    let clash = Credential { secret_enc: "other".into(), owner_name: "bob".into(), ..k_old.clone() };
+    assert!(!ok("iam_put_credential dup", store.iam_put_credential(&clash).await));
+    for c in [&k_old, &k_new, &k_bob, &temp] {
+        let got = credential(store, &c.access_key_id).await.unwrap_or_else(|| panic!("{} missing", c.access_key_id));
+        assert_eq!(fields(&got), fields(c));
+        assert!(got == *c);
+    }
+    assert_eq!(credential(store, "AKIANOBODY").await.map(|c| c.access_key_id), None);
+    assert_eq!(credential_ids(store, Some((User, "alice"))).await, ["AKIAZZZZ", "AKIAAAAA"]);
+    assert_eq!(credential_ids(store, Some((User, "bob"))).await, ["AKIABOB"]);
+    assert_eq!(credential_ids(store, Some((Role, "ops"))).await, ["ASIATEMP"]);
+    assert_eq!(credential_ids(store, Some((Role, "alice"))).await, Vec::<String>::new(), "kind is part of the owner");
+    assert_eq!(credential_ids(store, Some((User, "ops"))).await, Vec::<String>::new(), "kind is part of the owner");
+    assert_eq!(credential_ids(store, None).await, ["AKIAAAAA", "AKIABOB", "AKIAZZZZ", "ASIATEMP"]);
+    let listed = ok("iam_credentials", store.iam_credentials(Some((Role, "ops"))).await);
+    assert_eq!(listed.iter().map(fields).collect::<Vec<_>>(), vec![fields(&temp)], "listing keeps every field");
+
+    // Active flag.
+    assert!(ok("deactivate", store.iam_set_credential_active("AKIAZZZZ", false).await));
+    assert_eq!(credential(store, "AKIAZZZZ").await.map(|c| c.active), Some(false));
+    assert_eq!(credential(store, "AKIAAAAA").await.map(|c| c.active), Some(true), "only that key");
+    assert!(ok("activate", store.iam_set_credential_active("AKIAZZZZ", true).await));
+    assert_eq!(credential(store, "AKIAZZZZ").await.map(|c| c.active), Some(true));
+    assert!(ok("activate temp", store.iam_set_credential_active("ASIATEMP", true).await));
+    assert_eq!(credential(store, "ASIATEMP").await.map(|c| c.active), Some(true));
+    assert!(!ok("unknown key", store.iam_set_credential_active("AKIANOBODY", false).await));
+
+    // Secret re-wrap is compare-and-set.
+    assert!(!ok("cas wrong", store.iam_replace_credential_secret("AKIAZZZZ", "sealed-a2", "sealed-x").await));
+    assert_eq!(credential(store, "AKIAZZZZ").await.map(|c| c.secret_enc), Some("sealed-a".into()));
+    assert!(ok("cas right", store.iam_replace_credential_secret("AKIAZZZZ", "sealed-a2", "sealed-a").await));
+    assert_eq!(credential(store, "AKIAZZZZ").await.map(|c| c.secret_enc), Some("sealed-a2".into()));
+    assert!(!ok("cas stale", store.iam_replace_credential_secret("AKIAZZZZ", "sealed-a3", "sealed-a").await));
+    assert_eq!(credential(store, "AKIAZZZZ").await.map(|c| c.secret_enc), Some("sealed-a2".into()));
+    assert!(!ok("cas unknown", store.iam_replace_credential_secret("AKIANOBODY", "n", "sealed-a2").await));
+    assert_eq!(credential(store, "AKIAAAAA").await.map(|c| c.secret_enc), Some("sealed-b".into()), "only that key");
+
+    // Touch: at most one write a minute.
+    let t0 = 1_700_000_000_000_i64;
+    ok("touch", store.iam_touch_credential("AKIAZZZZ", t0).await);
+    assert_eq!(credential(store, "AKIAZZZZ").await.map(|c| c.last_used_ms), Some(Some(t0)));
+    assert_eq!(credential(store, "AKIAAAAA").await.map(|c| c.last_used_ms), Some(None), "only that key");
+    ok("touch", store.iam_touch_credential("AKIAZZZZ", t0 + 30_000).await);
+    assert_eq!(credential(store, "AKIAZZZZ").await.map(|c| c.last_used_ms), Some(Some(t0)), "within a minute");
+    ok("touch", store.iam_touch_credential("AKIAZZZZ", t0 + 59_999).await);
+    assert_eq!(credential(store, "AKIAZZZZ").await.map(|c| c.last_used_ms), Some(Some(t0)), "within a minute");
+    ok("touch", store.iam_touch_credential("AKIAZZZZ", t0 + 61_000).await);
+    assert_eq!(credential(store, "AKIAZZZZ").await.map(|c| c.last_used_ms), Some(Some(t0 + 61_000)));
+    ok("touch", store.iam_touch_credential("ASIATEMP", t0).await);
+    assert_eq!(credential(store, "ASIATEMP").await.map(|c| c.last_used_ms), Some(Some(t0)), "from Some(42)");
+    ok("touch unknown", store.iam_touch_credential("AKIANOBODY", t0).await);
+    assert_eq!(credential(store, "AKIANOBODY").await.map(|c| c.access_key_id), None, "touch creates nothing");
+
+    // Delete.
+    assert!(ok("iam_delete_credential", store.iam_delete_credential("AKIABOB").await));
+    assert!(!ok("iam_delete_credential again", store.iam_delete_credential("AKIABOB").await));
+    assert_eq!(credential(store, "AKIABOB").await.map(|c| c.access_key_id), None);
+    assert_eq!(credential_ids(store, None).await, ["AKIAAAAA", "AKIAZZZZ", "ASIATEMP"]);
+
+    // Expired sessions: strictly before `now`; long-term keys never expire.
+    for (id, exp) in [("ASIAEXP1", 5_000), ("ASIAEXP2", 10_000), ("ASIAEXP3", 20_000)] {
+        assert!(ok("put session", store.iam_put_credential(&session(id, "ops", exp)).await));
+    }
+    assert_eq!(ok("expire", store.iam_delete_expired_sessions(4_999).await), 0);
+    assert_eq!(ok("expire", store.iam_delete_expired_sessions(10_000).await), 1);
+    assert_eq!(credential_ids(store, None).await, ["AKIAAAAA", "AKIAZZZZ", "ASIAEXP2", "ASIAEXP3", "ASIATEMP"]);
+    assert_eq!(ok("expire", store.iam_delete_expired_sessions(10_000).await), 0, "nothing left to do");
+    assert_eq!(ok("expire", store.iam_delete_expired_sessions(20_001).await), 2);
+    assert_eq!(credential_ids(store, None).await, ["AKIAAAAA", "AKIAZZZZ", "ASIATEMP"]);
+    assert_eq!(ok("expire", store.iam_delete_expired_sessions(i64::MAX).await), 1, "only the session");
+    assert_eq!(credential_ids(store, None).await, ["AKIAAAAA", "AKIAZZZZ"]);
+
+    // --- Server secrets.
+    assert!(ok("create_secret", store.create_secret("jwt-signing", "sealed-v1", 1).await));
+    assert!(!ok("create_secret dup", store.create_secret("jwt-signing", "sealed-other", 2).await));
+    assert_eq!(ok("secret", store.secret("jwt-signing").await).as_deref(), Some("sealed-v1"), "first writer wins");
+    assert!(ok("create_secret", store.create_secret("a-first", "sealed-a 'ü'", 3).await));
+    assert_eq!(ok("secret", store.secret("a-first").await).as_deref(), Some("sealed-a 'ü'"));
+    assert_eq!(ok("secret", store.secret("missing").await), None);
+    let pairs = |v: &[(&str, &str)]| v.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect::<Vec<_>>();
+    assert_eq!(
+        ok("secrets", store.secrets().await),
+        pairs(&[("a-first", "sealed-a 'ü'"), ("jwt-signing", "sealed-v1")])
+    );
+    assert!(!ok("cas wrong", store.replace_secret("jwt-signing", "sealed-v2", "sealed-other").await));
+    assert_eq!(ok("secret", store.secret("jwt-signing").await).as_deref(), Some("sealed-v1"));
+    assert!(ok("cas right", store.replace_secret("jwt-signing", "sealed-v2", "sealed-v1").await));
+    assert_eq!(ok("secret", store.secret("jwt-signing").await).as_deref(), Some("sealed-v2"));
+    assert!(!ok("cas stale", store.replace_secret("jwt-signing", "sealed-v3", "sealed-v1").await));
+    assert!(!ok("cas unknown", store.replace_secret("missing", "x", "y").await));
+    assert_eq!(ok("secret", store.secret("missing").await), None, "replace creates nothing");
+    assert_eq!(
+        ok("secrets", store.secrets().await),
+        pairs(&[("a-first", "sealed-a 'ü'"), ("jwt-signing", "sealed-v2")])
+    );
+}
+
 #[tokio::test]
 async fn sqlite_store() {
     let dir = std::env::temp_dir().join(format!("portcullis-store-{}", uuid::Uuid::new_v4()));
@@ -44,10 +367,13 @@ async fn sqlite_store() {
     let url = format!("sqlite://{}", dir.join("s.db").display());
     let store = AnyStore::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
     suite(&store).await;
+    iam_suite(&store).await;
     // Reopening migrates nothing and keeps the data.
     drop(store);
     let again = AnyStore::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(again.list_audit(0, 10).await.map(|v| v.len()).ok(), Some(5));
+    assert_eq!(again.secret("jwt-signing").await.ok().flatten().as_deref(), Some("sealed-v2"));
+    assert_eq!(again.iam_list(EntityKind::User).await.map(|v| v.len()).ok(), Some(3));
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -64,6 +390,7 @@ async fn postgres_store() {
     let url = format!("{}/{db}", admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base));
     let store = AnyStore::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
     suite(&store).await;
+    iam_suite(&store).await;
 
     drop(store);
     let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;

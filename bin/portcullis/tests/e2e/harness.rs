@@ -12,13 +12,15 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub use crate::fixtures::{self_signed, status_of, write, Upstream};
+pub use crate::sign::{sign_request, Creds, How};
 
 /// A running gateway process.
 pub struct Gw {
     pub api: SocketAddr,
     pub admin: Option<SocketAddr>,
     pub redirect: Option<SocketAddr>,
-    pub token: Option<String>,
+    /// The first administrator's access key, when this start created it.
+    pub admin_key: Option<Creds>,
     pub ca_pem: Vec<u8>,
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
@@ -61,7 +63,7 @@ impl Gw {
             api: SocketAddr::from(([0, 0, 0, 0], 0)),
             admin: None,
             redirect: None,
-            token: None,
+            admin_key: None,
             ca_pem: Vec::new(),
             dir,
             config,
@@ -90,8 +92,12 @@ impl Gw {
                     self.api = api;
                     self.admin = admin;
                     self.redirect = find("HTTP redirect");
-                    self.token =
-                        lines.iter().find_map(|l| l.split("keep it safe): ").nth(1)).map(|t| t.trim().to_owned());
+                    let value = |name: &str| {
+                        lines.iter().find_map(|l| l.trim().strip_prefix(name)).map(|v| v.trim().to_owned())
+                    };
+                    if let (Some(id), Some(secret)) = (value("AWS_ACCESS_KEY_ID="), value("AWS_SECRET_ACCESS_KEY=")) {
+                        self.admin_key = Some(Creds::new(&id, &secret));
+                    }
                     let cert = lines
                         .iter()
                         .find_map(|l| l.split("development certificate ").nth(1))
@@ -170,8 +176,31 @@ impl Gw {
             .unwrap_or_else(|e| panic!("client: {e}"))
     }
 
-    pub fn bearer(&self) -> String {
-        format!("Bearer {}", self.token.clone().unwrap_or_default())
+    /// Sends a request to the admin API signed with `creds` (default: the first
+    /// administrator's key).
+    pub async fn admin_call(
+        &self,
+        creds: Option<&Creds>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let c = self.admin_client();
+        let mut b = c.request(method, self.admin_url(path));
+        if let Some(body) = body {
+            b = b.header("content-type", "application/json").body(body.to_string());
+        }
+        let mut req = b.build().unwrap_or_else(|e| panic!("request: {e}"));
+        let creds = creds.or(self.admin_key.as_ref()).unwrap_or_else(|| panic!("no admin key"));
+        sign_request(&mut req, creds, &How::admin());
+        c.execute(req).await.unwrap_or_else(|e| panic!("admin call {path}: {e}"))
+    }
+
+    /// [`Gw::admin_call`] as the first administrator, returning status and JSON body.
+    pub async fn admin_json(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let r = self.admin_call(None, method, path, body).await;
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
     }
 
     /// Sends raw bytes over TLS (HTTP/1.1) and reads until the server closes or 5 s pass.

@@ -5,9 +5,12 @@
 #![allow(unreachable_pub, reason = "a test binary has no public interface; `pub` marks the harness API")]
 
 mod admin;
+mod cli;
 mod fixtures;
 mod harness;
+mod iam;
 mod lifecycle;
 mod limits;
 mod routing;
+mod sign;
 mod tls;

@@ -58,6 +58,14 @@ async fn proxy(
         headers.insert(name.clone(), value.clone());
     }
     set_forwarding(cx, headers);
+    // The principal header is the gateway's word: whatever the client sent under that name
+    // goes, and only an authenticated caller puts it back.
+    if let Some(name) = &rt.compiled.principal_header {
+        headers.remove(name);
+        if let Some(v) = cx.caller.as_ref().and_then(|c| HeaderValue::from_str(&c.principal.arn).ok()) {
+            headers.insert(name.clone(), v);
+        }
+    }
     let Some(client) = rt.upstream_client(cx.api, cx.route) else {
         return Err(Reject::internal(ResponseType::ApiConfigurationError, "no upstream client for this route"));
     };
@@ -146,12 +154,7 @@ fn classify(cx: &mut RequestCtx, e: hyper_util::client::legacy::Error) -> Reject
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(err) = source {
         if let Some(body) = err.downcast_ref::<ClientBodyError>() {
-            let (kind, why) = match body {
-                ClientBodyError::TooLarge(_) => (ResponseType::RequestTooLarge, "request body over the limit"),
-                ClientBodyError::Idle(_) => (ResponseType::RequestTimeout, "request body stalled"),
-                ClientBodyError::Malformed(_) => (ResponseType::BadRequest, "request body malformed or cut"),
-            };
-            return Reject::client(kind, why).and_close();
+            return body.reject();
         }
         source = err.source();
     }

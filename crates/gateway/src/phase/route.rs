@@ -21,6 +21,9 @@ pub(crate) fn resolve(rt: &Runtime, cx: &mut RequestCtx, _req: &mut Request<ReqB
     };
     cx.api = Some(sel.api_index);
     cx.stage = Some(sel.stage_index);
+    // `rest` is a suffix of the path, except the stage root, where it is "/" and the path may
+    // not end in one; then the stage-relative path is empty.
+    cx.rest_at = if cx.path.ends_with(sel.rest) { cx.path.len() - sel.rest.len() } else { cx.path.len() };
     if let Some(m) = sel.api.routes.find(&cx.method, sel.rest) {
         cx.route = Some(m.index);
         cx.params = m.params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();

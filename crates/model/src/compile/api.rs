@@ -5,14 +5,19 @@ use http::header::{HeaderName, HeaderValue};
 use http::StatusCode;
 
 use super::{CompiledApi, CompiledRoute, CompiledStage, HttpIntegration, Issue, MockIntegration, DEFAULT_STAGE};
-use crate::config::{ApiConfig, IntegrationConfig, IntegrationKind};
+use crate::config::{ApiConfig, IamConfig, IntegrationConfig, IntegrationKind};
 use crate::cors::CorsPolicy;
 use crate::positions::{join_index, join_key};
 use crate::responses::ResponseOverrides;
 use crate::routes::{RouteKey, RouteTable};
 use crate::upstream_url::UrlPart;
 
-pub(super) fn compile_api(api: &ApiConfig, path: &str, issues: &mut Vec<Issue>) -> Option<CompiledApi> {
+pub(super) fn compile_api(
+    api: &ApiConfig,
+    iam: &IamConfig,
+    path: &str,
+    issues: &mut Vec<Issue>,
+) -> Option<CompiledApi> {
     let before = issues.len();
     if !is_name(&api.name, 64) {
         issues.push((join_key(path, "name"), "use 1-64 letters, digits, `-` or `_`".into()));
@@ -71,10 +76,22 @@ pub(super) fn compile_api(api: &ApiConfig, path: &str, issues: &mut Vec<Issue>) 
             }
         })
         .ok();
+    let resource_policy = api.resource_policy.as_ref().and_then(|doc| {
+        let doc = expand_short_resources(doc, iam, &api.name);
+        iam::policy::Policy::from_value_as(&doc, iam::policy::PolicyKind::Resource)
+            .map_err(|e| {
+                let at = join_key(path, "resource_policy");
+                let at = if e.path.is_empty() { at } else { format!("{at}.{}", e.path) };
+                issues.push((at, e.message));
+            })
+            .ok()
+    });
     if issues.len() > before {
         return None;
     }
     Some(CompiledApi {
+        route_auth: api.routes.iter().map(|r| r.auth).collect(),
+        resource_policy,
         name: api.name.clone(),
         hosts,
         base_path,
@@ -84,6 +101,43 @@ pub(super) fn compile_api(api: &ApiConfig, path: &str, issues: &mut Vec<Issue>) 
         cors,
         responses: responses?,
     })
+}
+
+/// Expands `execute-api:/STAGE/METHOD/PATH` resources to full ARNs of this API, as API
+/// Gateway does when a resource policy is saved (reference §2.1).
+fn expand_short_resources(doc: &serde_json::Value, iam: &IamConfig, api: &str) -> serde_json::Value {
+    use serde_json::Value;
+    let prefix = format!("arn:aws:execute-api:{}:{}:{api}/", iam.region, iam.account_id);
+    let expand = |v: &Value| match v {
+        Value::String(s) => Value::String(match s.strip_prefix("execute-api:/") {
+            Some(rest) => format!("{prefix}{rest}"),
+            None => s.clone(),
+        }),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| match i.as_str().and_then(|s| s.strip_prefix("execute-api:/")) {
+                    Some(rest) => Value::String(format!("{prefix}{rest}")),
+                    None => i.clone(),
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    };
+    let mut doc = doc.clone();
+    let statements = match doc.get_mut("Statement") {
+        Some(Value::Array(list)) => list.iter_mut().collect::<Vec<_>>(),
+        Some(one @ Value::Object(_)) => vec![one],
+        _ => Vec::new(),
+    };
+    for st in statements {
+        for field in ["Resource", "NotResource"] {
+            if let Some(v) = st.get_mut(field) {
+                *v = expand(v);
+            }
+        }
+    }
+    doc
 }
 
 fn compile_stages(api: &ApiConfig, path: &str, issues: &mut Vec<Issue>) -> Vec<CompiledStage> {

@@ -144,3 +144,53 @@ apis:
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(errs[0].contains("stage variable `v` of stage `bad` cannot go in a URL path"), "{errs:?}");
 }
+
+const IAM: &str = "\
+iam:
+  region: eu-west-1
+  account_id: \"123456789012\"
+apis:
+  - name: pets
+    resource_policy:
+      Version: \"2012-10-17\"
+      Statement:
+        - Effect: Allow
+          Principal: \"*\"
+          Action: execute-api:Invoke
+          Resource: [execute-api:/*/GET/*, \"arn:aws:execute-api:*:*:other/*\"]
+    routes:
+      - route: GET /pets
+        auth: iam
+        integration: {type: mock}
+      - route: GET /open
+        integration: {type: mock}
+";
+
+#[test]
+fn iam_routes_and_resource_policies_compile_with_short_forms_expanded() {
+    let c = load_str("x.yaml", IAM, |_| None).unwrap_or_else(|e| panic!("{e}"));
+    let api = &c.apis[0];
+    assert_eq!(api.route_auth, vec![crate::RouteAuth::Iam, crate::RouteAuth::None]);
+    let doc = api.resource_policy.as_ref().map(|p| p.document().to_string()).unwrap_or_default();
+    assert!(doc.contains("arn:aws:execute-api:eu-west-1:123456789012:pets/*/GET/*"), "{doc}");
+    assert!(doc.contains("arn:aws:execute-api:*:*:other/*"), "{doc}");
+    assert_eq!(c.principal_header.as_ref().map(http::HeaderName::as_str), Some("x-portcullis-principal"));
+}
+
+#[test]
+fn bad_iam_settings_and_policies_name_their_place() {
+    let bad = IAM.replace("Effect: Allow", "Effect: Alow").replace("\"123456789012\"", "\"12345\"");
+    let errs = errors(&bad);
+    assert!(
+        errs.iter().any(|e| e.starts_with("x.yaml:3:") && e.contains("iam.account_id") && e.contains("12 digits")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter().any(|e| e.starts_with("x.yaml:9:") && e.contains("apis[0].resource_policy.Statement[0].Effect")),
+        "{errs:?}"
+    );
+    let errs = errors(&IAM.replace("auth: iam", "auth: sigv4"));
+    assert!(errs.iter().any(|e| e.contains("routes[0].auth") && e.contains("sigv4")), "{errs:?}");
+    let errs = errors(&format!("{IAM}  - name: x\n    routes: []\n").replace("region: eu-west-1", "region: EU West"));
+    assert!(errs.iter().any(|e| e.contains("iam.region")), "{errs:?}");
+}

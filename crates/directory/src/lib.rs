@@ -1,0 +1,242 @@
+//! IAM principals kept in the store, as the gateway uses them.
+//!
+//! [`Directory::authenticate`] turns a parsed SigV4 signature into a [`Caller`]: the user or
+//! role session behind the access key, its policies, and its secret (opened by the KMS),
+//! cached for `cache_ttl` so the hot path is a map lookup and one HMAC. Unknown keys are
+//! cached too, briefly, so a flood of random key ids does not become a flood of queries.
+//!
+//! The admin API's IAM operations live here as well (`ops.rs`); each one drops the cache, so
+//! a change made on this node applies to its next request.
+
+mod caller;
+mod error;
+mod names;
+mod ops;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use iam::policy::{managed, Policy, PolicyKind, Principal, PrincipalKind};
+use iam::sigv4::{SigV4Error, Signature};
+use kms::{EncryptionContext, Kms};
+use parking_lot::RwLock;
+use store::{AnyStore, Credential, EntityKind, Relation, Store as _};
+use zeroize::Zeroizing;
+
+pub use caller::Caller;
+pub use error::DirectoryError;
+pub use names::{entity_arn, session_arn};
+pub use ops::{AccessKey, NewAccessKey, TemporaryCredentials, ROLE_SESSION_MAX_SECS, ROLE_SESSION_MIN_SECS};
+
+/// Entries kept before the cache is emptied and refilled; bounds memory under key-id floods.
+const CACHE_CAP: usize = 100_000;
+/// How long an unknown access key id is remembered as unknown.
+const NEGATIVE_TTL: Duration = Duration::from_secs(2);
+
+/// What the directory needs from the config.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The account id in ARNs.
+    pub account_id: String,
+    /// How long a cached caller is trusted.
+    pub cache_ttl: Duration,
+}
+
+/// The IAM directory: store-backed, cached.
+#[derive(Debug)]
+pub struct Directory {
+    store: AnyStore,
+    kms: Kms,
+    settings: RwLock<Settings>,
+    cache: RwLock<HashMap<String, Cached>>,
+}
+
+#[derive(Debug, Clone)]
+struct Cached {
+    caller: Option<Arc<Caller>>,
+    until: Instant,
+}
+
+/// The encryption context of an access key's secret: a sealed secret moved to another key's
+/// row does not open.
+pub(crate) fn secret_context(access_key_id: &str) -> EncryptionContext {
+    EncryptionContext::new().with("purpose", "iam-secret-access-key").with("access_key_id", access_key_id)
+}
+
+// === impl Directory ===
+
+impl Directory {
+    /// A directory over `store`, sealing secrets with `kms`.
+    pub fn new(store: AnyStore, kms: Kms, settings: Settings) -> Self {
+        Self { store, kms, settings: RwLock::new(settings), cache: RwLock::new(HashMap::new()) }
+    }
+
+    /// Applies new settings (after a config reload) and empties the cache.
+    pub fn configure(&self, settings: Settings) {
+        *self.settings.write() = settings;
+        self.invalidate();
+    }
+
+    /// The account id in ARNs.
+    pub fn account_id(&self) -> String {
+        self.settings.read().account_id.clone()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &AnyStore {
+        &self.store
+    }
+
+    /// The KMS.
+    pub fn kms(&self) -> &Kms {
+        &self.kms
+    }
+
+    /// Forgets every cached caller (after any IAM change).
+    pub fn invalidate(&self) {
+        self.cache.write().clear();
+    }
+
+    /// The caller behind a signature's access key, with its session token checked. Errors are
+    /// the client-facing SigV4 ones; store failures are logged and refused as unknown keys
+    /// (fail closed).
+    pub async fn authenticate(&self, sig: &Signature, now_ms: i64) -> Result<Arc<Caller>, SigV4Error> {
+        let caller = match self.cached(&sig.access_key_id) {
+            Some(Some(c)) => c,
+            Some(None) => return Err(SigV4Error::UnknownKey),
+            None => self.load(&sig.access_key_id).await?,
+        };
+        caller.check_token(sig.security_token.as_deref(), now_ms)?;
+        if caller.should_touch(now_ms) {
+            let store = self.store.clone();
+            let id = caller.access_key_id.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.iam_touch_credential(&id, now_ms).await {
+                    tracing::warn!(error = %e, access_key_id = %id, "could not record an access key's last use");
+                }
+            });
+        }
+        Ok(caller)
+    }
+
+    fn cached(&self, id: &str) -> Option<Option<Arc<Caller>>> {
+        let cache = self.cache.read();
+        let hit = cache.get(id)?;
+        (hit.until > Instant::now()).then(|| hit.caller.clone())
+    }
+
+    async fn load(&self, id: &str) -> Result<Arc<Caller>, SigV4Error> {
+        let ttl = self.settings.read().cache_ttl;
+        match self.resolve(id).await {
+            Ok(Some(caller)) => {
+                let caller = Arc::new(caller);
+                self.remember(id, Some(caller.clone()), ttl);
+                Ok(caller)
+            }
+            Ok(None) => {
+                self.remember(id, None, NEGATIVE_TTL.min(ttl));
+                Err(SigV4Error::UnknownKey)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, access_key_id = %id, "cannot resolve an access key; refusing the request");
+                Err(SigV4Error::UnknownKey)
+            }
+        }
+    }
+
+    fn remember(&self, id: &str, caller: Option<Arc<Caller>>, ttl: Duration) {
+        let mut cache = self.cache.write();
+        if cache.len() >= CACHE_CAP {
+            cache.clear();
+        }
+        cache.insert(id.to_owned(), Cached { caller, until: Instant::now() + ttl });
+    }
+
+    /// Reads an access key, its owner and the owner's policies from the store.
+    async fn resolve(&self, id: &str) -> Result<Option<Caller>, DirectoryError> {
+        let Some(cred) = self.store.iam_credential(id).await? else { return Ok(None) };
+        if !cred.active {
+            return Ok(None);
+        }
+        let account = self.account_id();
+        let Some(owner) = self.store.iam_get(cred.owner_kind, &cred.owner_name).await? else { return Ok(None) };
+        let secret = self.kms.open_text(&secret_context(id), &cred.secret_enc)?;
+        let secret = Zeroizing::new(String::from_utf8_lossy(&secret).into_owned());
+        let mut subjects = vec![names::subject(cred.owner_kind, &cred.owner_name)];
+        let principal = match cred.owner_kind {
+            EntityKind::User => {
+                for g in self.store.iam_related(Relation::MemberOf, &cred.owner_name).await? {
+                    subjects.push(names::subject(EntityKind::Group, &g));
+                }
+                Principal {
+                    arn: entity_arn(&account, EntityKind::User, &owner.name),
+                    account: account.clone(),
+                    kind: PrincipalKind::User,
+                    user_name: Some(owner.name.clone()),
+                    user_id: owner.id.clone(),
+                }
+            }
+            _ => {
+                let session = cred.session_name.clone().unwrap_or_default();
+                Principal {
+                    arn: session_arn(&account, &owner.name, &session),
+                    account: account.clone(),
+                    kind: PrincipalKind::AssumedRole,
+                    user_name: None,
+                    user_id: format!("{}:{session}", owner.id),
+                }
+            }
+        };
+        let policies = self.policies_of(&subjects).await?;
+        let session = match &cred.token_hash {
+            Some(h) => {
+                let mut token_hash = [0u8; 32];
+                // A hash that does not decode matches no token: the key is then unusable.
+                if hex::decode_to_slice(h, &mut token_hash).is_err() {
+                    return Ok(None);
+                }
+                let expires_at_ms = cred.expires_at_ms.unwrap_or(0);
+                Some(caller::Session { token_hash, expires_at_ms, issued_at_ms: cred.created_at_ms })
+            }
+            None => None,
+        };
+        Ok(Some(Caller::new(principal, cred.access_key_id, policies, secret, session)))
+    }
+
+    /// The policies attached to any of `subjects` (`user/NAME`, `group/NAME`, `role/NAME`).
+    /// A customer policy deleted since it was attached is skipped with a warning.
+    pub(crate) async fn policies_of(&self, subjects: &[String]) -> Result<Vec<Policy>, DirectoryError> {
+        let mut out = Vec::new();
+        for s in subjects {
+            for arn in self.store.iam_related(Relation::Attached, s).await? {
+                match self.policy(&arn).await? {
+                    Some(p) => out.push(p),
+                    None => tracing::warn!(policy = %arn, principal = %s, "attached policy no longer exists"),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A managed policy by ARN: built in, or customer-managed in this account.
+    pub async fn policy(&self, arn: &str) -> Result<Option<Policy>, DirectoryError> {
+        if let Some(p) = managed::builtin(arn) {
+            return Ok(Some(p.clone()));
+        }
+        let prefix = format!("arn:aws:iam::{}:policy/", self.account_id());
+        let Some(name) = arn.strip_prefix(&prefix) else { return Ok(None) };
+        let Some(entity) = self.store.iam_get(EntityKind::Policy, name).await? else { return Ok(None) };
+        Ok(Some(Policy::parse_as(&entity.document, PolicyKind::Identity)?))
+    }
+
+    /// Records `cred` after sealing `secret` into it.
+    pub(crate) async fn put_credential(&self, mut cred: Credential, secret: &str) -> Result<(), DirectoryError> {
+        cred.secret_enc = self.kms.seal_text(&secret_context(&cred.access_key_id), secret.as_bytes())?;
+        if self.store.iam_put_credential(&cred).await? {
+            Ok(())
+        } else {
+            Err(DirectoryError::AlreadyExists(format!("access key {} exists", cred.access_key_id)))
+        }
+    }
+}
