@@ -27,8 +27,9 @@ const PATH: &str = "/prod/pets/42";
 const QUERY: &str = "view=full&lang=en";
 
 /// A realistic identity policy of 20 statements. Most Allows are for other APIs, stages or
-/// methods; the Denies guard the account with conditions that do not hold for this request,
-/// so each of them is evaluated down to its conditions; the statement that allows comes late.
+/// methods; four of the six Denies cover every resource and fail only on conditions that do
+/// not hold for this request, so they are evaluated down to those; the allowing statement
+/// comes late.
 const POLICY_20: &str = r#"{
   "Version": "2012-10-17",
   "Id": "bench-20",

@@ -1,5 +1,6 @@
 //! Prints the SigV4 headers of a GET without a body, signed now for `execute-api`, one
-//! `name: value` line per header (`host` included), for `wrk -H`. A signature stays valid for
+//! `name: value` line per header, `Host` first, for `wrk -H` (wrk adds its own `Host` unless
+//! one is spelt exactly so). A signature stays valid for
 //! the gateway's clock window (5 minutes) and the gateway does not refuse replays, so a load
 //! generator may send the same signed headers for the whole of a short run.
 //!
@@ -34,7 +35,7 @@ fn main() -> ExitCode {
     let key = (id.as_str(), secret.as_str(), token.as_deref());
     match portcullis_bench::sign_headers("GET", &url, key, &region, SystemTime::now()) {
         Ok(headers) => {
-            println!("host: {host}");
+            println!("Host: {host}");
             for (name, value) in headers {
                 println!("{name}: {value}");
             }

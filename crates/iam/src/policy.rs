@@ -80,6 +80,10 @@ struct Inner {
     document: Value,
     kind: PolicyKind,
     compiled: parse::Compiled,
+    /// Lower-cased condition keys the statements test.
+    condition_keys: Box<[String]>,
+    /// Whether any value may substitute a policy variable (which can name any key).
+    has_variables: bool,
 }
 
 impl Policy {
@@ -133,12 +137,28 @@ impl Policy {
 
     fn compile(document: Value, kind: PolicyKind) -> Result<Self, error::Failure> {
         let compiled = parse::compile(&document, kind)?;
-        Ok(Self { inner: Arc::new(Inner { document, kind, compiled }) })
+        let mut condition_keys: Vec<String> = compiled
+            .statements
+            .iter()
+            .flat_map(|s| s.conditions.iter().map(|c| c.key().to_ascii_lowercase()))
+            .collect();
+        condition_keys.sort_unstable();
+        condition_keys.dedup();
+        let has_variables = compiled.version == PolicyVersion::V2012_10_17 && document.to_string().contains("${");
+        let condition_keys = condition_keys.into_boxed_slice();
+        Ok(Self { inner: Arc::new(Inner { document, kind, compiled, condition_keys, has_variables }) })
     }
 
     /// The original document (for storage and display).
     pub fn document(&self) -> &Value {
         &self.inner.document
+    }
+
+    /// Whether evaluating this policy may read condition key `key` (case-insensitive): a
+    /// condition tests it, or a policy variable could name it. Callers use it to skip building
+    /// request keys that no policy reads.
+    pub fn may_read(&self, key: &str) -> bool {
+        self.inner.has_variables || self.inner.condition_keys.iter().any(|k| k.eq_ignore_ascii_case(key))
     }
 
     /// Number of statements.

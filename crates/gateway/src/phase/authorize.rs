@@ -45,7 +45,11 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<R
     };
     let arn = method_arn(rt, cx);
     let mut request = RequestContext::new(ACTION, &arn).principal(caller.as_ref().map(|c| c.principal.clone()));
-    fill_condition_keys(cx, req, caller.as_deref(), &mut request);
+    let read = |key: &str| {
+        caller.as_ref().is_some_and(|c| c.policies.iter().any(|p| p.may_read(key)))
+            || resource_policy.is_some_and(|p| p.may_read(key))
+    };
+    fill_condition_keys(cx, req, caller.as_deref(), &read, &mut request);
     let identity = caller.as_ref().map(|c| c.evaluate(&request));
     let resource = resource_policy.map(|p| evaluate_resource(p, &request));
     let decision = match (identity, resource) {
@@ -137,20 +141,37 @@ fn method_arn(rt: &Runtime, cx: &RequestCtx) -> String {
     arn
 }
 
-/// The global condition keys API Gateway fills in (reference §2.4).
-fn fill_condition_keys(cx: &RequestCtx, req: &Request<ReqBody>, caller: Option<&Caller>, ctx: &mut RequestContext) {
-    ctx.set("aws:SourceIp", [cx.source_ip.to_string()]);
-    ctx.set("aws:SecureTransport", ["true"]);
-    let secs = crate::time_fmt::epoch_ms(cx.time) / 1000;
+/// The global condition keys API Gateway fills in (reference §2.4), each only when some
+/// policy of the request may `read` it: most policies test none, and formatting times and
+/// addresses is most of the cost of building them.
+fn fill_condition_keys(
+    cx: &RequestCtx,
+    req: &Request<ReqBody>,
+    caller: Option<&Caller>,
+    read: &dyn Fn(&str) -> bool,
+    ctx: &mut RequestContext,
+) {
+    if read("aws:SourceIp") {
+        ctx.set("aws:SourceIp", [cx.source_ip.to_string()]);
+    }
+    if read("aws:SecureTransport") {
+        ctx.set("aws:SecureTransport", ["true"]);
+    }
     // The time is the request's arrival, the same for every policy of the request.
-    ctx.set("aws:EpochTime", [secs.to_string()]);
-    ctx.set("aws:CurrentTime", [crate::time_fmt::iso8601(cx.time)]);
+    if read("aws:EpochTime") {
+        ctx.set("aws:EpochTime", [(crate::time_fmt::epoch_ms(cx.time) / 1000).to_string()]);
+    }
+    if read("aws:CurrentTime") {
+        ctx.set("aws:CurrentTime", [crate::time_fmt::iso8601(cx.time)]);
+    }
     for (key, header) in [("aws:UserAgent", http::header::USER_AGENT), ("aws:Referer", http::header::REFERER)] {
-        if let Some(v) = req.headers().get(header).and_then(|v| v.to_str().ok()) {
-            ctx.set(key, [v]);
+        if read(key) {
+            if let Some(v) = req.headers().get(header).and_then(|v| v.to_str().ok()) {
+                ctx.set(key, [v]);
+            }
         }
     }
-    if let Some(issued) = caller.and_then(|c| c.issued_at_ms) {
+    if let Some(issued) = caller.and_then(|c| c.issued_at_ms).filter(|_| read("aws:TokenIssueTime")) {
         ctx.set("aws:TokenIssueTime", [crate::time_fmt::iso8601_ms(issued)]);
     }
 }

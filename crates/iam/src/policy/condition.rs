@@ -116,6 +116,13 @@ pub(crate) struct Condition {
     values: Values,
 }
 
+impl Condition {
+    /// The condition key, as written.
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+}
+
 /// Compiles a whole `Condition` element.
 pub(crate) fn compile(v: &Value, loc: &Loc<'_>, variables: bool) -> Result<Vec<Condition>, Failure> {
     let Value::Object(ops) = v else { return Err(loc.fail("must be an object of condition operators")) };

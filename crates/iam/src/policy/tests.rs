@@ -836,3 +836,24 @@ fn wildcard_matcher_edge_cases() {
     assert!(Pattern::new("A?c*Z", Case::Insensitive).matches("abcxxz"));
     assert!(!Pattern::new("Ab*", Case::Sensitive).matches("aBc"));
 }
+
+#[test]
+fn may_read_names_the_condition_keys_and_variables() {
+    let p = Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*",
+            "Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"},"StringLike":{"aws:UserAgent":"x*"}}}]}"#,
+    )
+    .unwrap();
+    assert!(p.may_read("aws:sourceip") && p.may_read("AWS:UserAgent"));
+    assert!(!p.may_read("aws:CurrentTime"));
+    let vars = Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"arn:aws:s3:::b/${aws:username}"}]}"#,
+    )
+    .unwrap();
+    assert!(vars.may_read("aws:CurrentTime"), "a variable may name any key");
+    let old = Policy::parse(
+        r#"{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"arn:aws:s3:::b/${a}"}]}"#,
+    )
+    .unwrap();
+    assert!(!old.may_read("aws:CurrentTime"), "2008 policies have no variables");
+}

@@ -362,6 +362,24 @@ fn the_debug_echo_carries_the_canonical_forms_only_on_request() {
 }
 
 #[test]
+fn amz_dates_parse_exactly() {
+    for unix in [0i64, 951_782_400, 1_440_938_160, 1_795_581_404, 4_102_444_799] {
+        assert_eq!(parse_amz_date(&format_amz_date(unix)), Ok(unix), "{unix}");
+    }
+    for bad in [
+        "20150830T123600",
+        "2015083OT123600Z",
+        "20150230T000000Z",
+        "20151301T000000Z",
+        "20150830T246000Z",
+        "20150830 123600Z",
+        "+0150830T123600Z",
+    ] {
+        assert!(matches!(parse_amz_date(bad), Err(SigV4Error::DateFormat(_))), "{bad}");
+    }
+}
+
+#[test]
 fn paths_normalise_as_the_sdks_do() {
     for (raw, want) in [
         ("/", "/"),

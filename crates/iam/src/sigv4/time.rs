@@ -1,21 +1,45 @@
 //! Signing times: ISO 8601 basic format (`20150830T123600Z`), the HTTP `Date` header as a
 //! fallback, and the clock window.
 
-use time::{format_description::well_known::Rfc2822, macros::format_description, OffsetDateTime, PrimitiveDateTime};
+use time::{format_description::well_known::Rfc2822, macros::format_description, OffsetDateTime};
 
 use super::{Carrier, SigV4Error, Signature};
 
 const BASIC: &[time::format_description::BorrowedFormatItem<'static>] =
     format_description!("[year][month][day]T[hour][minute][second]Z");
 
-/// Parses `YYYYMMDD'T'HHMMSS'Z'` into Unix seconds.
+/// Parses `YYYYMMDD'T'HHMMSS'Z'` into Unix seconds. By hand: it runs on every signed
+/// request, and the fixed shape needs no general-purpose parser.
 pub fn parse_amz_date(s: &str) -> Result<i64, SigV4Error> {
-    if s.len() != 16 {
-        return Err(SigV4Error::DateFormat(s.to_owned()));
+    let bad = || SigV4Error::DateFormat(s.chars().take(64).collect());
+    let b = s.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return Err(bad());
     }
-    PrimitiveDateTime::parse(s, BASIC)
-        .map(|t| t.assume_utc().unix_timestamp())
-        .map_err(|_| SigV4Error::DateFormat(s.to_owned()))
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        b[range].iter().try_fold(0i64, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0')))
+    };
+    let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(sec)) =
+        (num(0..4), num(4..6), num(6..8), num(9..11), num(11..13), num(13..15))
+    else {
+        return Err(bad());
+    };
+    let month = u8::try_from(mo).ok().and_then(|m| time::Month::try_from(m).ok()).ok_or_else(bad)?;
+    let valid_day = d >= 1 && d <= i64::from(month.length(i32::try_from(y).map_err(|_| bad())?));
+    if !valid_day || h > 23 || mi > 59 || sec > 60 {
+        return Err(bad());
+    }
+    Ok(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// Formats Unix seconds as `YYYYMMDD'T'HHMMSS'Z'`.
