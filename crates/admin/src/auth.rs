@@ -12,7 +12,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use directory::Caller;
+use directory::{AuthError, Caller};
 use http::request::Parts;
 use http::{HeaderValue, StatusCode};
 use iam::policy::{Decision, RequestContext};
@@ -72,7 +72,10 @@ pub(crate) async fn sigv4_layer(State(s): State<AppState>, req: Request, next: N
             req.extensions_mut().insert(Authed { caller, ip });
             next.run(req).await
         }
-        Err(e) => {
+        Err(AuthError::Unavailable) => {
+            aws_error(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailableException", "Service Unavailable")
+        }
+        Err(AuthError::Refused(e)) => {
             tracing::warn!(peer = %ip, path = %parts.uri.path(), error = %e, "admin API: refused a request");
             if parts.method != http::Method::GET && s.may_audit_anonymous() {
                 // A refused attempt to change something is part of the audit trail too.
@@ -91,7 +94,7 @@ async fn verify(
     parts: &Parts,
     body: &[u8],
     settings: &SigningSettings,
-) -> Result<Arc<Caller>, SigV4Error> {
+) -> Result<Arc<Caller>, AuthError> {
     let view = sigv4::Request {
         method: parts.method.as_str(),
         path: parts.uri.path(),
@@ -107,7 +110,7 @@ async fn verify(
     let hash = hex::encode(Sha256::digest(body));
     if let Some(declared) = sigv4::declared_payload_hash(&parts.headers)? {
         if declared != hash {
-            return Err(SigV4Error::PayloadMismatch);
+            return Err(SigV4Error::PayloadMismatch.into());
         }
     }
     sig.verify(&view, &hash, &caller.signing_key(&sig.scope))?;

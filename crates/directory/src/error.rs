@@ -8,6 +8,18 @@ impl From<iam::policy::PolicyError> for DirectoryError {
     }
 }
 
+/// Why [`crate::Directory::authenticate`] did not return a caller.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AuthError {
+    /// The client's fault: an unknown or inactive key, a bad or expired session token.
+    #[error(transparent)]
+    Refused(#[from] iam::sigv4::SigV4Error),
+    /// The store or the KMS failed: nothing is known about the key, so the request is refused
+    /// (fail closed), but as the gateway's fault (5xx), not the client's.
+    #[error("the IAM directory is unavailable")]
+    Unavailable,
+}
+
 /// A refused or failed IAM operation. Messages never contain secrets.
 #[derive(Debug, Error)]
 pub enum DirectoryError {

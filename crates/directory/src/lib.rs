@@ -25,7 +25,7 @@ use store::{AnyStore, Credential, EntityKind, Relation, Store as _};
 use zeroize::Zeroizing;
 
 pub use caller::Caller;
-pub use error::DirectoryError;
+pub use error::{AuthError, DirectoryError};
 pub use names::{entity_arn, session_arn};
 pub use ops::{AccessKey, NewAccessKey, TemporaryCredentials, ROLE_SESSION_MAX_SECS, ROLE_SESSION_MIN_SECS};
 
@@ -98,13 +98,12 @@ impl Directory {
         self.cache.write().clear();
     }
 
-    /// The caller behind a signature's access key, with its session token checked. Errors are
-    /// the client-facing SigV4 ones; store failures are logged and refused as unknown keys
-    /// (fail closed).
-    pub async fn authenticate(&self, sig: &Signature, now_ms: i64) -> Result<Arc<Caller>, SigV4Error> {
+    /// The caller behind a signature's access key, with its session token checked. A store
+    /// or KMS failure is logged and refused as [`AuthError::Unavailable`] (fail closed).
+    pub async fn authenticate(&self, sig: &Signature, now_ms: i64) -> Result<Arc<Caller>, AuthError> {
         let caller = match self.cached(&sig.access_key_id) {
             Some(Some(c)) => c,
-            Some(None) => return Err(SigV4Error::UnknownKey),
+            Some(None) => return Err(SigV4Error::UnknownKey.into()),
             None => self.load(&sig.access_key_id).await?,
         };
         caller.check_token(sig.security_token.as_deref(), now_ms)?;
@@ -126,7 +125,7 @@ impl Directory {
         (hit.until > Instant::now()).then(|| hit.caller.clone())
     }
 
-    async fn load(&self, id: &str) -> Result<Arc<Caller>, SigV4Error> {
+    async fn load(&self, id: &str) -> Result<Arc<Caller>, AuthError> {
         let ttl = self.settings.read().cache_ttl;
         match self.resolve(id).await {
             Ok(Some(caller)) => {
@@ -136,11 +135,11 @@ impl Directory {
             }
             Ok(None) => {
                 self.remember(id, None, NEGATIVE_TTL.min(ttl));
-                Err(SigV4Error::UnknownKey)
+                Err(SigV4Error::UnknownKey.into())
             }
             Err(e) => {
                 tracing::error!(error = %e, access_key_id = %id, "cannot resolve an access key; refusing the request");
-                Err(SigV4Error::UnknownKey)
+                Err(AuthError::Unavailable)
             }
         }
     }

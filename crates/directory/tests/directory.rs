@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use iam::policy::{managed, Decision, RequestContext};
 use iam::sigv4::{Carrier, Scope, SigV4Error, Signature};
-use portcullis_directory::{Directory, DirectoryError, Settings};
+use portcullis_directory::{AuthError, Directory, DirectoryError, Settings};
 use store::{AnyStore, EntityKind, Store as _};
 
 const NOW: i64 = 1_790_000_000_000;
@@ -69,12 +69,12 @@ async fn access_keys_authenticate_until_deactivated() {
 
     // A long-term key with a session token is refused, as AWS does.
     let e = d.authenticate(&signature(&key.key.access_key_id, Some("x")), NOW).await.unwrap_err();
-    assert_eq!(e, SigV4Error::UnknownKey);
+    assert_eq!(e, AuthError::Refused(SigV4Error::UnknownKey));
 
     // Deactivation applies at once on this node (the cache is dropped).
     d.set_access_key_active(&key.key.access_key_id, false).await.unwrap();
     let e = d.authenticate(&signature(&key.key.access_key_id, None), NOW).await.unwrap_err();
-    assert_eq!(e, SigV4Error::UnknownKey);
+    assert_eq!(e, AuthError::Refused(SigV4Error::UnknownKey));
 
     // The secret is not in the database in clear.
     let db = std::fs::read(dir.path().join("d.db")).unwrap();
@@ -137,15 +137,18 @@ async fn assumed_roles_need_their_token_and_expire() {
     let t = d.assume_role(&caller, "deployer", "s1", 900, NOW).await.unwrap();
     let session = d.authenticate(&signature(&t.access_key_id, Some(&t.session_token)), NOW).await.unwrap();
     assert_eq!(session.principal.arn, "arn:aws:sts::123456789012:assumed-role/deployer/s1");
-    assert_eq!(d.authenticate(&signature(&t.access_key_id, None), NOW).await.unwrap_err(), SigV4Error::UnknownKey);
+    assert_eq!(
+        d.authenticate(&signature(&t.access_key_id, None), NOW).await.unwrap_err(),
+        AuthError::Refused(SigV4Error::UnknownKey)
+    );
     assert_eq!(
         d.authenticate(&signature(&t.access_key_id, Some("forged")), NOW).await.unwrap_err(),
-        SigV4Error::UnknownKey
+        AuthError::Refused(SigV4Error::UnknownKey)
     );
     let later = NOW + 901_000;
     assert_eq!(
         d.authenticate(&signature(&t.access_key_id, Some(&t.session_token)), later).await.unwrap_err(),
-        SigV4Error::TokenExpired
+        AuthError::Refused(SigV4Error::TokenExpired)
     );
 
     // A user whose policies do not allow sts:AssumeRole is refused by the default trust policy.
@@ -175,4 +178,18 @@ async fn rotation_and_rewrap_keep_every_secret_readable() {
     let caller = d.authenticate(&signature(&admin.key.access_key_id, None), NOW).await.unwrap();
     assert_eq!(caller.principal.arn, "arn:aws:iam::123456789012:user/admin");
     assert_eq!(&d.server_secret("api-key-hmac", NOW).await.unwrap()[..], &hmac[..]);
+}
+
+#[tokio::test]
+async fn a_failing_store_refuses_as_unavailable_not_as_an_unknown_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = directory(&dir).await;
+    let admin = d.bootstrap(NOW).await.unwrap().unwrap();
+    // Break the store under the directory: its credential table is gone.
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("DROP TABLE iam_credentials").execute(&pool).await.unwrap();
+    pool.close().await;
+    let e = d.authenticate(&signature(&admin.key.access_key_id, None), NOW).await.unwrap_err();
+    assert_eq!(e, AuthError::Unavailable);
 }

@@ -15,7 +15,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use directory::Caller;
+use directory::{AuthError, Caller};
 use http::Request;
 use http_body::Body as _;
 use iam::policy::{combine_same_account, evaluate_resource, Decision, RequestContext};
@@ -85,7 +85,13 @@ async fn authenticate(rt: &Runtime, cx: &RequestCtx, req: &mut Request<ReqBody>)
     let skew_secs = i64::try_from(iam.clock_skew.as_std().as_secs()).unwrap_or(300);
     let expect = Expect { region: &iam.region, service: "execute-api", skew_secs };
     sig.check_scope(&expect, now_ms / 1000).map_err(refuse)?;
-    let caller = rt.directory.authenticate(&sig, now_ms).await.map_err(refuse)?;
+    let caller = match rt.directory.authenticate(&sig, now_ms).await {
+        Ok(c) => c,
+        Err(AuthError::Refused(e)) => return Err(refuse(e)),
+        Err(AuthError::Unavailable) => {
+            return Err(Reject::internal(ResponseType::ApiConfigurationError, "IAM directory unavailable"));
+        }
+    };
     let declared = sigv4::declared_payload_hash(req.headers()).map_err(refuse)?;
     let payload_hash = match &declared {
         // An empty body is never polled, so its digest is checked here, not as it streams.
