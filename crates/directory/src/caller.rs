@@ -1,7 +1,6 @@
 //! An authenticated caller as the data plane and the admin API see it: who it is, what its
 //! policies say, and the material to check its signatures, cached together.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use iam::policy::{Decision, Policy, Principal, RequestContext};
@@ -38,8 +37,6 @@ pub struct Caller {
     token_hash: Option<[u8; 32]>,
     /// The signing keys of the last scopes used (one per service the caller talks to).
     keys: Mutex<Vec<(Scope, SigningKey)>>,
-    /// When the store last heard of a use (coarse; see `Store::iam_touch_credential`).
-    pub(crate) last_touch_ms: AtomicI64,
 }
 
 impl std::fmt::Debug for Caller {
@@ -71,7 +68,6 @@ impl Caller {
             secret,
             token_hash: session.map(|s| s.token_hash),
             keys: Mutex::new(Vec::new()),
-            last_touch_ms: AtomicI64::new(0),
         }
     }
 
@@ -113,11 +109,5 @@ impl Caller {
     pub fn evaluate(&self, req: &RequestContext) -> Decision {
         let refs: Vec<&Policy> = self.policies.iter().collect();
         iam::policy::evaluate(&refs, req)
-    }
-
-    pub(crate) fn should_touch(&self, now_ms: i64) -> bool {
-        let last = self.last_touch_ms.load(Ordering::Relaxed);
-        now_ms - last >= 60_000
-            && self.last_touch_ms.compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed).is_ok()
     }
 }

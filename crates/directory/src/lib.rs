@@ -50,6 +50,10 @@ pub struct Directory {
     kms: Kms,
     settings: RwLock<Settings>,
     cache: RwLock<HashMap<String, Cached>>,
+    /// When each access key's last use was written to the store. Kept apart from the cache,
+    /// which every IAM change empties, so that a burst of changes does not become a burst of
+    /// writes.
+    touched: parking_lot::Mutex<HashMap<String, i64>>,
 }
 
 #[derive(Debug, Clone)]
@@ -69,7 +73,13 @@ pub(crate) fn secret_context(access_key_id: &str) -> EncryptionContext {
 impl Directory {
     /// A directory over `store`, sealing secrets with `kms`.
     pub fn new(store: AnyStore, kms: Kms, settings: Settings) -> Self {
-        Self { store, kms, settings: RwLock::new(settings), cache: RwLock::new(HashMap::new()) }
+        Self {
+            store,
+            kms,
+            settings: RwLock::new(settings),
+            cache: RwLock::new(HashMap::new()),
+            touched: parking_lot::Mutex::new(HashMap::new()),
+        }
     }
 
     /// Applies new settings (after a config reload) and empties the cache.
@@ -107,7 +117,7 @@ impl Directory {
             None => self.load(&sig.access_key_id).await?,
         };
         caller.check_token(sig.security_token.as_deref(), now_ms)?;
-        if caller.should_touch(now_ms) {
+        if self.should_touch(&caller.access_key_id, now_ms) {
             let store = self.store.clone();
             let id = caller.access_key_id.clone();
             tokio::spawn(async move {
@@ -117,6 +127,19 @@ impl Directory {
             });
         }
         Ok(caller)
+    }
+
+    /// Whether to record a use now: at most once a minute per key.
+    fn should_touch(&self, id: &str, now_ms: i64) -> bool {
+        let mut touched = self.touched.lock();
+        if touched.get(id).is_some_and(|last| now_ms - last < 60_000) {
+            return false;
+        }
+        if touched.len() >= CACHE_CAP {
+            touched.clear();
+        }
+        touched.insert(id.to_owned(), now_ms);
+        true
     }
 
     fn cached(&self, id: &str) -> Option<Option<Arc<Caller>>> {

@@ -234,6 +234,15 @@ macro_rules! impl_store {
 
             async fn iam_delete(&self, kind: EntityKind, name: &str, arn: &str) -> Result<DeleteOutcome, StoreError> {
                 let mut tx = self.pool.begin().await?;
+                // Write first: the no-op update takes SQLite's write lock (waiting out other
+                // writers) and PostgreSQL's row lock before the checks read. A transaction that
+                // read first would fail at once in SQLite's WAL mode if another connection wrote
+                // in between, and in PostgreSQL could race a concurrent attach.
+                sqlx::query("UPDATE iam_entities SET updated_at_ms = updated_at_ms WHERE kind = $1 AND name = $2")
+                    .bind(kind.as_str())
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
                 let subject = format!("{}/{name}", kind.as_str());
                 let checks: &[(&str, &str, &str)] = match kind {
                     EntityKind::User => &[

@@ -431,3 +431,25 @@ async fn sqlx_admin(url: &str) -> sqlx::PgPool {
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL is required at {url}: {e}"))
 }
+
+/// Deletes run while other connections write: in SQLite's WAL mode a transaction that read
+/// before writing would fail at once (a stale snapshot) instead of waiting its turn.
+#[tokio::test]
+async fn deletes_wait_for_concurrent_writers_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("portcullis-store-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let store = ok("open", AnyStore::open(&format!("sqlite://{}", dir.join("s.db").display())).await);
+    ok("key", store.iam_put_credential(&user_key("AKIAOTHER", "other", "sealed", 1)).await);
+    for round in 0..20 {
+        let name = format!("u{round}");
+        ok("create", store.iam_create(&entity(EntityKind::User, &name, &format!("AIDA{round}"), "", 0, 1)).await);
+        let writers = (0..8).map(|i| store.iam_touch_credential("AKIAOTHER", 1_000_000 * (round * 8 + i + 1)));
+        let (deleted, touched) =
+            tokio::join!(store.iam_delete(EntityKind::User, &name, "arn"), futures_util::future::join_all(writers));
+        assert_eq!(ok("delete", deleted), DeleteOutcome::Deleted, "round {round}");
+        for t in touched {
+            ok("touch", t);
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
