@@ -21,7 +21,7 @@ use iam::policy::{managed, Policy, PolicyKind, Principal, PrincipalKind};
 use iam::sigv4::{SigV4Error, Signature};
 use kms::{EncryptionContext, Kms};
 use parking_lot::RwLock;
-use store::{AnyStore, Credential, EntityKind, Relation, Store as _};
+use store::{AnyStore, Credential, EntityKind, KeyInsert, Relation, Store as _};
 use zeroize::Zeroizing;
 
 pub use caller::Caller;
@@ -252,13 +252,29 @@ impl Directory {
         Ok(Some(Policy::parse_as(&entity.document, PolicyKind::Identity)?))
     }
 
-    /// Records `cred` after sealing `secret` into it.
-    pub(crate) async fn put_credential(&self, mut cred: Credential, secret: &str) -> Result<(), DirectoryError> {
+    /// Records `cred` after sealing `secret` into it; a user key only while its user holds
+    /// fewer than `max_user_keys`.
+    pub(crate) async fn put_credential(
+        &self,
+        mut cred: Credential,
+        secret: &str,
+        max_user_keys: Option<i64>,
+    ) -> Result<(), DirectoryError> {
         cred.secret_enc = self.kms.seal_text(&secret_context(&cred.access_key_id), secret.as_bytes())?;
-        if self.store.iam_put_credential(&cred).await? {
-            Ok(())
-        } else {
-            Err(DirectoryError::AlreadyExists(format!("access key {} exists", cred.access_key_id)))
+        let outcome = match max_user_keys {
+            Some(max) => self.store.iam_put_user_key(&cred, max).await?,
+            None if self.store.iam_put_credential(&cred).await? => KeyInsert::Stored,
+            None => KeyInsert::IdTaken,
+        };
+        match outcome {
+            KeyInsert::Stored => Ok(()),
+            KeyInsert::LimitReached => Err(DirectoryError::LimitExceeded(format!(
+                "Cannot exceed quota for AccessKeysPerUser: {}",
+                max_user_keys.unwrap_or_default()
+            ))),
+            KeyInsert::IdTaken => {
+                Err(DirectoryError::AlreadyExists(format!("access key {} exists", cred.access_key_id)))
+            }
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::names::{check_name, new_access_key_id, new_entity_id, new_secret, new
 use crate::{entity_arn, secret_context, Caller, Directory, DirectoryError};
 
 /// AWS allows two access keys per user, so a key can be rotated without downtime.
-const KEYS_PER_USER: usize = 2;
+const KEYS_PER_USER: i64 = 2;
 /// The shortest session `AssumeRole` grants (15 minutes).
 pub const ROLE_SESSION_MIN_SECS: i64 = 900;
 /// The longest session a role may allow (12 hours).
@@ -255,12 +255,6 @@ impl Directory {
     /// Creates an access key for a user; the secret is in the answer and nowhere else.
     pub async fn create_access_key(&self, user: &str, now_ms: i64) -> Result<NewAccessKey, DirectoryError> {
         self.get(EntityKind::User, user).await?;
-        let existing = self.store().iam_credentials(Some((EntityKind::User, user))).await?;
-        if existing.len() >= KEYS_PER_USER {
-            return Err(DirectoryError::LimitExceeded(format!(
-                "Cannot exceed quota for AccessKeysPerUser: {KEYS_PER_USER}"
-            )));
-        }
         let secret = new_secret();
         let cred = Credential {
             access_key_id: new_access_key_id(false),
@@ -276,7 +270,7 @@ impl Directory {
             last_used_ms: None,
         };
         let key = listed(&cred);
-        self.put_credential(cred, &secret).await?;
+        self.put_credential(cred, &secret, Some(KEYS_PER_USER)).await?;
         Ok(NewAccessKey { key, secret_access_key: secret })
     }
 
@@ -361,7 +355,7 @@ impl Directory {
             last_used_ms: None,
         };
         let access_key_id = cred.access_key_id.clone();
-        self.put_credential(cred, &secret).await?;
+        self.put_credential(cred, &secret, None).await?;
         // Expired sessions are useless; drop them while we are writing anyway.
         let _ = self.store().iam_delete_expired_sessions(now_ms).await;
         Ok(TemporaryCredentials {

@@ -1,6 +1,6 @@
 use crate::{
-    AdminCredential, AuditRecord, Credential, DeleteOutcome, Entity, EntityKind, NewAuditRecord, PostgresStore,
-    Relation, SqliteStore, Store, StoreError,
+    AdminCredential, AuditRecord, Credential, DeleteOutcome, Entity, EntityKind, KeyInsert, NewAuditRecord,
+    PostgresStore, Relation, SqliteStore, Store, StoreError,
 };
 
 /// The store chosen by URL scheme at start-up.
@@ -105,6 +105,10 @@ impl Store for AnyStore {
 
     async fn iam_put_credential(&self, c: &Credential) -> Result<bool, StoreError> {
         dispatch!(self, s => s.iam_put_credential(c).await)
+    }
+
+    async fn iam_put_user_key(&self, c: &Credential, max: i64) -> Result<KeyInsert, StoreError> {
+        dispatch!(self, s => s.iam_put_user_key(c, max).await)
     }
 
     async fn iam_credential(&self, access_key_id: &str) -> Result<Option<Credential>, StoreError> {

@@ -71,6 +71,17 @@ pub struct Credential {
     pub last_used_ms: Option<i64>,
 }
 
+/// What became of a new user access key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyInsert {
+    /// Stored.
+    Stored,
+    /// The user already has the most keys allowed.
+    LimitReached,
+    /// A credential with that id exists.
+    IdTaken,
+}
+
 /// Why a delete did not happen.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DeleteOutcome {

@@ -15,7 +15,7 @@ mod types;
 
 pub use any::AnyStore;
 pub use error::StoreError;
-pub use iam_types::{Credential, DeleteOutcome, Entity, EntityKind, Relation};
+pub use iam_types::{Credential, DeleteOutcome, Entity, EntityKind, KeyInsert, Relation};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::{AdminCredential, AuditRecord, NewAuditRecord, Outcome};
@@ -91,6 +91,10 @@ pub trait Store: Send + Sync {
 
     /// Stores a new access key or temporary credential. `Ok(false)` when the id exists.
     fn iam_put_credential(&self, c: &Credential) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Stores a user's long-term access key unless the user already holds `max` of them,
+    /// counted and inserted atomically.
+    fn iam_put_user_key(&self, c: &Credential, max: i64) -> impl Future<Output = Result<KeyInsert, StoreError>> + Send;
 
     /// The credential with this access key id.
     fn iam_credential(

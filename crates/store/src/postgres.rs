@@ -5,8 +5,8 @@ use sqlx::Row;
 
 use crate::sql::{credential_from, entity_from};
 use crate::{
-    AdminCredential, AuditRecord, Credential, DeleteOutcome, Entity, EntityKind, NewAuditRecord, Outcome, Relation,
-    Store, StoreError,
+    AdminCredential, AuditRecord, Credential, DeleteOutcome, Entity, EntityKind, KeyInsert, NewAuditRecord, Outcome,
+    Relation, Store, StoreError,
 };
 
 /// The PostgreSQL store, for several gateway nodes on one database.

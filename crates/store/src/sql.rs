@@ -96,6 +96,10 @@ pub(crate) const INSERT_IAM_CREDENTIAL: &str = "INSERT INTO iam_credentials \
      (access_key_id, owner_kind, owner_name, secret_enc, active, token_hash, session_name, source_arn, \
      expires_at_ms, created_at_ms, last_used_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
      ON CONFLICT DO NOTHING";
+pub(crate) const LOCK_ENTITY: &str =
+    "UPDATE iam_entities SET updated_at_ms = updated_at_ms WHERE kind = $1 AND name = $2";
+pub(crate) const COUNT_USER_KEYS: &str =
+    "SELECT COUNT(*) FROM iam_credentials WHERE owner_kind = 'user' AND owner_name = $1 AND token_hash IS NULL";
 pub(crate) const SET_CREDENTIAL_ACTIVE: &str = "UPDATE iam_credentials SET active = $2 WHERE access_key_id = $1";
 pub(crate) const SET_CREDENTIAL_SECRET: &str =
     "UPDATE iam_credentials SET secret_enc = $2 WHERE access_key_id = $1 AND secret_enc = $3";
@@ -238,11 +242,7 @@ macro_rules! impl_store {
                 // writers) and PostgreSQL's row lock before the checks read. A transaction that
                 // read first would fail at once in SQLite's WAL mode if another connection wrote
                 // in between, and in PostgreSQL could race a concurrent attach.
-                sqlx::query("UPDATE iam_entities SET updated_at_ms = updated_at_ms WHERE kind = $1 AND name = $2")
-                    .bind(kind.as_str())
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query($crate::sql::LOCK_ENTITY).bind(kind.as_str()).bind(name).execute(&mut *tx).await?;
                 let subject = format!("{}/{name}", kind.as_str());
                 let checks: &[(&str, &str, &str)] = match kind {
                     EntityKind::User => &[
@@ -331,6 +331,36 @@ macro_rules! impl_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn iam_put_user_key(&self, c: &Credential, max: i64) -> Result<KeyInsert, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                // The user's row is locked first, so two concurrent creates count one after the
+                // other (see `iam_delete` for why the write comes first).
+                sqlx::query($crate::sql::LOCK_ENTITY).bind("user").bind(&c.owner_name).execute(&mut *tx).await?;
+                let held: i64 = sqlx::query_scalar($crate::sql::COUNT_USER_KEYS)
+                    .bind(&c.owner_name)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if held >= max {
+                    return Ok(KeyInsert::LimitReached);
+                }
+                let done = sqlx::query($crate::sql::INSERT_IAM_CREDENTIAL)
+                    .bind(&c.access_key_id)
+                    .bind(c.owner_kind.as_str())
+                    .bind(&c.owner_name)
+                    .bind(&c.secret_enc)
+                    .bind(c.active)
+                    .bind(&c.token_hash)
+                    .bind(&c.session_name)
+                    .bind(&c.source_arn)
+                    .bind(c.expires_at_ms)
+                    .bind(c.created_at_ms)
+                    .bind(c.last_used_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(if done.rows_affected() == 1 { KeyInsert::Stored } else { KeyInsert::IdTaken })
             }
 
             async fn iam_credential(&self, access_key_id: &str) -> Result<Option<Credential>, StoreError> {

@@ -2,8 +2,8 @@
 //! 127.0.0.1:5432 (or `PORTCULLIS_TEST_POSTGRES`). A missing PostgreSQL fails the suite.
 
 use portcullis_store::{
-    AdminCredential, AnyStore, Credential, DeleteOutcome, Entity, EntityKind, NewAuditRecord, Outcome, Relation, Store,
-    StoreError,
+    AdminCredential, AnyStore, Credential, DeleteOutcome, Entity, EntityKind, KeyInsert, NewAuditRecord, Outcome,
+    Relation, Store, StoreError,
 };
 
 async fn suite(store: &AnyStore) {
@@ -368,12 +368,13 @@ async fn sqlite_store() {
     let store = AnyStore::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
     suite(&store).await;
     iam_suite(&store).await;
+    key_limit_suite(&store).await;
     // Reopening migrates nothing and keeps the data.
     drop(store);
     let again = AnyStore::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(again.list_audit(0, 10).await.map(|v| v.len()).ok(), Some(5));
     assert_eq!(again.secret("jwt-signing").await.ok().flatten().as_deref(), Some("sealed-v2"));
-    assert_eq!(again.iam_list(EntityKind::User).await.map(|v| v.len()).ok(), Some(3));
+    assert_eq!(again.iam_list(EntityKind::User).await.map(|v| v.len()).ok(), Some(4));
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -391,6 +392,7 @@ async fn postgres_store() {
     let store = AnyStore::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
     suite(&store).await;
     iam_suite(&store).await;
+    key_limit_suite(&store).await;
 
     drop(store);
     let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
@@ -452,4 +454,26 @@ async fn deletes_wait_for_concurrent_writers_on_sqlite() {
         }
     }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A user's key limit holds under concurrent creates; role sessions and other users do not count.
+async fn key_limit_suite(store: &AnyStore) {
+    ok("user", store.iam_create(&entity(EntityKind::User, "limited", "AIDALIMITED", "", 0, 1)).await);
+    ok("session", store.iam_put_credential(&session("ASIALIMITED", "limited", 10)).await);
+    let puts: Vec<_> = (0..6).map(|i| user_key(&format!("AKIALIMIT{i}"), "limited", "sealed", i)).collect();
+    let results = futures_util::future::join_all(puts.iter().map(|c| store.iam_put_user_key(c, 2))).await;
+    let stored = results.into_iter().map(|r| ok("put", r)).filter(|o| *o == KeyInsert::Stored).count();
+    assert_eq!(stored, 2);
+    assert_eq!(
+        ok("again", store.iam_put_user_key(&user_key("AKIALIMIT9", "limited", "s", 9), 2).await),
+        KeyInsert::LimitReached
+    );
+    assert_eq!(
+        ok("other user", store.iam_put_user_key(&user_key("AKIAOTHERU", "someone", "s", 9), 2).await),
+        KeyInsert::Stored
+    );
+    assert_eq!(
+        ok("same id", store.iam_put_user_key(&user_key("AKIAOTHERU", "someone", "s", 9), 2).await),
+        KeyInsert::IdTaken
+    );
 }
