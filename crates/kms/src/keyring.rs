@@ -93,16 +93,19 @@ impl Keyring {
         let Source::File(path) = &self.source else {
             return Err(KmsError::NotRotatable);
         };
-        let version = self.current.checked_add(1).ok_or_else(|| KmsError::InvalidKeyring {
+        // Under the file lock, from what is on disk now: another process may have rotated since
+        // this one read the file, and its version must survive.
+        let _lock = keyring_file::lock(path)?;
+        let mut keys = keyring_file::read_or_create(path)?;
+        let newest = keys.keys().next_back().copied().unwrap_or(0).max(self.current);
+        let version = newest.checked_add(1).ok_or_else(|| KmsError::InvalidKeyring {
             path: path.clone(),
             reason: "no key version left after u32::MAX".into(),
         })?;
         let created_at = Some(time::OffsetDateTime::now_utc().unix_timestamp());
-        self.keys.insert(version, MasterKey { created_at, key: random_key() });
-        if let Err(err) = keyring_file::write(path, &self.keys) {
-            self.keys.remove(&version);
-            return Err(err);
-        }
+        keys.insert(version, MasterKey { created_at, key: random_key() });
+        keyring_file::write(path, &keys)?;
+        self.keys = keys;
         self.current = version;
         Ok(version)
     }

@@ -56,6 +56,34 @@ impl Keyring {
     /// Refuses a file that is a symlink or not a regular file, one whose mode grants any access to
     /// group or others, and one that does not parse; every error names the path.
     pub fn open_or_create(path: &Path) -> Result<Self, KmsError> {
+        // Two processes starting on one data directory must not both create a keyring.
+        let _lock = lock(path)?;
+        Ok(Self::from_parts(read_or_create(path)?, Source::File(path.to_owned())))
+    }
+}
+
+/// Holds an exclusive advisory lock on `<path>.lock` while the keyring file is created or
+/// rotated, so that two processes sharing a data directory serialise: no key version is lost
+/// to a concurrent rotation. Released when dropped.
+pub(crate) fn lock(path: &Path) -> Result<File, KmsError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = std::path::PathBuf::from(name);
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(io_error(&lock_path))?;
+    file.lock().map_err(io_error(&lock_path))?;
+    Ok(file)
+}
+
+/// The keys in the file at `path` (created with one fresh key when missing), with the
+/// file's type and mode checked. The caller holds [`lock`].
+pub(crate) fn read_or_create(path: &Path) -> Result<BTreeMap<u32, MasterKey>, KmsError> {
+    {
         let lstat = match fs::symlink_metadata(path) {
             Err(err) if err.kind() == io::ErrorKind::NotFound => return create(path),
             other => other.map_err(io_error(path))?,
@@ -75,15 +103,15 @@ impl Keyring {
         // Sized up front so that the buffer holding the keys is not reallocated (and left unwiped).
         let mut text = Zeroizing::new(Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).saturating_add(1)));
         file.read_to_end(&mut text).map_err(io_error(path))?;
-        Ok(Self::from_parts(parse(path, &text)?, Source::File(path.to_owned())))
+        parse(path, &text)
     }
 }
 
-fn create(path: &Path) -> Result<Keyring, KmsError> {
+fn create(path: &Path) -> Result<BTreeMap<u32, MasterKey>, KmsError> {
     let created_at = Some(time::OffsetDateTime::now_utc().unix_timestamp());
     let keys = BTreeMap::from([(1, MasterKey { created_at, key: random_key() })]);
     write(path, &keys)?;
-    Ok(Keyring::from_parts(keys, Source::File(path.to_owned())))
+    Ok(keys)
 }
 
 fn check_regular(path: &Path, meta: &fs::Metadata) -> Result<(), KmsError> {

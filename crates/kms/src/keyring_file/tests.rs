@@ -25,8 +25,9 @@ fn write_keyring(dir: &Path, content: &str, mode: u32) -> PathBuf {
 }
 
 fn only_keyring_in(dir: &Path) {
-    let names: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(names, ["keyring.json"], "temporary files must not be left behind");
+    let mut names: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    assert_eq!(names, ["keyring.json", "keyring.json.lock"], "temporary files must not be left behind");
 }
 
 #[test]
@@ -176,4 +177,20 @@ fn missing_directory_is_an_io_error_naming_the_path() {
     let err = Keyring::open_or_create(&path).unwrap_err();
     assert!(matches!(err, KmsError::Io { .. }));
     assert!(err.to_string().contains("nope"), "{err}");
+}
+
+#[test]
+fn two_processes_rotating_one_file_lose_no_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keyring.json");
+    let mut a = Keyring::open_or_create(&path).unwrap();
+    let mut b = Keyring::open_or_create(&path).unwrap();
+    assert_eq!(a.rotate().unwrap(), 2);
+    let sealed_by_a = a.seal(&ctx(), b"from a").unwrap();
+    // `b` still believes version 1 is current; its rotation builds on the file, not on that.
+    assert_eq!(b.rotate().unwrap(), 3);
+    assert_eq!(&b.open(&ctx(), &sealed_by_a).unwrap()[..], b"from a");
+    let again = Keyring::open_or_create(&path).unwrap();
+    assert_eq!(again.versions().iter().map(|v| v.version).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(mode(&path), 0o600);
 }
