@@ -114,6 +114,7 @@ async fn verify(
         }
     }
     sig.verify(&view, &hash, &caller.signing_key(&sig.scope))?;
+    s.directory.record_use(&caller, now_ms);
     Ok(caller)
 }
 

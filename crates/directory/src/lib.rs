@@ -54,6 +54,8 @@ pub struct Directory {
     /// which every IAM change empties, so that a burst of changes does not become a burst of
     /// writes.
     touched: parking_lot::Mutex<HashMap<String, i64>>,
+    /// Bumped by every invalidation, under the cache's write lock.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Clone)]
@@ -79,6 +81,7 @@ impl Directory {
             settings: RwLock::new(settings),
             cache: RwLock::new(HashMap::new()),
             touched: parking_lot::Mutex::new(HashMap::new()),
+            generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -105,7 +108,9 @@ impl Directory {
 
     /// Forgets every cached caller (after any IAM change).
     pub fn invalidate(&self) {
-        self.cache.write().clear();
+        let mut cache = self.cache.write();
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        cache.clear();
     }
 
     /// The caller behind a signature's access key, with its session token checked. A store
@@ -117,6 +122,12 @@ impl Directory {
             None => self.load(&sig.access_key_id).await?,
         };
         caller.check_token(sig.security_token.as_deref(), now_ms)?;
+        Ok(caller)
+    }
+
+    /// Records a use of the caller's key (in the background, at most once a minute per key).
+    /// Call it only once the signature verified: a key id alone is no proof of use.
+    pub fn record_use(&self, caller: &Caller, now_ms: i64) {
         if self.should_touch(&caller.access_key_id, now_ms) {
             let store = self.store.clone();
             let id = caller.access_key_id.clone();
@@ -126,7 +137,6 @@ impl Directory {
                 }
             });
         }
-        Ok(caller)
     }
 
     /// Whether to record a use now: at most once a minute per key.
@@ -150,14 +160,16 @@ impl Directory {
 
     async fn load(&self, id: &str) -> Result<Arc<Caller>, AuthError> {
         let ttl = self.settings.read().cache_ttl;
+        // What was read before an invalidation must not be cached after it.
+        let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
         match self.resolve(id).await {
             Ok(Some(caller)) => {
                 let caller = Arc::new(caller);
-                self.remember(id, Some(caller.clone()), ttl);
+                self.remember(id, Some(caller.clone()), ttl, generation);
                 Ok(caller)
             }
             Ok(None) => {
-                self.remember(id, None, NEGATIVE_TTL.min(ttl));
+                self.remember(id, None, NEGATIVE_TTL.min(ttl), generation);
                 Err(SigV4Error::UnknownKey.into())
             }
             Err(e) => {
@@ -167,8 +179,11 @@ impl Directory {
         }
     }
 
-    fn remember(&self, id: &str, caller: Option<Arc<Caller>>, ttl: Duration) {
+    fn remember(&self, id: &str, caller: Option<Arc<Caller>>, ttl: Duration, generation: u64) {
         let mut cache = self.cache.write();
+        if self.generation.load(std::sync::atomic::Ordering::SeqCst) != generation {
+            return;
+        }
         if cache.len() >= CACHE_CAP {
             cache.clear();
         }

@@ -14,6 +14,8 @@ use crate::{entity_arn, secret_context, Caller, Directory, DirectoryError};
 const KEYS_PER_USER: i64 = 2;
 /// The shortest session `AssumeRole` grants (15 minutes).
 pub const ROLE_SESSION_MIN_SECS: i64 = 900;
+/// The longest session a role session may obtain by assuming another role (AWS: 1 hour).
+const ROLE_CHAINING_MAX_SECS: i64 = 3600;
 /// The longest session a role may allow (12 hours).
 pub const ROLE_SESSION_MAX_SECS: i64 = 43_200;
 
@@ -325,6 +327,11 @@ impl Directory {
             return Err(DirectoryError::Invalid(format!(
                 "duration_secs must be from {ROLE_SESSION_MIN_SECS} to the role's maximum of {}, got {duration_secs}",
                 entity.max_session_secs
+            )));
+        }
+        if caller.expires_at_ms.is_some() && duration_secs > ROLE_CHAINING_MAX_SECS {
+            return Err(DirectoryError::Invalid(format!(
+                "a role session may assume a role for at most {ROLE_CHAINING_MAX_SECS} s (role chaining), got {duration_secs}"
             )));
         }
         let role_arn = entity_arn(&self.account_id(), EntityKind::Role, role);

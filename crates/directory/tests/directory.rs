@@ -137,6 +137,9 @@ async fn assumed_roles_need_their_token_and_expire() {
     let t = d.assume_role(&caller, "deployer", "s1", 900, NOW).await.unwrap();
     let session = d.authenticate(&signature(&t.access_key_id, Some(&t.session_token)), NOW).await.unwrap();
     assert_eq!(session.principal.arn, "arn:aws:sts::123456789012:assumed-role/deployer/s1");
+    // Role chaining: a session may not stretch itself past AWS's one hour.
+    let chained = d.assume_role(&session, "deployer", "s1b", 3601, NOW).await;
+    assert!(matches!(chained, Err(DirectoryError::Invalid(_))), "{chained:?}");
     assert_eq!(
         d.authenticate(&signature(&t.access_key_id, None), NOW).await.unwrap_err(),
         AuthError::Refused(SigV4Error::UnknownKey)

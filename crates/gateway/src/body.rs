@@ -147,9 +147,10 @@ impl ReqBody {
             let Some(check) = self.digest.as_mut() else { return polled };
             match polled {
                 Poll::Ready(Some(Ok(frame))) if frame.is_data() => {
-                    if let Some(d) = frame.data_ref() {
-                        check.hasher.update(d);
-                    }
+                    // An empty frame (HTTP/2's bare END_STREAM) must not take the place of the
+                    // held one, or the last real bytes would go out before the check.
+                    let Some(d) = frame.data_ref().filter(|d| !d.is_empty()) else { continue };
+                    check.hasher.update(d);
                     if let Some(prev) = check.held.replace(frame) {
                         return Poll::Ready(Some(Ok(prev)));
                     }
@@ -159,6 +160,11 @@ impl ReqBody {
                     return Poll::Ready(self.finish_checked());
                 }
                 Poll::Ready(None) => return Poll::Ready(self.finish_checked()),
+                Poll::Ready(Some(Err(e))) => {
+                    // A failed body is never compared or released.
+                    self.digest = None;
+                    return Poll::Ready(Some(Err(e)));
+                }
                 other => return other,
             }
         }

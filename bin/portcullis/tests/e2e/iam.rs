@@ -193,6 +193,26 @@ async fn bad_signatures_get_the_aws_errors() {
     req.headers_mut().insert("x-tenant", "red".parse().unwrap());
     assert_eq!(status_type_body(c.execute(req).await.unwrap()).await.1, "InvalidSignatureException");
 
+    // An unsigned x-amz-content-sha256 vouches for nothing: the body is hashed whole, so a
+    // replay with another body of the same length fails.
+    let writer = user_with(&gw, "writer", WRITE).await;
+    let mut req = c.put(gw.url("/pets/prod/a")).body("hello").build().unwrap();
+    sign_request(&mut req, &writer, &how);
+    let digest = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"; // sha256("hello")
+    req.headers_mut().insert("x-amz-content-sha256", digest.parse().unwrap());
+    *req.body_mut() = Some("jello".into());
+    let (s, k, b) = status_type_body(c.execute(req).await.unwrap()).await;
+    assert_eq!((s, k.as_str()), (403, "InvalidSignatureException"), "{b}");
+    assert!(b["message"].as_str().unwrap().starts_with("The request signature we calculated"), "{b}");
+
+    // The signed Host and the routed authority must agree.
+    let raw = format!(
+        "GET https://elsewhere.example/pets/prod/a HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n",
+        gw.api.port()
+    );
+    let (resp, _) = gw.raw(raw.as_bytes()).await;
+    assert_eq!(crate::harness::status_of(&resp), 400, "{resp}");
+
     // A region the gateway does not serve.
     let other = How { region: "eu-west-1", ..How::api() };
     let (_, _, b) = status_type_body(send(&gw, Method::GET, "/pets/prod/a", None, Some(&reader), &other).await).await;

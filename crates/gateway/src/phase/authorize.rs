@@ -34,7 +34,9 @@ const ACTION: &str = "execute-api:Invoke";
 /// Authenticates and authorises the request (see the module doc).
 pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<ReqBody>) -> Result<Flow, Reject> {
     let (Some(api), Some(route)) = (cx.api(rt), cx.route) else { return Ok(Flow::Continue) };
-    let auth = api.route_auth.get(route).copied().unwrap_or_default();
+    let Some(&auth) = api.route_auth.get(route) else {
+        return Err(Reject::internal(ResponseType::ApiConfigurationError, "route without an authorisation setting"));
+    };
     let resource_policy = api.resource_policy.as_ref();
     if auth == RouteAuth::None && resource_policy.is_none() {
         return Ok(Flow::Continue);
@@ -92,7 +94,12 @@ async fn authenticate(rt: &Runtime, cx: &RequestCtx, req: &mut Request<ReqBody>)
             return Err(Reject::internal(ResponseType::ApiConfigurationError, "IAM directory unavailable"));
         }
     };
-    let declared = sigv4::declared_payload_hash(req.headers()).map_err(refuse)?;
+    // A digest the signature does not cover proves nothing: the body is then hashed whole.
+    let declared = if sig.signed_headers.iter().any(|h| h == "x-amz-content-sha256") {
+        sigv4::declared_payload_hash(req.headers()).map_err(refuse)?
+    } else {
+        None
+    };
     let payload_hash = match &declared {
         // An empty body is never polled, so its digest is checked here, not as it streams.
         Some(h) if req.body().is_end_stream() && h != sigv4::EMPTY_SHA256 => {
@@ -108,10 +115,10 @@ async fn authenticate(rt: &Runtime, cx: &RequestCtx, req: &mut Request<ReqBody>)
     sig.verify(&view_of(req), &payload_hash, &caller.signing_key(&sig.scope)).map_err(refuse)?;
     if let Some(h) = declared {
         let mut want = [0u8; 32];
-        if hex::decode_to_slice(&h, &mut want).is_ok() {
-            req.body_mut().expect_sha256(want);
-        }
+        hex::decode_to_slice(&h, &mut want).map_err(|_| refuse(SigV4Error::ContentSha256(h.clone())))?;
+        req.body_mut().expect_sha256(want);
     }
+    rt.directory.record_use(&caller, now_ms);
     Ok(caller)
 }
 

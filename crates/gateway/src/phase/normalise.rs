@@ -4,7 +4,7 @@
 //! (`REQUEST_TOO_LARGE`) for a declared body over the limit, 400 (`BAD_REQUEST`) for ambiguous
 //! framing or a path with no canonical form. Framing and size rejections close the connection.
 
-use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::Request;
 use model::ResponseType;
 
@@ -30,6 +30,14 @@ pub(crate) fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<ReqBody
         + headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum::<usize>();
     if head_bytes > limits.max_header_bytes as usize {
         return Err(Reject::client(ResponseType::RequestHeadersTooLarge, "header block over the limit").and_close());
+    }
+    // Routing reads the URI's authority (HTTP/2 `:authority`, an absolute-form target) and a
+    // signature covers the `Host` header: when both are present they must name the same host,
+    // or a request signed for one API could be routed to another.
+    if let (Some(authority), Some(host)) = (req.uri().authority(), headers.get(HOST)) {
+        if !authority.as_str().as_bytes().eq_ignore_ascii_case(host.as_bytes()) {
+            return Err(Reject::client(ResponseType::BadRequest, "Host differs from the request's authority"));
+        }
     }
     let mut lengths = headers.get_all(CONTENT_LENGTH).iter();
     if let Some(first) = lengths.next() {
