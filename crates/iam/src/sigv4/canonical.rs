@@ -102,7 +102,7 @@ fn headers(out: &mut String, req: &Request<'_>, signed: &[String]) -> Result<(),
         let mut values = req.headers.get_all(name.as_str()).iter().peekable();
         if values.peek().is_none() {
             match (name.as_str(), req.authority) {
-                ("host", Some(authority)) => push_trimmed(out, authority.as_bytes()),
+                ("host", Some(authority)) => push_trimmed(out, name, authority.as_bytes())?,
                 _ => return Err(SigV4Error::SignedHeaderAbsent(name.clone())),
             }
         }
@@ -112,7 +112,7 @@ fn headers(out: &mut String, req: &Request<'_>, signed: &[String]) -> Result<(),
                 out.push(',');
             }
             first = false;
-            push_trimmed(out, v.as_bytes());
+            push_trimmed(out, name, v.as_bytes())?;
         }
         out.push('\n');
     }
@@ -120,9 +120,10 @@ fn headers(out: &mut String, req: &Request<'_>, signed: &[String]) -> Result<(),
 }
 
 /// Appends a header value with leading and trailing blanks removed and inner runs of blanks
-/// collapsed to one space.
-fn push_trimmed(out: &mut String, value: &[u8]) {
-    let text = String::from_utf8_lossy(value);
+/// collapsed to one space. A value that is not UTF-8 is refused: replacing its bytes would let
+/// different values canonicalise alike.
+fn push_trimmed(out: &mut String, name: &str, value: &[u8]) -> Result<(), SigV4Error> {
+    let text = std::str::from_utf8(value).map_err(|_| SigV4Error::SignedHeaderNotText(name.to_owned()))?;
     let mut words = text.split([' ', '\t']).filter(|w| !w.is_empty());
     if let Some(w) = words.next() {
         out.push_str(w);
@@ -131,4 +132,5 @@ fn push_trimmed(out: &mut String, value: &[u8]) {
         out.push(' ');
         out.push_str(w);
     }
+    Ok(())
 }

@@ -86,6 +86,9 @@ pub enum SigV4Error {
     /// A signed header is absent from the request.
     #[error("SignedHeaders lists '{0}', which the request does not carry.")]
     SignedHeaderAbsent(String),
+    /// A signed header's value is not UTF-8 text.
+    #[error("The value of the signed header '{0}' is not UTF-8 text.")]
+    SignedHeaderNotText(String),
     /// `X-Amz-Expires` is not a number or above seven days.
     #[error("X-Amz-Expires must be a number of seconds from 1 to 604800, got '{0}'.")]
     Expires(String),

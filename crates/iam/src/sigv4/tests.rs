@@ -336,6 +336,20 @@ fn malformed_headers_get_the_aws_messages() {
 }
 
 #[test]
+fn signed_header_values_that_are_not_text_are_refused() {
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-bin, Signature={}",
+        "a".repeat(64)
+    );
+    let mut h = headers(&[("authorization", &auth), ("x-amz-date", "20150830T123600Z"), ("host", "h")]);
+    h.insert("x-bin", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+    let req = Request { method: "GET", path: "/", query: None, headers: &h, authority: None };
+    let sig = parse(&req).unwrap();
+    let key = SigningKey::derive("s", "20150830", "us-east-1", "service");
+    assert_eq!(sig.verify(&req, EMPTY_SHA256, &key), Err(SigV4Error::SignedHeaderNotText("x-bin".into())));
+}
+
+#[test]
 fn ambiguous_or_unsigned_payloads_are_refused() {
     let both =
         parse_with(&[("authorization", "AWS4-HMAC-SHA256 Credential=x")], Some("X-Amz-Algorithm=AWS4-HMAC-SHA256"));
