@@ -18,8 +18,9 @@ pub enum ErrorKind {
     ExpiredToken,
 }
 
-/// A refused signature. `Display` gives the message for the client.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// A refused signature. `Display` gives the message for the client; `Debug` shows the same,
+/// never the canonical request a mismatch carries (it holds signed header values).
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SigV4Error {
     /// Neither an `Authorization` header nor `X-Amz-Algorithm` in the query.
     #[error("Missing Authentication Token")]
@@ -228,6 +229,12 @@ impl SigV4Error {
             ),
             _ => self.to_string(),
         }
+    }
+}
+
+impl fmt::Debug for SigV4Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SigV4Error").field(&self.kind()).field(&self.to_string()).finish()
     }
 }
 

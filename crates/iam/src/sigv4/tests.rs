@@ -371,6 +371,7 @@ fn the_debug_echo_carries_the_canonical_forms_only_on_request() {
         canonical_request: "GET\n/\na=1&X-Amz-Security-Token=SECRET\nhost:h\nx-amz-security-token:SECRET\n".into(),
         string_to_sign: String::new(),
     };
+    assert!(!format!("{with_token:?}").contains("SECRET"), "Debug hides the canonical request");
     let echo = with_token.debug_message();
     assert!(!echo.contains("SECRET") && echo.contains("a=1&X-Amz-Security-Token=<redacted>"), "{echo}");
 }
