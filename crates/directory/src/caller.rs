@@ -107,7 +107,6 @@ impl Caller {
 
     /// Evaluates the caller's identity policies.
     pub fn evaluate(&self, req: &RequestContext) -> Decision {
-        let refs: Vec<&Policy> = self.policies.iter().collect();
-        iam::policy::evaluate(&refs, req)
+        iam::policy::evaluate_all(&self.policies, req)
     }
 }

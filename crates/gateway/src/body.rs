@@ -184,14 +184,14 @@ impl ReqBody {
         self.inner = None;
         match (held, trailers) {
             (Some(h), t) => {
-                self.buffered_trailers(t);
+                self.keep_trailers(t);
                 Some(Ok(h))
             }
             (None, t) => t.map(Ok),
         }
     }
 
-    fn buffered_trailers(&mut self, t: Option<Frame<Bytes>>) {
+    fn keep_trailers(&mut self, t: Option<Frame<Bytes>>) {
         // Trailers after held data go out on the next poll.
         if let Some(t) = t {
             if let Ok(map) = t.into_trailers() {

@@ -30,7 +30,7 @@ use serde_json::Value;
 
 pub use context::{Principal, PrincipalKind, RequestContext};
 pub use error::PolicyError;
-pub use eval::{combine_cross_account, combine_same_account, evaluate, evaluate_resource};
+pub use eval::{combine_cross_account, combine_same_account, evaluate, evaluate_all, evaluate_resource};
 
 /// Whether a statement grants or refuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

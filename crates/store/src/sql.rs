@@ -118,6 +118,26 @@ pub(crate) const CREATE_SCHEMA_VERSION: &str = "CREATE TABLE IF NOT EXISTS schem
 pub(crate) const CURRENT_VERSION: &str = "SELECT MAX(version) FROM schema_version";
 pub(crate) const RECORD_VERSION: &str = "INSERT INTO schema_version (version) VALUES ($1)";
 
+/// The insert of a credential with every column bound, for both engines and any executor.
+macro_rules! insert_credential {
+    ($c:expr) => {
+        sqlx::query($crate::sql::INSERT_IAM_CREDENTIAL)
+            .bind(&$c.access_key_id)
+            .bind($c.owner_kind.as_str())
+            .bind(&$c.owner_name)
+            .bind(&$c.secret_enc)
+            .bind($c.active)
+            .bind(&$c.token_hash)
+            .bind(&$c.session_name)
+            .bind(&$c.source_arn)
+            .bind($c.expires_at_ms)
+            .bind($c.created_at_ms)
+            .bind($c.last_used_ms)
+    };
+}
+
+pub(crate) use insert_credential;
+
 /// Implements migration and [`crate::Store`] for a store type with a `pool` field.
 /// `$lock` is a statement run first in the migration transaction, to serialise nodes.
 macro_rules! impl_store {
@@ -316,18 +336,7 @@ macro_rules! impl_store {
             }
 
             async fn iam_put_credential(&self, c: &Credential) -> Result<bool, StoreError> {
-                let done = sqlx::query($crate::sql::INSERT_IAM_CREDENTIAL)
-                    .bind(&c.access_key_id)
-                    .bind(c.owner_kind.as_str())
-                    .bind(&c.owner_name)
-                    .bind(&c.secret_enc)
-                    .bind(c.active)
-                    .bind(&c.token_hash)
-                    .bind(&c.session_name)
-                    .bind(&c.source_arn)
-                    .bind(c.expires_at_ms)
-                    .bind(c.created_at_ms)
-                    .bind(c.last_used_ms)
+                let done = $crate::sql::insert_credential!(c)
                     .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected() == 1)
@@ -345,18 +354,7 @@ macro_rules! impl_store {
                 if held >= max {
                     return Ok(KeyInsert::LimitReached);
                 }
-                let done = sqlx::query($crate::sql::INSERT_IAM_CREDENTIAL)
-                    .bind(&c.access_key_id)
-                    .bind(c.owner_kind.as_str())
-                    .bind(&c.owner_name)
-                    .bind(&c.secret_enc)
-                    .bind(c.active)
-                    .bind(&c.token_hash)
-                    .bind(&c.session_name)
-                    .bind(&c.source_arn)
-                    .bind(c.expires_at_ms)
-                    .bind(c.created_at_ms)
-                    .bind(c.last_used_ms)
+                let done = $crate::sql::insert_credential!(c)
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;

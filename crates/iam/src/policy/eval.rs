@@ -29,6 +29,12 @@ impl Statement {
 /// A statement that carries `Principal`/`NotPrincipal` (only resource policies can) is honoured
 /// here too, so passing a resource policy never widens access.
 pub fn evaluate(policies: &[&Policy], req: &RequestContext) -> Decision {
+    evaluate_all(policies.iter().copied(), req)
+}
+
+/// [`evaluate`] over any sequence of policies (a caller's own list, without collecting
+/// references first).
+pub fn evaluate_all<'p>(policies: impl IntoIterator<Item = &'p Policy>, req: &RequestContext) -> Decision {
     let mut allowed = false;
     for policy in policies {
         for statement in policy.statements() {
