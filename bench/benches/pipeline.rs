@@ -75,8 +75,9 @@ fn pipeline(c: &mut Criterion) {
     let directory = rt.block_on(common::directory(dir.path()));
     let user = rt.block_on(common::user(&directory, "bench", "arn:aws:iam::aws:policy/ReadOnlyAccess"));
     let metrics = Arc::new(Metrics::new());
-    let gw =
-        Gateway::new(&dir.path().join("bench.yaml"), compiled, Arc::new(certs), metrics, directory).expect("gateway");
+    let metering = rt.block_on(common::metering(&directory, limits::Counters::Local(limits::LocalCounters::new())));
+    let gw = Gateway::new(&dir.path().join("bench.yaml"), compiled, Arc::new(certs), metrics, directory, metering)
+        .expect("gateway");
     // As an HTTP/1.1 connection: with framing flags (HTTP/2 connections have none).
     let conn = ConnInfo {
         peer: SocketAddr::from(([127, 0, 0, 1], 40000)),

@@ -49,3 +49,10 @@ pub(crate) fn sign_get(user: &User, url: &str) -> Vec<(String, String)> {
     portcullis_bench::sign_headers("GET", url, (&user.access_key_id, &user.secret, None), REGION, SystemTime::now())
         .expect("sign")
 }
+
+/// Metering on `counters`, with API keys hashed under the directory's server secret.
+pub(crate) async fn metering(directory: &directory::Directory, counters: limits::Counters) -> Arc<gateway::Metering> {
+    let secret = directory.server_secret(directory::API_KEY_SECRET, 0).await.expect("API-key secret");
+    let keys = directory::ApiKeys::new(directory.store().clone(), secret, std::time::Duration::from_secs(10));
+    Arc::new(gateway::Metering::new(counters, keys))
+}

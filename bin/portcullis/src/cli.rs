@@ -1,7 +1,8 @@
-//! `portcullis iam|sts|kms|admin`: the command line as a client of the admin API. Each
-//! subcommand is one HTTPS request, signed with SigV4 like an AWS SDK would sign it, with
-//! credentials found the way the AWS CLI finds them. The JSON answer goes to stdout; an error
-//! goes to stderr as `portcullis: <status> <x-amzn-ErrorType>: <message>` with exit code 1.
+//! `portcullis iam|sts|kms|admin|keys|plans|usage`: the command line as a client of the admin
+//! API. Each subcommand is one HTTPS request, signed with SigV4 like an AWS SDK would sign it,
+//! with credentials found the way the AWS CLI finds them. The JSON answer goes to stdout (or,
+//! for `usage --format csv`, the CSV as it came; `usage --output FILE` writes it to a file); an
+//! error goes to stderr as `portcullis: <status> <x-amzn-ErrorType>: <message>` with exit code 1.
 
 mod commands;
 mod credentials;
@@ -15,7 +16,9 @@ use std::time::Duration;
 use reqwest::Url;
 use serde_json::Value;
 
-pub(crate) use commands::{AdminCommand, Call, IamCommand, KmsCommand, StsCommand};
+pub(crate) use commands::{
+    AdminCommand, Call, IamCommand, KeysCommand, KmsCommand, PlansCommand, StsCommand, UsageArgs,
+};
 use commands::{Shows, Target};
 
 /// How to reach the admin API. Accepted before or after the subcommand.
@@ -103,17 +106,25 @@ async fn execute(conn: &Connection, call: Call) -> Result<ExitCode, String> {
         eprintln!("portcullis: {} {kind}: {message}", status.as_u16());
         return Ok(ExitCode::FAILURE);
     }
+    let shown = match &json {
+        Some(v) if call.shows != Shows::Text => {
+            format!("{}\n{}", serde_json::to_string_pretty(v).unwrap_or_default(), exports(call.shows, v))
+        }
+        _ => text,
+    };
+    if let Some(path) = &call.output {
+        std::fs::write(path, &shown).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut out = std::io::stdout().lock();
     // A closed stdout (`| head`) is not worth a panic; the request is done either way.
-    let _ = match &json {
-        Some(v) => writeln!(out, "{}", serde_json::to_string_pretty(v).unwrap_or_default()),
-        None => write!(out, "{text}"),
-    };
-    if let Some(v) = &json {
-        let _ = out.write_all(exports(call.shows, v).as_bytes());
-        if call.shows == Shows::AccessKey {
-            drop(out);
-            eprintln!("portcullis: the secret access key is shown only this once; keep it safe");
+    let _ = out.write_all(shown.as_bytes()).and_then(|()| out.flush());
+    drop(out);
+    if json.is_some() {
+        match call.shows {
+            Shows::AccessKey => eprintln!("portcullis: the secret access key is shown only this once; keep it safe"),
+            Shows::ApiKey => eprintln!("portcullis: the API key value is shown only this once; keep it safe"),
+            Shows::Json | Shows::Session | Shows::Text => {}
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -122,7 +133,7 @@ async fn execute(conn: &Connection, call: Call) -> Result<ExitCode, String> {
 /// `export` lines for the credentials in an answer, for pasting into a shell.
 fn exports(shows: Shows, v: &Value) -> String {
     let names: &[(&str, &str)] = match shows {
-        Shows::Json => return String::new(),
+        Shows::Json | Shows::ApiKey | Shows::Text => return String::new(),
         Shows::AccessKey => &[("AWS_ACCESS_KEY_ID", "access_key_id"), ("AWS_SECRET_ACCESS_KEY", "secret_access_key")],
         Shows::Session => &[
             ("AWS_ACCESS_KEY_ID", "access_key_id"),
@@ -226,6 +237,7 @@ mod tests {
     fn export_lines_only_for_credentials() {
         let v = serde_json::json!({ "access_key_id": "AKIAX", "secret_access_key": "s", "session_token": "t" });
         assert_eq!(exports(Shows::Json, &v), "");
+        assert_eq!(exports(Shows::ApiKey, &serde_json::json!({ "value": "k" })), "");
         assert_eq!(
             exports(Shows::AccessKey, &v),
             "\nexport AWS_ACCESS_KEY_ID='AKIAX'\nexport AWS_SECRET_ACCESS_KEY='s'\n"

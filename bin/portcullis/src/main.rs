@@ -1,5 +1,6 @@
 //! `portcullis`: the command line. Parses flags, then hands over to `serve`, `validate`,
-//! `schema`, or the admin API client (`iam`, `sts`, `kms`, `admin`).
+//! `schema`, or the admin API client (`iam`, `sts`, `kms`, `admin`, and for API keys `keys`,
+//! `plans`, `usage`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod cli;
 mod ops;
 mod serve;
+mod usage;
 
 /// mimalloc: measured faster than the system allocator on the request path (bench/compare.sh),
 /// where allocation and copying were the largest user-space cost.
@@ -80,6 +82,37 @@ enum Command {
         #[command(subcommand)]
         command: cli::AdminCommand,
     },
+    /// Create, list, enable, disable and delete API keys, and attach them to usage plans,
+    /// through the admin API.
+    ///
+    /// A new key's value is printed once, when it is created, and never again. To import a
+    /// value of your own, pipe it in: `portcullis keys create --name shop --value-stdin`.
+    Keys {
+        #[command(flatten)]
+        conn: cli::Connection,
+        #[command(subcommand)]
+        command: cli::KeysCommand,
+    },
+    /// List the usage plans of the running config and the API keys attached to each, through
+    /// the admin API.
+    Plans {
+        #[command(flatten)]
+        conn: cli::Connection,
+        #[command(subcommand)]
+        command: cli::PlansCommand,
+    },
+    /// Report a usage plan's recorded requests per API key and day, as JSON or CSV, through
+    /// the admin API.
+    ///
+    /// Usage is written to the store every `usage.flush_interval` (10 s by default), so the
+    /// last moments may be missing. Example:
+    /// `portcullis usage --plan basic --start 2026-11-01 --end 2026-11-30 --format csv --output usage.csv`.
+    Usage {
+        #[command(flatten)]
+        report: cli::UsageArgs,
+        #[command(flatten)]
+        conn: cli::Connection,
+    },
 }
 
 fn main() -> ExitCode {
@@ -105,5 +138,8 @@ fn main() -> ExitCode {
         Command::Sts { conn, command } => cli::main(&conn, command.call()),
         Command::Kms { conn, command } => cli::main(&conn, command.call()),
         Command::Admin { conn, command } => cli::main(&conn, command.call()),
+        Command::Keys { conn, command } => cli::main(&conn, command.call()),
+        Command::Plans { conn, command } => cli::main(&conn, command.call()),
+        Command::Usage { conn, report } => cli::main(&conn, report.call()),
     }
 }

@@ -124,6 +124,22 @@ impl Control for Ops {
         self.gateway.metrics().encode()
     }
 
+    fn usage_plans(&self) -> Vec<admin::PlanView> {
+        let rt = self.gateway.runtime();
+        rt.compiled
+            .plans
+            .iter()
+            .map(|p| admin::PlanView {
+                id: p.id.to_string(),
+                name: p.name.clone(),
+                description: p.description.clone(),
+                throttle: p.throttle.map(|t| (t.rate(), t.burst())),
+                quota: p.quota.clone(),
+                api_stages: p.api_stages.clone(),
+            })
+            .collect()
+    }
+
     fn signing_settings(&self) -> admin::SigningSettings {
         let iam = &self.gateway.runtime().compiled.config.iam;
         admin::SigningSettings {

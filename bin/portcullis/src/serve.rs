@@ -77,8 +77,19 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         let detail = format!("bootstrap administrator with access key {}", key.key.access_key_id);
         admin::write_audit(&store, "system", "", "iam.CreateUser", &target, store::Outcome::Success, detail).await;
     }
-    // The API-key HMAC secret exists from the first start, sealed by the KMS.
-    directory.server_secret(API_KEY_HMAC_SECRET, now_ms).await.context("cannot create the API-key secret")?;
+    // The API-key HMAC secret exists from the first start, sealed by the KMS, the same on
+    // every node sharing the store.
+    let key_secret =
+        directory.server_secret(directory::API_KEY_SECRET, now_ms).await.context("cannot open the API-key secret")?;
+    let api_keys = directory::ApiKeys::new(store.clone(), key_secret, cfg.iam.cache_ttl.as_std());
+    let counters = match gateway::redis_settings(&cfg) {
+        Some(s) => {
+            eprintln!("portcullis: throttles and quotas shared on Redis (on failure: {:?})", s.on_failure);
+            limits::Counters::Redis(Box::new(limits::RedisCounters::new(s).context("shared_state.redis")?))
+        }
+        None => limits::Counters::Local(limits::LocalCounters::new()),
+    };
+    let metering = Arc::new(gateway::Metering::new(counters, api_keys));
 
     let (certs, dev) = CertStore::load(&cfg.tls.certificates, &cfg.data_dir).context("cannot load certificates")?;
     if let Some(dev) = dev {
@@ -92,7 +103,7 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
     let certs = Arc::new(certs);
     let tls = certs.server_config()?;
     let metrics = Arc::new(Metrics::new());
-    let gw = Gateway::new(config_path, compiled, certs, metrics.clone(), directory.clone())?;
+    let gw = Gateway::new(config_path, compiled, certs, metrics.clone(), directory.clone(), metering.clone())?;
     let ops = Arc::new(Ops::new(gw.clone(), store.clone()));
     let (stop, stopped) = watch::channel(false);
     let opts = |name| ServeOptions {
@@ -113,7 +124,7 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
 
     if cfg.admin.enabled {
         let listener = bind(cfg.admin.listen, "admin API").await?;
-        let router = admin::router(ops.clone(), directory.clone());
+        let router = admin::router(ops.clone(), directory.clone(), metering.api_keys.clone());
         let make = move |conn: Arc<gateway::ConnInfo>| admin::service(router.clone(), conn.peer);
         tasks.push(tokio::spawn(serve_tls(
             listener,
@@ -129,6 +140,12 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         tasks.push(tokio::spawn(serve_redirect(listener, https_port, stopped.clone())));
     }
     tokio::spawn(ops.clone().watch_files(stopped.clone()));
+    let flusher = tokio::spawn(crate::usage::flush_every(
+        cfg.usage.flush_interval.as_std(),
+        metering.clone(),
+        store.clone(),
+        stopped.clone(),
+    ));
 
     wait_for_signals(&ops).await?;
     tracing::info!("shutting down: draining requests in flight");
@@ -136,13 +153,13 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
     for t in tasks {
         let _ = t.await;
     }
+    // The flusher writes what the drained requests counted, then ends.
+    let _ = flusher.await;
+    crate::usage::flush_at_shutdown(&metering, &store).await;
     gw.flush_access_log();
     tracing::info!("stopped");
     Ok(())
 }
-
-/// The name of the server secret API keys are hashed with.
-const API_KEY_HMAC_SECRET: &str = "api-key-hmac";
 
 /// The master keys: from the environment when set, else the keyring file in `data_dir`,
 /// created on first start.

@@ -19,6 +19,26 @@ pub trait Control: Send + Sync + 'static {
 
     /// How admin signatures are checked (from the running config).
     fn signing_settings(&self) -> crate::auth::SigningSettings;
+
+    /// The usage plans of the running config.
+    fn usage_plans(&self) -> Vec<PlanView>;
+}
+
+/// A usage plan as the admin API shows it.
+#[derive(Debug, Clone)]
+pub struct PlanView {
+    /// The plan's id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its description.
+    pub description: String,
+    /// Each key's throttle: rate per second and burst.
+    pub throttle: Option<(f64, u32)>,
+    /// Each key's quota.
+    pub quota: Option<limits::Quota>,
+    /// The `(api, stage)` pairs it covers.
+    pub api_stages: Vec<(String, String)>,
 }
 
 /// The result of a reload, as the API reports it.

@@ -53,7 +53,7 @@ fn resource(s: &AppState, kind: EntityKind, name: &str) -> String {
 
 /// Renders a directory result; writes (`audit: Some((action, target))`, the action with its
 /// area, e.g. `iam.CreateUser`) are audited either way.
-async fn finish<T: serde::Serialize>(
+pub(crate) async fn finish<T: serde::Serialize>(
     s: &AppState,
     who: &Authed,
     audit: Option<(&str, &str)>,

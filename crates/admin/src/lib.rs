@@ -7,10 +7,11 @@
 mod auth;
 mod control;
 mod iam;
+mod keys;
 mod redact;
 mod routes;
 
 pub use auth::{Peer, SigningSettings, SERVICE};
-pub use control::{Control, ReloadOutcome};
+pub use control::{Control, PlanView, ReloadOutcome};
 pub use redact::redact_config;
 pub use routes::{router, service, write_audit};

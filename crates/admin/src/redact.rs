@@ -5,9 +5,11 @@ use serde_json::Value;
 
 /// Redacts secrets in the JSON form of the config, in place.
 pub fn redact_config(config: &mut Value) {
-    if let Some(url) = config.pointer_mut("/store/url") {
-        if let Some(text) = url.as_str() {
-            *url = Value::String(redact_url(text));
+    for at in ["/store/url", "/shared_state/redis/url"] {
+        if let Some(url) = config.pointer_mut(at) {
+            if let Some(text) = url.as_str() {
+                *url = Value::String(redact_url(text));
+            }
         }
     }
     redact_headers(config);

@@ -25,6 +25,8 @@ pub(crate) struct AppState {
     pub(crate) control: Arc<dyn Control>,
     pub(crate) store: AnyStore,
     pub(crate) directory: Arc<directory::Directory>,
+    /// API keys, shared with the data plane so that a change applies to its next request.
+    pub(crate) api_keys: Arc<directory::ApiKeys>,
     /// Budget for audit records of refused anonymous writes, so that a flood of them cannot
     /// grow the audit table without bound: (window start, records written in it).
     pub(crate) anonymous_budget: Arc<Mutex<(Instant, u32)>>,
@@ -46,11 +48,16 @@ impl AppState {
 const ANONYMOUS_AUDITS_PER_MINUTE: u32 = 60;
 
 /// The admin API as an axum router.
-pub fn router(control: Arc<dyn Control>, directory: Arc<directory::Directory>) -> Router {
+pub fn router(
+    control: Arc<dyn Control>,
+    directory: Arc<directory::Directory>,
+    api_keys: Arc<directory::ApiKeys>,
+) -> Router {
     let state = AppState {
         control,
         store: directory.store().clone(),
         directory,
+        api_keys,
         anonymous_budget: Arc::new(Mutex::new((Instant::now(), 0))),
     };
     let protected = Router::new()
@@ -59,6 +66,7 @@ pub fn router(control: Arc<dyn Control>, directory: Arc<directory::Directory>) -
         .route("/reload", post(reload))
         .route("/audit", get(audit))
         .merge(crate::iam::routes())
+        .merge(crate::keys::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::sigv4_layer));
     Router::new()
         .route("/health", get(health))

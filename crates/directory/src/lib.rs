@@ -8,6 +8,7 @@
 //! The admin API's IAM operations live here as well (`ops.rs`); each one drops the cache, so
 //! a change made on this node applies to its next request.
 
+mod api_keys;
 mod caller;
 mod error;
 mod names;
@@ -24,6 +25,7 @@ use parking_lot::RwLock;
 use store::{AnyStore, Credential, EntityKind, KeyInsert, Relation, Store as _};
 use zeroize::Zeroizing;
 
+pub use api_keys::{ApiKeys, KeyInfo, NewApiKey, API_KEY_SECRET};
 pub use caller::Caller;
 pub use error::{AuthError, DirectoryError};
 pub use names::{entity_arn, session_arn};

@@ -52,6 +52,21 @@ pub(crate) fn new_session_token() -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// A new API key value: a readable prefix and 40 base-62 characters (238 bits).
+pub(crate) fn new_api_key() -> String {
+    format!("{API_KEY_PREFIX}{}", random_from(BASE62, 40))
+}
+
+/// A new API key id: 10 lower-case letters and digits, as API Gateway forms them.
+pub(crate) fn new_api_key_id() -> String {
+    random_from(b"abcdefghijklmnopqrstuvwxyz0123456789", 10)
+}
+
+/// What every generated API key starts with, so that a leaked one is recognisable (secret
+/// scanners look for such prefixes).
+pub(crate) const API_KEY_PREFIX: &str = "pck_";
+const BASE62: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
 fn random_from(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::rng();
     (0..len).map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())])).collect()

@@ -82,6 +82,12 @@ pub(crate) struct RequestCtx {
     pub(crate) rest_at: usize,
     /// authorize: the authenticated IAM caller.
     pub(crate) caller: Option<std::sync::Arc<directory::Caller>>,
+    /// meter: the caller's API key, on routes that require one.
+    pub(crate) api_key: Option<std::sync::Arc<directory::KeyInfo>>,
+    /// meter: the index, in the stage's plans, of the key's usage plan.
+    pub(crate) usage_plan: Option<usize>,
+    /// throttle: what the `RateLimit-*` headers say.
+    pub(crate) rate_limit: Option<crate::metering::RateInfo>,
     /// rescue: the gateway response sent, if any.
     pub(crate) error: Option<ResponseType>,
     /// rescue: the public message sent, when it is not the kind's default.
@@ -127,6 +133,9 @@ impl RequestCtx {
             integration_error: None,
             rest_at: 0,
             caller: None,
+            api_key: None,
+            usage_plan: None,
+            rate_limit: None,
             error: None,
             error_message: None,
             status: 0,

@@ -66,6 +66,18 @@ pub fn directory_settings(iam: &model::IamConfig) -> directory::Settings {
     directory::Settings { account_id: iam.account_id.clone(), cache_ttl: iam.cache_ttl.as_std() }
 }
 
+/// The Redis settings of the `shared_state` section, if any; they take a restart to change.
+pub fn redis_settings(c: &model::Config) -> Option<limits::RedisSettings> {
+    let r = c.shared_state.redis.as_ref()?;
+    Some(limits::RedisSettings {
+        url: r.url.clone(),
+        timeout: r.timeout.as_std(),
+        on_failure: model::Compiled::failure_mode_of(r.on_failure),
+        key_prefix: r.key_prefix.clone(),
+        retry_interval: r.retry_interval.as_std(),
+    })
+}
+
 // === impl Gateway ===
 
 impl Gateway {
@@ -77,9 +89,10 @@ impl Gateway {
         certs: Arc<CertStore>,
         metrics: Arc<Metrics>,
         directory: Arc<directory::Directory>,
+        metering: Arc<crate::Metering>,
     ) -> Result<Arc<Self>, ClientError> {
         let access_log = AccessLog::stdout();
-        let rt = Runtime::build(compiled, None, metrics.clone(), access_log.clone(), directory)?;
+        let rt = Runtime::build(compiled, None, metrics.clone(), access_log.clone(), directory, metering)?;
         let data_dir = rt.compiled.config.data_dir.clone();
         let started = rt.compiled.config.clone();
         Ok(Arc::new(Self {
@@ -168,8 +181,14 @@ impl Gateway {
             .await
             .map_err(|e| ReloadError::Loader(e.to_string()))??;
         let old = self.current.load_full();
-        let rt =
-            Runtime::build(compiled, Some(&old), self.metrics.clone(), self.access_log.clone(), old.directory.clone())?;
+        let rt = Runtime::build(
+            compiled,
+            Some(&old),
+            self.metrics.clone(),
+            self.access_log.clone(),
+            old.directory.clone(),
+            old.metering.clone(),
+        )?;
         let (new, was) = (&rt.compiled.config, &self.started);
         self.certs.replace(&new.tls.certificates, &self.data_dir)?;
         let mut restart_needed = Vec::new();
@@ -182,6 +201,7 @@ impl Gateway {
             ),
             ("data_dir", new.data_dir != was.data_dir),
             ("store", new.store.url != was.store.url),
+            ("shared_state", redis_settings(new) != redis_settings(was)),
             ("limits.max_connections", new.limits.max_connections != was.limits.max_connections),
             ("limits.header_read_timeout", new.limits.header_read_timeout != was.limits.header_read_timeout),
             ("shutdown.drain_timeout", new.shutdown.drain_timeout != was.shutdown.drain_timeout),
@@ -197,6 +217,7 @@ impl Gateway {
             restart_needed,
         };
         rt.directory.configure(directory_settings(&rt.compiled.config.iam));
+        rt.metering.api_keys.set_ttl(rt.compiled.config.iam.cache_ttl.as_std());
         self.current.store(Arc::new(rt));
         Ok(report)
     }

@@ -48,8 +48,8 @@ pub(crate) async fn run(
     step!(phase::authorize::check(rt, cx, req).await);
     // Keys and quotas are metered only for authorised callers, so rejected requests never
     // count against a client.
-    step!(phase::meter::check(rt, cx, req));
-    step!(phase::throttle::check(rt, cx, req));
+    step!(phase::meter::check(rt, cx, req).await);
+    step!(phase::throttle::check(rt, cx, req).await);
     step!(phase::validate::check(rt, cx, req));
     step!(phase::integrate::call(rt, cx, req).await);
     Err(Reject::internal(model::ResponseType::ApiConfigurationError, "the integration phase did not answer"))

@@ -26,6 +26,8 @@ pub struct Runtime {
     unrouted: RouteMetrics,
     /// IAM users, keys and policies, shared by every runtime of the process.
     pub(crate) directory: Arc<directory::Directory>,
+    /// Counters, API keys and usage, shared by every runtime of the process.
+    pub(crate) metering: Arc<crate::Metering>,
 }
 
 // === impl Runtime ===
@@ -38,6 +40,7 @@ impl Runtime {
         metrics: Arc<Metrics>,
         access_log: AccessLog,
         directory: Arc<directory::Directory>,
+        metering: Arc<crate::Metering>,
     ) -> Result<Self, ClientError> {
         let keys = compiled.apis.iter().flat_map(|a| a.routes.iter()).filter_map(|(_, r)| client_key(r));
         let clients = Clients::build(keys, previous.map(|p| &p.clients))?;
@@ -69,7 +72,7 @@ impl Runtime {
             })
             .collect();
         let unrouted = metrics.route("-", "-", "-");
-        Ok(Self { compiled, clients, route_clients, metrics, access_log, route_metrics, unrouted, directory })
+        Ok(Self { compiled, clients, route_clients, metrics, access_log, route_metrics, unrouted, directory, metering })
     }
 
     /// The upstream client of a route.

@@ -18,8 +18,10 @@ use crate::template::{ContextVar, Template};
 use crate::upstream_url::UrlPart;
 
 mod api;
+mod metering;
 
 use api::{check_overlaps, compile_api};
+pub use metering::{CompiledPlan, StagePlan};
 
 /// A config that passed every check, with everything the data plane needs prepared.
 #[derive(Debug)]
@@ -36,6 +38,12 @@ pub struct Compiled {
     pub access_denied_body: Template,
     /// The header that carries the authenticated principal upstream, if any.
     pub principal_header: Option<HeaderName>,
+    /// The limit on the gateway as a whole.
+    pub global_limit: limits::Limit,
+    /// The limit on each client address, if any.
+    pub client_limit: Option<limits::Limit>,
+    /// Usage plans, in config order.
+    pub plans: Vec<CompiledPlan>,
 }
 
 /// One API, ready to serve.
@@ -58,6 +66,14 @@ pub struct CompiledApi {
     pub route_auth: Vec<RouteAuth>,
     /// The API's resource policy, with short-form resources expanded.
     pub resource_policy: Option<iam::policy::Policy>,
+    /// Each route's API-key requirement, by route index.
+    pub route_key_required: Vec<bool>,
+    /// Each route's own throttle, by route index.
+    pub route_throttle: Vec<Option<limits::Limit>>,
+    /// Each route's key as shared text (`GET /pets/{id}`), for counters and usage records.
+    pub route_labels: Vec<std::sync::Arc<str>>,
+    /// The API's name as shared text.
+    pub label: std::sync::Arc<str>,
 }
 
 /// One stage of an API.
@@ -69,6 +85,12 @@ pub struct CompiledStage {
     pub variables: BTreeMap<String, String>,
     /// Settings.
     pub settings: StageSettings,
+    /// The stage's own throttle.
+    pub throttle: Option<limits::Limit>,
+    /// The usage plans that cover this stage.
+    pub plans: Vec<StagePlan>,
+    /// The stage's name as shared text.
+    pub label: std::sync::Arc<str>,
 }
 
 /// One route's integration.
@@ -157,12 +179,35 @@ impl Compiled {
             }
         }
         check_overlaps(&apis, &mut issues);
+        let (global_limit, client_limit) = metering::global_limits(&config, &mut issues);
+        let plans = metering::compile_plans(&config, &mut apis, global_limit, &mut issues);
         if !issues.is_empty() {
             return Err(issues);
         }
+        let Some(global_limit) = global_limit else { return Err(vec![("throttling".into(), "invalid".into())]) };
         let default_response_body = Template::parse(DEFAULT_RESPONSE_BODY).map_err(|e| vec![(String::new(), e)])?;
         let access_denied_body = Template::parse(ACCESS_DENIED_BODY).map_err(|e| vec![(String::new(), e)])?;
-        Ok(Self { config, apis, access_log, default_response_body, access_denied_body, principal_header })
+        Ok(Self {
+            config,
+            apis,
+            access_log,
+            default_response_body,
+            access_denied_body,
+            principal_header,
+            global_limit,
+            client_limit,
+            plans,
+        })
+    }
+
+    /// A Redis failure mode in the counters' terms.
+    pub const fn failure_mode_of(m: crate::config::RedisFailureMode) -> limits::FailureMode {
+        metering::failure_mode(m)
+    }
+
+    /// The Redis failure mode in the counters' terms.
+    pub fn redis_failure_mode(&self) -> Option<limits::FailureMode> {
+        self.config.shared_state.redis.as_ref().map(|r| metering::failure_mode(r.on_failure))
     }
 
     /// Finds the API and stage for a host (port ignored) and canonical path. Among the APIs

@@ -54,6 +54,20 @@ pub struct Config {
     /// IAM: how SigV4-signed requests are checked (routes with `auth: iam`, and the admin API).
     #[serde(default)]
     pub iam: IamConfig,
+    /// Gateway-wide throttling: the limit on the gateway as a whole, and optionally on each
+    /// client address.
+    #[serde(default)]
+    pub throttling: ThrottlingConfig,
+    /// Usage plans: throttles and quotas for API keys, by API stage (see docs/api-keys.md).
+    #[serde(default)]
+    pub usage_plans: Vec<UsagePlanConfig>,
+    /// Recording of metered usage (per API key, per day, per route) in the store.
+    #[serde(default)]
+    pub usage: UsageConfig,
+    /// State shared by every gateway node. Without it, throttles and quotas are counted in
+    /// each process.
+    #[serde(default)]
+    pub shared_state: SharedStateConfig,
     /// Hot reload of this file and of certificate files.
     #[serde(default)]
     pub reload: ReloadConfig,
@@ -210,6 +224,200 @@ pub struct ApiConfig {
     /// Overrides of the gateway's own error responses, by response type.
     #[serde(default)]
     pub gateway_responses: BTreeMap<ResponseType, GatewayResponseConfig>,
+    /// Where the API key of routes with `api_key_required` comes from.
+    #[serde(default)]
+    pub api_key_source: ApiKeySource,
+}
+
+/// Where an API's keys come from.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum ApiKeySource {
+    /// The `x-api-key` request header.
+    #[default]
+    #[serde(rename = "HEADER")]
+    Header,
+    /// A custom authorizer's `usageIdentifierKey` (needs custom authorizers, not yet available).
+    #[serde(rename = "AUTHORIZER")]
+    Authorizer,
+}
+
+/// A token bucket: `rate` requests per second on average, `burst` at once. `0` for either
+/// refuses every request.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottleConfig {
+    /// Requests per second (may be fractional, e.g. `0.5`).
+    pub rate: f64,
+    /// The bucket size: requests allowed at once after a quiet spell.
+    pub burst: u32,
+}
+
+/// Gateway-wide throttling.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottlingConfig {
+    /// Requests per second for the whole gateway (API Gateway's account default: 10,000).
+    #[serde(default = "default_global_rate")]
+    pub rate: f64,
+    /// Burst for the whole gateway (API Gateway's account default: 5,000).
+    #[serde(default = "default_global_burst")]
+    pub burst: u32,
+    /// A limit on each client address (after `trusted_proxies`), on every route.
+    #[serde(default)]
+    pub per_client: Option<ThrottleConfig>,
+}
+
+/// A usage plan.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsagePlanConfig {
+    /// The plan's id, used to attach keys and to read usage. Letters, digits, `-` and `_`.
+    pub id: String,
+    /// A name for people. Default: the id.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A description.
+    #[serde(default)]
+    pub description: String,
+    /// Each key's throttle, over all the plan's stages together.
+    #[serde(default)]
+    pub throttle: Option<ThrottleConfig>,
+    /// Each key's quota, over all the plan's stages together.
+    #[serde(default)]
+    pub quota: Option<QuotaConfig>,
+    /// The API stages the plan covers. A key in the plan may call these.
+    pub api_stages: Vec<PlanStageConfig>,
+}
+
+/// A quota: `limit` requests per calendar period.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaConfig {
+    /// Requests allowed per period.
+    pub limit: u64,
+    /// `DAY`, `WEEK` or `MONTH`.
+    pub period: QuotaPeriod,
+    /// Where the period starts, in days: WEEK 0 (Sunday) to 6; MONTH 0 (the 1st) to 27; DAY 0.
+    #[serde(default)]
+    pub offset: u32,
+    /// The time zone whose calendar the periods follow (IANA name, e.g. `Europe/Paris`).
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+}
+
+/// A quota period.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum QuotaPeriod {
+    /// A calendar day.
+    #[serde(rename = "DAY")]
+    Day,
+    /// A week.
+    #[serde(rename = "WEEK")]
+    Week,
+    /// A calendar month.
+    #[serde(rename = "MONTH")]
+    Month,
+}
+
+/// An API stage in a usage plan.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanStageConfig {
+    /// The API's name.
+    pub api: String,
+    /// The stage's name.
+    pub stage: String,
+    /// Per-route throttles for each key, by route key (`GET /pets/{id}`), instead of the
+    /// plan's throttle.
+    #[serde(default)]
+    pub throttle: BTreeMap<String, ThrottleConfig>,
+}
+
+/// Usage recording.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageConfig {
+    /// How often counted usage is written to the store. A crash loses at most this much;
+    /// a clean shutdown loses nothing.
+    #[serde(default = "default_usage_flush")]
+    pub flush_interval: Duration,
+}
+
+/// State shared by gateway nodes.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SharedStateConfig {
+    /// Redis, for throttles and quotas shared by every node.
+    #[serde(default)]
+    pub redis: Option<RedisConfig>,
+}
+
+/// Redis for shared counters.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[:PASSWORD@]HOST[:PORT][/DB]` (or `rediss://` for TLS). Use `${VAR}` for a password.
+    pub url: String,
+    /// The longest a request waits for Redis; past it, `on_failure` applies.
+    #[serde(default = "default_redis_timeout")]
+    pub timeout: Duration,
+    /// What happens while Redis cannot be reached: `local` (each node counts alone),
+    /// `fail_closed` (503) or `fail_open` (requests pass, uncounted).
+    #[serde(default)]
+    pub on_failure: RedisFailureMode,
+    /// How long Redis is left alone after a failure before it is tried again.
+    #[serde(default = "default_redis_retry")]
+    pub retry_interval: Duration,
+    /// Prefix of every counter name in Redis.
+    #[serde(default = "default_redis_prefix")]
+    pub key_prefix: String,
+}
+
+/// What happens while Redis cannot be reached.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RedisFailureMode {
+    /// Each node enforces every limit on its own counters until Redis is back.
+    #[default]
+    Local,
+    /// Refuse requests that need the counters with 503.
+    FailClosed,
+    /// Let requests through uncounted.
+    FailOpen,
+}
+
+impl Default for ThrottlingConfig {
+    fn default() -> Self {
+        Self { rate: default_global_rate(), burst: default_global_burst(), per_client: None }
+    }
+}
+
+impl Default for UsageConfig {
+    fn default() -> Self {
+        Self { flush_interval: default_usage_flush() }
+    }
+}
+
+fn default_global_rate() -> f64 {
+    10_000.0
+}
+fn default_global_burst() -> u32 {
+    5_000
+}
+fn default_time_zone() -> String {
+    "UTC".into()
+}
+fn default_usage_flush() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_redis_timeout() -> Duration {
+    Duration::from_millis(100)
+}
+fn default_redis_retry() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_redis_prefix() -> String {
+    "portcullis".into()
 }
 
 /// A stage of an API.
@@ -225,6 +433,9 @@ pub struct StageConfig {
     /// Per-stage settings.
     #[serde(default)]
     pub settings: StageSettings,
+    /// One token bucket for the whole stage, all routes and clients together.
+    #[serde(default)]
+    pub throttle: Option<ThrottleConfig>,
 }
 
 /// Per-stage settings.
@@ -250,6 +461,13 @@ pub struct RouteConfig {
     /// How callers are authenticated: `none` (default) or `iam` (SigV4 and IAM policies).
     #[serde(default)]
     pub auth: RouteAuth,
+    /// Callers must send an enabled API key that a usage plan of this stage holds; the plan's
+    /// throttle and quota then apply.
+    #[serde(default)]
+    pub api_key_required: bool,
+    /// One token bucket for this route, in each stage, all clients together.
+    #[serde(default)]
+    pub throttle: Option<ThrottleConfig>,
 }
 
 /// A route's authorisation type.
@@ -490,7 +708,12 @@ fn default_base_path() -> String {
     "/".to_owned()
 }
 fn default_stages() -> Vec<StageConfig> {
-    vec![StageConfig { name: "$default".to_owned(), variables: BTreeMap::new(), settings: StageSettings::default() }]
+    vec![StageConfig {
+        name: "$default".to_owned(),
+        variables: BTreeMap::new(),
+        settings: StageSettings::default(),
+        throttle: None,
+    }]
 }
 fn default_integration_timeout() -> Duration {
     Duration::from_secs(29)

@@ -20,13 +20,15 @@ mod template;
 mod upstream_url;
 
 pub use compile::{
-    Compiled, CompiledApi, CompiledRoute, CompiledStage, HttpIntegration, Issue, MockIntegration, Selection,
-    DEFAULT_ACCESS_LOG, DEFAULT_RESPONSE_BODY, DEFAULT_STAGE,
+    Compiled, CompiledApi, CompiledPlan, CompiledRoute, CompiledStage, HttpIntegration, Issue, MockIntegration,
+    Selection, StagePlan, DEFAULT_ACCESS_LOG, DEFAULT_RESPONSE_BODY, DEFAULT_STAGE,
 };
 pub use config::{
-    AccessLogConfig, AdminConfig, ApiConfig, CertificateConfig, Config, CorsConfig, GatewayResponseConfig, IamConfig,
-    IntegrationConfig, IntegrationKind, LimitsConfig, RedirectConfig, ReloadConfig, RouteAuth, RouteConfig,
-    ShutdownConfig, StageConfig, StageSettings, StoreConfig, TlsConfig,
+    AccessLogConfig, AdminConfig, ApiConfig, ApiKeySource, CertificateConfig, Config, CorsConfig,
+    GatewayResponseConfig, IamConfig, IntegrationConfig, IntegrationKind, LimitsConfig, PlanStageConfig, QuotaConfig,
+    QuotaPeriod, RedirectConfig, RedisConfig, RedisFailureMode, ReloadConfig, RouteAuth, RouteConfig,
+    SharedStateConfig, ShutdownConfig, StageConfig, StageSettings, StoreConfig, ThrottleConfig, ThrottlingConfig,
+    TlsConfig, UsageConfig, UsagePlanConfig,
 };
 pub use cors::CorsPolicy;
 pub use duration::Duration;

@@ -50,6 +50,9 @@ response_types! {
     AuthorizerConfigurationError = ("AUTHORIZER_CONFIGURATION_ERROR", 500, "AuthorizerConfigurationException", None),
     /// An authorizer failed.
     AuthorizerFailure = ("AUTHORIZER_FAILURE", 500, "AuthorizerFailureException", None),
+    /// Portcullis extension: the shared rate-limit counters (Redis) are unreachable and the
+    /// failure mode is `fail_closed`.
+    LimitsUnavailable = ("LIMITS_UNAVAILABLE", 503, "ServiceUnavailableException", Some("Service Unavailable")),
     /// Required request parameters are missing.
     BadRequestParameters = ("BAD_REQUEST_PARAMETERS", 400, "BadRequestException", Some("Missing required request parameters")),
     /// The request body failed validation.

@@ -1,6 +1,6 @@
 use crate::{
-    AdminCredential, AuditRecord, Credential, DeleteOutcome, Entity, EntityKind, KeyInsert, NewAuditRecord,
-    PostgresStore, Relation, SqliteStore, Store, StoreError,
+    AdminCredential, ApiKey, ApiKeyInsert, AuditRecord, Credential, DeleteOutcome, Entity, EntityKind, KeyInsert,
+    NewAuditRecord, PostgresStore, Relation, SqliteStore, Store, StoreError, UsageDelta, UsageRow,
 };
 
 /// The store chosen by URL scheme at start-up.
@@ -158,6 +158,64 @@ impl Store for AnyStore {
 
     async fn replace_secret(&self, name: &str, new: &str, old: &str) -> Result<bool, StoreError> {
         dispatch!(self, s => s.replace_secret(name, new, old).await)
+    }
+
+    async fn api_key_create(&self, k: &ApiKey) -> Result<ApiKeyInsert, StoreError> {
+        dispatch!(self, s => s.api_key_create(k).await)
+    }
+
+    async fn api_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
+        dispatch!(self, s => s.api_key(id).await)
+    }
+
+    async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
+        dispatch!(self, s => s.api_key_by_hash(hash).await)
+    }
+
+    async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        dispatch!(self, s => s.api_keys().await)
+    }
+
+    async fn api_key_set_enabled(&self, id: &str, enabled: bool, now_ms: i64) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.api_key_set_enabled(id, enabled, now_ms).await)
+    }
+
+    async fn api_key_delete(&self, id: &str) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.api_key_delete(id).await)
+    }
+
+    async fn plan_key_attach(&self, plan_id: &str, key_id: &str, now_ms: i64) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.plan_key_attach(plan_id, key_id, now_ms).await)
+    }
+
+    async fn plan_key_detach(&self, plan_id: &str, key_id: &str) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.plan_key_detach(plan_id, key_id).await)
+    }
+
+    async fn plans_of_key(&self, key_id: &str) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, s => s.plans_of_key(key_id).await)
+    }
+
+    async fn keys_of_plan(&self, plan_id: &str) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, s => s.keys_of_plan(plan_id).await)
+    }
+
+    async fn usage_add(&self, deltas: &[UsageDelta]) -> Result<(), StoreError> {
+        dispatch!(self, s => s.usage_add(deltas).await)
+    }
+
+    async fn usage(
+        &self,
+        plan_id: &str,
+        key_id: Option<&str>,
+        from_day: &str,
+        to_day: &str,
+    ) -> Result<Vec<UsageRow>, StoreError> {
+        dispatch!(self, s => s.usage(plan_id, key_id, from_day, to_day).await)
+    }
+
+    async fn usage_total(&self, plan_id: &str, key_id: &str, from_day: &str, to_day: &str) -> Result<i64, StoreError> {
+        dispatch!(self, s => s.usage_total(plan_id, key_id, from_day, to_day).await)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -1,11 +1,14 @@
-//! Runtime state that outlives a request and a reload: admin credentials and the audit trail
-//! (later: API keys, usage, IAM principals). One [`Store`] trait, two implementations:
-//! embedded SQLite (the default) and PostgreSQL (for a cluster). [`AnyStore`] picks one by URL.
+//! Runtime state that outlives a request and a reload: admin credentials, the audit trail,
+//! IAM entities and credentials, KMS-sealed server secrets, API keys with their usage-plan
+//! attachments, and metered usage per plan, key and day. One [`Store`] trait, two
+//! implementations: embedded SQLite (the default) and PostgreSQL (for a cluster). [`AnyStore`]
+//! picks one by URL.
 //!
 //! Both run versioned migrations at open, inside a transaction, and refuse a database whose
 //! schema is newer than this build knows.
 
 mod any;
+mod api_key_types;
 mod error;
 mod iam_types;
 mod postgres;
@@ -14,6 +17,7 @@ mod sqlite;
 mod types;
 
 pub use any::AnyStore;
+pub use api_key_types::{ApiKey, ApiKeyInsert, UsageDelta, UsageRow};
 pub use error::StoreError;
 pub use iam_types::{Credential, DeleteOutcome, Entity, EntityKind, KeyInsert, Relation};
 pub use postgres::PostgresStore;
@@ -154,6 +158,71 @@ pub trait Store: Send + Sync {
     /// Replaces a sealed server secret if it is still `old` (KMS re-wrap).
     fn replace_secret(&self, name: &str, new: &str, old: &str)
         -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Stores a new API key. [`ApiKeyInsert::ValueTaken`] when a key with the same hash exists
+    /// (checked first), [`ApiKeyInsert::IdTaken`] when one with the same id does.
+    fn api_key_create(&self, k: &ApiKey) -> impl Future<Output = Result<ApiKeyInsert, StoreError>> + Send;
+
+    /// The API key with this id.
+    fn api_key(&self, id: &str) -> impl Future<Output = Result<Option<ApiKey>, StoreError>> + Send;
+
+    /// The API key whose value hashes to `hash` (the per-request lookup).
+    fn api_key_by_hash(&self, hash: &str) -> impl Future<Output = Result<Option<ApiKey>, StoreError>> + Send;
+
+    /// Every API key, oldest first (ties by id).
+    fn api_keys(&self) -> impl Future<Output = Result<Vec<ApiKey>, StoreError>> + Send;
+
+    /// Enables or disables an API key. `Ok(false)` when there is no such key.
+    fn api_key_set_enabled(
+        &self,
+        id: &str,
+        enabled: bool,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Deletes an API key and its usage-plan attachments, in one transaction. Its usage records
+    /// stay: they are billing data. `Ok(false)` when there was no such key.
+    fn api_key_delete(&self, id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Attaches an API key to a usage plan. `Ok(false)` when it was attached already.
+    fn plan_key_attach(
+        &self,
+        plan_id: &str,
+        key_id: &str,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Detaches an API key from a usage plan. `Ok(false)` when it was not attached.
+    fn plan_key_detach(&self, plan_id: &str, key_id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The usage plans a key is attached to, sorted.
+    fn plans_of_key(&self, key_id: &str) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// The keys attached to a usage plan, sorted.
+    fn keys_of_plan(&self, plan_id: &str) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// Adds counts to usage rows, creating them as needed, all in one transaction. An empty
+    /// slice does not touch the database.
+    fn usage_add(&self, deltas: &[UsageDelta]) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A plan's usage rows from `from_day` to `to_day` inclusive (`YYYY-MM-DD`), of one key or
+    /// of all, ordered by key, day, API, stage and route.
+    fn usage(
+        &self,
+        plan_id: &str,
+        key_id: Option<&str>,
+        from_day: &str,
+        to_day: &str,
+    ) -> impl Future<Output = Result<Vec<UsageRow>, StoreError>> + Send;
+
+    /// The requests of one key under one plan from `from_day` to `to_day` inclusive; 0 when none.
+    fn usage_total(
+        &self,
+        plan_id: &str,
+        key_id: &str,
+        from_day: &str,
+        to_day: &str,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
     /// Checks that the store answers (for readiness).
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -114,6 +114,86 @@ pub(crate) const SELECT_SECRET: &str = "SELECT value_enc FROM secrets WHERE name
 pub(crate) const LIST_SECRETS: &str = "SELECT name, value_enc FROM secrets ORDER BY name";
 pub(crate) const SET_SECRET: &str = "UPDATE secrets SET value_enc = $2 WHERE name = $1 AND value_enc = $3";
 
+/// Schema version 3: API keys, their usage-plan attachments, and usage counted per plan, key,
+/// day, API, stage and route.
+pub(crate) const MIGRATION_V3: &str = "CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        description TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        prefix TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        enabled BOOLEAN NOT NULL,
+        imported BOOLEAN NOT NULL,
+        created_at_ms BIGINT NOT NULL,
+        updated_at_ms BIGINT NOT NULL
+    );
+    CREATE TABLE usage_plan_keys (
+        plan_id TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        created_at_ms BIGINT NOT NULL,
+        PRIMARY KEY (plan_id, key_id)
+    );
+    CREATE INDEX usage_plan_keys_key ON usage_plan_keys (key_id);
+    CREATE TABLE usage_records (
+        plan_id TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        api TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        route TEXT NOT NULL,
+        count BIGINT NOT NULL,
+        customer_id TEXT NOT NULL,
+        PRIMARY KEY (plan_id, key_id, day, api, stage, route)
+    );";
+
+/// A select of every API key column, in the order [`api_key_from`] reads them, then `$rest`.
+macro_rules! api_key_select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, name, description, customer_id, prefix, hash, enabled, imported, created_at_ms, \
+             updated_at_ms FROM api_keys",
+            $rest
+        )
+    };
+}
+
+/// A select of every usage column, in the order [`usage_row_from`] reads them, then `$rest`.
+macro_rules! usage_select {
+    ($rest:literal) => {
+        concat!("SELECT plan_id, key_id, day, api, stage, route, count, customer_id FROM usage_records", $rest)
+    };
+}
+
+// Any unique column in conflict (the id or the hash) skips the insert.
+pub(crate) const INSERT_API_KEY: &str = "INSERT INTO api_keys \
+     (id, name, description, customer_id, prefix, hash, enabled, imported, created_at_ms, updated_at_ms) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING";
+pub(crate) const COUNT_API_KEY_HASH: &str = "SELECT COUNT(*) FROM api_keys WHERE hash = $1";
+pub(crate) const SELECT_API_KEY: &str = api_key_select!(" WHERE id = $1");
+pub(crate) const SELECT_API_KEY_BY_HASH: &str = api_key_select!(" WHERE hash = $1");
+pub(crate) const LIST_API_KEYS: &str = api_key_select!(" ORDER BY created_at_ms, id");
+pub(crate) const SET_API_KEY_ENABLED: &str = "UPDATE api_keys SET enabled = $2, updated_at_ms = $3 WHERE id = $1";
+pub(crate) const DELETE_KEY_ATTACHMENTS: &str = "DELETE FROM usage_plan_keys WHERE key_id = $1";
+pub(crate) const DELETE_API_KEY: &str = "DELETE FROM api_keys WHERE id = $1";
+pub(crate) const INSERT_PLAN_KEY: &str =
+    "INSERT INTO usage_plan_keys (plan_id, key_id, created_at_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+pub(crate) const DELETE_PLAN_KEY: &str = "DELETE FROM usage_plan_keys WHERE plan_id = $1 AND key_id = $2";
+pub(crate) const PLANS_OF_KEY: &str = "SELECT plan_id FROM usage_plan_keys WHERE key_id = $1 ORDER BY plan_id";
+pub(crate) const KEYS_OF_PLAN: &str = "SELECT key_id FROM usage_plan_keys WHERE plan_id = $1 ORDER BY key_id";
+pub(crate) const ADD_USAGE: &str = "INSERT INTO usage_records \
+     (plan_id, key_id, day, api, stage, route, count, customer_id) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (plan_id, key_id, day, api, stage, route) \
+     DO UPDATE SET count = usage_records.count + excluded.count";
+pub(crate) const USAGE_OF_PLAN: &str =
+    usage_select!(" WHERE plan_id = $1 AND day >= $2 AND day <= $3 ORDER BY key_id, day, api, stage, route");
+pub(crate) const USAGE_OF_KEY: &str = usage_select!(
+    " WHERE plan_id = $1 AND key_id = $2 AND day >= $3 AND day <= $4 ORDER BY key_id, day, api, stage, route"
+);
+// PostgreSQL's SUM of BIGINT is NUMERIC: cast back so both engines decode an i64.
+pub(crate) const USAGE_TOTAL: &str = "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM usage_records \
+     WHERE plan_id = $1 AND key_id = $2 AND day >= $3 AND day <= $4";
+
 pub(crate) const CREATE_SCHEMA_VERSION: &str = "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)";
 pub(crate) const CURRENT_VERSION: &str = "SELECT MAX(version) FROM schema_version";
 pub(crate) const RECORD_VERSION: &str = "INSERT INTO schema_version (version) VALUES ($1)";
@@ -431,6 +511,148 @@ macro_rules! impl_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn api_key_create(&self, k: &ApiKey) -> Result<ApiKeyInsert, StoreError> {
+                let done = sqlx::query($crate::sql::INSERT_API_KEY)
+                    .bind(&k.id)
+                    .bind(&k.name)
+                    .bind(&k.description)
+                    .bind(&k.customer_id)
+                    .bind(&k.prefix)
+                    .bind(&k.hash)
+                    .bind(k.enabled)
+                    .bind(k.imported)
+                    .bind(k.created_at_ms)
+                    .bind(k.updated_at_ms)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 1 {
+                    return Ok(ApiKeyInsert::Stored);
+                }
+                let same_value: i64 =
+                    sqlx::query_scalar($crate::sql::COUNT_API_KEY_HASH).bind(&k.hash).fetch_one(&self.pool).await?;
+                Ok(if same_value > 0 { ApiKeyInsert::ValueTaken } else { ApiKeyInsert::IdTaken })
+            }
+
+            async fn api_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
+                let row: Option<$row> = sqlx::query($crate::sql::SELECT_API_KEY).bind(id).fetch_optional(&self.pool).await?;
+                Ok(row.as_ref().and_then(|r| api_key_from(r)))
+            }
+
+            async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
+                let row: Option<$row> =
+                    sqlx::query($crate::sql::SELECT_API_KEY_BY_HASH).bind(hash).fetch_optional(&self.pool).await?;
+                Ok(row.as_ref().and_then(|r| api_key_from(r)))
+            }
+
+            async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+                let rows: Vec<$row> = sqlx::query($crate::sql::LIST_API_KEYS).fetch_all(&self.pool).await?;
+                Ok(rows.iter().filter_map(|r| api_key_from(r)).collect())
+            }
+
+            async fn api_key_set_enabled(&self, id: &str, enabled: bool, now_ms: i64) -> Result<bool, StoreError> {
+                let done = sqlx::query($crate::sql::SET_API_KEY_ENABLED)
+                    .bind(id)
+                    .bind(enabled)
+                    .bind(now_ms)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn api_key_delete(&self, id: &str) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query($crate::sql::DELETE_KEY_ATTACHMENTS).bind(id).execute(&mut *tx).await?;
+                let done = sqlx::query($crate::sql::DELETE_API_KEY).bind(id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn plan_key_attach(&self, plan_id: &str, key_id: &str, now_ms: i64) -> Result<bool, StoreError> {
+                let done = sqlx::query($crate::sql::INSERT_PLAN_KEY)
+                    .bind(plan_id)
+                    .bind(key_id)
+                    .bind(now_ms)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn plan_key_detach(&self, plan_id: &str, key_id: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query($crate::sql::DELETE_PLAN_KEY).bind(plan_id).bind(key_id).execute(&self.pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn plans_of_key(&self, key_id: &str) -> Result<Vec<String>, StoreError> {
+                Ok(sqlx::query_scalar($crate::sql::PLANS_OF_KEY).bind(key_id).fetch_all(&self.pool).await?)
+            }
+
+            async fn keys_of_plan(&self, plan_id: &str) -> Result<Vec<String>, StoreError> {
+                Ok(sqlx::query_scalar($crate::sql::KEYS_OF_PLAN).bind(plan_id).fetch_all(&self.pool).await?)
+            }
+
+            async fn usage_add(&self, deltas: &[UsageDelta]) -> Result<(), StoreError> {
+                if deltas.is_empty() {
+                    return Ok(());
+                }
+                // Rows are written in key order, so two PostgreSQL nodes flushing overlapping rows
+                // wait for each other instead of deadlocking. The first statement writes, so SQLite
+                // waits out other writers (see `iam_delete`).
+                let mut sorted: Vec<&UsageDelta> = deltas.iter().collect();
+                sorted.sort_unstable_by(|a, b| {
+                    (&a.plan_id, &a.key_id, &a.day, &a.api, &a.stage, &a.route)
+                        .cmp(&(&b.plan_id, &b.key_id, &b.day, &b.api, &b.stage, &b.route))
+                });
+                let mut tx = self.pool.begin().await?;
+                for d in sorted {
+                    sqlx::query($crate::sql::ADD_USAGE)
+                        .bind(&d.plan_id)
+                        .bind(&d.key_id)
+                        .bind(&d.day)
+                        .bind(&d.api)
+                        .bind(&d.stage)
+                        .bind(&d.route)
+                        .bind(d.count)
+                        .bind(&d.customer_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn usage(&self, plan_id: &str, key_id: Option<&str>, from_day: &str, to_day: &str) -> Result<Vec<UsageRow>, StoreError> {
+                let rows: Vec<$row> = match key_id {
+                    Some(key_id) => {
+                        sqlx::query($crate::sql::USAGE_OF_KEY)
+                            .bind(plan_id)
+                            .bind(key_id)
+                            .bind(from_day)
+                            .bind(to_day)
+                            .fetch_all(&self.pool)
+                            .await?
+                    }
+                    None => {
+                        sqlx::query($crate::sql::USAGE_OF_PLAN)
+                            .bind(plan_id)
+                            .bind(from_day)
+                            .bind(to_day)
+                            .fetch_all(&self.pool)
+                            .await?
+                    }
+                };
+                Ok(rows.iter().filter_map(|r| usage_row_from(r)).collect())
+            }
+
+            async fn usage_total(&self, plan_id: &str, key_id: &str, from_day: &str, to_day: &str) -> Result<i64, StoreError> {
+                Ok(sqlx::query_scalar($crate::sql::USAGE_TOTAL)
+                    .bind(plan_id)
+                    .bind(key_id)
+                    .bind(from_day)
+                    .bind(to_day)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
             async fn ping(&self) -> Result<(), StoreError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
@@ -482,5 +704,48 @@ where
         expires_at_ms: r.try_get(8).ok()?,
         created_at_ms: r.try_get(9).ok()?,
         last_used_ms: r.try_get(10).ok()?,
+    })
+}
+
+/// An API key from the columns of `api_key_select!`.
+pub(crate) fn api_key_from<'r, R>(r: &'r R) -> Option<crate::ApiKey>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Some(crate::ApiKey {
+        id: r.try_get(0).ok()?,
+        name: r.try_get(1).ok()?,
+        description: r.try_get(2).ok()?,
+        customer_id: r.try_get(3).ok()?,
+        prefix: r.try_get(4).ok()?,
+        hash: r.try_get(5).ok()?,
+        enabled: r.try_get(6).ok()?,
+        imported: r.try_get(7).ok()?,
+        created_at_ms: r.try_get(8).ok()?,
+        updated_at_ms: r.try_get(9).ok()?,
+    })
+}
+
+/// A usage row from the columns of `usage_select!`.
+pub(crate) fn usage_row_from<'r, R>(r: &'r R) -> Option<crate::UsageRow>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Some(crate::UsageRow {
+        plan_id: r.try_get(0).ok()?,
+        key_id: r.try_get(1).ok()?,
+        day: r.try_get(2).ok()?,
+        api: r.try_get(3).ok()?,
+        stage: r.try_get(4).ok()?,
+        route: r.try_get(5).ok()?,
+        count: r.try_get(6).ok()?,
+        customer_id: r.try_get(7).ok()?,
     })
 }

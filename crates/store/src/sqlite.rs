@@ -3,10 +3,10 @@ use std::str::FromStr;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::Row;
 
-use crate::sql::{credential_from, entity_from};
+use crate::sql::{api_key_from, credential_from, entity_from, usage_row_from};
 use crate::{
-    AdminCredential, AuditRecord, Credential, DeleteOutcome, Entity, EntityKind, KeyInsert, NewAuditRecord, Outcome,
-    Relation, Store, StoreError,
+    AdminCredential, ApiKey, ApiKeyInsert, AuditRecord, Credential, DeleteOutcome, Entity, EntityKind, KeyInsert,
+    NewAuditRecord, Outcome, Relation, Store, StoreError, UsageDelta, UsageRow,
 };
 
 /// The embedded store: one SQLite file, WAL journal.
@@ -16,7 +16,11 @@ pub struct SqliteStore {
 }
 
 /// Migrations, oldest first; each runs once, in a transaction.
-const MIGRATIONS: &[&str] = &[crate::sql::migration_v1!("INTEGER PRIMARY KEY AUTOINCREMENT"), crate::sql::MIGRATION_V2];
+const MIGRATIONS: &[&str] = &[
+    crate::sql::migration_v1!("INTEGER PRIMARY KEY AUTOINCREMENT"),
+    crate::sql::MIGRATION_V2,
+    crate::sql::MIGRATION_V3,
+];
 
 // === impl SqliteStore ===
 

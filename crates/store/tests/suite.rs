@@ -2,8 +2,8 @@
 //! 127.0.0.1:5432 (or `PORTCULLIS_TEST_POSTGRES`). A missing PostgreSQL fails the suite.
 
 use portcullis_store::{
-    AdminCredential, AnyStore, Credential, DeleteOutcome, Entity, EntityKind, KeyInsert, NewAuditRecord, Outcome,
-    Relation, Store, StoreError,
+    AdminCredential, AnyStore, ApiKey, ApiKeyInsert, Credential, DeleteOutcome, Entity, EntityKind, KeyInsert,
+    NewAuditRecord, Outcome, Relation, Store, StoreError, UsageDelta, UsageRow,
 };
 
 async fn suite(store: &AnyStore) {
@@ -369,12 +369,15 @@ async fn sqlite_store() {
     suite(&store).await;
     iam_suite(&store).await;
     key_limit_suite(&store).await;
+    api_key_suite(&store).await;
     // Reopening migrates nothing and keeps the data.
     drop(store);
     let again = AnyStore::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(again.list_audit(0, 10).await.map(|v| v.len()).ok(), Some(5));
     assert_eq!(again.secret("jwt-signing").await.ok().flatten().as_deref(), Some("sealed-v2"));
     assert_eq!(again.iam_list(EntityKind::User).await.map(|v| v.len()).ok(), Some(4));
+    assert_eq!(again.api_keys().await.map(|v| v.len()).ok(), Some(3));
+    assert_eq!(again.usage_total("plan-1", "key-b", "0000-00-00", "9999-99-99").await.ok(), Some(46));
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -393,6 +396,7 @@ async fn postgres_store() {
     suite(&store).await;
     iam_suite(&store).await;
     key_limit_suite(&store).await;
+    api_key_suite(&store).await;
 
     drop(store);
     let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
@@ -476,4 +480,316 @@ async fn key_limit_suite(store: &AnyStore) {
         ok("same id", store.iam_put_user_key(&user_key("AKIAOTHERU", "someone", "s", 9), 2).await),
         KeyInsert::IdTaken
     );
+}
+
+fn api_key(id: &str, hash: &str, at: i64) -> ApiKey {
+    ApiKey {
+        id: id.into(),
+        name: format!("name of {id}"),
+        description: "quote ' and \" and ü".into(),
+        customer_id: "cust-1".into(),
+        prefix: format!("pk_{id}"),
+        hash: hash.repeat(32),
+        enabled: true,
+        imported: false,
+        created_at_ms: at,
+        updated_at_ms: at,
+    }
+}
+
+/// The hash next to the key, so a failed comparison shows what the redacting `Debug` hides.
+fn shown(k: Option<ApiKey>) -> Option<(String, ApiKey)> {
+    k.map(|k| (k.hash.clone(), k))
+}
+
+fn delta(plan: &str, key: &str, day: &str, api: &str, stage: &str, route: &str, count: i64) -> UsageDelta {
+    UsageDelta {
+        plan_id: plan.into(),
+        key_id: key.into(),
+        day: day.into(),
+        api: api.into(),
+        stage: stage.into(),
+        route: route.into(),
+        count,
+        customer_id: format!("customer-of-{key}"),
+    }
+}
+
+/// `(key, day, api, stage, route, count)` of each row, for compact expectations.
+fn usage_of(rows: &[UsageRow]) -> Vec<(&str, &str, &str, &str, &str, i64)> {
+    rows.iter().map(|r| (&*r.key_id, &*r.day, &*r.api, &*r.stage, &*r.route, r.count)).collect()
+}
+
+/// API keys, their usage-plan attachments, and usage records.
+async fn api_key_suite(store: &AnyStore) {
+    const GET: &str = "GET /pets/{id}";
+    const POST: &str = "POST /pets";
+
+    // --- Keys: ids sort against creation order, and two share a creation time.
+    let kb = api_key("key-b", "b1", 1_000);
+    let ka = ApiKey { imported: true, customer_id: String::new(), ..api_key("key-a", "a1", 2_000) };
+    let kc = ApiKey { enabled: false, ..api_key("key-c", "c1", 1_000) };
+    for k in [&kb, &ka, &kc] {
+        assert_eq!(ok("api_key_create", store.api_key_create(k).await), ApiKeyInsert::Stored, "{}", k.id);
+    }
+    let same_id = api_key("key-b", "b2", 9_000);
+    assert_eq!(ok("api_key_create same id", store.api_key_create(&same_id).await), ApiKeyInsert::IdTaken);
+    let same_value = ApiKey { imported: true, ..api_key("key-new", "b1", 9_000) };
+    assert_eq!(ok("api_key_create same hash", store.api_key_create(&same_value).await), ApiKeyInsert::ValueTaken);
+    assert_eq!(shown(ok("api_key", store.api_key("key-new").await)), None, "a taken value stores nothing");
+    assert_eq!(shown(ok("api_key_by_hash", store.api_key_by_hash(&"b2".repeat(32)).await)), None);
+
+    for k in [&kb, &ka, &kc] {
+        assert_eq!(shown(ok("api_key", store.api_key(&k.id).await)), shown(Some(k.clone())), "by id");
+        assert_eq!(shown(ok("api_key_by_hash", store.api_key_by_hash(&k.hash).await)), shown(Some(k.clone())));
+    }
+    assert_eq!(shown(ok("api_key", store.api_key("key-none").await)), None);
+    assert_eq!(shown(ok("api_key_by_hash", store.api_key_by_hash("b1").await)), None, "the whole hash");
+    let ids = |keys: Vec<ApiKey>| keys.into_iter().map(|k| k.id).collect::<Vec<_>>();
+    assert_eq!(ids(ok("api_keys", store.api_keys().await)), ["key-b", "key-c", "key-a"], "by creation, then id");
+    let listed = ok("api_keys", store.api_keys().await);
+    assert_eq!(
+        listed.into_iter().map(|k| shown(Some(k))).collect::<Vec<_>>(),
+        [&kb, &kc, &ka].map(|k| shown(Some(k.clone())))
+    );
+
+    // --- Enabled flag.
+    assert!(ok("disable", store.api_key_set_enabled("key-b", false, 5_000).await));
+    let disabled = ApiKey { enabled: false, updated_at_ms: 5_000, ..kb.clone() };
+    assert_eq!(shown(ok("api_key", store.api_key("key-b").await)), shown(Some(disabled)));
+    assert_eq!(shown(ok("api_key", store.api_key("key-a").await)), shown(Some(ka.clone())), "only that key");
+    assert!(ok("enable", store.api_key_set_enabled("key-c", true, 6_000).await));
+    assert!(ok("enable", store.api_key_set_enabled("key-b", true, 7_000).await));
+    let enabled = ApiKey { updated_at_ms: 7_000, ..kb.clone() };
+    assert_eq!(shown(ok("api_key_by_hash", store.api_key_by_hash(&kb.hash).await)), shown(Some(enabled)));
+    assert_eq!(ok("api_key", store.api_key("key-c").await).map(|k| (k.enabled, k.updated_at_ms)), Some((true, 6_000)));
+    assert!(!ok("unknown key", store.api_key_set_enabled("key-none", false, 8_000).await));
+
+    // --- Attachments.
+    assert!(ok("attach", store.plan_key_attach("plan-1", "key-b", 1).await));
+    assert!(!ok("attach again", store.plan_key_attach("plan-1", "key-b", 2).await));
+    for (plan, key) in [("plan-2", "key-b"), ("plan-1", "key-c"), ("plan-1", "key-a"), ("plan-3", "key-b")] {
+        assert!(ok("attach", store.plan_key_attach(plan, key, 3).await), "{plan} {key}");
+    }
+    assert_eq!(ok("plans_of_key", store.plans_of_key("key-b").await), ["plan-1", "plan-2", "plan-3"]);
+    assert_eq!(ok("plans_of_key", store.plans_of_key("key-a").await), ["plan-1"]);
+    assert_eq!(ok("keys_of_plan", store.keys_of_plan("plan-1").await), ["key-a", "key-b", "key-c"]);
+    assert_eq!(ok("keys_of_plan", store.keys_of_plan("plan-none").await), Vec::<String>::new());
+    assert!(ok("detach", store.plan_key_detach("plan-3", "key-b").await));
+    assert!(!ok("detach again", store.plan_key_detach("plan-3", "key-b").await));
+    assert!(!ok("detach never attached", store.plan_key_detach("plan-2", "key-a").await));
+    assert_eq!(ok("plans_of_key", store.plans_of_key("key-b").await), ["plan-1", "plan-2"]);
+    assert_eq!(ok("keys_of_plan", store.keys_of_plan("plan-3").await), Vec::<String>::new());
+
+    // --- Usage: a second call adds to the rows of the first; a slice may name a row twice.
+    ok("usage_add empty", store.usage_add(&[]).await);
+    ok(
+        "usage_add",
+        store
+            .usage_add(&[
+                delta("plan-1", "key-b", "2026-01-01", "pets", "prod", GET, 3),
+                delta("plan-1", "key-b", "2026-01-02", "pets", "prod", GET, 2),
+                delta("plan-1", "key-a", "2026-01-01", "pets", "prod", GET, 1),
+                delta("plan-2", "key-b", "2026-01-01", "pets", "prod", GET, 7),
+            ])
+            .await,
+    );
+    ok(
+        "usage_add",
+        store
+            .usage_add(&[
+                delta("plan-1", "key-b", "2026-01-01", "pets", "prod", GET, 4),
+                delta("plan-1", "key-b", "2026-01-01", "pets", "prod", POST, 5),
+                delta("plan-1", "key-b", "2026-01-01", "pets", "beta", GET, 1),
+                delta("plan-1", "key-b", "2026-01-01", "orders 'ü'", "prod", GET, 1),
+                delta("plan-1", "key-a", "2026-01-03", "pets", "prod", GET, 1),
+                delta("plan-1", "key-a", "2026-01-03", "pets", "prod", GET, 1),
+                delta("plan-1", "key-b", "2025-12-31", "pets", "prod", GET, 10),
+                delta("plan-1", "key-b", "2026-02-01", "pets", "prod", GET, 20),
+            ])
+            .await,
+    );
+    let january = ok("usage", store.usage("plan-1", None, "2026-01-01", "2026-01-31").await);
+    assert!(january.iter().all(|r| r.customer_id == format!("customer-of-{}", r.key_id)), "{january:?}");
+    assert_eq!(
+        usage_of(&january),
+        [
+            ("key-a", "2026-01-01", "pets", "prod", GET, 1),
+            ("key-a", "2026-01-03", "pets", "prod", GET, 2),
+            ("key-b", "2026-01-01", "orders 'ü'", "prod", GET, 1),
+            ("key-b", "2026-01-01", "pets", "beta", GET, 1),
+            ("key-b", "2026-01-01", "pets", "prod", GET, 7),
+            ("key-b", "2026-01-01", "pets", "prod", POST, 5),
+            ("key-b", "2026-01-02", "pets", "prod", GET, 2),
+        ]
+    );
+    assert!(january.iter().all(|r| r.plan_id == "plan-1"), "{january:?}");
+    assert_eq!(
+        usage_of(&ok("usage", store.usage("plan-1", Some("key-a"), "2026-01-01", "2026-01-31").await)),
+        [("key-a", "2026-01-01", "pets", "prod", GET, 1), ("key-a", "2026-01-03", "pets", "prod", GET, 2)]
+    );
+    assert_eq!(
+        usage_of(&ok("usage", store.usage("plan-1", Some("key-b"), "2026-01-02", "2026-01-02").await)),
+        [("key-b", "2026-01-02", "pets", "prod", GET, 2)],
+        "one day: both bounds inclusive"
+    );
+    assert_eq!(
+        usage_of(&ok("usage", store.usage("plan-1", None, "2025-12-31", "2026-01-01").await))
+            .into_iter()
+            .map(|r| (r.0, r.1, r.5))
+            .collect::<Vec<_>>(),
+        [
+            ("key-a", "2026-01-01", 1),
+            ("key-b", "2025-12-31", 10),
+            ("key-b", "2026-01-01", 1),
+            ("key-b", "2026-01-01", 1),
+            ("key-b", "2026-01-01", 7),
+            ("key-b", "2026-01-01", 5)
+        ]
+    );
+    assert_eq!(
+        usage_of(&ok("usage", store.usage("plan-2", None, "2026-01-01", "2026-12-31").await)),
+        [("key-b", "2026-01-01", "pets", "prod", GET, 7)]
+    );
+    assert_eq!(ok("usage", store.usage("plan-1", Some("key-none"), "2026-01-01", "2026-01-31").await), []);
+    assert_eq!(ok("usage", store.usage("plan-1", None, "2026-03-01", "2026-03-31").await), []);
+    assert_eq!(ok("usage", store.usage("plan-1", None, "2026-01-31", "2026-01-01").await), [], "empty range");
+
+    assert_eq!(ok("usage_total", store.usage_total("plan-1", "key-b", "2026-01-01", "2026-01-31").await), 16);
+    assert_eq!(ok("usage_total", store.usage_total("plan-1", "key-b", "2026-01-02", "2026-01-02").await), 2);
+    assert_eq!(ok("usage_total", store.usage_total("plan-1", "key-b", "0000-00-00", "9999-99-99").await), 46);
+    assert_eq!(ok("usage_total", store.usage_total("plan-1", "key-a", "2026-01-01", "2026-01-31").await), 3);
+    assert_eq!(ok("usage_total", store.usage_total("plan-2", "key-b", "2026-01-01", "2026-01-31").await), 7);
+    assert_eq!(ok("usage_total", store.usage_total("plan-1", "key-none", "2026-01-01", "2026-01-31").await), 0);
+    assert_eq!(ok("usage_total", store.usage_total("plan-1", "key-b", "2027-01-01", "2027-12-31").await), 0);
+
+    // --- Deleting a key removes its attachments and keeps its usage.
+    assert!(ok("api_key_delete", store.api_key_delete("key-b").await));
+    assert!(!ok("api_key_delete again", store.api_key_delete("key-b").await));
+    assert_eq!(shown(ok("api_key", store.api_key("key-b").await)), None);
+    assert_eq!(shown(ok("api_key_by_hash", store.api_key_by_hash(&kb.hash).await)), None);
+    assert_eq!(ok("plans_of_key", store.plans_of_key("key-b").await), Vec::<String>::new());
+    assert_eq!(ok("keys_of_plan", store.keys_of_plan("plan-1").await), ["key-a", "key-c"]);
+    assert_eq!(ok("keys_of_plan", store.keys_of_plan("plan-2").await), Vec::<String>::new());
+    assert_eq!(ok("plans_of_key", store.plans_of_key("key-a").await), ["plan-1"], "other keys keep theirs");
+    assert_eq!(ok("usage_total", store.usage_total("plan-1", "key-b", "2026-01-01", "2026-01-31").await), 16);
+    assert_eq!(ok("usage_total", store.usage_total("plan-2", "key-b", "2026-01-01", "2026-01-31").await), 7);
+    assert_eq!(ids(ok("api_keys", store.api_keys().await)), ["key-c", "key-a"]);
+
+    // The deleted key's value is free again.
+    let reused = api_key("key-d", "b1", 10_000);
+    assert_eq!(ok("api_key_create", store.api_key_create(&reused).await), ApiKeyInsert::Stored);
+    assert_eq!(ok("api_key_by_hash", store.api_key_by_hash(&kb.hash).await).map(|k| k.id), Some("key-d".into()));
+}
+
+#[test]
+fn api_key_debug_hides_the_hash() {
+    let k = api_key("key-x", "5e", 1);
+    let shown = format!("{k:?}");
+    assert!(!shown.contains(&k.hash), "{shown}");
+    assert!(shown.contains("pk_key-x") && shown.contains("hash: \"…\""), "{shown}");
+}
+
+/// A fresh SQLite database in a temporary directory: its URL, and the directory to remove.
+fn sqlite_db() -> (String, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("portcullis-store-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    (format!("sqlite://{}", dir.join("s.db").display()), dir)
+}
+
+/// A fresh PostgreSQL database: the admin pool, the database's URL and its name (to drop).
+async fn postgres_db() -> (sqlx::PgPool, String, String) {
+    let admin_url = std::env::var("PORTCULLIS_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let db = format!("portcullis_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx_admin(&admin_url).await;
+    sqlx::query(&format!("CREATE DATABASE {db}"))
+        .execute(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is required for this test ({admin_url}): {e}"));
+    let url = format!("{}/{db}", admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base));
+    (admin, url, db)
+}
+
+/// Two tasks add to the same rows at once, in opposite orders: no update is lost, and
+/// PostgreSQL does not deadlock.
+async fn concurrent_usage(store: &AnyStore) {
+    let row = |route: &str| delta("plan-c", "key-c", "2026-05-01", "pets", "prod", route, 1);
+    let forward = [row("GET /a"), row("GET /b")];
+    let backward = [row("GET /b"), row("GET /a")];
+    let tasks = [forward, backward].map(|deltas| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for i in 0..50 {
+                ok(&format!("usage_add {i}"), store.usage_add(&deltas).await);
+            }
+        })
+    });
+    for t in tasks {
+        t.await.unwrap_or_else(|e| panic!("task: {e}"));
+    }
+    let rows = ok("usage", store.usage("plan-c", None, "2026-05-01", "2026-05-01").await);
+    assert_eq!(rows.iter().map(|r| (&*r.route, r.count)).collect::<Vec<_>>(), [("GET /a", 100), ("GET /b", 100)]);
+    assert_eq!(ok("usage_total", store.usage_total("plan-c", "key-c", "2026-05-01", "2026-05-01").await), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_add_loses_nothing_under_concurrency() {
+    let (url, dir) = sqlite_db();
+    let store = ok("open sqlite", AnyStore::open(&url).await);
+    concurrent_usage(&store).await;
+    drop(store);
+    let _ = std::fs::remove_dir_all(dir);
+
+    let (admin, url, db) = postgres_db().await;
+    let store = ok("open postgres", AnyStore::open(&url).await);
+    concurrent_usage(&store).await;
+    drop(store);
+    let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
+}
+
+/// Rolls a freshly opened database back to schema version 2 (as a build before API keys left it).
+const BACK_TO_V2: &str = "DROP TABLE api_keys; DROP TABLE usage_plan_keys; DROP TABLE usage_records; \
+     DELETE FROM schema_version WHERE version = 3";
+
+/// Data written at version 2 is still there after migrating, and the new tables work.
+async fn after_v2_migration(store: &AnyStore) {
+    assert_eq!(ok("iam_get", store.iam_get(EntityKind::User, "v2-user").await).map(|e| e.id), Some("AIDAV2".into()));
+    assert_eq!(ok("secret", store.secret("v2-secret").await).as_deref(), Some("sealed"));
+    assert_eq!(ok("api_keys", store.api_keys().await).len(), 0);
+    assert_eq!(ok("api_key_create", store.api_key_create(&api_key("k", "0f", 1)).await), ApiKeyInsert::Stored);
+    ok("usage_add", store.usage_add(&[delta("p", "k", "2026-01-01", "a", "s", "GET /", 2)]).await);
+    assert_eq!(ok("usage_total", store.usage_total("p", "k", "2026-01-01", "2026-01-01").await), 2);
+}
+
+async fn write_v2_data(store: &AnyStore) {
+    ok("iam_create", store.iam_create(&entity(EntityKind::User, "v2-user", "AIDAV2", "", 0, 1)).await);
+    assert!(ok("create_secret", store.create_secret("v2-secret", "sealed", 1).await));
+}
+
+#[tokio::test]
+async fn migrates_a_v2_database() {
+    let (url, dir) = sqlite_db();
+    let store = ok("open sqlite", AnyStore::open(&url).await);
+    write_v2_data(&store).await;
+    drop(store);
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    sqlx::raw_sql(BACK_TO_V2).execute(&pool).await.unwrap_or_else(|e| panic!("{e}"));
+    pool.close().await;
+    let store = ok("reopen sqlite", AnyStore::open(&url).await);
+    after_v2_migration(&store).await;
+    drop(store);
+    let _ = std::fs::remove_dir_all(dir);
+
+    let (admin, url, db) = postgres_db().await;
+    let store = ok("open postgres", AnyStore::open(&url).await);
+    write_v2_data(&store).await;
+    drop(store);
+    let pool = sqlx_admin(&url).await;
+    sqlx::raw_sql(BACK_TO_V2).execute(&pool).await.unwrap_or_else(|e| panic!("{e}"));
+    pool.close().await;
+    let store = ok("reopen postgres", AnyStore::open(&url).await);
+    after_v2_migration(&store).await;
+    drop(store);
+    let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
 }

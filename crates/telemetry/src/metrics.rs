@@ -91,6 +91,16 @@ struct ResultLabel {
     result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LevelLabel {
+    level: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModeLabel {
+    mode: &'static str,
+}
+
 /// Every metric the gateway exports, registered once at start.
 pub struct Metrics {
     registry: Registry,
@@ -101,6 +111,8 @@ pub struct Metrics {
     handshakes: Family<HandshakeLabels, Counter>,
     reloads: Family<ResultLabel, Counter>,
     open_connections: Gauge,
+    throttled: Family<LevelLabel, Counter>,
+    degraded: Family<ModeLabel, Counter>,
 }
 
 // === impl Metrics ===
@@ -119,6 +131,8 @@ impl Metrics {
             handshakes: Family::default(),
             reloads: Family::default(),
             open_connections: Gauge::default(),
+            throttled: Family::default(),
+            degraded: Family::default(),
             registry: Registry::default(),
         };
         registry.register("requests", "Requests by API, stage, route and status class", m.requests.clone());
@@ -140,6 +154,16 @@ impl Metrics {
         registry.register("tls_handshakes", "TLS handshakes by listener and result", m.handshakes.clone());
         registry.register("config_reloads", "Config reloads by result", m.reloads.clone());
         registry.register("open_connections", "Client connections open now", m.open_connections.clone());
+        registry.register(
+            "throttled",
+            "Requests refused by a throttle or quota, by level (global, client, stage, route, plan, plan_route, quota)",
+            m.throttled.clone(),
+        );
+        registry.register(
+            "shared_counters_degraded",
+            "Requests decided by the Redis failure mode (fail_closed, fail_open, local) because Redis was unreachable",
+            m.degraded.clone(),
+        );
         Self { registry, ..m }
     }
 
@@ -161,6 +185,16 @@ impl Metrics {
     /// Counts a gateway response of type `name`.
     pub fn gateway_response(&self, name: &'static str) {
         self.gateway_responses.get_or_create(&TypeLabel { r#type: name }).inc();
+    }
+
+    /// Counts a request refused by a throttle or quota at `level`.
+    pub fn throttled(&self, level: &'static str) {
+        self.throttled.get_or_create(&LevelLabel { level }).inc();
+    }
+
+    /// Counts a request decided by the Redis failure mode `mode`.
+    pub fn shared_counters_degraded(&self, mode: &'static str) {
+        self.degraded.get_or_create(&ModeLabel { mode }).inc();
     }
 
     /// Counts a TLS handshake on `listener` (`api` or `admin`).

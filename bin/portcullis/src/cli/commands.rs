@@ -1,12 +1,16 @@
 //! The client subcommands and the table that turns each into one admin API call: a method, a
-//! path, an optional JSON body, and how to show the answer.
+//! path (and query), an optional JSON body, how to show the answer, and where to write it.
+//! `iam`, `sts`, `kms` and `admin` manage the gateway's own identities and keys; `keys`,
+//! `plans` and `usage` manage the API keys callers of the APIs send, their usage plans, and
+//! the usage recorded for billing.
 
-use std::io::Read as _;
+use std::io::{IsTerminal as _, Read as _};
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use reqwest::Method;
 use serde_json::{json, Value};
+use zeroize::Zeroizing;
 
 /// IAM subcommands.
 #[derive(Debug, Subcommand)]
@@ -181,6 +185,125 @@ pub(crate) enum AdminCommand {
     },
 }
 
+/// API-key subcommands: the keys callers send in `x-api-key` on routes with
+/// `api_key_required`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Create an API key (generated, or imported with --value-stdin). Its value is printed this
+    /// once and never again; only a short prefix and a keyed hash are stored.
+    Create(NewKey),
+    /// List the API keys (never their values).
+    List,
+    /// Show an API key with the usage plans it is attached to.
+    Get {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Enable an API key: its requests are accepted again.
+    Enable {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Disable an API key: its requests get 403 until it is enabled again.
+    Disable {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Delete an API key and its plan attachments (its recorded usage stays, for billing).
+    Delete {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Attach an API key to a usage plan: it may then call the plan's API stages, within the
+    /// plan's throttle and quota.
+    Attach(PlanKey),
+    /// Detach an API key from a usage plan.
+    Detach(PlanKey),
+}
+
+/// What a new API key is made of.
+#[derive(Debug, Args)]
+pub(crate) struct NewKey {
+    /// A name for people.
+    #[arg(long, value_name = "NAME")]
+    name: String,
+    /// A description.
+    #[arg(long, value_name = "TEXT")]
+    description: Option<String>,
+    /// The customer the key belongs to, as billing knows it (a column of `usage --format csv`).
+    #[arg(long, value_name = "ID")]
+    customer_id: Option<String>,
+    /// Import the value read from standard input (20-128 letters, digits, `-` or `_`; a
+    /// trailing newline is dropped) instead of generating one. Keeps the value out of shell
+    /// history and `ps`.
+    #[arg(long, conflicts_with = "value")]
+    value_stdin: bool,
+    /// Import this value instead of generating one. It shows in shell history and `ps`: prefer
+    /// --value-stdin.
+    #[arg(long, value_name = "VALUE")]
+    value: Option<String>,
+    /// Create the key disabled (enable it later with `keys enable`).
+    #[arg(long)]
+    disabled: bool,
+}
+
+/// An API key and a usage plan.
+#[derive(Debug, Args)]
+pub(crate) struct PlanKey {
+    /// The API key's id.
+    #[arg(value_name = "ID")]
+    id: String,
+    /// The usage plan's id (see `plans list`).
+    #[arg(long, value_name = "PLAN")]
+    plan: String,
+}
+
+/// Usage-plan subcommands. Plans are defined in the config file (`usage_plans`); these read
+/// them.
+#[derive(Debug, Subcommand)]
+pub(crate) enum PlansCommand {
+    /// List the usage plans of the running config, with their throttles, quotas and stages.
+    List,
+    /// List the API keys attached to a usage plan.
+    Keys {
+        #[arg(value_name = "PLAN")]
+        plan: String,
+    },
+}
+
+/// A usage report.
+#[derive(Debug, Args)]
+pub(crate) struct UsageArgs {
+    /// The usage plan.
+    #[arg(long, value_name = "PLAN")]
+    plan: String,
+    /// The first day of the report (in the plan's quota time zone, else UTC).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    start: String,
+    /// The last day of the report, included (a report covers at most 366 days).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    end: String,
+    /// Only this API key.
+    #[arg(long, value_name = "ID")]
+    key: Option<String>,
+    /// `json`: per key, `[used, remaining]` for each day, and the per-route rows; `csv`: one
+    /// line per key, day and route, for billing.
+    #[arg(long, value_enum, default_value_t = UsageFormat::Json)]
+    format: UsageFormat,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+/// The shape of a usage report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum UsageFormat {
+    /// JSON, in the shape of API Gateway's GetUsage.
+    Json,
+    /// CSV, with a header line.
+    Csv,
+}
+
 /// One admin API call.
 #[derive(Debug)]
 pub(crate) struct Call {
@@ -188,6 +311,8 @@ pub(crate) struct Call {
     pub(crate) target: Target,
     pub(crate) body: Option<Value>,
     pub(crate) shows: Shows,
+    /// A file to write the answer to instead of standard output.
+    pub(crate) output: Option<PathBuf>,
 }
 
 /// Where a call goes.
@@ -208,11 +333,15 @@ pub(crate) enum Shows {
     AccessKey,
     /// Temporary credentials: also `export` lines with the session token.
     Session,
+    /// A new API key: also a reminder on stderr that its value is shown only once.
+    ApiKey,
+    /// The answer's body as it is (CSV), not as JSON.
+    Text,
 }
 
 fn to(method: Method, segments: &[&str], body: Option<Value>) -> Call {
     let segments = segments.iter().map(|s| (*s).to_owned()).collect();
-    Call { method, target: Target::Segments(segments, Vec::new()), body, shows: Shows::Json }
+    Call { method, target: Target::Segments(segments, Vec::new()), body, shows: Shows::Json, output: None }
 }
 
 /// Reads a JSON document from a file, or standard input for `-`.
@@ -338,11 +467,102 @@ impl AdminCommand {
     /// The table for generic access.
     pub(crate) fn call(self) -> Result<Call, String> {
         match self {
-            Self::Get { path } if path.starts_with('/') => {
-                Ok(Call { method: Method::GET, target: Target::Raw(path), body: None, shows: Shows::Json })
-            }
+            Self::Get { path } if path.starts_with('/') => Ok(Call {
+                method: Method::GET,
+                target: Target::Raw(path),
+                body: None,
+                shows: Shows::Json,
+                output: None,
+            }),
             Self::Get { path } => Err(format!("the path must start with `/`, got `{path}`")),
         }
+    }
+}
+
+/// Reads an API key value to import from standard input: the first line at a terminal (after
+/// a prompt), else everything up to the end. Errors never hold the value.
+fn value_from_stdin() -> Result<Zeroizing<String>, String> {
+    let stdin = std::io::stdin();
+    let mut text = Zeroizing::new(String::new());
+    let read = if stdin.is_terminal() {
+        eprint!("API key value: ");
+        stdin.read_line(&mut text)
+    } else {
+        stdin.lock().read_to_string(&mut text)
+    };
+    read.map_err(|e| format!("--value-stdin: cannot read standard input: {e}"))?;
+    let value = text.trim_end_matches(['\r', '\n']);
+    if value.is_empty() {
+        return Err("--value-stdin: standard input holds no value".into());
+    }
+    Ok(Zeroizing::new(value.to_owned()))
+}
+
+impl NewKey {
+    /// The body of `POST /api-keys`: only what was given, so the API's defaults apply.
+    fn body(self, stdin: impl FnOnce() -> Result<Zeroizing<String>, String>) -> Result<Value, String> {
+        let mut body = json!({ "name": self.name, "enabled": !self.disabled });
+        if let Some(d) = self.description {
+            body["description"] = json!(d);
+        }
+        if let Some(c) = self.customer_id {
+            body["customer_id"] = json!(c);
+        }
+        if self.value_stdin {
+            body["value"] = json!(stdin()?.as_str());
+        } else if let Some(v) = self.value {
+            body["value"] = json!(v);
+        }
+        Ok(body)
+    }
+}
+
+impl KeysCommand {
+    /// The table for API keys.
+    pub(crate) fn call(self) -> Result<Call, String> {
+        use Method as M;
+        Ok(match self {
+            Self::Create(new) => {
+                Call { shows: Shows::ApiKey, ..to(M::POST, &["api-keys"], Some(new.body(value_from_stdin)?)) }
+            }
+            Self::List => to(M::GET, &["api-keys"], None),
+            Self::Get { id } => to(M::GET, &["api-keys", &id], None),
+            Self::Enable { id } => to(M::PATCH, &["api-keys", &id], Some(json!({ "enabled": true }))),
+            Self::Disable { id } => to(M::PATCH, &["api-keys", &id], Some(json!({ "enabled": false }))),
+            Self::Delete { id } => to(M::DELETE, &["api-keys", &id], None),
+            Self::Attach(k) => to(M::PUT, &["usage-plans", &k.plan, "keys", &k.id], None),
+            Self::Detach(k) => to(M::DELETE, &["usage-plans", &k.plan, "keys", &k.id], None),
+        })
+    }
+}
+
+impl PlansCommand {
+    /// The table for usage plans.
+    pub(crate) fn call(self) -> Result<Call, String> {
+        Ok(match self {
+            Self::List => to(Method::GET, &["usage-plans"], None),
+            Self::Keys { plan } => to(Method::GET, &["usage-plans", &plan, "keys"], None),
+        })
+    }
+}
+
+impl UsageArgs {
+    /// `GET /usage-plans/{plan}/usage` with the report's query.
+    pub(crate) fn call(self) -> Result<Call, String> {
+        let mut call = to(Method::GET, &["usage-plans", &self.plan, "usage"], None);
+        if let Target::Segments(_, query) = &mut call.target {
+            query.push(("startDate", self.start));
+            query.push(("endDate", self.end));
+            if let Some(k) = self.key {
+                query.push(("keyId", k));
+            }
+            query.push(("format", if self.format == UsageFormat::Csv { "csv" } else { "json" }.to_owned()));
+        }
+        if self.format == UsageFormat::Csv {
+            call.shows = Shows::Text;
+        }
+        call.output = self.output;
+        Ok(call)
     }
 }
 
@@ -373,5 +593,57 @@ mod tests {
             StsCommand::AssumeRole { role: "r".into(), session: "s".into(), duration_secs: None }.call().unwrap();
         assert_eq!(role.body, Some(json!({ "role_name": "r", "session_name": "s" })));
         assert!(AdminCommand::Get { path: "config".into() }.call().is_err());
+    }
+
+    #[test]
+    fn key_and_usage_commands_map_to_admin_calls() {
+        let new = |value_stdin, value: Option<&str>| NewKey {
+            name: "shop".into(),
+            description: None,
+            customer_id: Some("c-1".into()),
+            value_stdin,
+            value: value.map(Into::into),
+            disabled: true,
+        };
+        let body = new(false, None).body(|| panic!("no stdin")).unwrap();
+        assert_eq!(body, json!({ "name": "shop", "customer_id": "c-1", "enabled": false }));
+        let body = new(true, None).body(|| Ok(Zeroizing::new("v".repeat(20)))).unwrap();
+        assert_eq!(body["value"], "v".repeat(20));
+        assert_eq!(new(false, Some("x")).body(|| panic!("no stdin")).unwrap()["value"], "x");
+
+        let disable = KeysCommand::Disable { id: "k1".into() }.call().unwrap();
+        assert_eq!(disable.method, Method::PATCH);
+        assert_eq!(disable.body, Some(json!({ "enabled": false })));
+        let attach = KeysCommand::Attach(PlanKey { id: "k1".into(), plan: "basic".into() }).call().unwrap();
+        assert_eq!(
+            (attach.method, attach.target),
+            (
+                Method::PUT,
+                Target::Segments(vec!["usage-plans".into(), "basic".into(), "keys".into(), "k1".into()], vec![])
+            )
+        );
+
+        let usage = UsageArgs {
+            plan: "basic".into(),
+            start: "2026-01-01".into(),
+            end: "2026-01-31".into(),
+            key: Some("k 1".into()),
+            format: UsageFormat::Csv,
+            output: Some("out.csv".into()),
+        };
+        let call = usage.call().unwrap();
+        assert_eq!((call.shows, call.output), (Shows::Text, Some(PathBuf::from("out.csv"))));
+        assert_eq!(
+            call.target,
+            Target::Segments(
+                vec!["usage-plans".into(), "basic".into(), "usage".into()],
+                vec![
+                    ("startDate", "2026-01-01".into()),
+                    ("endDate", "2026-01-31".into()),
+                    ("keyId", "k 1".into()),
+                    ("format", "csv".into())
+                ]
+            )
+        );
     }
 }

@@ -1,9 +1,11 @@
-//! The command line as an admin API client: `portcullis iam|sts|kms|admin` run as a process
-//! against a running gateway, with credentials from the environment and from a shared
-//! credentials file.
+//! The command line as an admin API client: `portcullis iam|sts|kms|admin|keys|plans|usage`
+//! run as a process against a running gateway, with credentials from the environment and from
+//! a shared credentials file.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
@@ -25,7 +27,7 @@ impl Cli {
         Self { endpoint: format!("https://127.0.0.1:{}", gw.admin.unwrap().port()), ca, home }
     }
 
-    fn run(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+    fn command(&self, env: &[(&str, &str)], args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
         cmd.args(args).env_clear();
         cmd.env("PORTCULLIS_ADMIN_URL", &self.endpoint)
@@ -34,7 +36,20 @@ impl Cli {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        cmd.output().unwrap()
+        cmd
+    }
+
+    fn run(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+        self.command(env, args).output().unwrap()
+    }
+
+    /// Runs a command with `input` on its standard input.
+    fn run_with_stdin(&self, env: &[(&str, &str)], args: &[&str], input: &str) -> Output {
+        let mut cmd = self.command(env, args);
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
     }
 
     /// Runs a command that must succeed and returns the first JSON value it printed.
@@ -153,4 +168,169 @@ fn the_cli_manages_iam_and_kms_through_the_admin_api() {
     assert!(stderr.starts_with("portcullis: no credentials"), "{stderr}");
     let out = cli.run(&as_admin, &["sts", "whoami", "--endpoint", "http://127.0.0.1:1"]);
     assert!(texts(&out).1.contains("must be an https:// URL"), "{}", texts(&out).1);
+}
+
+/// An API whose one route needs an API key, a plan holding its stage, and usage written to the
+/// store every second.
+const KEYED: &str = r#"
+usage:
+  flush_interval: 1s
+usage_plans:
+  - id: basic
+    quota: {limit: 3, period: DAY}
+    api_stages: [{api: pets, stage: $default}]
+apis:
+  - name: pets
+    routes:
+      - route: GET /pets
+        api_key_required: true
+        integration: {type: mock, body: pets}
+"#;
+
+/// Today's date in UTC, `YYYY-MM-DD` (days since the epoch to the civil calendar).
+fn utc_today() -> String {
+    let days =
+        i64::try_from(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() / 86_400).unwrap();
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// The requests a key made, summed over the lines of a usage CSV.
+fn csv_count(csv: &str, key: &str) -> i64 {
+    csv.lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|cells| cells.get(1) == Some(&key))
+        .map(|cells| cells[7].parse::<i64>().unwrap())
+        .sum()
+}
+
+#[tokio::test]
+async fn the_cli_manages_api_keys_plans_and_usage() {
+    let gw = Gw::start(KEYED);
+    let cli = Cli::new(&gw);
+    let as_admin = env_of(gw.admin_key.as_ref().unwrap());
+    let http = gw.client();
+    let call = |value: String| {
+        let req = http.get(gw.url("/pets")).header("x-api-key", value);
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap())
+        }
+    };
+    let start = utc_today();
+
+    // A generated key: its value in the answer, once, with a reminder on stderr.
+    let out = cli.run(&as_admin, &["keys", "create", "--name", "shop"]);
+    let (stdout, stderr) = texts(&out);
+    assert!(out.status.success(), "{stderr}\n{stdout}");
+    let key: Value = serde_json::from_str(&stdout).unwrap();
+    let (id, value) = (key["id"].as_str().unwrap().to_owned(), key["value"].as_str().unwrap().to_owned());
+    assert_eq!((key["name"].as_str(), key["enabled"].as_bool()), (Some("shop"), Some(true)), "{key}");
+    assert!(stderr.contains("shown only this once") && !stderr.contains(&value), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    // In no plan yet: refused as API Gateway refuses it.
+    let forbidden = (403, r#"{"message":"Forbidden"}"#.to_owned());
+    assert_eq!(call(value.clone()).await, forbidden);
+    let (attached, _) = cli.ok(&as_admin, &["keys", "attach", &id, "--plan", "basic"]);
+    assert_eq!((attached["usage_plan"].as_str(), attached["id"].as_str()), (Some("basic"), Some(id.as_str())));
+    let mut allowed = 0;
+    assert_eq!(call(value.clone()).await.0, 200);
+    allowed += 1;
+
+    let (disabled, _) = cli.ok(&as_admin, &["keys", "disable", &id]);
+    assert_eq!(disabled["enabled"], false, "{disabled}");
+    assert_eq!(call(value.clone()).await, forbidden);
+    let (enabled, _) = cli.ok(&as_admin, &["keys", "enable", &id]);
+    assert_eq!(enabled["enabled"], true, "{enabled}");
+    assert_eq!(call(value.clone()).await.0, 200);
+    allowed += 1;
+
+    // Listed and shown without the value.
+    let (list, stdout) = cli.ok(&as_admin, &["keys", "list"]);
+    let items = list["items"].as_array().unwrap();
+    let listed = items.iter().find(|k| k["id"] == id.as_str()).unwrap_or_else(|| panic!("{list}"));
+    assert!(listed.get("value").is_none() && !stdout.contains(&value), "{stdout}");
+    let (shown, stdout) = cli.ok(&as_admin, &["keys", "get", &id]);
+    assert_eq!(shown["usage_plans"], serde_json::json!(["basic"]), "{shown}");
+    assert!(shown.get("value").is_none() && !stdout.contains(&value), "{stdout}");
+    let (plans, _) = cli.ok(&as_admin, &["plans", "list"]);
+    let basic = plans["items"].as_array().unwrap().iter().find(|p| p["id"] == "basic");
+    assert_eq!(basic.map(|p| p["quota"]["limit"].clone()), Some(serde_json::json!(3)), "{plans}");
+    let (members, _) = cli.ok(&as_admin, &["plans", "keys", "basic"]);
+    assert_eq!(members["items"][0]["id"], id.as_str(), "{members}");
+
+    // An imported value, from standard input: it works on the data plane as it was given.
+    let imported = "imported-value_0123456789";
+    let out = cli.run_with_stdin(
+        &as_admin,
+        &["keys", "create", "--name", "own", "--customer-id", "acme", "--value-stdin"],
+        &format!("{imported}\n"),
+    );
+    let (stdout, stderr) = texts(&out);
+    assert!(out.status.success(), "{stderr}\n{stdout}");
+    let own: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!((own["value"].as_str(), own["imported"].as_bool()), (Some(imported), Some(true)), "{own}");
+    let own_id = own["id"].as_str().unwrap().to_owned();
+    cli.ok(&as_admin, &["keys", "attach", &own_id, "--plan", "basic"]);
+    assert_eq!(call(imported.to_owned()).await.0, 200);
+    // Too short: refused by the API; the value is nowhere in what the CLI prints.
+    let short = "short-value-9";
+    let out = cli.run_with_stdin(&as_admin, &["keys", "create", "--name", "bad", "--value-stdin"], short);
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.starts_with("portcullis: 400 ") && !stderr.contains(short), "{stderr}");
+    let out = cli.run_with_stdin(&as_admin, &["keys", "create", "--name", "bad", "--value-stdin"], "\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(texts(&out).1.contains("standard input holds no value"), "{}", texts(&out).1);
+
+    // Deleted: refused at once.
+    let (deleted, _) = cli.ok(&as_admin, &["keys", "delete", &id]);
+    assert_eq!(deleted["id"], id.as_str());
+    assert_eq!(call(value.clone()).await, forbidden);
+
+    // The usage, written within a second or so, stays after the key is gone.
+    let end = utc_today();
+    let usage = ["usage", "--plan", "basic", "--start", &start, "--end", &end, "--format", "csv"];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let csv = loop {
+        let out = cli.run(&as_admin, &usage);
+        let (stdout, stderr) = texts(&out);
+        assert!(out.status.success(), "{stderr}\n{stdout}");
+        if csv_count(&stdout, &id) >= allowed && csv_count(&stdout, &own_id) >= 1 || Instant::now() > deadline {
+            break stdout;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(csv.lines().next(), Some("usage_plan_id,key_id,customer_id,day,api,stage,route,count"), "{csv}");
+    assert_eq!((csv_count(&csv, &id), csv_count(&csv, &own_id)), (allowed, 1), "{csv}");
+    let own_line = csv.lines().find(|l| l.contains(&own_id)).unwrap();
+    assert!(own_line.starts_with(&format!("basic,{own_id},acme,{end},")), "{csv}");
+
+    // To a file, and as JSON for one key (a signed, percent-encoded query).
+    let file = cli.home.path().join("usage.csv");
+    let mut to_file = usage.to_vec();
+    to_file.extend(["--output", file.to_str().unwrap()]);
+    let (stdout, _) = texts(&cli.run(&as_admin, &to_file));
+    assert!(stdout.is_empty(), "{stdout}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), csv);
+    let (report, _) = cli.ok(&as_admin, &["usage", "--plan", "basic", "--start", &end, "--end", &end, "--key", &id]);
+    assert_eq!(report["values"][&id][0][0], allowed, "{report}");
+    let odd = "no such/key?&=+%";
+    let (report, _) = cli.ok(&as_admin, &["usage", "--plan", "basic", "--start", &end, "--end", &end, "--key", odd]);
+    assert_eq!(report["values"][odd], serde_json::json!([[0, 3]]), "{report}");
+    let out = cli.run(&as_admin, &["usage", "--plan", "gold", "--start", &end, "--end", &end]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(texts(&out).1.starts_with("portcullis: 404 NotFoundException: "), "{}", texts(&out).1);
 }

@@ -5,6 +5,7 @@
 #![allow(unreachable_pub, reason = "a test binary has no public interface; `pub` marks the harness API")]
 
 mod admin;
+mod api_keys;
 mod cli;
 mod fixtures;
 mod harness;

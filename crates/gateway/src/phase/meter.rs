@@ -1,6 +1,10 @@
-//! The metering phase: API key, usage-plan throttle and quota, usage records. Runs after authorisation so refused callers are never counted. No route can require a key yet (the API-keys issue adds it), so it always continues.
+//! The metering phase: on routes with `api_key_required`, finds the caller's API key and the
+//! usage plan that gives it this stage. Runs after authorisation, so refused callers are never
+//! counted. The plan's throttle and quota are taken in the throttle phase, together with every
+//! other limit, so that a request refused by any of them takes from none.
 
 use http::Request;
+use model::ResponseType;
 
 use crate::body::ReqBody;
 use crate::ctx::RequestCtx;
@@ -8,7 +12,30 @@ use crate::flow::Flow;
 use crate::reject::Reject;
 use crate::runtime::Runtime;
 
-/// Lets every request through (see the module doc).
-pub(crate) fn check(_rt: &Runtime, _cx: &mut RequestCtx, _req: &mut Request<ReqBody>) -> Result<Flow, Reject> {
+/// The header API keys come in (`api_key_source: HEADER`).
+const X_API_KEY: &str = "x-api-key";
+
+/// Requires a valid key in a plan of this stage where the route asks for one.
+pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<ReqBody>) -> Result<Flow, Reject> {
+    let (Some(api), Some(route)) = (cx.api(rt), cx.route) else { return Ok(Flow::Continue) };
+    if !api.route_key_required.get(route).copied().unwrap_or(false) {
+        return Ok(Flow::Continue);
+    }
+    let refuse = |why: &'static str| Reject::client(ResponseType::InvalidApiKey, why);
+    let Some(value) = req.headers().get(X_API_KEY) else { return Err(refuse("no x-api-key header")) };
+    let Ok(value) = value.to_str() else { return Err(refuse("the x-api-key header is not text")) };
+    let info = rt.metering.api_keys.lookup(value).await.map_err(|e| {
+        Reject::internal(ResponseType::ApiConfigurationError, "the API-key store is unavailable").because(e)
+    })?;
+    let Some(info) = info else { return Err(refuse("unknown API key")) };
+    if !info.enabled {
+        return Err(refuse("disabled API key"));
+    }
+    let stage = cx.stage(rt).ok_or_else(|| refuse("no stage"))?;
+    let plan =
+        stage.plans.iter().position(|sp| rt.compiled.plans.get(sp.plan).is_some_and(|p| info.plans.contains(&p.id)));
+    let Some(plan) = plan else { return Err(refuse("the API key is in no usage plan of this stage")) };
+    cx.usage_plan = Some(plan);
+    cx.api_key = Some(info);
     Ok(Flow::Continue)
 }

@@ -1,6 +1,7 @@
 //! The respond phase: headers every response gets. Runs on every way out, after the pipeline
 //! or `rescue`: the request id, and the API's CORS decoration (except on a preflight, which
-//! the CORS phase answered in full).
+//! the CORS phase answered in full), and the `RateLimit-*` / `Retry-After` headers of a
+//! metered or throttled request.
 
 use http::header::HeaderName;
 use http::Response;
@@ -17,7 +18,20 @@ pub(crate) fn finish(rt: &Runtime, cx: &mut RequestCtx, resp: &mut Response<ResB
             policy.decorate(cx.origin.as_ref(), resp.headers_mut());
         }
     }
+    if let Some(r) = cx.rate_limit {
+        let headers = resp.headers_mut();
+        headers.insert(RATELIMIT_LIMIT, r.limit.into());
+        headers.insert(RATELIMIT_REMAINING, r.remaining.into());
+        headers.insert(RATELIMIT_RESET, r.reset_secs.into());
+        if r.retry_after {
+            headers.insert(http::header::RETRY_AFTER, r.reset_secs.into());
+        }
+    }
     cx.status = resp.status().as_u16();
 }
+
+const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
 const X_AMZN_REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");

@@ -89,15 +89,38 @@ pub(super) fn compile_api(
     if issues.len() > before {
         return None;
     }
+    if api.api_key_source == crate::config::ApiKeySource::Authorizer {
+        issues.push((
+            join_key(path, "api_key_source"),
+            "AUTHORIZER needs custom authorizers, which this version does not have yet; use HEADER".into(),
+        ));
+    }
+    let route_throttle = api
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let at = join_key(&join_index(&join_key(path, "routes"), i), "throttle");
+            r.throttle.as_ref().and_then(|t| super::metering::limit(t, &at, issues))
+        })
+        .collect();
+    if issues.len() > before {
+        return None;
+    }
+    let routes = routes?;
     Some(CompiledApi {
         route_auth: api.routes.iter().map(|r| r.auth).collect(),
+        route_key_required: api.routes.iter().map(|r| r.api_key_required).collect(),
+        route_throttle,
+        route_labels: routes.iter().map(|(k, _)| std::sync::Arc::from(k.display().as_str())).collect(),
+        label: std::sync::Arc::from(api.name.as_str()),
         resource_policy,
         name: api.name.clone(),
         hosts,
         base_path,
         stages,
         default_stage,
-        routes: routes?,
+        routes,
         cors,
         responses: responses?,
     })
@@ -161,7 +184,16 @@ fn compile_stages(api: &ApiConfig, path: &str, issues: &mut Vec<Issue>) -> Vec<C
                 ));
             }
         }
-        out.push(CompiledStage { name: s.name.clone(), variables: s.variables.clone(), settings: s.settings.clone() });
+        let throttle =
+            s.throttle.as_ref().and_then(|t| super::metering::limit(t, &join_key(&spath, "throttle"), issues));
+        out.push(CompiledStage {
+            name: s.name.clone(),
+            variables: s.variables.clone(),
+            settings: s.settings.clone(),
+            throttle,
+            plans: Vec::new(),
+            label: std::sync::Arc::from(s.name.as_str()),
+        });
     }
     out
 }

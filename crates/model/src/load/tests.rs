@@ -194,3 +194,93 @@ fn bad_iam_settings_and_policies_name_their_place() {
     let errs = errors(&format!("{IAM}  - name: x\n    routes: []\n").replace("region: eu-west-1", "region: EU West"));
     assert!(errs.iter().any(|e| e.contains("iam.region")), "{errs:?}");
 }
+
+const PLANS: &str = "\
+throttling:
+  rate: 100
+  burst: 50
+  per_client: { rate: 5, burst: 10 }
+shared_state:
+  redis:
+    url: redis://127.0.0.1:6379/0
+    on_failure: fail_closed
+apis:
+  - name: pets
+    stages:
+      - name: prod
+        throttle: { rate: 20, burst: 10 }
+      - name: beta
+    routes:
+      - route: GET /pets
+        api_key_required: true
+        throttle: { rate: 10, burst: 5 }
+        integration: { type: mock }
+      - route: POST /pets
+        api_key_required: true
+        integration: { type: mock }
+usage_plans:
+  - id: basic
+    throttle: { rate: 2, burst: 4 }
+    quota: { limit: 1000, period: MONTH, offset: 14, time_zone: Europe/Paris }
+    api_stages:
+      - api: pets
+        stage: prod
+        throttle:
+          POST /pets: { rate: 0.5, burst: 1 }
+";
+
+#[test]
+fn usage_plans_compile_and_attach_to_their_stages() -> Result<(), String> {
+    let c = load_str("x.yaml", PLANS, |_| None).map_err(|e| e.to_string())?;
+    let api = &c.apis[0];
+    assert_eq!(api.route_key_required, vec![true, true]);
+    assert!(api.route_throttle[0].is_some() && api.route_throttle[1].is_none());
+    let (prod, beta) = (&api.stages[0], &api.stages[1]);
+    assert!(prod.throttle.is_some() && beta.throttle.is_none());
+    assert_eq!(prod.plans.len(), 1);
+    assert!(beta.plans.is_empty());
+    assert!(prod.plans[0].route_throttle[0].is_none());
+    assert_eq!(prod.plans[0].route_throttle[1].map(|l| l.rate()), Some(0.5));
+    let plan = &c.plans[0];
+    assert_eq!((&*plan.id, plan.name.as_str()), ("basic", "basic"));
+    assert_eq!(plan.quota.as_ref().map(|q| (q.limit(), q.offset(), q.time_zone())), Some((1000, 14, "Europe/Paris")));
+    assert_eq!(c.client_limit.map(|l| l.burst()), Some(10));
+    assert_eq!(c.redis_failure_mode(), Some(limits::FailureMode::FailClosed));
+    Ok(())
+}
+
+#[test]
+fn bad_usage_plans_name_their_place() {
+    let text = PLANS
+        .replace("stage: prod\n        throttle:", "stage: prud\n        throttle:")
+        .replace("Europe/Paris", "Europe/Pariss")
+        .replace("throttle: { rate: 2, burst: 4 }", "throttle: { rate: 200, burst: 4 }")
+        .replace("redis://127", "http://127");
+    assert_eq!(
+        errors(&text),
+        vec![
+            "x.yaml:7:5: shared_state.redis.url: must start with `redis://` or `rediss://`",
+            "x.yaml:25:5: usage_plans[0].throttle: a plan's throttle cannot be above the gateway's (100/s burst 50)",
+            "x.yaml:26:54: usage_plans[0].quota.time_zone: unknown time zone `Europe/Pariss` (use an IANA name like `Europe/Paris`, or `UTC`)",
+            "x.yaml:29:9: usage_plans[0].api_stages[0].stage: API `pets` has no stage `prud`",
+        ]
+    );
+    let text = PLANS.replace("POST /pets: {", "PUT /pets: {").replace("offset: 14", "offset: 28");
+    assert_eq!(
+        errors(&text),
+        vec![
+            "x.yaml:26:42: usage_plans[0].quota.offset: offset 28 is out of range for MONTH: MONTH takes 0 (the 1st) to 27 (the 28th)",
+            "x.yaml:31:11: usage_plans[0].api_stages[0].throttle.PUT /pets: API `pets` has no route `PUT /pets`",
+        ]
+    );
+}
+
+#[test]
+fn bad_throttles_and_key_sources_are_refused() {
+    let text = PLANS
+        .replace("rate: 10, burst: 5", "rate: -1, burst: 5")
+        .replace("  - name: pets\n", "  - name: pets\n    api_key_source: AUTHORIZER\n");
+    let errs = errors(&text);
+    assert!(errs.iter().any(|e| e.contains("apis[0].api_key_source: AUTHORIZER needs custom authorizers")), "{errs:?}");
+    assert!(errs.iter().any(|e| e.contains("apis[0].routes[0].throttle.rate: rate must be")), "{errs:?}");
+}

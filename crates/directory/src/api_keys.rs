@@ -1,0 +1,287 @@
+//! API keys: generated (a readable prefix and 40 random characters) or imported (20–128
+//! characters), shown once at creation, and stored only as a short prefix and an
+//! HMAC-SHA256 under a server secret. A lookup computes the HMAC and reads one indexed row,
+//! and is cached: no password KDF ever runs on the hot path, because a key has enough entropy
+//! that a keyed hash is enough (and an imported key is checked for length).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use parking_lot::RwLock;
+use sha2::Sha256;
+use store::{AnyStore, ApiKey, ApiKeyInsert, Store as _};
+use zeroize::Zeroizing;
+
+use crate::names::{new_api_key, new_api_key_id, API_KEY_PREFIX};
+use crate::DirectoryError;
+
+/// The name of the server secret the HMACs are keyed with.
+pub const API_KEY_SECRET: &str = "api-key-hmac";
+/// How long an unknown key is remembered as unknown.
+const NEGATIVE_TTL: Duration = Duration::from_secs(2);
+/// Entries kept before the cache is emptied; bounds memory under floods of random keys.
+const CACHE_CAP: usize = 100_000;
+
+/// What the hot path needs to know about a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The key's id (never its value).
+    pub id: Arc<str>,
+    /// The key's customer, for usage records.
+    pub customer_id: Arc<str>,
+    /// Whether it may be used.
+    pub enabled: bool,
+    /// The usage plans it is attached to.
+    pub plans: Vec<Arc<str>>,
+}
+
+/// What a new key is made from.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiKey {
+    /// A name for people.
+    pub name: String,
+    /// A description.
+    #[serde(default)]
+    pub description: String,
+    /// The customer the key belongs to (for billing exports).
+    #[serde(default)]
+    pub customer_id: String,
+    /// A value to import instead of generating one.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// Whether the key may be used at once (default true).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone)]
+struct Cached {
+    info: Option<Arc<KeyInfo>>,
+    until: Instant,
+}
+
+/// API keys, store-backed and cached.
+pub struct ApiKeys {
+    store: AnyStore,
+    secret: Zeroizing<Vec<u8>>,
+    cache: RwLock<HashMap<[u8; 32], Cached>>,
+    ttl: RwLock<Duration>,
+    generation: AtomicU64,
+}
+
+impl std::fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeys").field("cached", &self.cache.read().len()).finish_non_exhaustive()
+    }
+}
+
+// === impl ApiKeys ===
+
+impl ApiKeys {
+    /// API keys in `store`, hashed under `secret` (the server secret [`API_KEY_SECRET`]);
+    /// what a node caches is trusted for `ttl`.
+    pub fn new(store: AnyStore, secret: Zeroizing<Vec<u8>>, ttl: Duration) -> Self {
+        Self { store, secret, cache: RwLock::new(HashMap::new()), ttl: RwLock::new(ttl), generation: AtomicU64::new(0) }
+    }
+
+    /// Changes how long cached keys are trusted (on reload).
+    pub fn set_ttl(&self, ttl: Duration) {
+        *self.ttl.write() = ttl;
+    }
+
+    /// The stored hash of a key value.
+    pub fn hash(&self, value: &str) -> [u8; 32] {
+        // HMAC takes a key of any length; `new_from_slice` cannot fail for it.
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.secret) else { return [0; 32] };
+        mac.update(value.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The key with this value, if one exists (enabled or not). The hot path: one HMAC and a
+    /// map lookup when cached.
+    pub async fn lookup(&self, value: &str) -> Result<Option<Arc<KeyInfo>>, DirectoryError> {
+        if value.len() > 128 || value.is_empty() {
+            return Ok(None);
+        }
+        let hash = self.hash(value);
+        let now = Instant::now();
+        if let Some(c) = self.cache.read().get(&hash) {
+            if c.until > now {
+                return Ok(c.info.clone());
+            }
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let info = self.load(&hash).await?;
+        let ttl = if info.is_some() { *self.ttl.read() } else { NEGATIVE_TTL.min(*self.ttl.read()) };
+        let mut cache = self.cache.write();
+        // A change made while this load ran must not be overwritten by what it read.
+        if self.generation.load(Ordering::Acquire) == generation {
+            if cache.len() >= CACHE_CAP {
+                cache.clear();
+            }
+            cache.insert(hash, Cached { info: info.clone(), until: now + ttl });
+        }
+        Ok(info)
+    }
+
+    async fn load(&self, hash: &[u8; 32]) -> Result<Option<Arc<KeyInfo>>, DirectoryError> {
+        let Some(k) = self.store.api_key_by_hash(&hex::encode(hash)).await? else { return Ok(None) };
+        let plans = self.store.plans_of_key(&k.id).await?;
+        Ok(Some(Arc::new(KeyInfo {
+            id: Arc::from(k.id.as_str()),
+            customer_id: Arc::from(k.customer_id.as_str()),
+            enabled: k.enabled,
+            plans: plans.iter().map(|p| Arc::from(p.as_str())).collect(),
+        })))
+    }
+
+    /// Forgets every cached key (after any change).
+    pub fn invalidate(&self) {
+        let mut cache = self.cache.write();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        cache.clear();
+    }
+
+    /// Creates a key; returns it and its value, which is never available again.
+    pub async fn create(&self, new: NewApiKey, now_ms: i64) -> Result<(ApiKey, Zeroizing<String>), DirectoryError> {
+        check_text("name", &new.name, 1, 1024)?;
+        check_text("description", &new.description, 0, 1024)?;
+        check_text("customer_id", &new.customer_id, 0, 256)?;
+        let imported = new.value.is_some();
+        let value = Zeroizing::new(match new.value {
+            Some(v) => {
+                check_value(&v)?;
+                v
+            }
+            None => new_api_key(),
+        });
+        let shown = if imported { 4 } else { API_KEY_PREFIX.len() + 4 };
+        let mut key = ApiKey {
+            id: new_api_key_id(),
+            name: new.name,
+            description: new.description,
+            customer_id: new.customer_id,
+            prefix: value.chars().take(shown).collect(),
+            hash: hex::encode(self.hash(&value)),
+            enabled: new.enabled.unwrap_or(true),
+            imported,
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+        };
+        for _ in 0..3 {
+            match self.store.api_key_create(&key).await? {
+                ApiKeyInsert::Stored => {
+                    self.invalidate();
+                    return Ok((key, value));
+                }
+                ApiKeyInsert::IdTaken => key.id = new_api_key_id(),
+                ApiKeyInsert::ValueTaken => {
+                    return Err(DirectoryError::AlreadyExists("an API key with this value exists".into()))
+                }
+            }
+        }
+        Err(DirectoryError::Conflict("could not pick a free key id; try again".into()))
+    }
+
+    /// The key with this id.
+    pub async fn get(&self, id: &str) -> Result<ApiKey, DirectoryError> {
+        self.store.api_key(id).await?.ok_or_else(|| not_found(id))
+    }
+
+    /// Every key.
+    pub async fn list(&self) -> Result<Vec<ApiKey>, DirectoryError> {
+        Ok(self.store.api_keys().await?)
+    }
+
+    /// Enables or disables a key.
+    pub async fn set_enabled(&self, id: &str, enabled: bool, now_ms: i64) -> Result<ApiKey, DirectoryError> {
+        if !self.store.api_key_set_enabled(id, enabled, now_ms).await? {
+            return Err(not_found(id));
+        }
+        self.invalidate();
+        self.get(id).await
+    }
+
+    /// Deletes a key and its plan attachments; its recorded usage stays, for billing.
+    pub async fn delete(&self, id: &str) -> Result<(), DirectoryError> {
+        if !self.store.api_key_delete(id).await? {
+            return Err(not_found(id));
+        }
+        self.invalidate();
+        Ok(())
+    }
+
+    /// The plans a key is attached to.
+    pub async fn plans_of(&self, id: &str) -> Result<Vec<String>, DirectoryError> {
+        Ok(self.store.plans_of_key(id).await?)
+    }
+
+    /// The keys attached to a plan.
+    pub async fn keys_of(&self, plan: &str) -> Result<Vec<String>, DirectoryError> {
+        Ok(self.store.keys_of_plan(plan).await?)
+    }
+
+    /// Attaches a key to a plan. `clashes` says whether the plan shares a stage with one of
+    /// the key's current plans (one plan per key per stage); the caller knows the config.
+    pub async fn attach(
+        &self,
+        plan: &str,
+        id: &str,
+        now_ms: i64,
+        clashes: impl Fn(&str) -> bool,
+    ) -> Result<(), DirectoryError> {
+        self.get(id).await?;
+        let held = self.store.plans_of_key(id).await?;
+        if let Some(other) = held.iter().find(|p| p.as_str() != plan && clashes(p)) {
+            return Err(DirectoryError::Conflict(format!(
+                "key {id} is in plan `{other}`, which covers a stage of `{plan}` too: a key may be in one plan per stage"
+            )));
+        }
+        if !self.store.plan_key_attach(plan, id, now_ms).await? {
+            return Err(DirectoryError::AlreadyExists(format!("key {id} is already in plan `{plan}`")));
+        }
+        self.invalidate();
+        Ok(())
+    }
+
+    /// Detaches a key from a plan.
+    pub async fn detach(&self, plan: &str, id: &str) -> Result<(), DirectoryError> {
+        if !self.store.plan_key_detach(plan, id).await? {
+            return Err(DirectoryError::NotFound(format!("key {id} is not in plan `{plan}`")));
+        }
+        self.invalidate();
+        Ok(())
+    }
+}
+
+fn not_found(id: &str) -> DirectoryError {
+    DirectoryError::NotFound(format!("no API key has the id `{id}`"))
+}
+
+fn check_text(field: &str, v: &str, min: usize, max: usize) -> Result<(), DirectoryError> {
+    let len = v.chars().count();
+    if len < min || len > max || v.chars().any(char::is_control) {
+        return Err(DirectoryError::Invalid(format!(
+            "{field} must be {min}-{max} characters without control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// An imported value: 20–128 letters, digits, `-` or `_`. (The value never appears in the
+/// message.)
+fn check_value(v: &str) -> Result<(), DirectoryError> {
+    let ok = (20..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(DirectoryError::Invalid(format!(
+            "an imported API key value must be 20-128 letters, digits, `-` or `_` (got {} characters)",
+            v.len()
+        )))
+    }
+}

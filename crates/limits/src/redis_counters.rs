@@ -1,0 +1,271 @@
+//! Counters in Redis, shared by every node. One request is one round trip: a Lua script checks
+//! every bucket and the quota and takes from them only if all allow it (Redis runs a script
+//! atomically). The clock is Redis's own (`TIME`), so nodes with drifting clocks still share
+//! one bucket. Counter names hold no node id, and each carries a TTL so nothing outlives its use.
+//!
+//! Every call has a hard timeout. A failure marks Redis down for `retry_interval`: meanwhile
+//! requests go straight to the failure mode without waiting, and the first request after it
+//! tries Redis again, so the gateway recovers by itself.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::counters::{Acquire, Allowed, Decision, FailureMode, Unavailable};
+use crate::local::{window_key, LocalCounters};
+
+/// How to reach Redis and what to do without it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// `redis://[:password@]host[:port][/db]` or `rediss://…` for TLS.
+    pub url: String,
+    /// The longest a check may wait for Redis, connecting included.
+    pub timeout: Duration,
+    /// What happens while Redis cannot be reached.
+    pub on_failure: FailureMode,
+    /// Prefix of every counter name, to share a Redis with other users.
+    pub key_prefix: String,
+    /// How long Redis is left alone after a failure before it is tried again.
+    pub retry_interval: Duration,
+}
+
+/// A Redis URL that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("bad Redis URL: {0}")]
+pub struct RedisError(String);
+
+/// Counters in Redis.
+pub struct RedisCounters {
+    client: redis::Client,
+    conn: parking_lot::Mutex<Option<redis::aio::MultiplexedConnection>>,
+    connecting: tokio::sync::Mutex<()>,
+    /// Until when (µs since the epoch) Redis is considered down.
+    down_until: AtomicI64,
+    healthy: AtomicBool,
+    failures: AtomicU64,
+    settings: RedisSettings,
+    local: LocalCounters,
+    script: redis::Script,
+}
+
+/// Checks every bucket, then the quota; takes from all of them only if every one allows it.
+/// Returns `{0, quota_used or -1}`, `{1, bucket number, retry after µs}` or `{2, 0, 0}`.
+const SCRIPT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local n = tonumber(ARGV[1])
+local tats = {}
+for i = 1, n do
+  local interval = tonumber(ARGV[2 * i])
+  local capacity = tonumber(ARGV[2 * i + 1])
+  if interval <= 0 then
+    return {1, i, 1000000}
+  end
+  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if tat < now then tat = now end
+  local new = tat + interval
+  if new - now > capacity then
+    return {1, i, new - now - capacity}
+  end
+  tats[i] = new
+end
+local q = 2 * n + 2
+local used = -1
+if #KEYS > n then
+  used = tonumber(redis.call('GET', KEYS[n + 1]) or '0')
+  if used >= tonumber(ARGV[q]) then
+    return {2, 0, 0}
+  end
+end
+for i = 1, n do
+  local ttl = math.ceil((tats[i] - now) / 1000) + 1000
+  redis.call('SET', KEYS[i], string.format('%.0f', tats[i]), 'PX', string.format('%.0f', ttl))
+end
+if #KEYS > n then
+  used = redis.call('INCR', KEYS[n + 1])
+  redis.call('PEXPIREAT', KEYS[n + 1], ARGV[q + 1])
+end
+return {0, used}
+";
+
+// === impl RedisCounters ===
+
+impl RedisCounters {
+    /// Prepares the client. Nothing connects yet: a gateway starts while Redis is down, under
+    /// its failure mode, and connects on first use.
+    pub fn new(settings: RedisSettings) -> Result<Self, RedisError> {
+        let client = redis::Client::open(settings.url.as_str()).map_err(|e| RedisError(e.to_string()))?;
+        Ok(Self {
+            client,
+            conn: parking_lot::Mutex::new(None),
+            connecting: tokio::sync::Mutex::new(()),
+            down_until: AtomicI64::new(0),
+            healthy: AtomicBool::new(true),
+            failures: AtomicU64::new(0),
+            settings,
+            local: LocalCounters::new(),
+            script: redis::Script::new(SCRIPT),
+        })
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &RedisSettings {
+        &self.settings
+    }
+
+    /// Failed calls so far.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    /// Whether the last call reached Redis.
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Whether requests are being decided by the failure mode now.
+    pub fn in_fallback(&self) -> bool {
+        !self.is_healthy() || crate::now_us() < self.down_until.load(Ordering::Relaxed)
+    }
+
+    /// The counters used in `local` failure mode.
+    pub fn local(&self) -> &LocalCounters {
+        &self.local
+    }
+
+    /// Checks and takes everything `req` asks for, all or nothing, in one round trip.
+    pub async fn acquire(&self, req: &Acquire) -> Result<Decision, Unavailable> {
+        if crate::now_us() < self.down_until.load(Ordering::Relaxed) {
+            return self.fallback(req, "Redis was unreachable moments ago");
+        }
+        let result = tokio::time::timeout(self.settings.timeout, self.call(req)).await;
+        match result {
+            Ok(Ok(decision)) => {
+                if !self.healthy.swap(true, Ordering::Relaxed) {
+                    tracing::info!(url = %redacted(&self.settings.url), "Redis reachable again; shared limits apply");
+                }
+                Ok(decision)
+            }
+            Ok(Err(e)) => {
+                self.trip(&e);
+                self.fallback(req, &e)
+            }
+            Err(_) => {
+                let e = format!("no answer within {:?}", self.settings.timeout);
+                self.trip(&e);
+                self.fallback(req, &e)
+            }
+        }
+    }
+
+    async fn call(&self, req: &Acquire) -> Result<Decision, String> {
+        let mut conn = self.connection().await?;
+        let prefix = &self.settings.key_prefix;
+        let mut inv = self.script.prepare_invoke();
+        inv.arg(req.buckets.len());
+        for b in &req.buckets {
+            inv.key(format!("{prefix}:b:{}", b.key));
+            inv.arg(b.limit.interval_us()).arg(b.limit.capacity_us());
+        }
+        if let Some(q) = &req.quota {
+            inv.key(format!("{prefix}:q:{}", window_key(q)));
+            // Kept a day past the window's end, for late readers; then Redis drops it.
+            inv.arg(q.limit).arg(q.window_end_us / 1000 + 86_400_000);
+        }
+        let reply: Vec<i64> = match inv.invoke_async(&mut conn).await {
+            Ok(r) => r,
+            Err(e) => {
+                // A broken connection is replaced on the next try.
+                *self.conn.lock() = None;
+                return Err(e.to_string());
+            }
+        };
+        decode(req, &reply)
+    }
+
+    /// The shared connection, opened if there is none. Only one task connects at a time; the
+    /// others wait for it (within the caller's timeout) and then share its connection.
+    async fn connection(&self) -> Result<redis::aio::MultiplexedConnection, String> {
+        if let Some(c) = self.conn.lock().clone() {
+            return Ok(c);
+        }
+        let _one = self.connecting.lock().await;
+        if let Some(c) = self.conn.lock().clone() {
+            return Ok(c);
+        }
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(self.settings.timeout)
+            .set_response_timeout(self.settings.timeout);
+        let c = self.client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| e.to_string())?;
+        *self.conn.lock() = Some(c.clone());
+        Ok(c)
+    }
+
+    fn trip(&self, reason: &str) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        let retry = i64::try_from(self.settings.retry_interval.as_micros()).unwrap_or(i64::MAX);
+        self.down_until.store(crate::now_us().saturating_add(retry), Ordering::Relaxed);
+        if self.healthy.swap(false, Ordering::Relaxed) {
+            tracing::warn!(
+                url = %redacted(&self.settings.url),
+                reason,
+                on_failure = ?self.settings.on_failure,
+                "Redis unreachable; rate limits follow the failure mode until it answers again"
+            );
+        }
+    }
+
+    fn fallback(&self, req: &Acquire, reason: &str) -> Result<Decision, Unavailable> {
+        match self.settings.on_failure {
+            FailureMode::FailClosed => Err(Unavailable(reason.to_owned())),
+            FailureMode::FailOpen => Ok(Decision::allowed_unmetered()),
+            FailureMode::Local => Ok(match self.local.acquire(req, crate::now_us()) {
+                Decision::Allowed(a) => Decision::Allowed(Allowed { degraded: true, ..a }),
+                other => other,
+            }),
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisCounters")
+            .field("url", &redacted(&self.settings.url))
+            .field("healthy", &self.is_healthy())
+            .finish_non_exhaustive()
+    }
+}
+
+fn decode(req: &Acquire, reply: &[i64]) -> Result<Decision, String> {
+    match reply {
+        [0, used, ..] => Ok(Decision::Allowed(Allowed {
+            quota_used: u64::try_from(*used).ok().filter(|_| req.quota.is_some()),
+            degraded: false,
+        })),
+        [1, i, retry, ..] => {
+            let b = usize::try_from(*i - 1).ok().and_then(|i| req.buckets.get(i)).ok_or("bad bucket number")?;
+            Ok(Decision::Throttled { level: b.level, limit: b.limit, retry_after_us: *retry })
+        }
+        [2, ..] => {
+            let q = req.quota.as_ref().ok_or("quota answer without a quota")?;
+            Ok(Decision::QuotaExceeded { limit: q.limit, resets_at_us: q.window_end_us })
+        }
+        other => Err(format!("unexpected script answer {other:?}")),
+    }
+}
+
+/// The URL without its password, for logs.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_reach_a_log() {
+        assert_eq!(super::redacted("redis://:hunter2@cache:6379/0"), "redis://***@cache:6379/0");
+        assert_eq!(super::redacted("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
+}
