@@ -53,6 +53,6 @@ pub(crate) fn sign_get(user: &User, url: &str) -> Vec<(String, String)> {
 /// Metering on `counters`, with API keys hashed under the directory's server secret.
 pub(crate) async fn metering(directory: &directory::Directory, counters: limits::Counters) -> Arc<gateway::Metering> {
     let secret = directory.server_secret(directory::API_KEY_SECRET, 0).await.expect("API-key secret");
-    let keys = directory::ApiKeys::new(directory.store().clone(), secret, std::time::Duration::from_secs(10));
+    let keys = directory::ApiKeys::new(directory.store().clone(), &secret, std::time::Duration::from_secs(10));
     Arc::new(gateway::Metering::new(counters, keys))
 }

@@ -81,7 +81,7 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
     // every node sharing the store.
     let key_secret =
         directory.server_secret(directory::API_KEY_SECRET, now_ms).await.context("cannot open the API-key secret")?;
-    let api_keys = directory::ApiKeys::new(store.clone(), key_secret, cfg.iam.cache_ttl.as_std());
+    let api_keys = directory::ApiKeys::new(store.clone(), &key_secret, cfg.iam.cache_ttl.as_std());
     let counters = match gateway::redis_settings(&cfg) {
         Some(s) => {
             eprintln!("portcullis: throttles and quotas shared on Redis (on failure: {:?})", s.on_failure);

@@ -67,7 +67,8 @@ struct Cached {
 /// API keys, store-backed and cached.
 pub struct ApiKeys {
     store: AnyStore,
-    secret: Zeroizing<Vec<u8>>,
+    /// The HMAC keyed with the server secret, its pads computed once: each lookup clones it.
+    mac: Hmac<Sha256>,
     cache: RwLock<HashMap<[u8; 32], Cached>>,
     ttl: RwLock<Duration>,
     generation: AtomicU64,
@@ -84,8 +85,10 @@ impl std::fmt::Debug for ApiKeys {
 impl ApiKeys {
     /// API keys in `store`, hashed under `secret` (the server secret [`API_KEY_SECRET`]);
     /// what a node caches is trusted for `ttl`.
-    pub fn new(store: AnyStore, secret: Zeroizing<Vec<u8>>, ttl: Duration) -> Self {
-        Self { store, secret, cache: RwLock::new(HashMap::new()), ttl: RwLock::new(ttl), generation: AtomicU64::new(0) }
+    pub fn new(store: AnyStore, secret: &[u8], ttl: Duration) -> Self {
+        // HMAC takes a key of any length, so this cannot fail; an empty key would be a bug.
+        let mac = Hmac::<Sha256>::new_from_slice(secret).unwrap_or_else(|_| unreachable_mac());
+        Self { store, mac, cache: RwLock::new(HashMap::new()), ttl: RwLock::new(ttl), generation: AtomicU64::new(0) }
     }
 
     /// Changes how long cached keys are trusted (on reload).
@@ -95,8 +98,7 @@ impl ApiKeys {
 
     /// The stored hash of a key value.
     pub fn hash(&self, value: &str) -> [u8; 32] {
-        // HMAC takes a key of any length; `new_from_slice` cannot fail for it.
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.secret) else { return [0; 32] };
+        let mut mac = self.mac.clone();
         mac.update(value.as_bytes());
         mac.finalize().into_bytes().into()
     }
@@ -256,6 +258,11 @@ impl ApiKeys {
         self.invalidate();
         Ok(())
     }
+}
+
+/// `Hmac::new_from_slice` accepts every key length; this is never reached.
+fn unreachable_mac() -> Hmac<Sha256> {
+    <Hmac<Sha256> as hmac::digest::KeyInit>::new(&Default::default())
 }
 
 fn not_found(id: &str) -> DirectoryError {

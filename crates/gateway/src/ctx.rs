@@ -222,6 +222,9 @@ impl TemplateVars for Vars<'_> {
             }
             ContextVar::IdentityUserArn => cx.caller.as_ref().is_some_and(|c| put(&c.principal.arn)),
             ContextVar::IdentityAccessKey => cx.caller.as_ref().is_some_and(|c| put(&c.access_key_id)),
+            // The key's id only: its value is a secret and never reaches a log line, whatever
+            // the template asks (`identity.apiKey` renders nothing).
+            ContextVar::IdentityApiKeyId => cx.api_key.as_ref().is_some_and(|k| put(&k.id)),
             // As in API Gateway: the account that owns the API, not the caller's.
             ContextVar::AccountId => put(&self.rt.compiled.config.iam.account_id),
             ContextVar::TlsVersion => put(cx.tls_version),

@@ -1,6 +1,10 @@
 //! Counters kept in this process: a sharded map from counter name to state. A request's
 //! counters are checked and taken under the locks of every shard they live in, taken in shard
 //! order, so the all-or-nothing rule holds under any concurrency.
+//!
+//! Written here rather than with `governor`: a request must take from several buckets and a
+//! quota at once or from none, which per-limiter crates cannot do, and the arithmetic must be
+//! the same as the Redis script's so that `local` fallback behaves like the cluster.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};

@@ -83,7 +83,8 @@ fn assert_refusal(got: &(u16, reqwest::header::HeaderMap, Value), status: u16, e
 
 #[tokio::test]
 async fn a_key_in_a_plan_is_required_and_its_quota_is_enforced() {
-    let gw = Gw::start(&config(BASIC));
+    let log = "access_log:\n  format: '{\"id\":\"$context.requestId\",\"keyId\":\"$context.identity.apiKeyId\",\"key\":\"$context.identity.apiKey\",\"status\":\"$context.status\"}'\n";
+    let gw = Gw::start(&format!("{log}{}", config(BASIC)));
     let forbidden = |got| assert_refusal(&got, 403, "ForbiddenException", "Forbidden");
     forbidden(call(&gw, Method::GET, "/prod/pets", None).await);
     forbidden(call(&gw, Method::GET, "/prod/pets", Some("pck_not-a-key-anyone-has-made-0000000000")).await);
@@ -143,6 +144,10 @@ async fn a_key_in_a_plan_is_required_and_its_quota_is_enforced() {
     assert!(!audit.contains(&value));
     let logs = [gw.stderr_lines(), gw.stdout_lines()].concat().join("\n");
     assert!(!logs.contains(&value), "an API key reached a log");
+    // The access log names the key by id; `identity.apiKey` renders nothing.
+    let lines = gw.access_log();
+    assert!(lines.iter().any(|l| l["keyId"] == id.as_str() && l["status"] == "200"), "{lines:?}");
+    assert!(lines.iter().all(|l| l["key"] == "-" || l["key"] == ""), "{lines:?}");
 }
 
 #[tokio::test]
@@ -246,14 +251,14 @@ async fn fresh_postgres() -> String {
 }
 
 /// Starts a node on a shared store, Redis and master key.
-fn node(store: &str, redis: &str, prefix: &str, master: &str, extra: &str) -> Gw {
+fn node(store: &str, redis: &str, prefix: &str, master: &str, plans: &str) -> Gw {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("portcullis.yaml");
     let text = format!(
         "listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\ndata_dir: {}\nstore:\n  url: {store}\n\
-         shared_state:\n  redis:\n    url: {redis}\n    key_prefix: {prefix}\n{extra}\n{}",
+         shared_state:\n  redis:\n    url: {redis}\n    key_prefix: {prefix}\n{}",
         dir.path().join("data").display(),
-        config(BASIC)
+        config(plans)
     );
     std::fs::write(&path, text).unwrap();
     Gw::spawn(dir, path, &[("PORTCULLIS_MASTER_KEY", master.to_owned())])
@@ -273,35 +278,58 @@ fn rand_bytes() -> [u8; 32] {
     b
 }
 
-#[tokio::test]
+/// The issue's own example: a quota of 100 a day, two nodes, 150 requests spread over both at
+/// once; exactly 100 succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_on_redis_enforce_one_quota_exactly() {
     let store = fresh_postgres().await;
     let prefix = format!("pce2e-{}", uuid::Uuid::new_v4().simple());
     let master = master_key();
     let redis = "redis://127.0.0.1:6379/0";
-    let a = node(&store, redis, &prefix, &master, "");
-    let mut b = node(&store, redis, &prefix, &master, "");
+    let plans = "usage_plans:
+  - id: hundred
+    quota: { limit: 100, period: DAY }
+    api_stages: [{ api: pets, stage: prod }]
+";
+    let a = node(&store, redis, &prefix, &master, plans);
+    let mut b = node(&store, redis, &prefix, &master, plans);
     b.admin_key = a.admin_key.clone();
     let (id, value) = new_key(&a, "cluster").await;
-    a.admin_json(Method::PUT, &format!("/usage-plans/basic/keys/{id}"), None).await;
-    // 5 per day in the plan; 12 requests spread over both nodes, concurrently.
+    let (status, _) = a.admin_json(Method::PUT, &format!("/usage-plans/hundred/keys/{id}"), None).await;
+    assert_eq!(status, 200);
+    let (ca, cb) = (a.client(), b.client());
     let mut tasks = Vec::new();
-    for i in 0..12 {
-        let (url, client, value) = if i % 2 == 0 {
-            (a.url("/prod/pets"), a.client(), value.clone())
-        } else {
-            (b.url("/prod/pets"), b.client(), value.clone())
-        };
+    for i in 0..150 {
+        let (client, url) =
+            if i % 2 == 0 { (ca.clone(), a.url("/prod/pets")) } else { (cb.clone(), b.url("/prod/pets")) };
+        let value = value.clone();
         tasks.push(tokio::spawn(async move {
             client.get(url).header("x-api-key", value).send().await.map(|r| r.status().as_u16()).unwrap_or(0)
         }));
     }
-    let mut statuses = Vec::new();
+    let (mut ok, mut limited) = (0, 0);
     for t in tasks {
-        statuses.push(t.await.unwrap());
+        match t.await.unwrap() {
+            200 => ok += 1,
+            429 => limited += 1,
+            other => panic!("unexpected status {other}"),
+        }
     }
-    statuses.sort_unstable();
-    assert_eq!(statuses, [vec![200; 5], vec![429; 7]].concat(), "one quota for both nodes");
+    assert_eq!((ok, limited), (100, 50), "one quota for both nodes");
+    // Both nodes record usage in the shared store: the report adds up to 100.
+    let today = utc_today();
+    let path = format!("/usage-plans/hundred/usage?startDate={today}&endDate={today}");
+    let reported = eventually(Duration::from_secs(10), || async {
+        let (_, body) = b.admin_json(Method::GET, &path, None).await;
+        body["values"][&id] == json!([[100, 0]])
+    })
+    .await;
+    assert!(reported, "usage from both nodes: {:?}", b.admin_json(Method::GET, &path, None).await);
+}
+
+fn utc_today() -> String {
+    let out = Command::new("date").env("TZ", "UTC").arg("+%Y-%m-%d").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// A `redis-server` this test owns, on a free port.
@@ -359,6 +387,23 @@ async fn redis_down_fails_closed_with_503_and_recovers_by_itself() {
     let metrics = gw.admin_call(None, Method::GET, "/metrics", None).await.text().await.unwrap();
     assert!(metrics.contains("portcullis_shared_counters_degraded_total{mode=\"fail_closed\"}"), "{metrics}");
     assert!(gw.stderr_lines().iter().any(|l| l.contains("Redis unreachable")));
+}
+
+#[tokio::test]
+async fn redis_down_falls_back_to_local_limits_by_default() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let gw = Gw::start(&config(&format!("shared_state:\n  redis:\n    url: redis://127.0.0.1:{port}/0\n")));
+    // No Redis: this node still enforces the route's burst of 2 on its own counters.
+    let statuses: Vec<u16> = futures_util::future::join_all((0..3).map(|_| call(&gw, Method::GET, "/prod/open", None)))
+        .await
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    let mut sorted = statuses.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, vec![200, 200, 429], "{statuses:?}");
+    let metrics = gw.admin_call(None, Method::GET, "/metrics", None).await.text().await.unwrap();
+    assert!(metrics.contains("portcullis_shared_counters_degraded_total{mode=\"local\"} 2"), "{metrics}");
 }
 
 #[tokio::test]
