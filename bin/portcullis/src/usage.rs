@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gateway::Metering;
-use store::{AnyStore, Store as _, UsageDelta};
+use store::{AnyStore, Store as _, UsageRecord};
 use tokio::sync::watch;
 
 /// Flushes every `every` until `stopped` turns true, and once more then.
@@ -39,9 +39,9 @@ pub(crate) async fn flush(metering: &Metering, store: &AnyStore) -> bool {
     if counts.is_empty() {
         return true;
     }
-    let deltas: Vec<UsageDelta> = counts
+    let deltas: Vec<UsageRecord> = counts
         .iter()
-        .map(|(k, n)| UsageDelta {
+        .map(|(k, n)| UsageRecord {
             plan_id: k.plan.to_string(),
             key_id: k.key_id.to_string(),
             day: k.day.to_string(),

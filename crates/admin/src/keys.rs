@@ -15,7 +15,7 @@ use http::{header, StatusCode};
 use jiff::civil::Date;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use store::{ApiKey, Store as _, UsageRow};
+use store::{ApiKey, Store as _, UsageRecord};
 
 use crate::auth::{aws_error, now_ms, Authed};
 use crate::control::PlanView;
@@ -294,7 +294,7 @@ fn dates(start: &str, end: &str) -> Result<(Date, Date), String> {
 
 /// GetUsage's shape: per key, one `[used, remaining]` pair per day from start to end
 /// (`remaining` is null without a quota), plus the per-route rows behind it.
-fn usage_json(plan: &PlanView, keys: &[String], rows: &[UsageRow], start: Date, end: Date) -> Value {
+fn usage_json(plan: &PlanView, keys: &[String], rows: &[UsageRecord], start: Date, end: Date) -> Value {
     let mut per_day: HashMap<(&str, &str), i64> = HashMap::new();
     for r in rows {
         *per_day.entry((r.key_id.as_str(), r.day.as_str())).or_default() += r.count;
@@ -335,7 +335,7 @@ fn usage_json(plan: &PlanView, keys: &[String], rows: &[UsageRow], start: Date, 
 }
 
 /// One line per key, day and route, for billing systems.
-fn usage_csv(plan: &str, rows: &[UsageRow], start: Date) -> String {
+fn usage_csv(plan: &str, rows: &[UsageRecord], start: Date) -> String {
     let mut out = String::from("usage_plan_id,key_id,customer_id,day,api,stage,route,count\n");
     let start = start.to_string();
     for r in rows.iter().filter(|r| r.day >= start) {

@@ -1,6 +1,6 @@
 use crate::{
     AdminCredential, ApiKey, ApiKeyInsert, AuditRecord, Credential, DeleteOutcome, Entity, EntityKind, KeyInsert,
-    NewAuditRecord, PostgresStore, Relation, SqliteStore, Store, StoreError, UsageDelta, UsageRow,
+    NewAuditRecord, PostgresStore, Relation, SqliteStore, Store, StoreError, UsageRecord,
 };
 
 /// The store chosen by URL scheme at start-up.
@@ -200,7 +200,7 @@ impl Store for AnyStore {
         dispatch!(self, s => s.keys_of_plan(plan_id).await)
     }
 
-    async fn usage_add(&self, deltas: &[UsageDelta]) -> Result<(), StoreError> {
+    async fn usage_add(&self, deltas: &[UsageRecord]) -> Result<(), StoreError> {
         dispatch!(self, s => s.usage_add(deltas).await)
     }
 
@@ -210,7 +210,7 @@ impl Store for AnyStore {
         key_id: Option<&str>,
         from_day: &str,
         to_day: &str,
-    ) -> Result<Vec<UsageRow>, StoreError> {
+    ) -> Result<Vec<UsageRecord>, StoreError> {
         dispatch!(self, s => s.usage(plan_id, key_id, from_day, to_day).await)
     }
 

@@ -39,9 +39,10 @@ pub enum ApiKeyInsert {
     ValueTaken,
 }
 
-/// Requests to add to one usage row, as the gateway flushes its counters.
+/// One usage row: requests by plan, key, day, API, stage and route. The gateway writes the
+/// requests it counted since its last write (added to the row); the store reads back totals.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UsageDelta {
+pub struct UsageRecord {
     /// The usage plan.
     pub plan_id: String,
     /// The API key's id.
@@ -56,28 +57,7 @@ pub struct UsageDelta {
     pub route: String,
     /// The key's customer when the request was made (kept for billing after the key is gone).
     pub customer_id: String,
-    /// Requests to add.
-    pub count: i64,
-}
-
-/// A stored usage row: requests by plan, key, day, API, stage and route.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UsageRow {
-    /// The usage plan.
-    pub plan_id: String,
-    /// The API key's id.
-    pub key_id: String,
-    /// `YYYY-MM-DD`, the calendar day in the plan's time zone.
-    pub day: String,
-    /// The API.
-    pub api: String,
-    /// The stage.
-    pub stage: String,
-    /// The route key, like `GET /pets/{id}`.
-    pub route: String,
-    /// The key's customer when the request was made (kept for billing after the key is gone).
-    pub customer_id: String,
-    /// Requests counted so far.
+    /// Requests: to add, when written; counted so far, when read.
     pub count: i64,
 }
 

@@ -17,7 +17,7 @@ mod sqlite;
 mod types;
 
 pub use any::AnyStore;
-pub use api_key_types::{ApiKey, ApiKeyInsert, UsageDelta, UsageRow};
+pub use api_key_types::{ApiKey, ApiKeyInsert, UsageRecord};
 pub use error::StoreError;
 pub use iam_types::{Credential, DeleteOutcome, Entity, EntityKind, KeyInsert, Relation};
 pub use postgres::PostgresStore;
@@ -203,7 +203,7 @@ pub trait Store: Send + Sync {
 
     /// Adds counts to usage rows, creating them as needed, all in one transaction. An empty
     /// slice does not touch the database.
-    fn usage_add(&self, deltas: &[UsageDelta]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn usage_add(&self, deltas: &[UsageRecord]) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// A plan's usage rows from `from_day` to `to_day` inclusive (`YYYY-MM-DD`), of one key or
     /// of all, ordered by key, day, API, stage and route.
@@ -213,7 +213,7 @@ pub trait Store: Send + Sync {
         key_id: Option<&str>,
         from_day: &str,
         to_day: &str,
-    ) -> impl Future<Output = Result<Vec<UsageRow>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<UsageRecord>, StoreError>> + Send;
 
     /// The requests of one key under one plan from `from_day` to `to_day` inclusive; 0 when none.
     fn usage_total(

@@ -590,14 +590,14 @@ macro_rules! impl_store {
                 Ok(sqlx::query_scalar($crate::sql::KEYS_OF_PLAN).bind(plan_id).fetch_all(&self.pool).await?)
             }
 
-            async fn usage_add(&self, deltas: &[UsageDelta]) -> Result<(), StoreError> {
+            async fn usage_add(&self, deltas: &[UsageRecord]) -> Result<(), StoreError> {
                 if deltas.is_empty() {
                     return Ok(());
                 }
                 // Rows are written in key order, so two PostgreSQL nodes flushing overlapping rows
                 // wait for each other instead of deadlocking. The first statement writes, so SQLite
                 // waits out other writers (see `iam_delete`).
-                let mut sorted: Vec<&UsageDelta> = deltas.iter().collect();
+                let mut sorted: Vec<&UsageRecord> = deltas.iter().collect();
                 sorted.sort_unstable_by(|a, b| {
                     (&a.plan_id, &a.key_id, &a.day, &a.api, &a.stage, &a.route)
                         .cmp(&(&b.plan_id, &b.key_id, &b.day, &b.api, &b.stage, &b.route))
@@ -620,7 +620,7 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn usage(&self, plan_id: &str, key_id: Option<&str>, from_day: &str, to_day: &str) -> Result<Vec<UsageRow>, StoreError> {
+            async fn usage(&self, plan_id: &str, key_id: Option<&str>, from_day: &str, to_day: &str) -> Result<Vec<UsageRecord>, StoreError> {
                 let rows: Vec<$row> = match key_id {
                     Some(key_id) => {
                         sqlx::query($crate::sql::USAGE_OF_KEY)
@@ -731,14 +731,14 @@ where
 }
 
 /// A usage row from the columns of `usage_select!`.
-pub(crate) fn usage_row_from<'r, R>(r: &'r R) -> Option<crate::UsageRow>
+pub(crate) fn usage_row_from<'r, R>(r: &'r R) -> Option<crate::UsageRecord>
 where
     R: sqlx::Row,
     usize: sqlx::ColumnIndex<R>,
     String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    Some(crate::UsageRow {
+    Some(crate::UsageRecord {
         plan_id: r.try_get(0).ok()?,
         key_id: r.try_get(1).ok()?,
         day: r.try_get(2).ok()?,

@@ -6,7 +6,7 @@ use sqlx::Row;
 use crate::sql::{api_key_from, credential_from, entity_from, usage_row_from};
 use crate::{
     AdminCredential, ApiKey, ApiKeyInsert, AuditRecord, Credential, DeleteOutcome, Entity, EntityKind, KeyInsert,
-    NewAuditRecord, Outcome, Relation, Store, StoreError, UsageDelta, UsageRow,
+    NewAuditRecord, Outcome, Relation, Store, StoreError, UsageRecord,
 };
 
 /// The embedded store: one SQLite file, WAL journal.

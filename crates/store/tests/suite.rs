@@ -3,7 +3,7 @@
 
 use portcullis_store::{
     AdminCredential, AnyStore, ApiKey, ApiKeyInsert, Credential, DeleteOutcome, Entity, EntityKind, KeyInsert,
-    NewAuditRecord, Outcome, Relation, Store, StoreError, UsageDelta, UsageRow,
+    NewAuditRecord, Outcome, Relation, Store, StoreError, UsageRecord,
 };
 
 async fn suite(store: &AnyStore) {
@@ -383,15 +383,7 @@ async fn sqlite_store() {
 
 #[tokio::test]
 async fn postgres_store() {
-    let admin_url = std::env::var("PORTCULLIS_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let db = format!("portcullis_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx_admin(&admin_url).await;
-    sqlx::query(&format!("CREATE DATABASE {db}"))
-        .execute(&admin)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL is required for this test ({admin_url}): {e}"));
-    let url = format!("{}/{db}", admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base));
+    let (admin, url, db) = postgres_db().await;
     let store = AnyStore::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
     suite(&store).await;
     iam_suite(&store).await;
@@ -502,8 +494,8 @@ fn shown(k: Option<ApiKey>) -> Option<(String, ApiKey)> {
     k.map(|k| (k.hash.clone(), k))
 }
 
-fn delta(plan: &str, key: &str, day: &str, api: &str, stage: &str, route: &str, count: i64) -> UsageDelta {
-    UsageDelta {
+fn delta(plan: &str, key: &str, day: &str, api: &str, stage: &str, route: &str, count: i64) -> UsageRecord {
+    UsageRecord {
         plan_id: plan.into(),
         key_id: key.into(),
         day: day.into(),
@@ -516,7 +508,7 @@ fn delta(plan: &str, key: &str, day: &str, api: &str, stage: &str, route: &str, 
 }
 
 /// `(key, day, api, stage, route, count)` of each row, for compact expectations.
-fn usage_of(rows: &[UsageRow]) -> Vec<(&str, &str, &str, &str, &str, i64)> {
+fn usage_of(rows: &[UsageRecord]) -> Vec<(&str, &str, &str, &str, &str, i64)> {
     rows.iter().map(|r| (&*r.key_id, &*r.day, &*r.api, &*r.stage, &*r.route, r.count)).collect()
 }
 
