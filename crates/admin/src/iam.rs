@@ -80,6 +80,7 @@ pub(crate) fn directory_error(e: &DirectoryError) -> Response {
         DirectoryError::AlreadyExists(_) => (StatusCode::CONFLICT, "EntityAlreadyExistsException"),
         DirectoryError::Invalid(_) => (StatusCode::BAD_REQUEST, "ValidationError"),
         DirectoryError::Conflict(_) => (StatusCode::CONFLICT, "DeleteConflictException"),
+        DirectoryError::Clash(_) => (StatusCode::CONFLICT, "ConflictException"),
         DirectoryError::LimitExceeded(_) => (StatusCode::CONFLICT, "LimitExceededException"),
         DirectoryError::Policy(_) => (StatusCode::BAD_REQUEST, "MalformedPolicyDocumentException"),
         DirectoryError::AccessDenied(_) => (StatusCode::FORBIDDEN, "AccessDeniedException"),

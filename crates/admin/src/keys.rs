@@ -351,9 +351,10 @@ fn usage_csv(plan: &str, rows: &[UsageRecord], start: Date) -> String {
 }
 
 /// A CSV cell: quoted when it holds a separator or quote, and never read as a formula by a
-/// spreadsheet (a leading `=`, `+`, `-` or `@` gets a `'`).
+/// spreadsheet (a leading `=`, `+`, `-`, `@`, tab or carriage return gets a `'`, as OWASP
+/// advises against CSV injection).
 fn csv_cell(v: &str) -> String {
-    let v = if v.starts_with(['=', '+', '-', '@']) { format!("'{v}") } else { v.to_owned() };
+    let v = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{v}") } else { v.to_owned() };
     if v.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", v.replace('"', "\"\""))
     } else {
@@ -372,6 +373,7 @@ mod tests {
         assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell("\t=1"), "'\t=1");
     }
 
     #[test]

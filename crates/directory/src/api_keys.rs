@@ -38,8 +38,8 @@ pub struct KeyInfo {
     pub plans: Vec<Arc<str>>,
 }
 
-/// What a new key is made from.
-#[derive(Debug, Default, Clone, serde::Deserialize)]
+/// What a new key is made from. (`Debug` never shows an imported value.)
+#[derive(Default, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
     /// A name for people.
@@ -56,6 +56,18 @@ pub struct NewApiKey {
     /// Whether the key may be used at once (default true).
     #[serde(default)]
     pub enabled: Option<bool>,
+}
+
+impl std::fmt::Debug for NewApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewApiKey")
+            .field("name", &self.name)
+            .field("description", &self.description)
+            .field("customer_id", &self.customer_id)
+            .field("value", &self.value.as_ref().map(|_| "…"))
+            .field("enabled", &self.enabled)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -186,7 +198,7 @@ impl ApiKeys {
                 }
             }
         }
-        Err(DirectoryError::Conflict("could not pick a free key id; try again".into()))
+        Err(DirectoryError::Clash("could not pick a free key id; try again".into()))
     }
 
     /// The key with this id.
@@ -239,7 +251,7 @@ impl ApiKeys {
         self.get(id).await?;
         let held = self.store.plans_of_key(id).await?;
         if let Some(other) = held.iter().find(|p| p.as_str() != plan && clashes(p)) {
-            return Err(DirectoryError::Conflict(format!(
+            return Err(DirectoryError::Clash(format!(
                 "key {id} is in plan `{other}`, which covers a stage of `{plan}` too: a key may be in one plan per stage"
             )));
         }

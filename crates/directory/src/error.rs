@@ -35,6 +35,9 @@ pub enum DirectoryError {
     /// Still in use (409, AWS's `DeleteConflict`).
     #[error("{0}")]
     Conflict(String),
+    /// Clashes with the current state, such as a key's second plan on one stage (409).
+    #[error("{0}")]
+    Clash(String),
     /// A quota such as two access keys per user (409, AWS's `LimitExceeded`).
     #[error("{0}")]
     LimitExceeded(String),

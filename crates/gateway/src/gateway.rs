@@ -202,6 +202,7 @@ impl Gateway {
             ("data_dir", new.data_dir != was.data_dir),
             ("store", new.store.url != was.store.url),
             ("shared_state", redis_settings(new) != redis_settings(was)),
+            ("usage.flush_interval", new.usage.flush_interval != was.usage.flush_interval),
             ("limits.max_connections", new.limits.max_connections != was.limits.max_connections),
             ("limits.header_read_timeout", new.limits.header_read_timeout != was.limits.header_read_timeout),
             ("shutdown.drain_timeout", new.shutdown.drain_timeout != was.shutdown.drain_timeout),

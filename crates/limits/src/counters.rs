@@ -24,7 +24,8 @@ pub enum Level {
 /// One token bucket a request must take a token from.
 #[derive(Clone, Debug)]
 pub struct BucketCheck {
-    /// The counter's name: the same on every node, never containing a node's own id.
+    /// The counter's name: the same on every node, never containing a node's own id. The
+    /// gateway's names start with what they count (`g`, `c:IP`, `s:API:STAGE`, …).
     pub key: String,
     /// Its rate and burst.
     pub limit: Limit,
@@ -35,7 +36,7 @@ pub struct BucketCheck {
 /// The quota a request counts against.
 #[derive(Clone, Debug)]
 pub struct QuotaCheck {
-    /// The counter's name, without the window (added by the counters).
+    /// The counter's name, without the window (the counters add the window's start).
     pub key: String,
     /// Requests allowed in the window.
     pub limit: u64,
@@ -133,6 +134,14 @@ impl Counters {
         match self {
             Self::Local(l) => l.needs_seed(quota),
             Self::Redis(r) => r.in_fallback() && r.local().needs_seed(quota),
+        }
+    }
+
+    /// The Redis failure mode, when the counters are on Redis.
+    pub fn failure_mode(&self) -> Option<FailureMode> {
+        match self {
+            Self::Local(_) => None,
+            Self::Redis(r) => Some(r.settings().on_failure),
         }
     }
 

@@ -87,12 +87,12 @@ impl LocalCounters {
         }
         for ((b, &si), tat) in req.buckets.iter().zip(&bucket_shards).zip(tats) {
             if let Some(s) = shard(&mut guards, si) {
-                s.insert(b.key.clone(), Slot::Bucket { tat }, now);
+                s.insert(&b.key, Slot::Bucket { tat }, now);
             }
         }
         if let (Some(q), Some(key), Some(si), Some(used)) = (&req.quota, quota_key, quota_shard, quota_used) {
             if let Some(s) = shard(&mut guards, si) {
-                s.insert(key, Slot::Quota { end: q.window_end_us, used }, now);
+                s.insert(&key, Slot::Quota { end: q.window_end_us, used }, now);
             }
         }
         Decision::Allowed(Allowed { quota_used, degraded: false })
@@ -125,7 +125,12 @@ impl Shard {
     /// Stores a slot; when the map has doubled since the last sweep, first drops every slot
     /// that no longer matters (a bucket that has refilled, a quota window that has ended), so
     /// per-client and per-key counters cannot grow without bound.
-    fn insert(&mut self, key: String, slot: Slot, now: i64) {
+    fn insert(&mut self, key: &str, slot: Slot, now: i64) {
+        // The common case, a counter that exists, costs no allocation.
+        if let Some(held) = self.slots.get_mut(key) {
+            *held = slot;
+            return;
+        }
         if self.slots.len() >= (self.swept_at * 2).max(1024) {
             self.slots.retain(|_, s| match *s {
                 Slot::Bucket { tat } => tat > now,
@@ -133,7 +138,7 @@ impl Shard {
             });
             self.swept_at = self.slots.len();
         }
-        self.slots.insert(key, slot);
+        self.slots.insert(key.to_owned(), slot);
     }
 }
 

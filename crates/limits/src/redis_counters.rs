@@ -163,11 +163,11 @@ impl RedisCounters {
         let mut inv = self.script.prepare_invoke();
         inv.arg(req.buckets.len());
         for b in &req.buckets {
-            inv.key(format!("{prefix}:b:{}", b.key));
+            inv.key(format!("{prefix}:{}", b.key));
             inv.arg(b.limit.interval_us()).arg(b.limit.capacity_us());
         }
         if let Some(q) = &req.quota {
-            inv.key(format!("{prefix}:q:{}", window_key(q)));
+            inv.key(format!("{prefix}:{}", window_key(q)));
             // Kept a day past the window's end, for late readers; then Redis drops it.
             inv.arg(q.limit).arg(q.window_end_us / 1000 + 86_400_000);
         }

@@ -181,6 +181,7 @@ impl Compiled {
         check_overlaps(&apis, &mut issues);
         let (global_limit, client_limit) = metering::global_limits(&config, &mut issues);
         let plans = metering::compile_plans(&config, &mut apis, global_limit, &mut issues);
+        metering::check_key_routes(&config, &apis, &mut issues);
         if !issues.is_empty() {
             return Err(issues);
         }
@@ -203,11 +204,6 @@ impl Compiled {
     /// A Redis failure mode in the counters' terms.
     pub const fn failure_mode_of(m: crate::config::RedisFailureMode) -> limits::FailureMode {
         metering::failure_mode(m)
-    }
-
-    /// The Redis failure mode in the counters' terms.
-    pub fn redis_failure_mode(&self) -> Option<limits::FailureMode> {
-        self.config.shared_state.redis.as_ref().map(|r| metering::failure_mode(r.on_failure))
     }
 
     /// Finds the API and stage for a host (port ignored) and canonical path. Among the APIs

@@ -36,7 +36,13 @@ apis:
         integration: {{ type: mock }}
       - route: GET /free
         integration: {{ type: mock }}
-{extra}"
+{extra}{}",
+        // A route that requires a key needs a plan on some stage of its API.
+        if extra.contains("usage_plans:") {
+            ""
+        } else {
+            "usage_plans:\n  - id: beta-only\n    api_stages: [{ api: pets, stage: beta }]\n"
+        }
     )
 }
 

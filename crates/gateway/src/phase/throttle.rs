@@ -31,7 +31,7 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, _req: &mut Request<
         bucket(format!("s:{}:{}", api.name, stage.name), l, Level::Stage);
     }
     if let Some(l) = api.route_throttle.get(route).copied().flatten() {
-        bucket(format!("r:{}:{}:{}", api.name, stage.name, route), l, Level::Route);
+        bucket(format!("r:{}:{}:{}", api.name, stage.name, route_label(api, route)), l, Level::Route);
     }
     let metered = match (cx.usage_plan.and_then(|i| stage.plans.get(i)), &cx.api_key) {
         (Some(sp), Some(key)) => rt.compiled.plans.get(sp.plan).map(|plan| (sp, plan, key.clone())),
@@ -40,7 +40,11 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, _req: &mut Request<
     let Some((sp, plan, key)) = metered else { return decide(rt, cx, &acquire, now, None).await };
     let key_id = key.id.clone();
     match sp.route_throttle.get(route).copied().flatten() {
-        Some(l) => bucket(format!("pr:{}:{key_id}:{}:{}:{route}", plan.id, api.name, stage.name), l, Level::PlanRoute),
+        Some(l) => bucket(
+            format!("pr:{}:{key_id}:{}:{}:{}", plan.id, api.name, stage.name, route_label(api, route)),
+            l,
+            Level::PlanRoute,
+        ),
         None => {
             if let Some(l) = plan.throttle {
                 bucket(format!("p:{}:{key_id}", plan.id), l, Level::Plan);
@@ -88,7 +92,7 @@ async fn decide(
     match decision {
         Decision::Allowed(a) => {
             if a.degraded {
-                rt.metrics.shared_counters_degraded(match rt.compiled.redis_failure_mode() {
+                rt.metrics.shared_counters_degraded(match rt.metering.counters.failure_mode() {
                     Some(FailureMode::FailOpen) => "fail_open",
                     _ => "local",
                 });

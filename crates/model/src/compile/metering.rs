@@ -49,8 +49,14 @@ pub(super) fn global_limits(c: &Config, issues: &mut Vec<Issue>) -> (Option<Limi
     let per_client = t.per_client.as_ref().and_then(|p| limit(p, "throttling.per_client", issues));
     if let Some(r) = &c.shared_state.redis {
         let at = |f: &str| format!("shared_state.redis.{f}");
-        if !(r.url.starts_with("redis://") || r.url.starts_with("rediss://")) {
-            issues.push((at("url"), "must start with `redis://` or `rediss://`".into()));
+        if r.url.starts_with("rediss://") {
+            issues.push((
+                at("url"),
+                "TLS to Redis (`rediss://`) is not supported yet: use `redis://` on a private network or a TLS tunnel"
+                    .into(),
+            ));
+        } else if !r.url.starts_with("redis://") {
+            issues.push((at("url"), "must start with `redis://`".into()));
         }
         let ms = r.timeout.as_std().as_millis();
         if !(1..=10_000).contains(&ms) {
@@ -90,13 +96,8 @@ pub(super) fn compile_plans(
             issues.push((join_key(&at, "id"), "use 1-64 letters, digits, `-` or `_`".into()));
         }
         let throttle = p.throttle.as_ref().and_then(|t| limit(t, &join_key(&at, "throttle"), issues));
-        if let (Some(t), Some(g)) = (throttle, global) {
-            if t.rate() > g.rate() || t.burst() > g.burst() {
-                issues.push((
-                    join_key(&at, "throttle"),
-                    format!("a plan's throttle cannot be above the gateway's ({:?})", g),
-                ));
-            }
+        if let Some(t) = throttle {
+            under_global(t, global, &join_key(&at, "throttle"), issues);
         }
         let quota = p.quota.as_ref().and_then(|q| {
             let period = match q.period {
@@ -112,7 +113,7 @@ pub(super) fn compile_plans(
                 .ok()
         });
         let index = plans.len();
-        attach(p, index, &at, apis, issues);
+        attach(p, index, &at, apis, global, issues);
         plans.push(CompiledPlan {
             id: Arc::from(p.id.as_str()),
             name: p.name.clone().unwrap_or_else(|| p.id.clone()),
@@ -125,8 +126,42 @@ pub(super) fn compile_plans(
     plans
 }
 
+/// A key's limits cannot be above the gateway's, as in API Gateway (reference §6.2).
+fn under_global(l: Limit, global: Option<Limit>, at: &str, issues: &mut Vec<Issue>) {
+    if let Some(g) = global {
+        if l.rate() > g.rate() || l.burst() > g.burst() {
+            issues.push((at.to_owned(), format!("a plan's throttle cannot be above the gateway's ({g:?})")));
+        }
+    }
+}
+
+/// Reports routes that require a key in an API whose stages no plan covers: every request
+/// to them would be refused.
+pub(super) fn check_key_routes(c: &Config, apis: &[CompiledApi], issues: &mut Vec<Issue>) {
+    for api in apis {
+        if api.stages.iter().any(|s| !s.plans.is_empty()) {
+            continue;
+        }
+        let Some((i, cfg)) = c.apis.iter().enumerate().find(|(_, a)| a.name == api.name) else { continue };
+        if let Some(r) = cfg.routes.iter().position(|r| r.api_key_required) {
+            let at = join_key(&join_index(&join_key(&join_index("apis", i), "routes"), r), "api_key_required");
+            issues.push((
+                at,
+                format!("no usage plan covers a stage of API `{}`, so no key could call this route", api.name),
+            ));
+        }
+    }
+}
+
 /// Adds plan `index` to each stage it names, with its per-route throttles.
-fn attach(p: &UsagePlanConfig, index: usize, at: &str, apis: &mut [CompiledApi], issues: &mut Vec<Issue>) {
+fn attach(
+    p: &UsagePlanConfig,
+    index: usize,
+    at: &str,
+    apis: &mut [CompiledApi],
+    global: Option<Limit>,
+    issues: &mut Vec<Issue>,
+) {
     if p.api_stages.is_empty() {
         issues.push((join_key(at, "api_stages"), "a plan needs at least one API stage".into()));
     }
@@ -150,7 +185,12 @@ fn attach(p: &UsagePlanConfig, index: usize, at: &str, apis: &mut [CompiledApi],
                 .ok()
                 .and_then(|want| api.routes.iter().position(|(have, _)| have.display() == want.display()));
             match found {
-                Some(r) => route_throttle[r] = limit(t, &tat, issues),
+                Some(r) => {
+                    route_throttle[r] = limit(t, &tat, issues);
+                    if let Some(l) = route_throttle[r] {
+                        under_global(l, global, &tat, issues);
+                    }
+                }
                 None => issues.push((tat, format!("API `{}` has no route `{key}`", s.api))),
             }
         }

@@ -245,7 +245,8 @@ fn usage_plans_compile_and_attach_to_their_stages() -> Result<(), String> {
     assert_eq!((&*plan.id, plan.name.as_str()), ("basic", "basic"));
     assert_eq!(plan.quota.as_ref().map(|q| (q.limit(), q.offset(), q.time_zone())), Some((1000, 14, "Europe/Paris")));
     assert_eq!(c.client_limit.map(|l| l.burst()), Some(10));
-    assert_eq!(c.redis_failure_mode(), Some(limits::FailureMode::FailClosed));
+    let mode = c.config.shared_state.redis.as_ref().map(|r| crate::Compiled::failure_mode_of(r.on_failure));
+    assert_eq!(mode, Some(limits::FailureMode::FailClosed));
     Ok(())
 }
 
@@ -259,10 +260,11 @@ fn bad_usage_plans_name_their_place() {
     assert_eq!(
         errors(&text),
         vec![
-            "x.yaml:7:5: shared_state.redis.url: must start with `redis://` or `rediss://`",
+            "x.yaml:7:5: shared_state.redis.url: must start with `redis://`",
             "x.yaml:25:5: usage_plans[0].throttle: a plan's throttle cannot be above the gateway's (100/s burst 50)",
             "x.yaml:26:54: usage_plans[0].quota.time_zone: unknown time zone `Europe/Pariss` (use an IANA name like `Europe/Paris`, or `UTC`)",
             "x.yaml:29:9: usage_plans[0].api_stages[0].stage: API `pets` has no stage `prud`",
+            "x.yaml:17:9: apis[0].routes[0].api_key_required: no usage plan covers a stage of API `pets`, so no key could call this route",
         ]
     );
     let text = PLANS.replace("POST /pets: {", "PUT /pets: {").replace("offset: 14", "offset: 28");
@@ -272,6 +274,18 @@ fn bad_usage_plans_name_their_place() {
             "x.yaml:26:42: usage_plans[0].quota.offset: offset 28 is out of range for MONTH: MONTH takes 0 (the 1st) to 27 (the 28th)",
             "x.yaml:31:11: usage_plans[0].api_stages[0].throttle.PUT /pets: API `pets` has no route `PUT /pets`",
         ]
+    );
+}
+
+#[test]
+fn key_routes_need_a_plan_and_redis_needs_no_tls() {
+    let text = PLANS.replace("usage_plans:", "unused_plans:").replace("redis://127", "rediss://127");
+    let errs = errors(text.split("unused_plans:").next().unwrap_or_default());
+    assert!(errs.iter().any(|e| e.contains("shared_state.redis.url: TLS to Redis")), "{errs:?}");
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("apis[0].routes[0].api_key_required: no usage plan covers a stage of API `pets`")),
+        "{errs:?}"
     );
 }
 
