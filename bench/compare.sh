@@ -4,6 +4,8 @@
 #   bash bench/compare.sh                       # 3 rounds of 10 s, 32 connections
 #   ROUNDS=5 DURATION=20s CONNS=64 bash bench/compare.sh
 #   CASE=iam bash bench/compare.sh              # the gateway with and without `auth: iam`
+#   CASE=apikey bash bench/compare.sh           # ... with and without an API key and usage plan
+#   CASE=apikey-redis bash bench/compare.sh     # the same with the counters on Redis
 #
 # Both proxies get one worker (portcullis --workers 1, nginx worker_processes 1), terminate
 # TLS 1.2/1.3 with the same ECDSA P-256 certificate (the gateway's development certificate),
@@ -22,12 +24,37 @@
 # come from `bench-sign` (AWS's signer, the `aws-sigv4` crate), signed anew before every round
 # with the access key of the administrator the gateway creates on its first start.
 #
-# Needs: cargo, and root with apt-get to install nginx, wrk, openssl and curl if missing.
+# CASE=apikey measures the cost of API keys, usage plans and throttles the same way: one gateway,
+# two routes to the same upstream that differ only in `api_key_required: true`, the stage being
+# in a usage plan with a throttle and a daily quota far above what a round reaches (and the
+# gateway-wide `throttling` raised to match, as a plan's throttle may not exceed it), in
+# interleaved rounds (open, apikey, open, ...); it reports the apikey/open ratio (target: at
+# least 0.90). The key is created and attached to the plan after the gateway starts, with
+# `portcullis keys create` and `keys attach` signed by the bootstrap administrator's access key;
+# wrk sends it in `x-api-key` on every apikey request.
+#
+# CASE=apikey-redis is CASE=apikey with `shared_state.redis` (REDIS_URL, a key prefix of its
+# own, `on_failure: fail_closed` so that an unreachable Redis shows as 503s rather than as quiet
+# local counting). Every request of both routes then takes its buckets in one Redis round trip
+# (the open route too, for the gateway-wide bucket), so apikey/open compares two routes that are
+# both on Redis (target: at least 0.75). A second gateway with the same config but in-process
+# counters (label `local`, LOCAL_PORT) runs in the same interleaved rounds (local, open, apikey,
+# ...), so the report also gives apikey/local and open/local: the keyed and the open route on
+# Redis against the open route in process. The counters under the prefix are deleted at the end
+# if redis-cli is installed (they expire on their own otherwise).
+#
+# Every case raises the gateway-wide `throttling` limit (default 10,000 requests/s, burst 5,000)
+# to 1,000,000/s so that no round is throttled; its bucket is still taken on every request.
+#
+# Needs: cargo, and root with apt-get to install nginx (CASE=nginx only), wrk, openssl and curl
+# if missing; for CASE=apikey-redis, a running Redis at REDIS_URL.
 # Nothing is pinned to CPUs: on a small shared machine wrk, the proxy and the upstream compete
 # for the same cores and the figures are noisy; compare the ratio more than the absolutes.
 #
-# Env: CASE (nginx, or iam), ROUNDS (3), DURATION (10s), CONNS (32), WARMUP (2s), and the ports
-# GATEWAY_PORT (18443), ADMIN_PORT (19443), NGINX_PORT (18444), UPSTREAM_PORT (18081).
+# Env: CASE (nginx, iam, apikey or apikey-redis), ROUNDS (3), DURATION (10s), CONNS (32),
+# WARMUP (2s), REDIS_URL (redis://127.0.0.1:6379/0, for CASE=apikey-redis), and the ports
+# GATEWAY_PORT (18443), ADMIN_PORT (19443), NGINX_PORT (18444), UPSTREAM_PORT (18081) and
+# LOCAL_PORT (18445, the in-process gateway of CASE=apikey-redis).
 
 set -euo pipefail
 
@@ -40,17 +67,26 @@ GATEWAY_PORT=${GATEWAY_PORT:-18443}
 ADMIN_PORT=${ADMIN_PORT:-19443}
 NGINX_PORT=${NGINX_PORT:-18444}
 UPSTREAM_PORT=${UPSTREAM_PORT:-18081}
+LOCAL_PORT=${LOCAL_PORT:-18445}
+REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 
 die() {
 	echo "compare.sh: $*" >&2
 	exit 1
 }
 
-[[ $CASE == nginx || $CASE == iam ]] || die "CASE must be nginx or iam, not '$CASE'"
+[[ $CASE == nginx || $CASE == iam || $CASE == apikey || $CASE == apikey-redis ]] ||
+	die "CASE must be nginx, iam, apikey or apikey-redis, not '$CASE'"
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
 [[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "CONNS must be a positive integer, not '$CONNS'"
 [[ $DURATION =~ ^[0-9]+[smh]?$ ]] || die "DURATION must look like 10s, 1m or 30, not '$DURATION'"
 [[ $WARMUP =~ ^[0-9]+[smh]?$ ]] || die "WARMUP must look like 2s, not '$WARMUP'"
+if [[ $CASE == apikey-redis ]]; then
+	[[ $REDIS_URL =~ ^redis://([^@/]*@)?([^:/@]+)(:([0-9]+))?(/[0-9]+)?$ ]] ||
+		die "REDIS_URL must look like redis://[:password@]host[:port][/db], not '$REDIS_URL'"
+	REDIS_HOST=${BASH_REMATCH[2]}
+	REDIS_PORT=${BASH_REMATCH[4]:-6379}
+fi
 seconds() { # 10s, 2m, 1h or 30 -> seconds
 	local n=${1%[smh]}
 	case $1 in
@@ -71,7 +107,7 @@ cd "$ROOT"
 
 install_missing() {
 	local -a pkgs=()
-	[[ $CASE == iam ]] || command -v nginx >/dev/null 2>&1 || pkgs+=(nginx)
+	[[ $CASE != nginx ]] || command -v nginx >/dev/null 2>&1 || pkgs+=(nginx)
 	command -v wrk >/dev/null 2>&1 || pkgs+=(wrk)
 	command -v openssl >/dev/null 2>&1 || pkgs+=(openssl)
 	command -v curl >/dev/null 2>&1 || pkgs+=(curl ca-certificates)
@@ -109,7 +145,9 @@ SIGN_BIN=$TARGET_DIR/release/bench-sign
 # --- scratch space and cleanup ----------------------------------------------------------------
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-compare.XXXXXX")
-GW_PID='' UP_PID='' NGINX_PID_FILE=$TMP/nginx/nginx.pid
+GW_PID='' LOCAL_PID='' UP_PID='' NGINX_PID_FILE=$TMP/nginx/nginx.pid
+# Counter names in Redis start with it: this run's own, deleted at the end.
+REDIS_PREFIX=bench-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 
 stop_pid() { # pid signal: signal it, wait up to 5 s, then SIGKILL
 	local pid=$1 sig=$2 i
@@ -129,8 +167,13 @@ cleanup() {
 		stop_pid "$(cat "$NGINX_PID_FILE")" QUIT
 	fi
 	stop_pid "$GW_PID" TERM
+	stop_pid "$LOCAL_PID" TERM
 	stop_pid "$UP_PID" TERM
 	wait 2>/dev/null || true
+	if [[ $CASE == apikey-redis ]] && command -v redis-cli >/dev/null 2>&1; then
+		redis-cli -u "$REDIS_URL" --scan --pattern "$REDIS_PREFIX:*" 2>/dev/null |
+			xargs -r -n 100 redis-cli -u "$REDIS_URL" DEL >/dev/null 2>&1 || true
+	fi
 	rm -rf "$TMP"
 	exit "$rc"
 }
@@ -159,9 +202,14 @@ wait_port() { # port pid log: wait until something listens on port, while pid li
 	die "nothing listens on 127.0.0.1:$port after 30 s"
 }
 
-for p in "$GATEWAY_PORT" "$ADMIN_PORT" "$NGINX_PORT" "$UPSTREAM_PORT"; do
-	port_open "$p" && die "127.0.0.1:$p is already in use (set GATEWAY_PORT, ADMIN_PORT, NGINX_PORT or UPSTREAM_PORT)"
+for p in "$GATEWAY_PORT" "$ADMIN_PORT" "$NGINX_PORT" "$UPSTREAM_PORT" "$LOCAL_PORT"; do
+	port_open "$p" &&
+		die "127.0.0.1:$p is already in use (set GATEWAY_PORT, ADMIN_PORT, NGINX_PORT, UPSTREAM_PORT or LOCAL_PORT)"
 done
+if [[ $CASE == apikey-redis ]]; then
+	(exec 3<>"/dev/tcp/$REDIS_HOST/$REDIS_PORT") 2>/dev/null ||
+		die "CASE=apikey-redis needs a running Redis at $REDIS_URL (nothing answers on $REDIS_HOST:$REDIS_PORT)"
+fi
 
 # --- upstream ---------------------------------------------------------------------------------
 
@@ -182,31 +230,83 @@ if [[ $CASE == iam ]]; then
         integration:
           type: http
           url: http://127.0.0.1:$UPSTREAM_PORT/{proxy}"
+elif [[ $CASE == apikey* ]]; then
+	# The same HTTP route twice; only `api_key_required` differs.
+	ROUTES="      - route: ANY /open/{proxy+}
+        integration:
+          type: http
+          url: http://127.0.0.1:$UPSTREAM_PORT/{proxy}
+      - route: ANY /keyed/{proxy+}
+        api_key_required: true
+        integration:
+          type: http
+          url: http://127.0.0.1:$UPSTREAM_PORT/{proxy}"
 else
 	ROUTES="      - route: ANY /{proxy+}
         integration:
           type: http
           url: http://127.0.0.1:$UPSTREAM_PORT/{proxy}"
 fi
-cat >"$TMP/gateway.yaml" <<EOF
-listen: 127.0.0.1:$GATEWAY_PORT
+# No round may be throttled: the gateway-wide bucket (default 10,000/s) is raised far above
+# what wrk reaches here (a plan's throttle may not exceed it either).
+if [[ $CASE == apikey* ]]; then
+	# The stage's plan: a throttle and a daily quota that no round reaches.
+	PLANS="usage_plans:
+  - id: bench
+    throttle: {rate: 1000000, burst: 1000000}
+    quota: {limit: 1000000000000, period: DAY}
+    api_stages:
+      - api: bench
+        stage: \$default"
+else
+	PLANS=''
+fi
+SHARED=''
+if [[ $CASE == apikey-redis ]]; then
+	SHARED="shared_state:
+  redis:
+    url: $REDIS_URL
+    key_prefix: $REDIS_PREFIX
+    on_failure: fail_closed"
+fi
+
+gateway_yaml() { # port admin_port|'' data_dir shared_state: a gateway's config, with $ROUTES
+	local admin="  listen: 127.0.0.1:$2"
+	[[ -n $2 ]] || admin="  enabled: false"
+	cat <<EOF
+listen: 127.0.0.1:$1
 admin:
-  listen: 127.0.0.1:$ADMIN_PORT
-data_dir: $TMP/gateway-data
+$admin
+data_dir: $3
 access_log:
   enabled: false
 reload:
   watch: false
 shutdown:
   drain_timeout: 2s
+throttling:
+  rate: 1000000
+  burst: 1000000
+$PLANS
+$4
 apis:
   - name: bench
     routes:
 $ROUTES
 EOF
+}
+
+gateway_yaml "$GATEWAY_PORT" "$ADMIN_PORT" "$TMP/gateway-data" "$SHARED" >"$TMP/gateway.yaml"
 "$GW_BIN" serve --config "$TMP/gateway.yaml" --workers 1 >"$TMP/gateway.log" 2>&1 &
 GW_PID=$!
 wait_port "$GATEWAY_PORT" "$GW_PID" "$TMP/gateway.log"
+if [[ $CASE == apikey-redis ]]; then
+	# The same gateway with its counters in process, for the open route without Redis.
+	gateway_yaml "$LOCAL_PORT" '' "$TMP/local-data" '' >"$TMP/local.yaml"
+	"$GW_BIN" serve --config "$TMP/local.yaml" --workers 1 >"$TMP/local.log" 2>&1 &
+	LOCAL_PID=$!
+	wait_port "$LOCAL_PORT" "$LOCAL_PID" "$TMP/local.log"
+fi
 
 CERT=$TMP/gateway-data/dev-cert.pem
 KEY=$TMP/gateway-data/dev-key.pem
@@ -284,7 +384,7 @@ start_nginx() {
 	for ((i = 0; i < 50; i++)); do [[ -s $NGINX_PID_FILE ]] && break || sleep 0.1; done
 	NGINX_MASTER=$(cat "$NGINX_PID_FILE")
 }
-[[ $CASE == iam ]] || start_nginx
+[[ $CASE != nginx ]] || start_nginx
 
 # --- sanity checks ----------------------------------------------------------------------------
 
@@ -292,6 +392,8 @@ GW_URL=https://127.0.0.1:$GATEWAY_PORT/bench
 NGINX_URL=https://127.0.0.1:$NGINX_PORT/bench
 OPEN_URL=https://127.0.0.1:$GATEWAY_PORT/open/bench
 IAM_URL=https://127.0.0.1:$GATEWAY_PORT/secure/bench
+KEYED_URL=https://127.0.0.1:$GATEWAY_PORT/keyed/bench
+LOCAL_URL=https://127.0.0.1:$LOCAL_PORT/open/bench
 
 probe() { # url [curl args]: one request over HTTP/1.1, e.g. "200, 62 B body, 250 B head"
 	curl -sk --http1.1 -o /dev/null -w '%{http_code}, %{size_download} B body, %{size_header} B head' "${@:2}" "$1"
@@ -301,7 +403,7 @@ tls_of() { # port: negotiated protocol and cipher
 		sed -n 's/^New, \([^,]*\), Cipher is \(.*\)$/\1 \2/p' | head -n1
 }
 
-if [[ $CASE == iam ]]; then
+if [[ $CASE != nginx ]]; then
 	# The first start created the administrator (AdministratorAccess) and printed its key once.
 	AK=$(sed -n 's/^ *AWS_ACCESS_KEY_ID=//p' "$TMP/gateway.log" | head -n1)
 	SK=$(sed -n 's/^ *AWS_SECRET_ACCESS_KEY=//p' "$TMP/gateway.log" | head -n1)
@@ -309,6 +411,8 @@ if [[ $CASE == iam ]]; then
 		show_log "$TMP/gateway.log"
 		die "the gateway printed no administrator access key on its first start"
 	}
+fi
+if [[ $CASE == iam ]]; then
 	SIGNED=() # -H arguments for wrk and curl: the IAM route's signed headers, renewed per round
 	sign() {
 		local headers line
@@ -327,6 +431,36 @@ if [[ $CASE == iam ]]; then
 	[[ $OPEN_PROBE == 200,* ]] || die "the open route answered '$OPEN_PROBE' instead of 200"
 	[[ $IAM_PROBE == 200,* ]] || die "the IAM route answered '$IAM_PROBE' to a signed request instead of 200"
 	[[ $UNSIGNED_PROBE == 403,* ]] || die "the IAM route answered '$UNSIGNED_PROBE' to an unsigned request instead of 403"
+elif [[ $CASE == apikey* ]]; then
+	admin_cli() { # portcullis subcommand ...: through the admin API, as the bootstrap administrator
+		env -u AWS_SESSION_TOKEN -u AWS_PROFILE AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY="$SK" \
+			"$GW_BIN" "$@" --endpoint "https://127.0.0.1:$ADMIN_PORT" --ca-file "$CERT"
+	}
+	json_field() { # name: a top-level string field of the pretty JSON on stdin
+		sed -n "s/^  \"$1\": \"\([^\"]*\)\",\{0,1\}\$/\1/p" | head -n1
+	}
+	KEY_JSON=$(admin_cli keys create --name bench 2>"$TMP/keys-create.err") || {
+		cat "$TMP/keys-create.err" >&2
+		die "portcullis keys create failed"
+	}
+	KEY_ID=$(json_field id <<<"$KEY_JSON")
+	KEY_VALUE=$(json_field value <<<"$KEY_JSON")
+	[[ -n $KEY_ID && -n $KEY_VALUE ]] || die "portcullis keys create printed no id and value"
+	admin_cli keys attach "$KEY_ID" --plan bench >"$TMP/keys-attach.out" 2>&1 || {
+		cat "$TMP/keys-attach.out" >&2
+		die "portcullis keys attach $KEY_ID --plan bench failed"
+	}
+	KEYED=(-H "x-api-key: $KEY_VALUE")
+	OPEN_PROBE=$(probe "$OPEN_URL")
+	KEYED_PROBE=$(probe "$KEYED_URL" "${KEYED[@]}")
+	NOKEY_PROBE=$(probe "$KEYED_URL")
+	[[ $OPEN_PROBE == 200,* ]] || die "the open route answered '$OPEN_PROBE' instead of 200"
+	[[ $KEYED_PROBE == 200,* ]] || die "the keyed route answered '$KEYED_PROBE' to a request with the key instead of 200"
+	[[ $NOKEY_PROBE == 403,* ]] || die "the keyed route answered '$NOKEY_PROBE' to a request without a key instead of 403"
+	if [[ $CASE == apikey-redis ]]; then
+		LOCAL_PROBE=$(probe "$LOCAL_URL")
+		[[ $LOCAL_PROBE == 200,* ]] || die "the in-process gateway's open route answered '$LOCAL_PROBE' instead of 200"
+	fi
 else
 	GW_PROBE=$(probe "$GW_URL")
 	NGINX_PROBE=$(probe "$NGINX_URL")
@@ -363,10 +497,12 @@ nginx_pids() { # the master and its children (the worker)
 	return 0
 }
 
-server_ticks() { # nginx, or a gateway label (gateway, open, iam)
+server_ticks() { # nginx, or a gateway label (gateway, open, iam, apikey; local: the in-process one)
 	local total=0 pid
 	if [[ $1 == nginx ]]; then
 		for pid in $(nginx_pids); do total=$((total + $(proc_ticks "$pid"))); done
+	elif [[ $1 == local ]]; then
+		total=$(proc_ticks "$LOCAL_PID")
 	else
 		total=$(proc_ticks "$GW_PID")
 	fi
@@ -424,17 +560,25 @@ col() { awk -v s="$1" -v c="$2" '$1 == s { print $c }' "$ROWS" | median; }
 
 # --- report -----------------------------------------------------------------------------------
 
-report_medians() { # first second title: medians of both, and the ratio first/second
-	local a=$1 b=$2 rps_a rps_b s
-	rps_a=$(col "$a" 3)
-	rps_b=$(col "$b" 3)
+medians() { # server...: the median of each column over the rounds, per server
+	local s
 	echo
 	echo "medians over $ROUNDS round(s):"
-	for s in "$a" "$b"; do
+	for s in "$@"; do
 		printf '%-6s %-8s %12.0f %9.3f %9.3f %10.1f %6.0f%%\n' median "$s" "$(col "$s" 3)" "$(col "$s" 4)" \
 			"$(col "$s" 5)" "$(col "$s" 6)" "$(col "$s" 7)"
 	done
-	awk -v g="$rps_a" -v n="$rps_b" -v t="$3" 'BEGIN { printf "%s (median req/s): %.3f\n", t, (n > 0 ? g / n : 0) }'
+}
+
+ratio() { # first second title: the ratios first/second of the median req/s and CPU per request
+	awk -v g="$(col "$1" 3)" -v n="$(col "$2" 3)" -v cg="$(col "$1" 6)" -v cn="$(col "$2" 6)" -v t="$3" 'BEGIN {
+		printf "%s (median req/s): %.3f   (median CPU us/req): %.3f\n", t, (n > 0 ? g / n : 0), (cn > 0 ? cg / cn : 0)
+	}'
+}
+
+report_medians() { # first second title: medians of both, and the ratios first/second
+	medians "$1" "$2"
+	ratio "$1" "$2" "$3"
 }
 
 header_row() {
@@ -471,6 +615,64 @@ EOF
 	done
 	report_medians iam open "ratio iam/open"
 	echo "(target: at least 0.85; CPU: time the gateway process used, per request and as a share of one core)"
+elif [[ $CASE == apikey* ]]; then
+	if [[ $CASE == apikey-redis ]]; then
+		COUNTERS="on Redis ($REDIS_URL, key_prefix $REDIS_PREFIX, on_failure: fail_closed): one round trip per request, both routes"
+	else
+		COUNTERS="in process"
+	fi
+	cat <<EOF
+
+Portcullis with and without an API key: the same HTTPS keep-alive route to a local HTTP/1.1
+upstream, once with \`api_key_required: true\` (the key's HMAC and cached lookup, its usage plan's
+throttle and daily quota, usage tallied) and once without
+NOTE: nothing is pinned to CPUs. This machine has $(nproc) core(s), shared by wrk, the gateway,
+      the upstream and whatever else runs here (load average now: $(cut -d' ' -f1-3 /proc/loadavg)).
+      Figures are noisy; the apikey/open ratio is more meaningful than the absolutes.
+client:   wrk -t1 -c$CONNS -d$DURATION --latency (HTTP/1.1 over TLS, keep-alive), $ROUNDS interleaved rounds, ${WARMUP} warm-up each;
+          apikey rounds send x-api-key with a key made by \`portcullis keys create\` and attached to plan bench
+gateway:  portcullis --workers 1, access log off, TLS: $(tls_of "$GATEWAY_PORT")
+          throttling 1000000/s burst 1000000; plan bench: throttle 1000000/s burst 1000000, quota 10^12 per DAY
+counters: $COUNTERS
+open:     ANY /open/{proxy+}                          $OPEN_URL    probe: $OPEN_PROBE
+apikey:   ANY /keyed/{proxy+}, api_key_required: true  $KEYED_URL    probe: $KEYED_PROBE (no key: ${NOKEY_PROBE%%,*})
+          key $KEY_ID in plan bench
+EOF
+	if [[ $CASE == apikey-redis ]]; then
+		cat <<EOF
+local:    the same config without shared_state (counters in process), a second gateway process
+          (--workers 1, admin off)    $LOCAL_URL    probe: $LOCAL_PROBE
+EOF
+	fi
+	cat <<EOF
+upstream: bench-upstream (one thread) on http://127.0.0.1:$UPSTREAM_PORT
+
+EOF
+	SERVERS=(open apikey)
+	[[ $CASE == apikey-redis ]] && SERVERS=(local open apikey)
+	run_server() { # server duration round
+		case $1 in
+		local) run_wrk local "$LOCAL_URL" "$2" "$3" ;;
+		open) run_wrk open "$OPEN_URL" "$2" "$3" ;;
+		apikey) run_wrk apikey "$KEYED_URL" "$2" "$3" "${KEYED[@]}" ;;
+		esac
+	}
+	echo "warming up ($WARMUP each)..."
+	for s in "${SERVERS[@]}"; do run_server "$s" "$WARMUP" warmup; done
+	header_row
+	for ((r = 1; r <= ROUNDS; r++)); do
+		for s in "${SERVERS[@]}"; do run_server "$s" "$DURATION" "$r"; done
+	done
+	medians "${SERVERS[@]}"
+	if [[ $CASE == apikey-redis ]]; then
+		ratio apikey open "ratio apikey/open, both on Redis"
+		ratio apikey local "ratio apikey on Redis/open in process"
+		ratio open local "ratio open on Redis/open in process"
+		echo "(target: apikey/open at least 0.75 on Redis; CPU: time each gateway process used, per request and as a share of one core)"
+	else
+		ratio apikey open "ratio apikey/open"
+		echo "(target: at least 0.90; CPU: time the gateway process used, per request and as a share of one core)"
+	fi
 else
 	cat <<EOF
 

@@ -2,8 +2,13 @@
 #![allow(missing_docs, reason = "criterion_group! generates undocumented functions")]
 //! The whole phase pipeline in process, without TLS or sockets: `Gateway::handle_without_body`
 //! for a mock route (200 from config), for the same route with `auth: iam` (SigV4 verification
-//! and the caller's policies), and for an unknown path (403 gateway response), with the
-//! response body read to the end so the log phase (metrics) runs as it does when serving.
+//! and the caller's policies), for the same route with `api_key_required` under a usage plan
+//! with a throttle and a quota (the key's HMAC and cached lookup, the plan, and the global,
+//! plan and quota counters in process), and for an unknown path (403 gateway response), with
+//! the response body read to the end so the log phase (metrics) runs as it does when serving.
+//!
+//! The gateway-wide throttle is raised far above what a benchmark reaches (the default, 10,000
+//! requests/s, would turn most iterations into 429s), and every answer's status is checked.
 
 mod common;
 
@@ -17,8 +22,8 @@ use http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
 use telemetry::Metrics;
 
-/// The same mock route twice, without and with IAM; everything that would write to stdout or
-/// poll files is off.
+/// The same mock route three times: open, with IAM, and with an API key in a usage plan;
+/// everything that would write to stdout or poll files is off. No limit is ever reached.
 const CONFIG: &str = r#"
 listen: 127.0.0.1:0
 admin:
@@ -27,6 +32,16 @@ access_log:
   enabled: false
 reload:
   watch: false
+throttling:
+  rate: 1000000
+  burst: 1000000000
+usage_plans:
+  - id: bench
+    throttle: {rate: 1000000, burst: 1000000000}
+    quota: {limit: 1000000000000, period: DAY}
+    api_stages:
+      - api: bench
+        stage: $default
 apis:
   - name: bench
     routes:
@@ -45,9 +60,28 @@ apis:
           headers:
             content-type: application/json
           body: '{"message": "Hello from Portcullis"}'
+      - route: GET /keyed
+        api_key_required: true
+        integration:
+          type: mock
+          status: 200
+          headers:
+            content-type: application/json
+          body: '{"message": "Hello from Portcullis"}'
 "#;
 
 const HOST: &str = "localhost:8443";
+
+/// Who sends a case's requests.
+#[derive(Clone, Copy)]
+enum Caller {
+    /// Nobody in particular.
+    Anonymous,
+    /// The IAM user, with SigV4.
+    Signed,
+    /// The API key, in `x-api-key`.
+    ApiKey,
+}
 
 fn request(path: &str, extra: &[(String, String)]) -> Request<()> {
     let mut req =
@@ -76,6 +110,10 @@ fn pipeline(c: &mut Criterion) {
     let user = rt.block_on(common::user(&directory, "bench", "arn:aws:iam::aws:policy/ReadOnlyAccess"));
     let metrics = Arc::new(Metrics::new());
     let metering = rt.block_on(common::metering(&directory, limits::Counters::Local(limits::LocalCounters::new())));
+    // An API key in plan `bench`, as `keys create` and `keys attach` make it.
+    let new = directory::NewApiKey { name: "bench".into(), ..Default::default() };
+    let (key, key_value) = rt.block_on(metering.api_keys.create(new, common::now_ms())).expect("create API key");
+    rt.block_on(metering.api_keys.attach("bench", &key.id, common::now_ms(), |_| false)).expect("attach API key");
     let gw = Gateway::new(&dir.path().join("bench.yaml"), compiled, Arc::new(certs), metrics, directory, metering)
         .expect("gateway");
     // As an HTTP/1.1 connection: with framing flags (HTTP/2 connections have none).
@@ -88,21 +126,35 @@ fn pipeline(c: &mut Criterion) {
     };
 
     let mut g = c.benchmark_group("handle_without_body");
-    let cases: [(&str, &str, bool, StatusCode); 3] = [
-        ("mock_200", "/hello", false, StatusCode::OK),
-        ("iam_get_200", "/secure", true, StatusCode::OK),
-        ("unrouted_403", "/no/such/path", false, StatusCode::FORBIDDEN),
+    let cases: [(&str, &str, Caller, StatusCode); 4] = [
+        ("mock_200", "/hello", Caller::Anonymous, StatusCode::OK),
+        ("iam_get_200", "/secure", Caller::Signed, StatusCode::OK),
+        ("api_key_plan_200", "/keyed", Caller::ApiKey, StatusCode::OK),
+        ("unrouted_403", "/no/such/path", Caller::Anonymous, StatusCode::FORBIDDEN),
     ];
-    for (name, path, signed, want) in cases {
+    for (name, path, caller, want) in cases {
         // Signed once, outside the measured loop, right before the case runs: the gateway
         // accepts a signature for 5 minutes and does not refuse replays. The first request
-        // loads the caller into the directory's cache; the loop then measures the steady
-        // state: parse, scope, cached caller and signing key, one HMAC, the policies.
-        let extra = if signed { common::sign_get(&user, &format!("https://{HOST}{path}")) } else { Vec::new() };
+        // loads the caller (or the API key) into the directory's cache; the loop then measures
+        // the steady state: parse, scope, cached caller and signing key, one HMAC, the
+        // policies; or one HMAC of the key, the cached key, and the plan's counters.
+        let extra = match caller {
+            Caller::Anonymous => Vec::new(),
+            Caller::Signed => common::sign_get(&user, &format!("https://{HOST}{path}")),
+            Caller::ApiKey => vec![("x-api-key".to_owned(), key_value.to_string())],
+        };
         let (status, len) = rt.block_on(one(&gw, &conn, path, &extra));
         assert_eq!(status, want, "{path}");
         assert!(len > 0, "{path}: empty body");
-        g.bench_function(name, |b| b.iter(|| rt.block_on(one(&gw, &conn, black_box(path), &extra))));
+        // Every answer is checked: a throttle or quota reached while measuring would otherwise
+        // go unnoticed and time 429s instead.
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let (status, len) = rt.block_on(one(&gw, &conn, black_box(path), &extra));
+                assert_eq!(status, want, "{path}");
+                len
+            });
+        });
     }
     g.finish();
 }
