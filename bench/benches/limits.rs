@@ -56,7 +56,7 @@ fn plan_route() -> Acquire {
             limit: quota.limit(),
             window_start_us: w.start_us,
             window_end_us: w.end_us,
-            seed: 0,
+            seed: Some(0),
         }),
     }
 }

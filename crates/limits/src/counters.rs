@@ -44,9 +44,11 @@ pub struct QuotaCheck {
     pub window_start_us: i64,
     /// Its end.
     pub window_end_us: i64,
-    /// Requests already used in this window according to durable usage records, for a counter
-    /// this process has not seen yet (after a restart). Ignored once the counter exists.
-    pub seed: u64,
+    /// Requests already used in this window according to durable usage records, used only if
+    /// the counter does not exist yet (after a restart, or after Redis lost its data). `None`:
+    /// not looked up; the counters answer [`Decision::SeedNeeded`] if they need it, so the
+    /// store is read once per key and window, not per request.
+    pub seed: Option<u64>,
 }
 
 /// Everything one request must get past, checked and taken together.
@@ -82,6 +84,9 @@ pub enum Decision {
         /// Microseconds until it has a token again.
         retry_after_us: i64,
     },
+    /// The quota's counter does not exist and the request brought no seed: look up the usage
+    /// already recorded in this window and ask again with it. Nothing was taken.
+    SeedNeeded,
     /// The quota is used up; nothing was taken.
     QuotaExceeded {
         /// The quota's limit.
@@ -125,15 +130,6 @@ impl Counters {
         match self {
             Self::Local(l) => Ok(l.acquire(req, crate::now_us())),
             Self::Redis(r) => r.acquire(req).await,
-        }
-    }
-
-    /// Whether a quota counter must be seeded from durable usage first: true when this
-    /// process would create it. Shared counters are never seeded: they outlive any one node.
-    pub fn needs_seed(&self, quota: &QuotaCheck) -> bool {
-        match self {
-            Self::Local(l) => l.needs_seed(quota),
-            Self::Redis(r) => r.in_fallback() && r.local().needs_seed(quota),
         }
     }
 

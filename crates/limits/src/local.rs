@@ -79,7 +79,7 @@ impl LocalCounters {
                 Some(Slot::Quota { used, .. }) => Some(*used),
                 _ => None,
             });
-            let used = used.unwrap_or(q.seed);
+            let Some(used) = used.or(q.seed) else { return Decision::SeedNeeded };
             if used >= q.limit {
                 return Decision::QuotaExceeded { limit: q.limit, resets_at_us: q.window_end_us };
             }
@@ -96,12 +96,6 @@ impl LocalCounters {
             }
         }
         Decision::Allowed(Allowed { quota_used, degraded: false })
-    }
-
-    /// Whether the quota's counter for its current window does not exist yet.
-    pub fn needs_seed(&self, q: &QuotaCheck) -> bool {
-        let key = window_key(q);
-        !self.shards[self.shard_of(&key)].lock().slots.contains_key(&key)
     }
 
     /// Counters held now (for tests and metrics).
@@ -163,7 +157,13 @@ mod tests {
     }
 
     fn quota(limit: u64, seed: u64) -> QuotaCheck {
-        QuotaCheck { key: "q:plan:key".into(), limit, window_start_us: 0, window_end_us: 86_400_000_000, seed }
+        QuotaCheck {
+            key: "q:plan:key".into(),
+            limit,
+            window_start_us: 0,
+            window_end_us: 86_400_000_000,
+            seed: Some(seed),
+        }
     }
 
     #[test]
@@ -191,12 +191,16 @@ mod tests {
     #[test]
     fn a_seed_counts_only_when_the_counter_is_new() {
         let c = LocalCounters::new();
-        let q = quota(5, 4);
-        assert!(c.needs_seed(&q));
-        let req = Acquire { buckets: vec![], quota: Some(q.clone()) };
-        assert_eq!(c.acquire(&req, 0), Decision::Allowed(crate::Allowed { quota_used: Some(5), degraded: false }));
-        assert!(!c.needs_seed(&q));
-        assert!(matches!(c.acquire(&req, 0), Decision::QuotaExceeded { .. }));
+        let unseeded = Acquire { buckets: vec![], quota: Some(QuotaCheck { seed: None, ..quota(5, 0) }) };
+        assert_eq!(c.acquire(&unseeded, 0), Decision::SeedNeeded, "a new counter asks for its seed");
+        let seeded = Acquire { buckets: vec![], quota: Some(quota(5, 4)) };
+        assert_eq!(c.acquire(&seeded, 0), Decision::Allowed(crate::Allowed { quota_used: Some(5), degraded: false }));
+        // Once the counter exists no seed is asked for, and none is used.
+        assert!(matches!(c.acquire(&unseeded, 0), Decision::QuotaExceeded { .. }));
+        assert!(matches!(
+            c.acquire(&Acquire { buckets: vec![], quota: Some(quota(5, 0)) }, 0),
+            Decision::QuotaExceeded { .. }
+        ));
     }
 
     #[test]

@@ -48,7 +48,8 @@ pub struct RedisCounters {
 }
 
 /// Checks every bucket, then the quota; takes from all of them only if every one allows it.
-/// Returns `{0, quota_used or -1}`, `{1, bucket number, retry after µs}` or `{2, 0, 0}`.
+/// Returns `{0, quota_used or -1}`, `{1, bucket number, retry after µs}`, `{2, 0, 0}` (quota
+/// used up) or `{3, 0, 0}` (the quota's counter does not exist and no seed came with the call).
 const SCRIPT: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -71,7 +72,14 @@ end
 local q = 2 * n + 2
 local used = -1
 if #KEYS > n then
-  used = tonumber(redis.call('GET', KEYS[n + 1]) or '0')
+  local held = redis.call('GET', KEYS[n + 1])
+  if held then
+    used = tonumber(held)
+  elseif ARGV[q + 2] == '' then
+    return {3, 0, 0}
+  else
+    used = tonumber(ARGV[q + 2])
+  end
   if used >= tonumber(ARGV[q]) then
     return {2, 0, 0}
   end
@@ -81,8 +89,8 @@ for i = 1, n do
   redis.call('SET', KEYS[i], string.format('%.0f', tats[i]), 'PX', string.format('%.0f', ttl))
 end
 if #KEYS > n then
-  used = redis.call('INCR', KEYS[n + 1])
-  redis.call('PEXPIREAT', KEYS[n + 1], ARGV[q + 1])
+  used = used + 1
+  redis.call('SET', KEYS[n + 1], string.format('%.0f', used), 'PXAT', ARGV[q + 1])
 end
 return {0, used}
 ";
@@ -120,16 +128,6 @@ impl RedisCounters {
     /// Whether the last call reached Redis.
     pub fn is_healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
-    }
-
-    /// Whether requests are being decided by the failure mode now.
-    pub fn in_fallback(&self) -> bool {
-        !self.is_healthy() || crate::now_us() < self.down_until.load(Ordering::Relaxed)
-    }
-
-    /// The counters used in `local` failure mode.
-    pub fn local(&self) -> &LocalCounters {
-        &self.local
     }
 
     /// Checks and takes everything `req` asks for, all or nothing, in one round trip.
@@ -170,6 +168,10 @@ impl RedisCounters {
             inv.key(format!("{prefix}:{}", window_key(q)));
             // Kept a day past the window's end, for late readers; then Redis drops it.
             inv.arg(q.limit).arg(q.window_end_us / 1000 + 86_400_000);
+            match q.seed {
+                Some(seed) => inv.arg(seed),
+                None => inv.arg(""),
+            };
         }
         let reply: Vec<i64> = match inv.invoke_async(&mut conn).await {
             Ok(r) => r,
@@ -245,6 +247,7 @@ fn decode(req: &Acquire, reply: &[i64]) -> Result<Decision, String> {
             let b = usize::try_from(*i - 1).ok().and_then(|i| req.buckets.get(i)).ok_or("bad bucket number")?;
             Ok(Decision::Throttled { level: b.level, limit: b.limit, retry_after_us: *retry })
         }
+        [3, ..] => Ok(Decision::SeedNeeded),
         [2, ..] => {
             let q = req.quota.as_ref().ok_or("quota answer without a quota")?;
             Ok(Decision::QuotaExceeded { limit: q.limit, resets_at_us: q.window_end_us })

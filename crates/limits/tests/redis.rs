@@ -39,7 +39,7 @@ fn quota(limit: u64) -> QuotaCheck {
         limit,
         window_start_us: 0,
         window_end_us: limits::now_us() + 3_600_000_000,
-        seed: 0,
+        seed: Some(0),
     }
 }
 
@@ -263,5 +263,31 @@ async fn concurrent_first_requests_wait_for_the_connection() -> TestResult {
         assert!(t.await?, "a request failed over while the first connection was made");
     }
     assert_eq!(c.failures(), 0);
+    Ok(())
+}
+
+/// A quota counter Redis does not hold (a new window, or data Redis lost) is seeded once from
+/// the usage the caller looked up, never per request; an existing counter ignores seeds.
+#[tokio::test]
+async fn a_missing_quota_counter_is_seeded_once_from_recorded_usage() -> TestResult {
+    let prefix = unique_prefix("seed");
+    let c = RedisCounters::new(settings(SHARED_REDIS, &prefix, FailureMode::FailClosed))?;
+    let unseeded = Acquire { buckets: vec![], quota: Some(QuotaCheck { seed: None, ..quota(10) }) };
+    assert_eq!(c.acquire(&unseeded).await?, Decision::SeedNeeded);
+    let seeded = Acquire { buckets: vec![], quota: Some(QuotaCheck { seed: Some(8), ..quota(10) }) };
+    assert_eq!(futures_collect(&c, &seeded, 1).await?, vec![Some(9)]);
+    assert_eq!(futures_collect(&c, &unseeded, 1).await?, vec![Some(10)], "no seed needed once the counter exists");
+    assert!(matches!(c.acquire(&seeded).await?, Decision::QuotaExceeded { .. }));
+
+    // Redis loses the counter (a restart without persistence): it is seeded again.
+    let client = redis::Client::open(SHARED_REDIS)?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut conn).await?;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let ttl: i64 = redis::cmd("PTTL").arg(&keys[0]).query_async(&mut conn).await?;
+    assert!(ttl > 0, "the counter expires after its window: {ttl}");
+    let _: () = redis::cmd("DEL").arg(&keys[0]).query_async(&mut conn).await?;
+    assert_eq!(c.acquire(&unseeded).await?, Decision::SeedNeeded);
+    assert!(matches!(c.acquire(&seeded).await?, Decision::Allowed(_)));
     Ok(())
 }

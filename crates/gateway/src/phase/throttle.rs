@@ -6,7 +6,7 @@
 
 use http::Request;
 use limits::{Acquire, BucketCheck, Decision, FailureMode, Level, QuotaCheck, UsageKey};
-use model::{CompiledApi, CompiledPlan, ResponseType};
+use model::{CompiledApi, ResponseType};
 
 use crate::body::ReqBody;
 use crate::ctx::RequestCtx;
@@ -25,7 +25,7 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, _req: &mut Request<
         bucket(format!("c:{}", cx.source_ip), l, Level::Client);
     }
     let (Some(api), Some(stage), Some(route)) = (cx.api(rt), cx.stage(rt), cx.route) else {
-        return decide(rt, cx, &acquire, now, None).await;
+        return decide(rt, cx, acquire, now, None).await;
     };
     if let Some(l) = stage.throttle {
         bucket(format!("s:{}:{}", api.name, stage.name), l, Level::Stage);
@@ -37,7 +37,7 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, _req: &mut Request<
         (Some(sp), Some(key)) => rt.compiled.plans.get(sp.plan).map(|plan| (sp, plan, key.clone())),
         _ => None,
     };
-    let Some((sp, plan, key)) = metered else { return decide(rt, cx, &acquire, now, None).await };
+    let Some((sp, plan, key)) = metered else { return decide(rt, cx, acquire, now, None).await };
     let key_id = key.id.clone();
     match sp.route_throttle.get(route).copied().flatten() {
         Some(l) => bucket(
@@ -51,20 +51,17 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, _req: &mut Request<
             }
         }
     }
-    if let Some(q) = &plan.quota {
+    let window = plan.quota.as_ref().map(|q| {
         let w = q.window(now);
-        let mut check = QuotaCheck {
+        acquire.quota = Some(QuotaCheck {
             key: format!("q:{}:{key_id}", plan.id),
             limit: q.limit(),
             window_start_us: w.start_us,
             window_end_us: w.end_us,
-            seed: 0,
-        };
-        if rt.metering.counters.needs_seed(&check) {
-            check.seed = seed(rt, plan, &key_id, &w).await?;
-        }
-        acquire.quota = Some(check);
-    }
+            seed: None,
+        });
+        w
+    });
     let usage = UsageKey {
         plan: plan.id.clone(),
         key_id,
@@ -74,21 +71,27 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, _req: &mut Request<
         stage: stage.label.clone(),
         route: route_label(api, route),
     };
-    decide(rt, cx, &acquire, now, Some(usage)).await
+    decide(rt, cx, acquire, now, Some((usage, window))).await
 }
 
-/// Asks the counters and turns their answer into the request's fate.
+/// Asks the counters (twice when a quota counter must first be seeded from recorded usage)
+/// and turns their answer into the request's fate. `metered`: what to tally, and the quota
+/// window.
 async fn decide(
     rt: &Runtime,
     cx: &mut RequestCtx,
-    acquire: &Acquire,
+    mut acquire: Acquire,
     now: i64,
-    usage: Option<UsageKey>,
+    metered: Option<(UsageKey, Option<limits::Window>)>,
 ) -> Result<Flow, Reject> {
-    let decision = rt.metering.counters.acquire(acquire).await.map_err(|e| {
-        rt.metrics.shared_counters_degraded("fail_closed");
-        Reject::internal(ResponseType::LimitsUnavailable, "shared counters unavailable (fail_closed)").because(e)
-    })?;
+    let mut decision = ask(rt, &acquire).await?;
+    if decision == Decision::SeedNeeded {
+        if let (Some((u, Some(w))), Some(q)) = (&metered, acquire.quota.as_mut()) {
+            q.seed = Some(seed(rt, &u.plan, &u.key_id, w).await?);
+            decision = ask(rt, &acquire).await?;
+        }
+    }
+    let usage = metered.map(|(u, _)| u);
     match decision {
         Decision::Allowed(a) => {
             if a.degraded {
@@ -124,18 +127,28 @@ async fn decide(
             rt.metrics.throttled("quota");
             Err(Reject::client(ResponseType::QuotaExceeded, format!("quota of {limit} used up")))
         }
+        Decision::SeedNeeded => {
+            Err(Reject::internal(ResponseType::ApiConfigurationError, "a quota counter was not seeded"))
+        }
     }
+}
+
+async fn ask(rt: &Runtime, acquire: &Acquire) -> Result<Decision, Reject> {
+    rt.metering.counters.acquire(acquire).await.map_err(|e| {
+        rt.metrics.shared_counters_degraded("fail_closed");
+        Reject::internal(ResponseType::LimitsUnavailable, "shared counters unavailable (fail_closed)").because(e)
+    })
 }
 
 /// Requests already used in the window according to the store, plus those counted here but
 /// not yet written: a restarted node does not hand out a quota afresh.
-async fn seed(rt: &Runtime, plan: &CompiledPlan, key_id: &str, w: &limits::Window) -> Result<u64, Reject> {
+async fn seed(rt: &Runtime, plan: &str, key_id: &str, w: &limits::Window) -> Result<u64, Reject> {
     use store::Store as _;
     let (from, to) = (w.first_day.to_string(), w.last_day.to_string());
-    let stored = rt.directory.store().usage_total(&plan.id, key_id, &from, &to).await.map_err(|e| {
+    let stored = rt.directory.store().usage_total(plan, key_id, &from, &to).await.map_err(|e| {
         Reject::internal(ResponseType::ApiConfigurationError, "cannot read recorded usage for a quota").because(e)
     })?;
-    let pending = rt.metering.usage.pending(&plan.id, key_id, w.first_day, w.last_day);
+    let pending = rt.metering.usage.pending(plan, key_id, w.first_day, w.last_day);
     Ok(u64::try_from(stored).unwrap_or(0) + pending)
 }
 
