@@ -22,8 +22,11 @@ use crate::DirectoryError;
 pub const API_KEY_SECRET: &str = "api-key-hmac";
 /// How long an unknown key is remembered as unknown.
 const NEGATIVE_TTL: Duration = Duration::from_secs(2);
-/// Entries kept before the cache is emptied; bounds memory under floods of random keys.
+/// Known keys kept before that cache is emptied.
 const CACHE_CAP: usize = 100_000;
+/// Unknown values kept before that cache is emptied. Kept apart from known keys, so that a
+/// flood of random values can fill and empty only this one, never evict the keys in use.
+const NEGATIVE_CAP: usize = 10_000;
 
 /// What the hot path needs to know about a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,8 +75,17 @@ impl std::fmt::Debug for NewApiKey {
 
 #[derive(Debug, Clone)]
 struct Cached {
-    info: Option<Arc<KeyInfo>>,
+    info: Arc<KeyInfo>,
     until: Instant,
+}
+
+/// What the cache knows about a value.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// Known: the key (`None`: no key has this value).
+    Cached(Option<Arc<KeyInfo>>),
+    /// Not cached: [`ApiKeys::load`] this hash from the store.
+    Miss([u8; 32]),
 }
 
 /// API keys, store-backed and cached.
@@ -82,6 +94,8 @@ pub struct ApiKeys {
     /// The HMAC keyed with the server secret, its pads computed once: each lookup clones it.
     mac: Hmac<Sha256>,
     cache: RwLock<HashMap<[u8; 32], Cached>>,
+    /// Values known to be no key, until when.
+    negative: RwLock<HashMap<[u8; 32], Instant>>,
     ttl: RwLock<Duration>,
     generation: AtomicU64,
 }
@@ -100,7 +114,14 @@ impl ApiKeys {
     pub fn new(store: AnyStore, secret: &[u8], ttl: Duration) -> Self {
         // HMAC takes a key of any length, so this cannot fail; an empty key would be a bug.
         let mac = Hmac::<Sha256>::new_from_slice(secret).unwrap_or_else(|_| unreachable_mac());
-        Self { store, mac, cache: RwLock::new(HashMap::new()), ttl: RwLock::new(ttl), generation: AtomicU64::new(0) }
+        Self {
+            store,
+            mac,
+            cache: RwLock::new(HashMap::new()),
+            negative: RwLock::new(HashMap::new()),
+            ttl: RwLock::new(ttl),
+            generation: AtomicU64::new(0),
+        }
     }
 
     /// Changes how long cached keys are trusted (on reload).
@@ -115,34 +136,65 @@ impl ApiKeys {
         mac.finalize().into_bytes().into()
     }
 
-    /// The key with this value, if one exists (enabled or not). The hot path: one HMAC and a
-    /// map lookup when cached.
+    /// The key with this value, if one exists (enabled or not): from the cache, else from
+    /// the store.
     pub async fn lookup(&self, value: &str) -> Result<Option<Arc<KeyInfo>>, DirectoryError> {
+        match self.cached(value) {
+            Lookup::Cached(info) => Ok(info),
+            Lookup::Miss(hash) => self.load(&hash).await,
+        }
+    }
+
+    /// What the cache knows about a value: the hot path, one HMAC and a map lookup. A value
+    /// longer than any key is known to be none.
+    pub fn cached(&self, value: &str) -> Lookup {
         if value.len() > 128 || value.is_empty() {
-            return Ok(None);
+            return Lookup::Cached(None);
         }
         let hash = self.hash(value);
         let now = Instant::now();
         if let Some(c) = self.cache.read().get(&hash) {
             if c.until > now {
-                return Ok(c.info.clone());
+                return Lookup::Cached(Some(c.info.clone()));
             }
         }
+        if self.negative.read().get(&hash).is_some_and(|until| *until > now) {
+            return Lookup::Cached(None);
+        }
+        Lookup::Miss(hash)
+    }
+
+    /// Reads the key with this hash from the store and caches the answer.
+    pub async fn load(&self, hash: &[u8; 32]) -> Result<Option<Arc<KeyInfo>>, DirectoryError> {
         let generation = self.generation.load(Ordering::Acquire);
-        let info = self.load(&hash).await?;
-        let ttl = if info.is_some() { *self.ttl.read() } else { NEGATIVE_TTL.min(*self.ttl.read()) };
-        let mut cache = self.cache.write();
+        let now = Instant::now();
+        let info = self.read(hash).await?;
+        let ttl = *self.ttl.read();
         // A change made while this load ran must not be overwritten by what it read.
-        if self.generation.load(Ordering::Acquire) == generation {
-            if cache.len() >= CACHE_CAP {
-                cache.clear();
+        match &info {
+            Some(i) => {
+                let mut cache = self.cache.write();
+                if self.generation.load(Ordering::Acquire) == generation {
+                    if cache.len() >= CACHE_CAP {
+                        cache.clear();
+                    }
+                    cache.insert(*hash, Cached { info: i.clone(), until: now + ttl });
+                }
             }
-            cache.insert(hash, Cached { info: info.clone(), until: now + ttl });
+            None => {
+                let mut negative = self.negative.write();
+                if self.generation.load(Ordering::Acquire) == generation {
+                    if negative.len() >= NEGATIVE_CAP {
+                        negative.clear();
+                    }
+                    negative.insert(*hash, now + NEGATIVE_TTL.min(ttl));
+                }
+            }
         }
         Ok(info)
     }
 
-    async fn load(&self, hash: &[u8; 32]) -> Result<Option<Arc<KeyInfo>>, DirectoryError> {
+    async fn read(&self, hash: &[u8; 32]) -> Result<Option<Arc<KeyInfo>>, DirectoryError> {
         let Some(k) = self.store.api_key_by_hash(&hex::encode(hash)).await? else { return Ok(None) };
         let plans = self.store.plans_of_key(&k.id).await?;
         Ok(Some(Arc::new(KeyInfo {
@@ -156,8 +208,10 @@ impl ApiKeys {
     /// Forgets every cached key (after any change).
     pub fn invalidate(&self) {
         let mut cache = self.cache.write();
+        let mut negative = self.negative.write();
         self.generation.fetch_add(1, Ordering::AcqRel);
         cache.clear();
+        negative.clear();
     }
 
     /// Creates a key; returns it and its value, which is never available again.

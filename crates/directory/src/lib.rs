@@ -25,7 +25,7 @@ use parking_lot::RwLock;
 use store::{AnyStore, Credential, EntityKind, KeyInsert, Relation, Store as _};
 use zeroize::Zeroizing;
 
-pub use api_keys::{ApiKeys, KeyInfo, NewApiKey, API_KEY_SECRET};
+pub use api_keys::{ApiKeys, KeyInfo, Lookup, NewApiKey, API_KEY_SECRET};
 pub use caller::Caller;
 pub use error::{AuthError, DirectoryError};
 pub use names::{entity_arn, session_arn};

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use directory::ApiKeys;
-use limits::{Counters, UsageTally};
+use limits::{Counters, LocalCounters, UsageTally};
 
 /// Counters, keys and usage, shared by every runtime of the process.
 #[derive(Debug)]
@@ -16,7 +16,14 @@ pub struct Metering {
     pub api_keys: Arc<ApiKeys>,
     /// Allowed metered requests not yet written to the store.
     pub usage: UsageTally,
+    /// Per client address: store lookups that found no usable key.
+    pub(crate) failed_lookups: LocalCounters,
 }
+
+/// How many store lookups for unknown or disabled keys a client address may cause: a burst of
+/// 20, then one a second. Past it, its uncached keys are refused without a lookup, so a flood of
+/// random keys costs an HMAC, not a store query. Cached keys are not affected.
+pub(crate) const FAILED_LOOKUPS: limits::Limit = limits::Limit::whole(1, 20);
 
 /// What a client is told about its limit: the `RateLimit-*` headers, and `Retry-After` on a 429.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +43,7 @@ pub(crate) struct RateInfo {
 impl Metering {
     /// Metering on `counters` with `api_keys`.
     pub fn new(counters: Counters, api_keys: ApiKeys) -> Self {
-        Self { counters, api_keys: Arc::new(api_keys), usage: UsageTally::new() }
+        Self { counters, api_keys: Arc::new(api_keys), usage: UsageTally::new(), failed_lookups: LocalCounters::new() }
     }
 }
 

@@ -33,6 +33,13 @@ impl Limit {
         Ok(Self { rate, burst, interval_us })
     }
 
+    /// A limit of a whole number of requests per second (at least 1), which cannot fail.
+    pub const fn whole(per_second: u32, burst: u32) -> Self {
+        let per_second = if per_second == 0 { 1 } else { per_second };
+        let interval_us = if burst == 0 { 0 } else { 1_000_000 / per_second as i64 };
+        Self { rate: per_second as f64, burst, interval_us }
+    }
+
     /// Requests per second.
     pub const fn rate(&self) -> f64 {
         self.rate
@@ -126,6 +133,14 @@ mod tests {
             assert!(l.blocks_all());
             assert!(l.step(None, 0).is_err());
         }
+        Ok(())
+    }
+
+    #[test]
+    fn whole_limits_match_the_checked_constructor() -> Result<(), String> {
+        assert_eq!(Limit::whole(20, 5), Limit::new(20.0, 5)?);
+        assert!(Limit::whole(1, 0).blocks_all());
+        assert_eq!(Limit::whole(0, 3), Limit::new(1.0, 3)?, "a rate of 0 would block; whole() means at least 1");
         Ok(())
     }
 

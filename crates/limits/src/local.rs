@@ -98,6 +98,16 @@ impl LocalCounters {
         Decision::Allowed(Allowed { quota_used, degraded: false })
     }
 
+    /// Whether one bucket would allow a request at `now`, without taking from it.
+    pub fn would_allow(&self, key: &str, limit: crate::Limit, now: i64) -> bool {
+        let shard = self.shards[self.shard_of(key)].lock();
+        let tat = match shard.slots.get(key) {
+            Some(Slot::Bucket { tat }) => Some(*tat),
+            _ => None,
+        };
+        limit.step(tat, now).is_ok()
+    }
+
     /// Counters held now (for tests and metrics).
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.lock().slots.len()).sum()
@@ -201,6 +211,18 @@ mod tests {
             c.acquire(&Acquire { buckets: vec![], quota: Some(quota(5, 0)) }, 0),
             Decision::QuotaExceeded { .. }
         ));
+    }
+
+    #[test]
+    fn would_allow_looks_without_taking() {
+        let c = LocalCounters::new();
+        let limit = crate::Limit::whole(1, 1);
+        assert!(c.would_allow("k", limit, 0));
+        assert!(c.would_allow("k", limit, 0), "looking took nothing");
+        let req = Acquire { buckets: vec![BucketCheck { key: "k".into(), limit, level: Level::Client }], quota: None };
+        assert!(matches!(c.acquire(&req, 0), Decision::Allowed(_)));
+        assert!(!c.would_allow("k", limit, 0));
+        assert!(c.would_allow("k", limit, 1_000_000));
     }
 
     #[test]

@@ -156,6 +156,32 @@ async fn a_key_in_a_plan_is_required_and_its_quota_is_enforced() {
     assert!(lines.iter().all(|l| l["key"] == "-" || l["key"] == ""), "{lines:?}");
 }
 
+/// A client sending unknown keys may cause 20 store lookups, then one a second: its next
+/// uncached key is refused without a lookup until the bucket refills. Keys already cached, like
+/// a key in steady use, are not affected.
+#[tokio::test]
+async fn a_flood_of_unknown_keys_stops_costing_store_lookups() {
+    let gw = Gw::start(&config(BASIC));
+    let (a, used) = new_key(&gw, "in-use").await;
+    let (b, fresh) = new_key(&gw, "fresh").await;
+    for id in [&a, &b] {
+        gw.admin_json(Method::PUT, &format!("/usage-plans/basic/keys/{id}"), None).await;
+    }
+    assert_eq!(call(&gw, Method::GET, "/prod/pets", Some(&used)).await.0, 200);
+    for i in 0..21 {
+        let got = call(&gw, Method::GET, "/prod/pets", Some(&format!("pck_unknown{i:033}"))).await;
+        assert_refusal(&got, 403, "ForbiddenException", "Forbidden");
+    }
+    // Cached: still served. Not cached: refused unread, until the bucket has a token again.
+    assert_eq!(call(&gw, Method::GET, "/prod/pets", Some(&used)).await.0, 200);
+    assert_eq!(call(&gw, Method::GET, "/prod/pets", Some(&fresh)).await.0, 403);
+    let served = eventually(Duration::from_secs(5), || async {
+        call(&gw, Method::GET, "/prod/pets", Some(&fresh)).await.0 == 200
+    })
+    .await;
+    assert!(served, "a valid key is looked up again once the client's bucket refills");
+}
+
 #[tokio::test]
 async fn every_throttle_level_answers_429_and_a_zero_limit_blocks_all() {
     let gw = Gw::start(&config(

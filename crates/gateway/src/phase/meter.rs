@@ -3,8 +3,12 @@
 //! counted. The plan's throttle and quota are taken in the throttle phase, together with every
 //! other limit, so that a request refused by any of them takes from none.
 
+use directory::Lookup;
 use http::Request;
+use limits::{Acquire, BucketCheck, Level};
 use model::ResponseType;
+
+use crate::metering::FAILED_LOOKUPS;
 
 use crate::body::ReqBody;
 use crate::ctx::RequestCtx;
@@ -15,6 +19,10 @@ use crate::runtime::Runtime;
 /// The header API keys come in (`api_key_source: HEADER`).
 const X_API_KEY: &str = "x-api-key";
 
+fn failed_bucket(cx: &RequestCtx) -> BucketCheck {
+    BucketCheck { key: cx.source_ip.to_string(), limit: FAILED_LOOKUPS, level: Level::Client }
+}
+
 /// Requires a valid key in a plan of this stage where the route asks for one.
 pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<ReqBody>) -> Result<Flow, Reject> {
     let (Some(api), Some(route)) = (cx.api(rt), cx.route) else { return Ok(Flow::Continue) };
@@ -24,9 +32,22 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<R
     let refuse = |why: &'static str| Reject::client(ResponseType::InvalidApiKey, why);
     let Some(value) = req.headers().get(X_API_KEY) else { return Err(refuse("no x-api-key header")) };
     let Ok(value) = value.to_str() else { return Err(refuse("the x-api-key header is not text")) };
-    let info = rt.metering.api_keys.lookup(value).await.map_err(|e| {
-        Reject::internal(ResponseType::ApiConfigurationError, "the API-key store is unavailable").because(e)
-    })?;
+    let info = match rt.metering.api_keys.cached(value) {
+        Lookup::Cached(info) => info,
+        Lookup::Miss(hash) => {
+            let (failed, bucket, now) = (&rt.metering.failed_lookups, failed_bucket(cx), limits::now_us());
+            if !failed.would_allow(&bucket.key, FAILED_LOOKUPS, now) {
+                return Err(refuse("too many unknown API keys from this client; not looked up"));
+            }
+            let info = rt.metering.api_keys.load(&hash).await.map_err(|e| {
+                Reject::internal(ResponseType::ApiConfigurationError, "the API-key store is unavailable").because(e)
+            })?;
+            if !info.as_ref().is_some_and(|i| i.enabled) {
+                failed.acquire(&Acquire { buckets: vec![bucket], quota: None }, now);
+            }
+            info
+        }
+    };
     let Some(info) = info else { return Err(refuse("unknown API key")) };
     if !info.enabled {
         return Err(refuse("disabled API key"));
