@@ -113,6 +113,7 @@ fn redis(c: &mut Criterion) {
         on_failure: FailureMode::FailClosed,
         key_prefix: prefix.clone(),
         retry_interval: Duration::from_secs(1),
+        scope: limits::Scope::All,
     };
     let counters = RedisCounters::new(settings).expect("Redis URL");
     let req = plan_route();

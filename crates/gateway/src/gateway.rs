@@ -75,6 +75,10 @@ pub fn redis_settings(c: &model::Config) -> Option<limits::RedisSettings> {
         on_failure: model::Compiled::failure_mode_of(r.on_failure),
         key_prefix: r.key_prefix.clone(),
         retry_interval: r.retry_interval.as_std(),
+        scope: match r.scope {
+            model::RedisScope::All => limits::Scope::All,
+            model::RedisScope::Plans => limits::Scope::Plans,
+        },
     })
 }
 

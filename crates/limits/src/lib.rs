@@ -21,7 +21,7 @@ pub use counters::{Acquire, Allowed, BucketCheck, Counters, Decision, FailureMod
 pub use limit::Limit;
 pub use local::LocalCounters;
 pub use quota::{Period, Quota, QuotaError, Window};
-pub use redis_counters::{RedisCounters, RedisError, RedisSettings};
+pub use redis_counters::{RedisCounters, RedisError, RedisSettings, Scope};
 pub use usage::{UsageKey, UsageTally};
 
 /// Microseconds since the Unix epoch, the clock every counter uses.

@@ -98,6 +98,17 @@ impl LocalCounters {
         Decision::Allowed(Allowed { quota_used, degraded: false })
     }
 
+    /// Gives back the token each bucket of `req` gave to a request that was then refused
+    /// elsewhere (GCRA's refund: the TAT moves one interval back).
+    pub fn give_back(&self, req: &Acquire) {
+        for b in &req.buckets {
+            let mut shard = self.shards[self.shard_of(&b.key)].lock();
+            if let Some(Slot::Bucket { tat }) = shard.slots.get_mut(b.key.as_str()) {
+                *tat -= b.limit.interval_us();
+            }
+        }
+    }
+
     /// Whether one bucket would allow a request at `now`, without taking from it.
     pub fn would_allow(&self, key: &str, limit: crate::Limit, now: i64) -> bool {
         let shard = self.shards[self.shard_of(key)].lock();

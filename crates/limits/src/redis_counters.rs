@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::counters::{Acquire, Allowed, Decision, FailureMode, Unavailable};
+use crate::counters::{Acquire, Allowed, Decision, FailureMode, Level, Unavailable};
 use crate::local::{window_key, LocalCounters};
 
 /// How to reach Redis and what to do without it.
@@ -26,6 +26,20 @@ pub struct RedisSettings {
     pub key_prefix: String,
     /// How long Redis is left alone after a failure before it is tried again.
     pub retry_interval: Duration,
+    /// Which limits Redis keeps.
+    pub scope: Scope,
+}
+
+/// Which limits are shared through Redis.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// Every limit: the gateway-wide, per-client, stage and route buckets too. Every request
+    /// makes one Redis call.
+    #[default]
+    All,
+    /// Only usage plans (key throttles and quotas). The other buckets are counted by each node,
+    /// and a request without an API key makes no Redis call.
+    Plans,
 }
 
 /// A Redis URL that does not parse.
@@ -130,8 +144,32 @@ impl RedisCounters {
         self.healthy.load(Ordering::Relaxed)
     }
 
-    /// Checks and takes everything `req` asks for, all or nothing, in one round trip.
+    /// Checks and takes everything `req` asks for, all or nothing: in one round trip, or with
+    /// `Scope::Plans` the node's own buckets first and the plan's on Redis after, the node's
+    /// given back if Redis refuses.
     pub async fn acquire(&self, req: &Acquire) -> Result<Decision, Unavailable> {
+        if self.settings.scope == Scope::All {
+            return self.shared(req).await;
+        }
+        let (node, shared): (Vec<_>, Vec<_>) =
+            req.buckets.iter().cloned().partition(|b| !matches!(b.level, Level::Plan | Level::PlanRoute));
+        let node = Acquire { buckets: node, quota: None };
+        let shared = Acquire { buckets: shared, quota: req.quota.clone() };
+        let now = crate::now_us();
+        let taken = self.local.acquire(&node, now);
+        if !matches!(taken, Decision::Allowed(_)) || (shared.buckets.is_empty() && shared.quota.is_none()) {
+            return Ok(taken);
+        }
+        let answer = self.shared(&shared).await;
+        if !matches!(answer, Ok(Decision::Allowed(_))) {
+            self.local.give_back(&node);
+        }
+        answer
+    }
+
+    /// Checks and takes everything `req` asks for on Redis, in one round trip, or under the
+    /// failure mode.
+    async fn shared(&self, req: &Acquire) -> Result<Decision, Unavailable> {
         if crate::now_us() < self.down_until.load(Ordering::Relaxed) {
             return self.fallback(req, "Redis was unreachable moments ago");
         }

@@ -20,6 +20,7 @@ fn settings(url: &str, prefix: &str, on_failure: FailureMode) -> RedisSettings {
         on_failure,
         key_prefix: prefix.into(),
         retry_interval: Duration::from_millis(200),
+        scope: limits::Scope::All,
     }
 }
 
@@ -289,5 +290,38 @@ async fn a_missing_quota_counter_is_seeded_once_from_recorded_usage() -> TestRes
     let _: () = redis::cmd("DEL").arg(&keys[0]).query_async(&mut conn).await?;
     assert_eq!(c.acquire(&unseeded).await?, Decision::SeedNeeded);
     assert!(matches!(c.acquire(&seeded).await?, Decision::Allowed(_)));
+    Ok(())
+}
+
+/// With `Scope::Plans`, the node's own buckets never wait for Redis, plan limits are shared,
+/// and a node's tokens come back when Redis refuses the plan's part.
+#[tokio::test]
+async fn plans_scope_shares_only_plan_limits() -> TestResult {
+    let scoped =
+        |url: &str, prefix: &str, mode| RedisSettings { scope: limits::Scope::Plans, ..settings(url, prefix, mode) };
+    let global = bucket(0.001, 2, Level::Global)?;
+    let open = Acquire { buckets: vec![global.clone()], quota: None };
+    let keyed = Acquire { buckets: vec![global.clone(), bucket(1000.0, 1000, Level::Plan)?], quota: Some(quota(3)) };
+
+    // Shared: the quota is one for both nodes; the gateway-wide bucket is each node's own.
+    let prefix = unique_prefix("scope");
+    let a = RedisCounters::new(scoped(SHARED_REDIS, &prefix, FailureMode::FailClosed))?;
+    let b = RedisCounters::new(scoped(SHARED_REDIS, &prefix, FailureMode::FailClosed))?;
+    assert_eq!(futures_collect(&a, &keyed, 2).await?, vec![Some(1), Some(2)]);
+    assert_eq!(futures_collect(&b, &keyed, 1).await?, vec![Some(3)], "b's own bucket is full; the quota is shared");
+    assert!(matches!(b.acquire(&keyed).await?, Decision::QuotaExceeded { .. }));
+    // The refused request gave b's token back: b still has one, a has none.
+    assert!(matches!(b.acquire(&open).await?, Decision::Allowed(_)));
+    assert!(matches!(b.acquire(&open).await?, Decision::Throttled { level: Level::Global, .. }));
+    assert!(matches!(a.acquire(&open).await?, Decision::Throttled { level: Level::Global, .. }));
+
+    // Redis down, fail_closed: requests without a key do not need it.
+    let port = OwnRedis::free_port()?;
+    let down = RedisCounters::new(scoped(&format!("redis://127.0.0.1:{port}/0"), "down", FailureMode::FailClosed))?;
+    assert!(down.acquire(&keyed).await.is_err());
+    assert!(matches!(down.acquire(&open).await?, Decision::Allowed(_)), "the keyed request's token came back");
+    assert!(matches!(down.acquire(&open).await?, Decision::Allowed(_)));
+    assert!(matches!(down.acquire(&open).await?, Decision::Throttled { .. }));
+    assert_eq!(down.failures(), 1, "open requests never tried Redis");
     Ok(())
 }

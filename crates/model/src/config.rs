@@ -371,6 +371,23 @@ pub struct RedisConfig {
     /// Prefix of every counter name in Redis.
     #[serde(default = "default_redis_prefix")]
     pub key_prefix: String,
+    /// Which limits Redis keeps: `all` (default; every request makes one Redis call) or
+    /// `plans` (usage-plan throttles and quotas only; the gateway-wide, per-client, stage and
+    /// route limits are then counted by each node, and requests without an API key never
+    /// wait for Redis).
+    #[serde(default)]
+    pub scope: RedisScope,
+}
+
+/// Which limits Redis keeps.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RedisScope {
+    /// Every limit.
+    #[default]
+    All,
+    /// Usage plans only.
+    Plans,
 }
 
 /// What happens while Redis cannot be reached.

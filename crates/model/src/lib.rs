@@ -26,7 +26,7 @@ pub use compile::{
 pub use config::{
     AccessLogConfig, AdminConfig, ApiConfig, ApiKeySource, CertificateConfig, Config, CorsConfig,
     GatewayResponseConfig, IamConfig, IntegrationConfig, IntegrationKind, LimitsConfig, PlanStageConfig, QuotaConfig,
-    QuotaPeriod, RedirectConfig, RedisConfig, RedisFailureMode, ReloadConfig, RouteAuth, RouteConfig,
+    QuotaPeriod, RedirectConfig, RedisConfig, RedisFailureMode, RedisScope, ReloadConfig, RouteAuth, RouteConfig,
     SharedStateConfig, ShutdownConfig, StageConfig, StageSettings, StoreConfig, ThrottleConfig, ThrottlingConfig,
     TlsConfig, UsageConfig, UsagePlanConfig,
 };

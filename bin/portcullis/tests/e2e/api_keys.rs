@@ -449,3 +449,17 @@ async fn redis_down_fails_open_when_configured() {
         assert_eq!(call(&gw, Method::GET, "/prod/open", None).await.0, 200);
     }
 }
+
+#[tokio::test]
+async fn with_plans_scope_only_keyed_requests_need_redis() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let gw = Gw::start(&config(&format!(
+        "shared_state:\n  redis:\n    url: redis://127.0.0.1:{port}/0\n    on_failure: fail_closed\n    scope: plans\n{BASIC}"
+    )));
+    let (id, value) = new_key(&gw, "scoped").await;
+    gw.admin_json(Method::PUT, &format!("/usage-plans/basic/keys/{id}"), None).await;
+    // No Redis: open routes are served on the node's own counters; keyed ones fail closed.
+    assert_eq!(call(&gw, Method::GET, "/prod/open", None).await.0, 200);
+    let got = call(&gw, Method::GET, "/prod/pets", Some(&value)).await;
+    assert_refusal(&got, 503, "ServiceUnavailableException", "Service Unavailable");
+}
