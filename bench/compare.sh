@@ -52,7 +52,8 @@
 # for the same cores and the figures are noisy; compare the ratio more than the absolutes.
 #
 # Env: CASE (nginx, iam, apikey or apikey-redis), ROUNDS (3), DURATION (10s), CONNS (32),
-# WARMUP (2s), REDIS_URL (redis://127.0.0.1:6379/0, for CASE=apikey-redis), and the ports
+# WARMUP (2s), REDIS_URL (redis://127.0.0.1:6379/0, for CASE=apikey-redis), REDIS_SCOPE (all,
+# or plans: only the usage plan on Redis, the gateway's own buckets per node), and the ports
 # GATEWAY_PORT (18443), ADMIN_PORT (19443), NGINX_PORT (18444), UPSTREAM_PORT (18081) and
 # LOCAL_PORT (18445, the in-process gateway of CASE=apikey-redis).
 
@@ -69,6 +70,7 @@ NGINX_PORT=${NGINX_PORT:-18444}
 UPSTREAM_PORT=${UPSTREAM_PORT:-18081}
 LOCAL_PORT=${LOCAL_PORT:-18445}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+REDIS_SCOPE=${REDIS_SCOPE:-all}
 
 die() {
 	echo "compare.sh: $*" >&2
@@ -77,6 +79,7 @@ die() {
 
 [[ $CASE == nginx || $CASE == iam || $CASE == apikey || $CASE == apikey-redis ]] ||
 	die "CASE must be nginx, iam, apikey or apikey-redis, not '$CASE'"
+[[ $REDIS_SCOPE == all || $REDIS_SCOPE == plans ]] || die "REDIS_SCOPE must be all or plans, not '$REDIS_SCOPE'"
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
 [[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "CONNS must be a positive integer, not '$CONNS'"
 [[ $DURATION =~ ^[0-9]+[smh]?$ ]] || die "DURATION must look like 10s, 1m or 30, not '$DURATION'"
@@ -267,6 +270,7 @@ if [[ $CASE == apikey-redis ]]; then
   redis:
     url: $REDIS_URL
     key_prefix: $REDIS_PREFIX
+    scope: $REDIS_SCOPE
     on_failure: fail_closed"
 fi
 

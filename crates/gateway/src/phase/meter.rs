@@ -3,7 +3,9 @@
 //! counted. The plan's throttle and quota are taken in the throttle phase, together with every
 //! other limit, so that a request refused by any of them takes from none.
 
-use directory::Lookup;
+use std::sync::Arc;
+
+use directory::{KeyInfo, Lookup};
 use http::Request;
 use limits::{Acquire, BucketCheck, Level};
 use model::ResponseType;
@@ -19,10 +21,6 @@ use crate::runtime::Runtime;
 /// The header API keys come in (`api_key_source: HEADER`).
 const X_API_KEY: &str = "x-api-key";
 
-fn failed_bucket(cx: &RequestCtx) -> BucketCheck {
-    BucketCheck { key: cx.source_ip.to_string(), limit: FAILED_LOOKUPS, level: Level::Client }
-}
-
 /// Requires a valid key in a plan of this stage where the route asks for one.
 pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<ReqBody>) -> Result<Flow, Reject> {
     let (Some(api), Some(route)) = (cx.api(rt), cx.route) else { return Ok(Flow::Continue) };
@@ -34,19 +32,7 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<R
     let Ok(value) = value.to_str() else { return Err(refuse("the x-api-key header is not text")) };
     let info = match rt.metering.api_keys.cached(value) {
         Lookup::Cached(info) => info,
-        Lookup::Miss(hash) => {
-            let (failed, bucket, now) = (&rt.metering.failed_lookups, failed_bucket(cx), limits::now_us());
-            if !failed.would_allow(&bucket.key, FAILED_LOOKUPS, now) {
-                return Err(refuse("too many unknown API keys from this client; not looked up"));
-            }
-            let info = rt.metering.api_keys.load(&hash).await.map_err(|e| {
-                Reject::internal(ResponseType::ApiConfigurationError, "the API-key store is unavailable").because(e)
-            })?;
-            if !info.as_ref().is_some_and(|i| i.enabled) {
-                failed.acquire(&Acquire { buckets: vec![bucket], quota: None }, now);
-            }
-            info
-        }
+        Lookup::Miss(hash) => load(rt, cx, &hash).await?,
     };
     let Some(info) = info else { return Err(refuse("unknown API key")) };
     if !info.enabled {
@@ -59,4 +45,24 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<R
     cx.usage_plan = Some(plan);
     cx.api_key = Some(info);
     Ok(Flow::Continue)
+}
+
+/// Reads an uncached key from the store, unless this client has caused too many lookups that
+/// found no usable key (then it is refused unread).
+async fn load(rt: &Runtime, cx: &RequestCtx, hash: &[u8; 32]) -> Result<Option<Arc<KeyInfo>>, Reject> {
+    let (failed, now) = (&rt.metering.failed_lookups, limits::now_us());
+    let bucket = BucketCheck { key: cx.source_ip.to_string(), limit: FAILED_LOOKUPS, level: Level::Client };
+    if !failed.would_allow(&bucket.key, FAILED_LOOKUPS, now) {
+        return Err(Reject::client(
+            ResponseType::InvalidApiKey,
+            "too many unknown API keys from this client; not looked up",
+        ));
+    }
+    let info = rt.metering.api_keys.load(hash).await.map_err(|e| {
+        Reject::internal(ResponseType::ApiConfigurationError, "the API-key store is unavailable").because(e)
+    })?;
+    if !info.as_ref().is_some_and(|i| i.enabled) {
+        failed.acquire(&Acquire { buckets: vec![bucket], quota: None }, now);
+    }
+    Ok(info)
 }
