@@ -35,6 +35,8 @@ pub use ops::{AccessKey, NewAccessKey, TemporaryCredentials, ROLE_SESSION_MAX_SE
 const CACHE_CAP: usize = 100_000;
 /// How long an unknown access key id is remembered as unknown.
 const NEGATIVE_TTL: Duration = Duration::from_secs(2);
+/// Unknown ids kept before that map is emptied.
+const NEGATIVE_CAP: usize = 10_000;
 
 /// What the directory needs from the config.
 #[derive(Debug, Clone)]
@@ -52,6 +54,9 @@ pub struct Directory {
     kms: Kms,
     settings: RwLock<Settings>,
     cache: RwLock<HashMap<String, Cached>>,
+    /// Access key ids known to be unknown, until when: apart from `cache`, so that a flood of
+    /// random ids can fill and empty only this map, never evict the callers in use.
+    unknown: RwLock<HashMap<String, Instant>>,
     /// When each access key's last use was written to the store. Kept apart from the cache,
     /// which every IAM change empties, so that a burst of changes does not become a burst of
     /// writes.
@@ -62,7 +67,7 @@ pub struct Directory {
 
 #[derive(Debug, Clone)]
 struct Cached {
-    caller: Option<Arc<Caller>>,
+    caller: Arc<Caller>,
     until: Instant,
 }
 
@@ -82,6 +87,7 @@ impl Directory {
             kms,
             settings: RwLock::new(settings),
             cache: RwLock::new(HashMap::new()),
+            unknown: RwLock::new(HashMap::new()),
             touched: parking_lot::Mutex::new(HashMap::new()),
             generation: std::sync::atomic::AtomicU64::new(0),
         }
@@ -111,8 +117,15 @@ impl Directory {
     /// Forgets every cached caller (after any IAM change).
     pub fn invalidate(&self) {
         let mut cache = self.cache.write();
+        let mut unknown = self.unknown.write();
         self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         cache.clear();
+        unknown.clear();
+    }
+
+    /// Whether what is known about this access key id comes from the cache (no store read).
+    pub fn is_cached(&self, id: &str) -> bool {
+        self.cached(id).is_some()
     }
 
     /// The caller behind a signature's access key, with its session token checked. A store
@@ -155,9 +168,11 @@ impl Directory {
     }
 
     fn cached(&self, id: &str) -> Option<Option<Arc<Caller>>> {
-        let cache = self.cache.read();
-        let hit = cache.get(id)?;
-        (hit.until > Instant::now()).then(|| hit.caller.clone())
+        let now = Instant::now();
+        if let Some(hit) = self.cache.read().get(id).filter(|hit| hit.until > now) {
+            return Some(Some(hit.caller.clone()));
+        }
+        self.unknown.read().get(id).is_some_and(|until| *until > now).then_some(None)
     }
 
     async fn load(&self, id: &str) -> Result<Arc<Caller>, AuthError> {
@@ -167,11 +182,11 @@ impl Directory {
         match self.resolve(id).await {
             Ok(Some(caller)) => {
                 let caller = Arc::new(caller);
-                self.remember(id, Some(caller.clone()), ttl, generation);
+                self.remember(id, caller.clone(), ttl, generation);
                 Ok(caller)
             }
             Ok(None) => {
-                self.remember(id, None, NEGATIVE_TTL.min(ttl), generation);
+                self.remember_unknown(id, NEGATIVE_TTL.min(ttl), generation);
                 Err(SigV4Error::UnknownKey.into())
             }
             Err(e) => {
@@ -181,7 +196,7 @@ impl Directory {
         }
     }
 
-    fn remember(&self, id: &str, caller: Option<Arc<Caller>>, ttl: Duration, generation: u64) {
+    fn remember(&self, id: &str, caller: Arc<Caller>, ttl: Duration, generation: u64) {
         let mut cache = self.cache.write();
         if self.generation.load(std::sync::atomic::Ordering::SeqCst) != generation {
             return;
@@ -190,6 +205,17 @@ impl Directory {
             cache.clear();
         }
         cache.insert(id.to_owned(), Cached { caller, until: Instant::now() + ttl });
+    }
+
+    fn remember_unknown(&self, id: &str, ttl: Duration, generation: u64) {
+        let mut unknown = self.unknown.write();
+        if self.generation.load(std::sync::atomic::Ordering::SeqCst) != generation {
+            return;
+        }
+        if unknown.len() >= NEGATIVE_CAP {
+            unknown.clear();
+        }
+        unknown.insert(id.to_owned(), Instant::now() + ttl);
     }
 
     /// Reads an access key, its owner and the owner's policies from the store.

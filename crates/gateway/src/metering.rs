@@ -16,13 +16,14 @@ pub struct Metering {
     pub api_keys: Arc<ApiKeys>,
     /// Allowed metered requests not yet written to the store.
     pub usage: UsageTally,
-    /// Per client address: store lookups that found no usable key.
+    /// Per client address: store lookups that found no usable API key or access key.
     pub(crate) failed_lookups: LocalCounters,
 }
 
-/// How many store lookups for unknown or disabled keys a client address may cause: a burst of
-/// 20, then one a second. Past it, its uncached keys are refused without a lookup, so a flood of
-/// random keys costs an HMAC, not a store query. Cached keys are not affected.
+/// How many store lookups for unknown or disabled keys a client address may cause, API keys
+/// and SigV4 access keys each: a burst of 20, then one a second. Past it, its uncached keys are
+/// refused without a lookup, so a flood of random keys costs an HMAC or a parse, not a store
+/// query. Cached keys are not affected.
 pub(crate) const FAILED_LOOKUPS: limits::Limit = limits::Limit::whole(1, 20);
 
 /// What a client is told about its limit: the `RateLimit-*` headers, and `Retry-After` on a 429.

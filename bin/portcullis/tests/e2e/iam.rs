@@ -340,3 +340,30 @@ async fn a_resource_policy_that_does_not_parse_names_the_line_and_field() {
     assert!(!out.status.success());
     assert!(err.contains(":6:") && err.contains("apis[0].resource_policy.Statement[0]"), "{err}");
 }
+
+/// A client signing with unknown access key ids may cause 20 store reads, then one a second:
+/// past that its uncached key ids are refused unread, while cached ones keep working.
+#[tokio::test]
+async fn a_flood_of_unknown_access_keys_stops_costing_store_reads() {
+    let up = Upstream::start().await;
+    let gw = Gw::start(&config(&up.url()));
+    let in_use = user_with(&gw, "in-use", READ_ONLY).await;
+    let fresh = user_with(&gw, "fresh", READ_ONLY).await;
+    let how = How::api();
+    assert_eq!(send(&gw, Method::GET, "/pets/prod/a", None, Some(&in_use), &how).await.status(), 200);
+    for i in 0..21 {
+        let junk = Creds::new(&format!("AKIA{i:016}"), "not-a-secret-not-a-secret-not-a-secret-x");
+        let (status, kind, _) =
+            status_type_body(send(&gw, Method::GET, "/pets/prod/a", None, Some(&junk), &how).await).await;
+        assert_eq!((status, kind.as_str()), (403, "UnrecognizedClientException"));
+    }
+    assert_eq!(send(&gw, Method::GET, "/pets/prod/a", None, Some(&in_use), &how).await.status(), 200);
+    let (status, kind, _) =
+        status_type_body(send(&gw, Method::GET, "/pets/prod/a", None, Some(&fresh), &how).await).await;
+    assert_eq!((status, kind.as_str()), (403, "UnrecognizedClientException"), "not read from the store");
+    let served = crate::harness::eventually(Duration::from_secs(5), || async {
+        send(&gw, Method::GET, "/pets/prod/a", None, Some(&fresh), &how).await.status() == 200
+    })
+    .await;
+    assert!(served, "read again once the client's bucket refills");
+}

@@ -23,9 +23,12 @@ use iam::sigv4::{self, ErrorKind, Expect, SigV4Error};
 use model::{ResponseType, RouteAuth};
 use sha2::{Digest as _, Sha256};
 
+use limits::{Acquire, BucketCheck, Level};
+
 use crate::body::ReqBody;
 use crate::ctx::RequestCtx;
 use crate::flow::Flow;
+use crate::metering::FAILED_LOOKUPS;
 use crate::reject::Reject;
 use crate::runtime::Runtime;
 
@@ -87,9 +90,21 @@ async fn authenticate(rt: &Runtime, cx: &RequestCtx, req: &mut Request<ReqBody>)
     let skew_secs = i64::try_from(iam.clock_skew.as_std().as_secs()).unwrap_or(300);
     let expect = Expect { region: &iam.region, service: "execute-api", skew_secs };
     sig.check_scope(&expect, now_ms / 1000).map_err(refuse)?;
+    // A client whose unknown key ids have cost too many store reads gets no more of them.
+    let read_from_store = !rt.directory.is_cached(&sig.access_key_id);
+    let failed = BucketCheck { key: format!("sigv4:{}", cx.source_ip), limit: FAILED_LOOKUPS, level: Level::Client };
+    let now_us = limits::now_us();
+    if read_from_store && !rt.metering.failed_lookups.would_allow(&failed.key, FAILED_LOOKUPS, now_us) {
+        return Err(refuse(SigV4Error::UnknownKey));
+    }
     let caller = match rt.directory.authenticate(&sig, now_ms).await {
         Ok(c) => c,
-        Err(AuthError::Refused(e)) => return Err(refuse(e)),
+        Err(AuthError::Refused(e)) => {
+            if read_from_store && e == SigV4Error::UnknownKey {
+                rt.metering.failed_lookups.acquire(&Acquire { buckets: vec![failed], quota: None }, now_us);
+            }
+            return Err(refuse(e));
+        }
         Err(AuthError::Unavailable) => {
             return Err(Reject::internal(ResponseType::ApiConfigurationError, "IAM directory unavailable"));
         }
