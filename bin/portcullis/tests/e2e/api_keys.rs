@@ -463,3 +463,41 @@ async fn with_plans_scope_only_keyed_requests_need_redis() {
     let got = call(&gw, Method::GET, "/prod/pets", Some(&value)).await;
     assert_refusal(&got, 503, "ServiceUnavailableException", "Service Unavailable");
 }
+
+/// Plans come from the config: a reload that raises a quota applies to the next request, one
+/// that drops the plan refuses its keys, and one that would leave key routes without any plan
+/// is refused while the old config keeps serving.
+#[tokio::test]
+async fn plan_changes_apply_on_reload() {
+    let plan = |limit: u32| {
+        format!("usage_plans:\n  - id: daily\n    quota: {{ limit: {limit}, period: DAY }}\n    api_stages: [{{ api: pets, stage: prod }}]\n")
+    };
+    let gw = Gw::start(&config(&plan(1)));
+    let (id, value) = new_key(&gw, "reloaded").await;
+    gw.admin_json(Method::PUT, &format!("/usage-plans/daily/keys/{id}"), None).await;
+    assert_eq!(call(&gw, Method::GET, "/prod/pets", Some(&value)).await.0, 200);
+    assert_eq!(call(&gw, Method::GET, "/prod/pets", Some(&value)).await.0, 429);
+
+    gw.rewrite_config(&config(&plan(3)));
+    let (status, body) = gw.admin_json(Method::POST, "/reload", None).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("reloaded")), "{body}");
+    let (_, headers, _) = call(&gw, Method::GET, "/prod/pets", Some(&value)).await;
+    assert_eq!(header(&headers, "ratelimit-limit"), "3", "the new limit applies to the same window's count");
+    assert_eq!(header(&headers, "ratelimit-remaining"), "1");
+
+    // Without any plan the key routes could never be called: refused, the old config serves.
+    let no_plans =
+        config("").replace("usage_plans:\n  - id: beta-only\n    api_stages: [{ api: pets, stage: beta }]\n", "");
+    gw.rewrite_config(&no_plans);
+    let (status, body) = gw.admin_json(Method::POST, "/reload", None).await;
+    assert_ne!(body["status"], "reloaded", "{status} {body}");
+    assert!(body.to_string().contains("no usage plan covers a stage of API `pets`"), "{body}");
+    assert_eq!(call(&gw, Method::GET, "/prod/pets", Some(&value)).await.0, 200);
+
+    // The plan is gone (only another stage has one): its keys are refused on prod.
+    gw.rewrite_config(&config(""));
+    let (_, body) = gw.admin_json(Method::POST, "/reload", None).await;
+    assert_eq!(body["status"], "reloaded", "{body}");
+    let got = call(&gw, Method::GET, "/prod/pets", Some(&value)).await;
+    assert_refusal(&got, 403, "ForbiddenException", "Forbidden");
+}
