@@ -222,33 +222,20 @@ wait_port "$UPSTREAM_PORT" "$UP_PID" "$TMP/upstream.log"
 
 # --- gateway ----------------------------------------------------------------------------------
 
+route() { # PATH [EXTRA]: one route to the upstream, with an optional extra setting line
+	printf '      - route: ANY %s\n' "$1"
+	[[ -z ${2:-} ]] || printf '        %s\n' "$2"
+	printf '        integration:\n          type: http\n          url: http://127.0.0.1:%s/{proxy}\n' "$UPSTREAM_PORT"
+}
+# The same HTTP route twice where a case compares; only one setting differs.
 if [[ $CASE == iam ]]; then
-	# The same HTTP route twice; only `auth` differs.
-	ROUTES="      - route: ANY /open/{proxy+}
-        integration:
-          type: http
-          url: http://127.0.0.1:$UPSTREAM_PORT/{proxy}
-      - route: ANY /secure/{proxy+}
-        auth: iam
-        integration:
-          type: http
-          url: http://127.0.0.1:$UPSTREAM_PORT/{proxy}"
+	ROUTES="$(route '/open/{proxy+}')
+$(route '/secure/{proxy+}' 'auth: iam')"
 elif [[ $CASE == apikey* ]]; then
-	# The same HTTP route twice; only `api_key_required` differs.
-	ROUTES="      - route: ANY /open/{proxy+}
-        integration:
-          type: http
-          url: http://127.0.0.1:$UPSTREAM_PORT/{proxy}
-      - route: ANY /keyed/{proxy+}
-        api_key_required: true
-        integration:
-          type: http
-          url: http://127.0.0.1:$UPSTREAM_PORT/{proxy}"
+	ROUTES="$(route '/open/{proxy+}')
+$(route '/keyed/{proxy+}' 'api_key_required: true')"
 else
-	ROUTES="      - route: ANY /{proxy+}
-        integration:
-          type: http
-          url: http://127.0.0.1:$UPSTREAM_PORT/{proxy}"
+	ROUTES="$(route '/{proxy+}')"
 fi
 # No round may be throttled: the gateway-wide bucket (default 10,000/s) is raised far above
 # what wrk reaches here (a plan's throttle may not exceed it either).

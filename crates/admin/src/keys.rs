@@ -264,7 +264,7 @@ async fn usage(
         return no_plan(&plan_id);
     }
     match q.format.as_deref() {
-        None | Some("json") => Json(usage_json(&plan, &keys, &rows, start, end)).into_response(),
+        None | Some("json") => Json(usage_json(&plan, &keys, &rows, from, start, end)).into_response(),
         Some("csv") => {
             let body = usage_csv(&plan_id, &rows, start);
             ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
@@ -293,8 +293,10 @@ fn dates(start: &str, end: &str) -> Result<(Date, Date), String> {
 }
 
 /// GetUsage's shape: per key, one `[used, remaining]` pair per day from start to end
-/// (`remaining` is null without a quota), plus the per-route rows behind it.
-fn usage_json(plan: &PlanView, keys: &[String], rows: &[UsageRecord], start: Date, end: Date) -> Value {
+/// (`remaining` is null without a quota), plus the per-route rows behind it. `rows` begin at
+/// `from`, the start of the quota window that holds `start`, so each day's remaining counts
+/// the whole window up to it.
+fn usage_json(plan: &PlanView, keys: &[String], rows: &[UsageRecord], from: Date, start: Date, end: Date) -> Value {
     let mut per_day: HashMap<(&str, &str), i64> = HashMap::new();
     for r in rows {
         *per_day.entry((r.key_id.as_str(), r.day.as_str())).or_default() += r.count;
@@ -302,32 +304,35 @@ fn usage_json(plan: &PlanView, keys: &[String], rows: &[UsageRecord], start: Dat
     let mut values = BTreeMap::new();
     for key in keys {
         let mut pairs = Vec::new();
-        let mut day = start;
+        // One walk over the days: the window's running total resets where a new window starts.
+        let (mut day, mut window, mut so_far) = (from, None::<limits::Window>, 0i64);
         while day <= end {
             let used = per_day.get(&(key.as_str(), day.to_string().as_str())).copied().unwrap_or(0);
             let remaining = plan.quota.as_ref().map(|q| {
-                let w = q.window_of_day(day);
-                let so_far: i64 = per_day
-                    .iter()
-                    .filter(|((k, d), _)| *k == key && d.parse::<Date>().is_ok_and(|d| d >= w.first_day && d <= day))
-                    .map(|(_, n)| *n)
-                    .sum();
+                if window.as_ref().is_none_or(|w| day > w.last_day) {
+                    window = Some(q.window_of_day(day));
+                    so_far = 0;
+                }
+                so_far += used;
                 i64::try_from(q.limit()).unwrap_or(i64::MAX).saturating_sub(so_far).max(0)
             });
-            pairs.push(json!([used, remaining]));
+            if day >= start {
+                pairs.push(json!([used, remaining]));
+            }
             let Some(next) = day.tomorrow().ok() else { break };
             day = next;
         }
         values.insert(key.clone(), pairs);
     }
+    let first = start.to_string();
     let items: Vec<Value> = rows
         .iter()
-        .filter(|r| r.day.as_str() >= start.to_string().as_str())
+        .filter(|r| r.day >= first)
         .map(|r| json!({ "keyId": r.key_id, "day": r.day, "api": r.api, "stage": r.stage, "route": r.route, "count": r.count }))
         .collect();
     json!({
         "usagePlanId": plan.id,
-        "startDate": start.to_string(),
+        "startDate": first,
         "endDate": end.to_string(),
         "values": values,
         "items": items,
@@ -374,6 +379,36 @@ mod tests {
         assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(csv_cell("\t=1"), "'\t=1");
+    }
+
+    #[test]
+    fn remaining_counts_the_whole_window_and_resets_with_the_next() {
+        use jiff::civil::date;
+        let quota = limits::Quota::new(10, limits::Period::Month, 0, "UTC").ok();
+        let plan = super::PlanView {
+            id: "p".into(),
+            name: "p".into(),
+            description: String::new(),
+            throttle: None,
+            quota,
+            api_stages: Vec::new(),
+        };
+        let row = |day: &str, count| store::UsageRecord {
+            plan_id: "p".into(),
+            key_id: "k".into(),
+            day: day.into(),
+            api: "a".into(),
+            stage: "s".into(),
+            route: "GET /".into(),
+            count,
+            customer_id: String::new(),
+        };
+        let rows = [row("2026-11-01", 3), row("2026-11-30", 2), row("2026-12-01", 4)];
+        let v =
+            super::usage_json(&plan, &["k".into()], &rows, date(2026, 11, 1), date(2026, 11, 29), date(2026, 12, 2));
+        // November used 3 before the report starts; December starts afresh.
+        assert_eq!(v["values"]["k"], serde_json::json!([[0, 7], [2, 5], [4, 6], [0, 6]]));
+        assert_eq!(v["items"].as_array().map(Vec::len), Some(2), "rows before startDate only count, not shown");
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub struct Window {
     pub first_day: Date,
     /// Its last calendar day.
     pub last_day: Date,
+    /// The calendar day of the instant the window was asked for (the usage day).
+    pub today: Date,
 }
 
 /// A request budget per calendar period.
@@ -146,6 +148,7 @@ impl Quota {
             end_us: self.midnight(next),
             first_day,
             last_day: next.yesterday().unwrap_or(next),
+            today,
         }
     }
 

@@ -66,7 +66,7 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, _req: &mut Request<
         plan: plan.id.clone(),
         key_id,
         customer_id: key.customer_id.clone(),
-        day: plan.quota.as_ref().map_or_else(|| utc_day(now), |q| q.day(now)),
+        day: window.as_ref().map_or_else(|| utc_day(now), |w| w.today),
         api: api.label.clone(),
         stage: stage.label.clone(),
         route: route_label(api, route),
