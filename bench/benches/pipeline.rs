@@ -114,8 +114,17 @@ fn pipeline(c: &mut Criterion) {
     let new = directory::NewApiKey { name: "bench".into(), ..Default::default() };
     let (key, key_value) = rt.block_on(metering.api_keys.create(new, common::now_ms())).expect("create API key");
     rt.block_on(metering.api_keys.attach("bench", &key.id, common::now_ms(), |_| false)).expect("attach API key");
-    let gw = Gateway::new(&dir.path().join("bench.yaml"), compiled, Arc::new(certs), metrics, directory, metering)
-        .expect("gateway");
+    let decisions = Arc::new(identity::custom::DecisionCache::new(b"bench", None));
+    let gw = Gateway::new(
+        &dir.path().join("bench.yaml"),
+        compiled,
+        Arc::new(certs),
+        metrics,
+        directory,
+        metering,
+        decisions,
+    )
+    .expect("gateway");
     // As an HTTP/1.1 connection: with framing flags (HTTP/2 connections have none).
     let conn = ConnInfo {
         peer: SocketAddr::from(([127, 0, 0, 1], 40000)),

@@ -82,14 +82,25 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
     let key_secret =
         directory.server_secret(directory::API_KEY_SECRET, now_ms).await.context("cannot open the API-key secret")?;
     let api_keys = directory::ApiKeys::new(store.clone(), &key_secret, cfg.iam.cache_ttl.as_std());
-    let counters = match gateway::redis_settings(&cfg) {
+    let (counters, redis) = match gateway::redis_settings(&cfg) {
         Some(s) => {
-            eprintln!("portcullis: throttles and quotas shared on Redis (on failure: {:?})", s.on_failure);
-            limits::Counters::Redis(Box::new(limits::RedisCounters::new(s).context("shared_state.redis")?))
+            eprintln!(
+                "portcullis: throttles, quotas and authorizer answers shared on Redis (on failure: {:?})",
+                s.on_failure
+            );
+            let prefix = s.key_prefix.clone();
+            let redis = limits::RedisCounters::new(s).context("shared_state.redis")?;
+            let link = (redis.link().clone(), prefix);
+            (limits::Counters::Redis(Box::new(redis)), Some(link))
         }
-        None => limits::Counters::Local(limits::LocalCounters::new()),
+        None => (limits::Counters::Local(limits::LocalCounters::new()), None),
     };
     let metering = Arc::new(gateway::Metering::new(counters, api_keys));
+    let cache_secret = directory
+        .server_secret(identity::custom::CACHE_SECRET, now_ms)
+        .await
+        .context("cannot open the authorizer-cache secret")?;
+    let decisions = Arc::new(identity::custom::DecisionCache::new(&cache_secret, redis));
 
     let (certs, dev) = CertStore::load(&cfg.tls.certificates, &cfg.data_dir).context("cannot load certificates")?;
     if let Some(dev) = dev {
@@ -103,7 +114,8 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
     let certs = Arc::new(certs);
     let tls = certs.server_config()?;
     let metrics = Arc::new(Metrics::new());
-    let gw = Gateway::new(config_path, compiled, certs, metrics.clone(), directory.clone(), metering.clone())?;
+    let gw =
+        Gateway::new(config_path, compiled, certs, metrics.clone(), directory.clone(), metering.clone(), decisions)?;
     let ops = Arc::new(Ops::new(gw.clone(), store.clone()));
     let (stop, stopped) = watch::channel(false);
     let opts = |name| ServeOptions {

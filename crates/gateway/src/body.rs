@@ -118,6 +118,11 @@ impl ReqBody {
         }
     }
 
+    /// A body the gateway made itself (an authorizer event).
+    pub(crate) fn from_bytes(bytes: Bytes) -> Self {
+        Self { buffered: Some(bytes), ..Self::default() }
+    }
+
     /// Reads the whole body (within the size cap and idle timeout) and keeps it to send on.
     pub(crate) async fn buffer(&mut self) -> Result<Bytes, ClientBodyError> {
         if let Some(b) = &self.buffered {

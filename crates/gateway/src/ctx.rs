@@ -82,6 +82,8 @@ pub(crate) struct RequestCtx {
     pub(crate) rest_at: usize,
     /// authorize: the authenticated IAM caller.
     pub(crate) caller: Option<std::sync::Arc<directory::Caller>>,
+    /// authorize: what the route's custom authorizer said.
+    pub(crate) authorizer: Option<Box<AuthorizerOutcome>>,
     /// meter: the caller's API key, on routes that require one.
     pub(crate) api_key: Option<std::sync::Arc<directory::KeyInfo>>,
     /// meter: the index, in the stage's plans, of the key's usage plan.
@@ -94,6 +96,24 @@ pub(crate) struct RequestCtx {
     pub(crate) error_message: Option<String>,
     /// respond: the status sent.
     pub(crate) status: u16,
+}
+
+/// What a custom authorizer said about a request, for `$context.authorizer.*`, the upstream
+/// headers and the API key of `api_key_source: AUTHORIZER`.
+#[derive(Debug, Default)]
+pub(crate) struct AuthorizerOutcome {
+    /// The answer, when there was one.
+    pub(crate) verdict: Option<std::sync::Arc<identity::custom::Verdict>>,
+    /// Why the request was refused or failed (`$context.authorizer.error`).
+    pub(crate) error: Option<String>,
+    /// The whole authorizer step (`$context.authorizer.latency`).
+    pub(crate) latency: Duration,
+    /// The function call, when this request made or waited for one.
+    pub(crate) call_latency: Option<Duration>,
+    /// The function's HTTP status, likewise.
+    pub(crate) call_status: Option<u16>,
+    /// Where the answer came from (`node`, `shared`, `function`), for the metric.
+    pub(crate) source: Option<&'static str>,
 }
 
 // === impl RequestCtx ===
@@ -133,6 +153,7 @@ impl RequestCtx {
             integration_error: None,
             rest_at: 0,
             caller: None,
+            authorizer: None,
             api_key: None,
             usage_plan: None,
             rate_limit: None,
@@ -235,6 +256,26 @@ impl TemplateVars for Vars<'_> {
 
     fn stage_variable(&self, name: &str) -> Option<&str> {
         self.cx.stage(self.rt)?.variables.get(name).map(String::as_str)
+    }
+
+    /// `principalId`, the gateway's own `error`, `latency`, `integrationLatency` and
+    /// `integrationStatus` (these names win over `context` keys), then the answer's `context`.
+    fn authorizer(&self, key: &str, out: &mut String) -> bool {
+        use std::fmt::Write as _;
+        let Some(a) = self.cx.authorizer.as_deref() else { return false };
+        let verdict = a.verdict.as_deref();
+        let written = match key {
+            "principalId" => verdict.and_then(identity::custom::Verdict::principal_id).map(|p| out.push_str(p)),
+            "error" => a.error.as_deref().map(|e| out.push_str(e)),
+            "latency" => write!(out, "{}", a.latency.as_millis()).ok(),
+            "integrationLatency" => a.call_latency.and_then(|d| write!(out, "{}", d.as_millis()).ok()),
+            "integrationStatus" | "status" => a.call_status.and_then(|s| write!(out, "{s}").ok()),
+            _ => verdict
+                .and_then(identity::custom::Verdict::context)
+                .and_then(|c| c.get(key))
+                .map(|v| out.push_str(&identity::custom::answer::context_text(v))),
+        };
+        written.is_some()
     }
 }
 

@@ -94,9 +94,10 @@ impl Gateway {
         metrics: Arc<Metrics>,
         directory: Arc<directory::Directory>,
         metering: Arc<crate::Metering>,
+        decisions: Arc<identity::custom::DecisionCache>,
     ) -> Result<Arc<Self>, ClientError> {
         let access_log = AccessLog::stdout();
-        let rt = Runtime::build(compiled, None, metrics.clone(), access_log.clone(), directory, metering)?;
+        let rt = Runtime::build(compiled, None, metrics.clone(), access_log.clone(), directory, metering, decisions)?;
         let data_dir = rt.compiled.config.data_dir.clone();
         let started = rt.compiled.config.clone();
         Ok(Arc::new(Self {
@@ -192,6 +193,7 @@ impl Gateway {
             self.access_log.clone(),
             old.directory.clone(),
             old.metering.clone(),
+            old.decisions.clone(),
         )?;
         let (new, was) = (&rt.compiled.config, &self.started);
         self.certs.replace(&new.tls.certificates, &self.data_dir)?;

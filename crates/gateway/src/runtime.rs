@@ -28,6 +28,19 @@ pub struct Runtime {
     pub(crate) directory: Arc<directory::Directory>,
     /// Counters, API keys and usage, shared by every runtime of the process.
     pub(crate) metering: Arc<crate::Metering>,
+    /// Each custom authorizer's client and cache fingerprint, by [api][authorizer].
+    authorizers: Vec<Vec<AuthorizerEndpoint>>,
+    /// Cached authorizer answers, shared by every runtime of the process.
+    pub(crate) decisions: Arc<identity::custom::DecisionCache>,
+}
+
+/// How to reach one custom authorizer.
+#[derive(Debug)]
+pub(crate) struct AuthorizerEndpoint {
+    /// Its pooled client (shared with upstream routes of the same settings).
+    pub(crate) client: UpstreamClient,
+    /// Its cached answers' fingerprint.
+    pub(crate) fingerprint: [u8; 32],
 }
 
 // === impl Runtime ===
@@ -41,9 +54,27 @@ impl Runtime {
         access_log: AccessLog,
         directory: Arc<directory::Directory>,
         metering: Arc<crate::Metering>,
+        decisions: Arc<identity::custom::DecisionCache>,
     ) -> Result<Self, ClientError> {
         let keys = compiled.apis.iter().flat_map(|a| a.routes.iter()).filter_map(|(_, r)| client_key(r));
-        let clients = Clients::build(keys, previous.map(|p| &p.clients))?;
+        let authorizer_keys = compiled.apis.iter().flat_map(|a| a.authorizers.iter()).map(authorizer_key);
+        let clients = Clients::build(keys.chain(authorizer_keys), previous.map(|p| &p.clients))?;
+        let authorizers = compiled
+            .apis
+            .iter()
+            .map(|api| {
+                api.authorizers
+                    .iter()
+                    .filter_map(|a| {
+                        let client = clients.get(&authorizer_key(a))?.clone();
+                        Some(AuthorizerEndpoint {
+                            client,
+                            fingerprint: identity::custom::fingerprint(&api.name, &a.source),
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
         let route_clients = compiled
             .apis
             .iter()
@@ -72,12 +103,29 @@ impl Runtime {
             })
             .collect();
         let unrouted = metrics.route("-", "-", "-");
-        Ok(Self { compiled, clients, route_clients, metrics, access_log, route_metrics, unrouted, directory, metering })
+        Ok(Self {
+            compiled,
+            clients,
+            route_clients,
+            metrics,
+            access_log,
+            route_metrics,
+            unrouted,
+            directory,
+            metering,
+            authorizers,
+            decisions,
+        })
     }
 
     /// The upstream client of a route.
     pub(crate) fn upstream_client(&self, api: Option<usize>, route: Option<usize>) -> Option<&UpstreamClient> {
         self.route_clients.get(api?)?.get(route?)?.as_ref()
+    }
+
+    /// How to reach authorizer `index` of API `api`.
+    pub(crate) fn authorizer(&self, api: usize, index: usize) -> Option<&AuthorizerEndpoint> {
+        self.authorizers.get(api)?.get(index)
     }
 
     /// The metric series for a request routed this far.
@@ -91,6 +139,11 @@ impl Runtime {
         let Some(series) = self.route_metrics.get(a).and_then(|v| v.get(s)) else { return &self.unrouted };
         route.and_then(|r| series.get(r)).or_else(|| series.last()).unwrap_or(&self.unrouted)
     }
+}
+
+/// An authorizer's client: connecting may take its whole call timeout.
+fn authorizer_key(a: &model::CompiledAuthorizer) -> ClientKey {
+    (a.timeout, a.ca_file.clone())
 }
 
 /// What tells a route's upstream client apart from another's.

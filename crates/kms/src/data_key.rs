@@ -71,6 +71,12 @@ impl DataKey {
         Self { key }
     }
 
+    /// A data key the caller derived itself (e.g. one key per cached entry, from a server
+    /// secret and a random salt). The bytes are wiped when the key is dropped.
+    pub fn from_derived(key: [u8; KEY_LEN]) -> Self {
+        Self { key: Zeroizing::new(key) }
+    }
+
     pub(crate) fn bytes(&self) -> &[u8; KEY_LEN] {
         &self.key
     }

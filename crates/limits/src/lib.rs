@@ -15,13 +15,15 @@ mod limit;
 mod local;
 mod quota;
 mod redis_counters;
+mod redis_link;
 mod usage;
 
 pub use counters::{Acquire, Allowed, BucketCheck, Counters, Decision, FailureMode, Level, QuotaCheck, Unavailable};
 pub use limit::Limit;
 pub use local::LocalCounters;
 pub use quota::{Period, Quota, QuotaError, Window};
-pub use redis_counters::{RedisCounters, RedisError, RedisSettings, Scope};
+pub use redis_counters::{RedisCounters, RedisSettings, Scope};
+pub use redis_link::{RedisError, RedisLink};
 pub use usage::{UsageKey, UsageTally};
 
 /// Microseconds since the Unix epoch, the clock every counter uses.

@@ -3,15 +3,15 @@
 //! atomically). The clock is Redis's own (`TIME`), so nodes with drifting clocks still share
 //! one bucket. Counter names hold no node id, and each carries a TTL so nothing outlives its use.
 //!
-//! Every call has a hard timeout. A failure marks Redis down for `retry_interval`: meanwhile
-//! requests go straight to the failure mode without waiting, and the first request after it
-//! tries Redis again, so the gateway recovers by itself.
+//! Calls go through a [`RedisLink`]: a hard timeout, and after a failure a breaker that sends
+//! requests straight to the failure mode for `retry_interval` without waiting.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::counters::{Acquire, Allowed, Decision, FailureMode, Level, Unavailable};
 use crate::local::{window_key, LocalCounters};
+use crate::redis_link::{RedisError, RedisLink};
 
 /// How to reach Redis and what to do without it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,20 +42,9 @@ pub enum Scope {
     Plans,
 }
 
-/// A Redis URL that does not parse.
-#[derive(Debug, thiserror::Error)]
-#[error("bad Redis URL: {0}")]
-pub struct RedisError(String);
-
 /// Counters in Redis.
 pub struct RedisCounters {
-    client: redis::Client,
-    conn: parking_lot::Mutex<Option<redis::aio::MultiplexedConnection>>,
-    connecting: tokio::sync::Mutex<()>,
-    /// Until when (µs since the epoch) Redis is considered down.
-    down_until: AtomicI64,
-    healthy: AtomicBool,
-    failures: AtomicU64,
+    link: Arc<RedisLink>,
     settings: RedisSettings,
     local: LocalCounters,
     script: redis::Script,
@@ -115,18 +104,8 @@ impl RedisCounters {
     /// Prepares the client. Nothing connects yet: a gateway starts while Redis is down, under
     /// its failure mode, and connects on first use.
     pub fn new(settings: RedisSettings) -> Result<Self, RedisError> {
-        let client = redis::Client::open(settings.url.as_str()).map_err(|e| RedisError(e.to_string()))?;
-        Ok(Self {
-            client,
-            conn: parking_lot::Mutex::new(None),
-            connecting: tokio::sync::Mutex::new(()),
-            down_until: AtomicI64::new(0),
-            healthy: AtomicBool::new(true),
-            failures: AtomicU64::new(0),
-            settings,
-            local: LocalCounters::new(),
-            script: redis::Script::new(SCRIPT),
-        })
+        let link = RedisLink::new(&settings.url, settings.timeout, settings.retry_interval)?;
+        Ok(Self { link: Arc::new(link), settings, local: LocalCounters::new(), script: redis::Script::new(SCRIPT) })
     }
 
     /// The settings.
@@ -134,14 +113,19 @@ impl RedisCounters {
         &self.settings
     }
 
+    /// The connection, for other state kept on the same Redis.
+    pub fn link(&self) -> &Arc<RedisLink> {
+        &self.link
+    }
+
     /// Failed calls so far.
     pub fn failures(&self) -> u64 {
-        self.failures.load(Ordering::Relaxed)
+        self.link.failures()
     }
 
     /// Whether the last call reached Redis.
     pub fn is_healthy(&self) -> bool {
-        self.healthy.load(Ordering::Relaxed)
+        self.link.is_healthy()
     }
 
     /// Checks and takes everything `req` asks for, all or nothing: in one round trip, or with
@@ -170,31 +154,13 @@ impl RedisCounters {
     /// Checks and takes everything `req` asks for on Redis, in one round trip, or under the
     /// failure mode.
     async fn shared(&self, req: &Acquire) -> Result<Decision, Unavailable> {
-        if crate::now_us() < self.down_until.load(Ordering::Relaxed) {
-            return self.fallback(req, "Redis was unreachable moments ago");
-        }
-        let result = tokio::time::timeout(self.settings.timeout, self.call(req)).await;
-        match result {
-            Ok(Ok(decision)) => {
-                if !self.healthy.swap(true, Ordering::Relaxed) {
-                    tracing::info!(url = %redacted(&self.settings.url), "Redis reachable again; shared limits apply");
-                }
-                Ok(decision)
-            }
-            Ok(Err(e)) => {
-                self.trip(&e);
-                self.fallback(req, &e)
-            }
-            Err(_) => {
-                let e = format!("no answer within {:?}", self.settings.timeout);
-                self.trip(&e);
-                self.fallback(req, &e)
-            }
+        match self.link.run(|conn| self.call(conn, req)).await {
+            Ok(reply) => decode(req, &reply).map_err(Unavailable),
+            Err(e) => self.fallback(req, &e),
         }
     }
 
-    async fn call(&self, req: &Acquire) -> Result<Decision, String> {
-        let mut conn = self.connection().await?;
+    async fn call(&self, mut conn: redis::aio::MultiplexedConnection, req: &Acquire) -> redis::RedisResult<Vec<i64>> {
         let prefix = &self.settings.key_prefix;
         let mut inv = self.script.prepare_invoke();
         inv.arg(req.buckets.len());
@@ -211,47 +177,7 @@ impl RedisCounters {
                 None => inv.arg(""),
             };
         }
-        let reply: Vec<i64> = match inv.invoke_async(&mut conn).await {
-            Ok(r) => r,
-            Err(e) => {
-                // A broken connection is replaced on the next try.
-                *self.conn.lock() = None;
-                return Err(e.to_string());
-            }
-        };
-        decode(req, &reply)
-    }
-
-    /// The shared connection, opened if there is none. Only one task connects at a time; the
-    /// others wait for it (within the caller's timeout) and then share its connection.
-    async fn connection(&self) -> Result<redis::aio::MultiplexedConnection, String> {
-        if let Some(c) = self.conn.lock().clone() {
-            return Ok(c);
-        }
-        let _one = self.connecting.lock().await;
-        if let Some(c) = self.conn.lock().clone() {
-            return Ok(c);
-        }
-        let config = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(self.settings.timeout)
-            .set_response_timeout(self.settings.timeout);
-        let c = self.client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| e.to_string())?;
-        *self.conn.lock() = Some(c.clone());
-        Ok(c)
-    }
-
-    fn trip(&self, reason: &str) {
-        self.failures.fetch_add(1, Ordering::Relaxed);
-        let retry = i64::try_from(self.settings.retry_interval.as_micros()).unwrap_or(i64::MAX);
-        self.down_until.store(crate::now_us().saturating_add(retry), Ordering::Relaxed);
-        if self.healthy.swap(false, Ordering::Relaxed) {
-            tracing::warn!(
-                url = %redacted(&self.settings.url),
-                reason,
-                on_failure = ?self.settings.on_failure,
-                "Redis unreachable; rate limits follow the failure mode until it answers again"
-            );
-        }
+        inv.invoke_async(&mut conn).await
     }
 
     fn fallback(&self, req: &Acquire, reason: &str) -> Result<Decision, Unavailable> {
@@ -269,7 +195,7 @@ impl RedisCounters {
 impl std::fmt::Debug for RedisCounters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisCounters")
-            .field("url", &redacted(&self.settings.url))
+            .field("url", &self.link.display_url())
             .field("healthy", &self.is_healthy())
             .finish_non_exhaustive()
     }
@@ -291,22 +217,5 @@ fn decode(req: &Acquire, reply: &[i64]) -> Result<Decision, String> {
             Ok(Decision::QuotaExceeded { limit: q.limit, resets_at_us: q.window_end_us })
         }
         other => Err(format!("unexpected script answer {other:?}")),
-    }
-}
-
-/// The URL without its password, for logs.
-fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn passwords_never_reach_a_log() {
-        assert_eq!(super::redacted("redis://:hunter2@cache:6379/0"), "redis://***@cache:6379/0");
-        assert_eq!(super::redacted("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
     }
 }

@@ -8,7 +8,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, Scheme};
 use http::StatusCode;
 
-use crate::config::{Config, RouteAuth, StageSettings};
+use crate::config::{Config, StageSettings};
 use crate::cors::CorsPolicy;
 use crate::duration::Duration;
 use crate::positions::{join_index, join_key};
@@ -18,6 +18,7 @@ use crate::template::{ContextVar, Template};
 use crate::upstream_url::UrlPart;
 
 mod api;
+mod authorizer;
 mod metering;
 
 use api::{check_overlaps, compile_api};
@@ -63,7 +64,11 @@ pub struct CompiledApi {
     /// Gateway-response overrides.
     pub responses: ResponseOverrides,
     /// Each route's authorisation, by route index.
-    pub route_auth: Vec<RouteAuth>,
+    pub route_auth: Vec<CompiledAuth>,
+    /// Where keys of routes with `api_key_required` come from.
+    pub api_key_source: crate::config::ApiKeySource,
+    /// The API's custom authorizers, in config order.
+    pub authorizers: Vec<crate::authorizer::CompiledAuthorizer>,
     /// The API's resource policy, with short-form resources expanded.
     pub resource_policy: Option<iam::policy::Policy>,
     /// Each route's API-key requirement, by route index.
@@ -74,6 +79,17 @@ pub struct CompiledApi {
     pub route_labels: Vec<std::sync::Arc<str>>,
     /// The API's name as shared text.
     pub label: std::sync::Arc<str>,
+}
+
+/// How a route authenticates its callers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompiledAuth {
+    /// Nobody is authenticated (the resource policy still applies).
+    None,
+    /// SigV4 and IAM policies.
+    Iam,
+    /// The custom authorizer at this index of the API's `authorizers`.
+    Custom(usize),
 }
 
 /// One stage of an API.

@@ -227,6 +227,9 @@ pub struct ApiConfig {
     /// Where the API key of routes with `api_key_required` comes from.
     #[serde(default)]
     pub api_key_source: ApiKeySource,
+    /// Custom authorizers that routes of this API may use (`auth: custom`).
+    #[serde(default)]
+    pub authorizers: Vec<crate::authorizer::AuthorizerConfig>,
 }
 
 /// Where an API's keys come from.
@@ -236,7 +239,7 @@ pub enum ApiKeySource {
     #[default]
     #[serde(rename = "HEADER")]
     Header,
-    /// A custom authorizer's `usageIdentifierKey` (needs custom authorizers, not yet available).
+    /// The `usageIdentifierKey` of the route's custom authorizer.
     #[serde(rename = "AUTHORIZER")]
     Authorizer,
 }
@@ -475,9 +478,13 @@ pub struct RouteConfig {
     pub route: String,
     /// What answers the request.
     pub integration: IntegrationConfig,
-    /// How callers are authenticated: `none` (default) or `iam` (SigV4 and IAM policies).
+    /// How callers are authenticated: `none` (default), `iam` (SigV4 and IAM policies) or
+    /// `custom` (the custom authorizer named in `authorizer`).
     #[serde(default)]
     pub auth: RouteAuth,
+    /// With `auth: custom`: the name of one of the API's `authorizers`.
+    #[serde(default)]
+    pub authorizer: Option<String>,
     /// Callers must send an enabled API key that a usage plan of this stage holds; the plan's
     /// throttle and quota then apply.
     #[serde(default)]
@@ -497,6 +504,8 @@ pub enum RouteAuth {
     /// Requests must be signed with AWS Signature Version 4 by an access key the gateway knows,
     /// and the caller's policies must allow `execute-api:Invoke` on the method ARN.
     Iam,
+    /// A custom authorizer decides (Lambda-authorizer compatible; see docs/authorizers.md).
+    Custom,
 }
 
 /// IAM settings.

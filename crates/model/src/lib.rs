@@ -4,6 +4,7 @@
 //!
 //! Nothing here does network I/O; the only file read is the config itself.
 
+mod authorizer;
 mod compile;
 mod config;
 mod cors;
@@ -19,9 +20,10 @@ mod suggest;
 mod template;
 mod upstream_url;
 
+pub use authorizer::{AuthorizerConfig, AuthorizerType, CompiledAuthorizer, IdentitySource, PayloadFormat};
 pub use compile::{
-    Compiled, CompiledApi, CompiledPlan, CompiledRoute, CompiledStage, HttpIntegration, Issue, MockIntegration,
-    Selection, StagePlan, DEFAULT_ACCESS_LOG, DEFAULT_RESPONSE_BODY, DEFAULT_STAGE,
+    Compiled, CompiledApi, CompiledAuth, CompiledPlan, CompiledRoute, CompiledStage, HttpIntegration, Issue,
+    MockIntegration, Selection, StagePlan, DEFAULT_ACCESS_LOG, DEFAULT_RESPONSE_BODY, DEFAULT_STAGE,
 };
 pub use config::{
     AccessLogConfig, AdminConfig, ApiConfig, ApiKeySource, CertificateConfig, Config, CorsConfig,

@@ -20,7 +20,7 @@ macro_rules! context_vars {
                 match self { $(Self::$variant => $name,)* }
             }
 
-            fn from_name(name: &str) -> Option<Self> {
+            pub(crate) fn from_name(name: &str) -> Option<Self> {
                 match name { $($name => Some(Self::$variant),)* _ => None }
             }
         }
@@ -68,6 +68,11 @@ pub trait TemplateVars {
     fn context(&self, var: ContextVar, out: &mut String) -> bool;
     /// The value of a stage variable, if set.
     fn stage_variable(&self, name: &str) -> Option<&str>;
+    /// Appends `$context.authorizer.KEY` to `out`; `false` when it has no value.
+    fn authorizer(&self, key: &str, out: &mut String) -> bool {
+        let _ = (key, out);
+        false
+    }
 }
 
 /// How values are written into the output.
@@ -90,6 +95,9 @@ enum Piece {
     Literal(String),
     Context(ContextVar),
     StageVariable(String),
+    /// `$context.authorizer.KEY`: `principalId`, a key of the answer's `context`, or one of
+    /// the log-only values (`error`, `latency`, …).
+    Authorizer(String),
 }
 
 // === impl Template ===
@@ -111,7 +119,13 @@ impl Template {
                 None => (ident_prefix(tail), false),
             };
             let consumed = if braced { body.len() + 2 } else { body.len() };
-            if let Some(name) = body.strip_prefix("context.") {
+            if let Some(key) = body.strip_prefix("context.authorizer.") {
+                if key.is_empty() {
+                    return Err("`$context.authorizer.` needs a key, e.g. `principalId`".to_owned());
+                }
+                flush(&mut pieces, &mut literal);
+                pieces.push(Piece::Authorizer(key.to_owned()));
+            } else if let Some(name) = body.strip_prefix("context.") {
                 let var = ContextVar::from_name(name).ok_or_else(|| unknown_var(name))?;
                 flush(&mut pieces, &mut literal);
                 pieces.push(Piece::Context(var));
@@ -165,8 +179,41 @@ impl Template {
                     Some(v) => push_escaped(out, v, escape),
                     None => out.push('-'),
                 },
+                Piece::Authorizer(key) => {
+                    if vars.authorizer(key, &mut scratch) {
+                        push_escaped(out, &scratch, escape);
+                    } else {
+                        out.push('-');
+                    }
+                }
             }
         }
+    }
+
+    /// Renders into a new string, or `None` if any variable has no value (where [`render`]
+    /// would write `-`): for header values, which must not claim a value nobody gave.
+    ///
+    /// [`render`]: Self::render
+    pub fn render_complete(&self, vars: &dyn TemplateVars, escape: Escape) -> Option<String> {
+        let mut out = String::new();
+        let mut scratch = String::new();
+        for piece in &self.pieces {
+            scratch.clear();
+            let found = match piece {
+                Piece::Literal(s) => {
+                    out.push_str(s);
+                    continue;
+                }
+                Piece::Context(var) => vars.context(*var, &mut scratch),
+                Piece::StageVariable(name) => vars.stage_variable(name).map(|v| scratch.push_str(v)).is_some(),
+                Piece::Authorizer(key) => vars.authorizer(key, &mut scratch),
+            };
+            if !found {
+                return None;
+            }
+            push_escaped(&mut out, &scratch, escape);
+        }
+        Some(out)
     }
 
     /// Renders into a new string.
@@ -241,6 +288,29 @@ mod tests {
             t.render_to_string(&Vars, Escape::Json),
             r#"{"id":"r-1","m":"say \"hi\"\n","p":"/a\\b","s":"7","x":"-","c":"$5"}"#
         );
+    }
+
+    #[test]
+    fn authorizer_values_render_and_complete_rendering_refuses_gaps() {
+        struct Az;
+        impl TemplateVars for Az {
+            fn context(&self, _: ContextVar, _: &mut String) -> bool {
+                false
+            }
+            fn stage_variable(&self, _: &str) -> Option<&str> {
+                None
+            }
+            fn authorizer(&self, key: &str, out: &mut String) -> bool {
+                (key == "principalId").then(|| out.push_str("u\n7")).is_some()
+            }
+        }
+        let t = Template::parse("id=$context.authorizer.principalId").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.render_complete(&Az, Escape::Header).as_deref(), Some("id=u7"));
+        let t = Template::parse("$context.authorizer.principalId/$context.authorizer.tenant")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.render_to_string(&Az, Escape::Json), "u\\n7/-");
+        assert_eq!(t.render_complete(&Az, Escape::Header), None);
+        assert!(Template::parse("$context.authorizer.").is_err());
     }
 
     #[test]

@@ -97,6 +97,12 @@ struct LevelLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AuthorizerLabels {
+    source: &'static str,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ModeLabel {
     mode: &'static str,
 }
@@ -113,6 +119,7 @@ pub struct Metrics {
     open_connections: Gauge,
     throttled: Family<LevelLabel, Counter>,
     degraded: Family<ModeLabel, Counter>,
+    authorizer: Family<AuthorizerLabels, Counter>,
 }
 
 // === impl Metrics ===
@@ -133,6 +140,7 @@ impl Metrics {
             open_connections: Gauge::default(),
             throttled: Family::default(),
             degraded: Family::default(),
+            authorizer: Family::default(),
             registry: Registry::default(),
         };
         registry.register("requests", "Requests by API, stage, route and status class", m.requests.clone());
@@ -163,6 +171,11 @@ impl Metrics {
             "shared_counters_degraded",
             "Requests decided by the Redis failure mode (fail_closed, fail_open, local) because Redis was unreachable",
             m.degraded.clone(),
+        );
+        registry.register(
+            "authorizer_decisions",
+            "Custom-authorizer decisions by where the answer came from (node, shared, function; none when refused before any answer) and result (allow, deny, unauthorized, failure, configuration_error)",
+            m.authorizer.clone(),
         );
         Self { registry, ..m }
     }
@@ -195,6 +208,11 @@ impl Metrics {
     /// Counts a request decided by the Redis failure mode `mode`.
     pub fn shared_counters_degraded(&self, mode: &'static str) {
         self.degraded.get_or_create(&ModeLabel { mode }).inc();
+    }
+
+    /// Counts a custom-authorizer decision.
+    pub fn authorizer(&self, source: &'static str, result: &'static str) {
+        self.authorizer.get_or_create(&AuthorizerLabels { source, result }).inc();
     }
 
     /// Counts a TLS handshake on `listener` (`api` or `admin`).

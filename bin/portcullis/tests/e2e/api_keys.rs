@@ -61,7 +61,7 @@ const BASIC: &str = "usage_plans:
         stage: prod
 ";
 
-async fn new_key(gw: &Gw, name: &str) -> (String, String) {
+pub async fn new_key(gw: &Gw, name: &str) -> (String, String) {
     let (status, body) = gw.admin_json(Method::POST, "/api-keys", Some(json!({ "name": name }))).await;
     assert_eq!(status, 201, "{body}");
     (body["id"].as_str().unwrap().to_owned(), body["value"].as_str().unwrap().to_owned())
@@ -271,7 +271,7 @@ fn paris_today() -> String {
 }
 
 /// A database of its own on the project's PostgreSQL.
-async fn fresh_postgres() -> String {
+pub async fn fresh_postgres() -> String {
     use sqlx::Connection as _;
     let admin = "postgres://postgres@127.0.0.1:5432/postgres";
     let db = format!("portcullis_e2e_{}", uuid::Uuid::new_v4().simple());
@@ -296,7 +296,7 @@ fn node(store: &str, redis: &str, prefix: &str, master: &str, plans: &str) -> Gw
     Gw::spawn(dir, path, &[("PORTCULLIS_MASTER_KEY", master.to_owned())])
 }
 
-fn master_key() -> String {
+pub fn master_key() -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(rand_bytes())
 }

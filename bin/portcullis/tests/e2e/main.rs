@@ -6,6 +6,7 @@
 
 mod admin;
 mod api_keys;
+mod authorizers;
 mod cli;
 mod fixtures;
 mod harness;

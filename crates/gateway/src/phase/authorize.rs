@@ -6,6 +6,8 @@
 //!   auth: none + resource policy    → the policy must explicitly allow (anonymous caller)
 //!   auth: iam                       → signature, then the caller's policies must allow
 //!   auth: iam + resource policy     → Table A: either side's Allow, unless someone denies
+//!   auth: custom                    → the authorizer's answer (see `custom`); with a resource
+//!                                     policy, its explicit deny first, then Table A
 //! ```
 //!
 //! Signature errors are the texts `execute-api` sends, under `INVALID_SIGNATURE`,
@@ -20,7 +22,7 @@ use http::Request;
 use http_body::Body as _;
 use iam::policy::{combine_same_account, evaluate_resource, Decision, RequestContext};
 use iam::sigv4::{self, ErrorKind, Expect, SigV4Error};
-use model::{ResponseType, RouteAuth};
+use model::{CompiledAuth, ResponseType};
 use sha2::{Digest as _, Sha256};
 
 use limits::{Acquire, BucketCheck, Level};
@@ -32,6 +34,8 @@ use crate::metering::FAILED_LOOKUPS;
 use crate::reject::Reject;
 use crate::runtime::Runtime;
 
+mod custom;
+
 const ACTION: &str = "execute-api:Invoke";
 
 /// Authenticates and authorises the request (see the module doc).
@@ -41,12 +45,11 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<R
         return Err(Reject::internal(ResponseType::ApiConfigurationError, "route without an authorisation setting"));
     };
     let resource_policy = api.resource_policy.as_ref();
-    if auth == RouteAuth::None && resource_policy.is_none() {
-        return Ok(Flow::Continue);
-    }
     let caller = match auth {
-        RouteAuth::Iam => Some(authenticate(rt, cx, req).await?),
-        RouteAuth::None => None,
+        CompiledAuth::None if resource_policy.is_none() => return Ok(Flow::Continue),
+        CompiledAuth::None => None,
+        CompiledAuth::Iam => Some(authenticate(rt, cx, req).await?),
+        CompiledAuth::Custom(index) => return custom::check(rt, cx, req, index).await,
     };
     let arn = method_arn(rt, cx);
     let mut request = RequestContext::new(ACTION, &arn).principal(caller.as_ref().map(|c| c.principal.clone()));

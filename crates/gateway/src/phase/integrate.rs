@@ -9,10 +9,10 @@ use std::time::Instant;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, Uri, Version};
 use http_body_util::BodyExt;
-use model::{CompiledRoute, HttpIntegration, MockIntegration, ResponseType, UrlPart};
+use model::{CompiledAuth, CompiledRoute, Escape, HttpIntegration, MockIntegration, ResponseType, UrlPart};
 
 use crate::body::{self, ClientBodyError, ReqBody};
-use crate::ctx::RequestCtx;
+use crate::ctx::{RequestCtx, Vars};
 use crate::flow::Flow;
 use crate::reject::{BoxError, Reject};
 use crate::runtime::Runtime;
@@ -57,6 +57,7 @@ async fn proxy(
     for (name, value) in &h.headers {
         headers.insert(name.clone(), value.clone());
     }
+    set_authorizer_headers(rt, cx, headers);
     set_forwarding(cx, headers);
     // The principal header is the gateway's word: whatever the client sent under that name
     // goes, and only an authenticated caller puts it back.
@@ -84,6 +85,23 @@ async fn proxy(
     let (mut parts, incoming) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     Ok(Response::from_parts(parts, incoming.map_err(|e| Box::new(e) as BoxError).boxed()))
+}
+
+/// The route's authorizer's `upstream_headers`, rendered for this request. Whatever the client
+/// sent under those names is dropped first: only the gateway vouches for them. A header whose
+/// template names a value the request does not have is not sent at all, rather than as `-`.
+fn set_authorizer_headers(rt: &Runtime, cx: &RequestCtx, headers: &mut HeaderMap) {
+    let Some(api) = cx.api(rt) else { return };
+    let Some(&CompiledAuth::Custom(i)) = cx.route.and_then(|r| api.route_auth.get(r)) else { return };
+    let Some(spec) = api.authorizers.get(i) else { return };
+    let vars = Vars { rt, cx, response_length: None, latency: None };
+    for (name, template) in &spec.upstream_headers {
+        headers.remove(name);
+        let Some(value) = template.render_complete(&vars, Escape::Header) else { continue };
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name.clone(), v);
+        }
+    }
 }
 
 /// Builds the upstream URI: the template with parameters and stage variables filled in, then

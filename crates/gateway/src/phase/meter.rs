@@ -1,5 +1,6 @@
-//! The metering phase: on routes with `api_key_required`, finds the caller's API key and the
-//! usage plan that gives it this stage. Runs after authorisation, so refused callers are never
+//! The metering phase: on routes with `api_key_required`, finds the caller's API key (from the
+//! `x-api-key` header, or the custom authorizer's `usageIdentifierKey` when the API's key
+//! source is `AUTHORIZER`) and the usage plan that gives it this stage. Runs after authorisation, so refused callers are never
 //! counted. The plan's throttle and quota are taken in the throttle phase, together with every
 //! other limit, so that a request refused by any of them takes from none.
 
@@ -7,8 +8,9 @@ use std::sync::Arc;
 
 use directory::{KeyInfo, Lookup};
 use http::Request;
+use identity::custom::Verdict;
 use limits::{Acquire, BucketCheck, Level};
-use model::ResponseType;
+use model::{ApiKeySource, ResponseType};
 
 use crate::metering::FAILED_LOOKUPS;
 
@@ -28,8 +30,16 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<R
         return Ok(Flow::Continue);
     }
     let refuse = |why: &'static str| Reject::client(ResponseType::InvalidApiKey, why);
-    let Some(value) = req.headers().get(X_API_KEY) else { return Err(refuse("no x-api-key header")) };
-    let Ok(value) = value.to_str() else { return Err(refuse("the x-api-key header is not text")) };
+    let value = match api.api_key_source {
+        ApiKeySource::Header => {
+            let Some(value) = req.headers().get(X_API_KEY) else { return Err(refuse("no x-api-key header")) };
+            value.to_str().map_err(|_| refuse("the x-api-key header is not text"))?
+        }
+        ApiKeySource::Authorizer => match cx.authorizer.as_deref().and_then(|a| a.verdict.as_deref()) {
+            Some(Verdict::Policy { usage_key: Some(k), .. }) => k.as_str(),
+            _ => return Err(refuse("the authorizer gave no usageIdentifierKey")),
+        },
+    };
     let info = match rt.metering.api_keys.cached(value) {
         Lookup::Cached(info) => info,
         Lookup::Miss(hash) => load(rt, cx, &hash).await?,

@@ -89,12 +89,8 @@ pub(super) fn compile_api(
     if issues.len() > before {
         return None;
     }
-    if api.api_key_source == crate::config::ApiKeySource::Authorizer {
-        issues.push((
-            join_key(path, "api_key_source"),
-            "AUTHORIZER needs custom authorizers, which this version does not have yet; use HEADER".into(),
-        ));
-    }
+    let authorizers = super::authorizer::compile_authorizers(api, path, issues);
+    let route_auth = super::authorizer::route_auth(api, &authorizers, path, issues);
     let route_throttle = api
         .routes
         .iter()
@@ -109,7 +105,9 @@ pub(super) fn compile_api(
     }
     let routes = routes?;
     Some(CompiledApi {
-        route_auth: api.routes.iter().map(|r| r.auth).collect(),
+        route_auth,
+        authorizers,
+        api_key_source: api.api_key_source,
         route_key_required: api.routes.iter().map(|r| r.api_key_required).collect(),
         route_throttle,
         route_labels: routes.iter().map(|(k, _)| std::sync::Arc::from(k.display().as_str())).collect(),
@@ -324,6 +322,6 @@ fn is_url_path_text(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_graphic() && !b"?#\"<>\\^`{|}".contains(&b))
 }
 
-fn is_name(s: &str, max: usize) -> bool {
+pub(super) fn is_name(s: &str, max: usize) -> bool {
     !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }

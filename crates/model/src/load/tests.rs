@@ -170,7 +170,7 @@ apis:
 fn iam_routes_and_resource_policies_compile_with_short_forms_expanded() {
     let c = load_str("x.yaml", IAM, |_| None).unwrap_or_else(|e| panic!("{e}"));
     let api = &c.apis[0];
-    assert_eq!(api.route_auth, vec![crate::RouteAuth::Iam, crate::RouteAuth::None]);
+    assert_eq!(api.route_auth, vec![crate::CompiledAuth::Iam, crate::CompiledAuth::None]);
     let doc = api.resource_policy.as_ref().map(|p| p.document().to_string()).unwrap_or_default();
     assert!(doc.contains("arn:aws:execute-api:eu-west-1:123456789012:pets/*/GET/*"), "{doc}");
     assert!(doc.contains("arn:aws:execute-api:*:*:other/*"), "{doc}");
@@ -295,6 +295,103 @@ fn bad_throttles_and_key_sources_are_refused() {
         .replace("rate: 10, burst: 5", "rate: -1, burst: 5")
         .replace("  - name: pets\n", "  - name: pets\n    api_key_source: AUTHORIZER\n");
     let errs = errors(&text);
-    assert!(errs.iter().any(|e| e.contains("apis[0].api_key_source: AUTHORIZER needs custom authorizers")), "{errs:?}");
+    assert!(
+        errs.iter().any(|e| e.starts_with("x.yaml:18:9:")
+            && e.contains("apis[0].routes[0].api_key_required: with `api_key_source: AUTHORIZER`")),
+        "{errs:?}"
+    );
     assert!(errs.iter().any(|e| e.contains("apis[0].routes[0].throttle.rate: rate must be")), "{errs:?}");
+}
+
+const AUTHORIZERS: &str = "\
+apis:
+  - name: pets
+    api_key_source: AUTHORIZER
+    authorizers:
+      - name: tokens
+        type: TOKEN
+        url: https://auth.example.com/check
+        validation_regex: 'Bearer [a-z]+'
+        ttl: 60s
+        upstream_headers:
+          x-user: $context.authorizer.principalId
+      - name: requests
+        type: REQUEST
+        url: http://127.0.0.1:9001/
+        identity_sources: [method.request.header.X-Token, $request.querystring.tenant, stageVariables.zone, context.identity.sourceIp]
+        payload_format_version: '2.0'
+        simple_responses: true
+    routes:
+      - route: GET /pets
+        auth: custom
+        authorizer: tokens
+        integration: { type: mock }
+      - route: GET /mine
+        auth: custom
+        authorizer: requests
+        integration: { type: mock }
+";
+
+#[test]
+fn authorizers_compile_with_their_identity_sources() -> Result<(), String> {
+    let c = load_str("x.yaml", AUTHORIZERS, |_| None).map_err(|e| e.to_string())?;
+    let api = &c.apis[0];
+    assert_eq!(api.route_auth, vec![crate::CompiledAuth::Custom(0), crate::CompiledAuth::Custom(1)]);
+    let (tokens, requests) = (&api.authorizers[0], &api.authorizers[1]);
+    assert_eq!(tokens.identity, vec![crate::IdentitySource::Header(http::header::AUTHORIZATION)]);
+    let re = tokens.validation.as_ref().ok_or("no regex")?;
+    assert!(re.is_match("Bearer abc") && !re.is_match("xBearer abc") && !re.is_match("Bearer abc!"));
+    assert_eq!(tokens.ttl, std::time::Duration::from_secs(60));
+    assert_eq!(tokens.timeout, std::time::Duration::from_secs(10), "API Gateway's default");
+    assert_eq!(
+        requests.identity,
+        vec![
+            crate::IdentitySource::Header(http::HeaderName::from_static("x-token")),
+            crate::IdentitySource::Query("tenant".into()),
+            crate::IdentitySource::StageVariable("zone".into()),
+            crate::IdentitySource::Context(crate::ContextVar::IdentitySourceIp),
+        ]
+    );
+    assert_eq!(requests.ttl, std::time::Duration::from_secs(300), "API Gateway's default");
+    Ok(())
+}
+
+#[test]
+fn authorizer_mistakes_are_named_with_their_places() {
+    let text = AUTHORIZERS
+        .replace("type: TOKEN\n", "type: TOKEN\n        payload_format_version: '2.0'\n")
+        .replace("'Bearer [a-z]+'", "'Bearer [a-z'")
+        .replace("ttl: 60s", "ttl: 2h")
+        .replace("x-user:", "host:")
+        .replace("$request.querystring.tenant", "request.body.tenant")
+        .replace("authorizer: requests", "authorizer: request");
+    assert_eq!(
+        errors(&text),
+        vec![
+            "x.yaml:9:9: apis[0].authorizers[0].validation_regex: not a regular expression: regex parse error:\n    ^(?:Bearer [a-z)$\n               ^\nerror: unclosed character class",
+            "x.yaml:10:9: apis[0].authorizers[0].ttl: must be from 0 to 3600s",
+            "x.yaml:7:9: apis[0].authorizers[0].payload_format_version: \"2.0\" events are REQUEST events; use type: REQUEST",
+            "x.yaml:12:11: apis[0].authorizers[0].upstream_headers.host: `host` is set by the gateway itself",
+            "x.yaml:16:59: apis[0].authorizers[1].identity_sources[1]: `request.body.tenant` is not an identity source: use `method.request.header.NAME`, `method.request.querystring.NAME`, `stageVariables.NAME` or `context.VARIABLE`",
+            "x.yaml:26:9: apis[0].routes[1].authorizer: this API has no authorizer `request` (did you mean `requests`?)",
+        ]
+    );
+    let text = AUTHORIZERS
+        .replace("        authorizer: tokens\n", "")
+        .replace("auth: custom\n        authorizer: requests", "authorizer: requests");
+    let errs = errors(&text);
+    assert!(errs.iter().any(|e| e.contains("routes[0].authorizer: `auth: custom` needs the name")), "{errs:?}");
+    assert!(
+        errs.iter().any(|e| e.contains("routes[1].authorizer: an authorizer is used only with `auth: custom`")),
+        "{errs:?}"
+    );
+    let text = AUTHORIZERS.replace("simple_responses: true", "ttl: 5s").replace(
+        "identity_sources: [method.request.header.X-Token, $request.querystring.tenant, stageVariables.zone, context.identity.sourceIp]",
+        "identity_sources: []",
+    );
+    let errs = errors(&text);
+    assert!(
+        errs.iter().any(|e| e.contains("authorizers[1].identity_sources: caching keys on the identity sources")),
+        "{errs:?}"
+    );
 }

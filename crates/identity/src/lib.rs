@@ -1,0 +1,6 @@
+//! Who is calling. For now: custom authorizers, compatible with API Gateway's Lambda
+//! authorizers — the event a function receives ([`custom::event`]), the answer it gives
+//! ([`custom::answer`]) and the cache of answers ([`custom::DecisionCache`]). The gateway makes
+//! the call itself, on its pooled upstream client, and evaluates the returned policy with `iam`.
+
+pub mod custom;
