@@ -6,6 +6,7 @@
 #   CASE=iam bash bench/compare.sh              # the gateway with and without `auth: iam`
 #   CASE=apikey bash bench/compare.sh           # ... with and without an API key and usage plan
 #   CASE=apikey-redis bash bench/compare.sh     # the same with the counters on Redis
+#   CASE=authorizer bash bench/compare.sh       # ... with and without a custom authorizer
 #
 # Both proxies get one worker (portcullis --workers 1, nginx worker_processes 1), terminate
 # TLS 1.2/1.3 with the same ECDSA P-256 certificate (the gateway's development certificate),
@@ -43,6 +44,13 @@
 # Redis against the open route in process. The counters under the prefix are deleted at the end
 # if redis-cli is installed (they expire on their own otherwise).
 #
+# CASE=authorizer measures a custom authorizer with its cache hot: one gateway, two routes to the
+# same upstream that differ only in `auth: custom` (a TOKEN authorizer whose function is
+# bench-upstream's `POST /authorize`, answering a policy that allows the whole API; `ttl: 3600s`),
+# in interleaved rounds (open, authorizer, open, ...); wrk sends one bearer token, so after the
+# first call every request is answered from the node's cache and the policy is checked against
+# its method ARN. It reports the authorizer/open ratio (target: at least 0.90).
+#
 # Every case raises the gateway-wide `throttling` limit (default 10,000 requests/s, burst 5,000)
 # to 1,000,000/s so that no round is throttled; its bucket is still taken on every request.
 #
@@ -51,7 +59,7 @@
 # Nothing is pinned to CPUs: on a small shared machine wrk, the proxy and the upstream compete
 # for the same cores and the figures are noisy; compare the ratio more than the absolutes.
 #
-# Env: CASE (nginx, iam, apikey or apikey-redis), ROUNDS (3), DURATION (10s), CONNS (32),
+# Env: CASE (nginx, iam, apikey, apikey-redis or authorizer), ROUNDS (3), DURATION (10s), CONNS (32),
 # WARMUP (2s), REDIS_URL (redis://127.0.0.1:6379/0, for CASE=apikey-redis), REDIS_SCOPE (all,
 # or plans: only the usage plan on Redis, the gateway's own buckets per node), and the ports
 # GATEWAY_PORT (18443), ADMIN_PORT (19443), NGINX_PORT (18444), UPSTREAM_PORT (18081) and
@@ -77,8 +85,8 @@ die() {
 	exit 1
 }
 
-[[ $CASE == nginx || $CASE == iam || $CASE == apikey || $CASE == apikey-redis ]] ||
-	die "CASE must be nginx, iam, apikey or apikey-redis, not '$CASE'"
+[[ $CASE == nginx || $CASE == iam || $CASE == apikey || $CASE == apikey-redis || $CASE == authorizer ]] ||
+	die "CASE must be nginx, iam, apikey, apikey-redis or authorizer, not '$CASE'"
 [[ $REDIS_SCOPE == all || $REDIS_SCOPE == plans ]] || die "REDIS_SCOPE must be all or plans, not '$REDIS_SCOPE'"
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
 [[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "CONNS must be a positive integer, not '$CONNS'"
@@ -234,6 +242,15 @@ $(route '/secure/{proxy+}' 'auth: iam')"
 elif [[ $CASE == apikey* ]]; then
 	ROUTES="$(route '/open/{proxy+}')
 $(route '/keyed/{proxy+}' 'api_key_required: true')"
+elif [[ $CASE == authorizer ]]; then
+	ROUTES="$(route '/open/{proxy+}')
+$(route '/authorized/{proxy+}' 'auth: custom')
+        authorizer: tokens
+    authorizers:
+      - name: tokens
+        type: TOKEN
+        url: http://127.0.0.1:$UPSTREAM_PORT/authorize
+        ttl: 3600s"
 else
 	ROUTES="$(route '/{proxy+}')"
 fi
@@ -384,6 +401,7 @@ NGINX_URL=https://127.0.0.1:$NGINX_PORT/bench
 OPEN_URL=https://127.0.0.1:$GATEWAY_PORT/open/bench
 IAM_URL=https://127.0.0.1:$GATEWAY_PORT/secure/bench
 KEYED_URL=https://127.0.0.1:$GATEWAY_PORT/keyed/bench
+AUTHORIZED_URL=https://127.0.0.1:$GATEWAY_PORT/authorized/bench
 LOCAL_URL=https://127.0.0.1:$LOCAL_PORT/open/bench
 
 probe() { # url [curl args]: one request over HTTP/1.1, e.g. "200, 62 B body, 250 B head"
@@ -452,6 +470,14 @@ elif [[ $CASE == apikey* ]]; then
 		LOCAL_PROBE=$(probe "$LOCAL_URL")
 		[[ $LOCAL_PROBE == 200,* ]] || die "the in-process gateway's open route answered '$LOCAL_PROBE' instead of 200"
 	fi
+elif [[ $CASE == authorizer ]]; then
+	TOKEN=(-H "authorization: Bearer bench-7f3c9a1e5b2d4c6f8a0b")
+	OPEN_PROBE=$(probe "$OPEN_URL")
+	AUTHORIZED_PROBE=$(probe "$AUTHORIZED_URL" "${TOKEN[@]}")
+	NOTOKEN_PROBE=$(probe "$AUTHORIZED_URL")
+	[[ $OPEN_PROBE == 200,* ]] || die "the open route answered '$OPEN_PROBE' instead of 200"
+	[[ $AUTHORIZED_PROBE == 200,* ]] || die "the authorizer route answered '$AUTHORIZED_PROBE' to a request with a token instead of 200"
+	[[ $NOTOKEN_PROBE == 401,* ]] || die "the authorizer route answered '$NOTOKEN_PROBE' to a request without a token instead of 401"
 else
 	GW_PROBE=$(probe "$GW_URL")
 	NGINX_PROBE=$(probe "$NGINX_URL")
@@ -488,7 +514,7 @@ nginx_pids() { # the master and its children (the worker)
 	return 0
 }
 
-server_ticks() { # nginx, or a gateway label (gateway, open, iam, apikey; local: the in-process one)
+server_ticks() { # nginx, or a gateway label (gateway, open, iam, apikey, authorizer; local: the in-process one)
 	local total=0 pid
 	if [[ $1 == nginx ]]; then
 		for pid in $(nginx_pids); do total=$((total + $(proc_ticks "$pid"))); done
@@ -664,6 +690,34 @@ EOF
 		ratio apikey open "ratio apikey/open"
 		echo "(target: at least 0.90; CPU: time the gateway process used, per request and as a share of one core)"
 	fi
+elif [[ $CASE == authorizer ]]; then
+	cat <<EOF
+
+Portcullis with and without a custom authorizer: the same HTTPS keep-alive route to a local
+HTTP/1.1 upstream, once with \`auth: custom\` (a TOKEN authorizer, its answer cached: the token's
+HMAC, the node's cache, the policy checked against the method ARN) and once without
+NOTE: nothing is pinned to CPUs. This machine has $(nproc) core(s), shared by wrk, the gateway,
+      the upstream and whatever else runs here (load average now: $(cut -d' ' -f1-3 /proc/loadavg)).
+      Figures are noisy; the authorizer/open ratio is more meaningful than the absolutes.
+client:   wrk -t1 -c$CONNS -d$DURATION --latency (HTTP/1.1 over TLS, keep-alive), $ROUNDS interleaved rounds, ${WARMUP} warm-up each;
+          authorizer rounds send one bearer token
+gateway:  portcullis --workers 1, access log off, TLS: $(tls_of "$GATEWAY_PORT")
+open:       ANY /open/{proxy+}                     $OPEN_URL    probe: $OPEN_PROBE
+authorizer: ANY /authorized/{proxy+}, auth: custom $AUTHORIZED_URL    probe: $AUTHORIZED_PROBE (no token: ${NOTOKEN_PROBE%%,*})
+            function: POST http://127.0.0.1:$UPSTREAM_PORT/authorize (bench-upstream), ttl 3600s
+upstream: bench-upstream (one thread) on http://127.0.0.1:$UPSTREAM_PORT
+
+EOF
+	echo "warming up ($WARMUP each)..."
+	run_wrk open "$OPEN_URL" "$WARMUP" warmup
+	run_wrk authorizer "$AUTHORIZED_URL" "$WARMUP" warmup "${TOKEN[@]}"
+	header_row
+	for ((r = 1; r <= ROUNDS; r++)); do
+		run_wrk open "$OPEN_URL" "$DURATION" "$r"
+		run_wrk authorizer "$AUTHORIZED_URL" "$DURATION" "$r" "${TOKEN[@]}"
+	done
+	report_medians authorizer open "ratio authorizer/open"
+	echo "(target: at least 0.90; CPU: time the gateway process used, per request and as a share of one core)"
 else
 	cat <<EOF
 

@@ -4,8 +4,11 @@
 //! for a mock route (200 from config), for the same route with `auth: iam` (SigV4 verification
 //! and the caller's policies), for the same route with `api_key_required` under a usage plan
 //! with a throttle and a quota (the key's HMAC and cached lookup, the plan, and the global,
-//! plan and quota counters in process), and for an unknown path (403 gateway response), with
-//! the response body read to the end so the log phase (metrics) runs as it does when serving.
+//! plan and quota counters in process), for the same route behind a custom authorizer whose
+//! answer is cached (the identity's HMAC, the node's cache, the policy checked against the
+//! method ARN; the function, a local HTTP server, is called once before measuring), and for an
+//! unknown path (403 gateway response), with the response body read to the end so the log
+//! phase (metrics) runs as it does when serving.
 //!
 //! The gateway-wide throttle is raised far above what a benchmark reaches (the default, 10,000
 //! requests/s, would turn most iterations into 429s), and every answer's status is checked.
@@ -68,6 +71,19 @@ apis:
           headers:
             content-type: application/json
           body: '{"message": "Hello from Portcullis"}'
+      - route: GET /authorized
+        auth: custom
+        authorizer: tokens
+        integration:
+          type: mock
+          status: 200
+          headers:
+            content-type: application/json
+          body: '{"message": "Hello from Portcullis"}'
+    authorizers:
+      - name: tokens
+        type: TOKEN
+        url: http://AUTHORIZER/authorize
 "#;
 
 const HOST: &str = "localhost:8443";
@@ -81,6 +97,8 @@ enum Caller {
     Signed,
     /// The API key, in `x-api-key`.
     ApiKey,
+    /// A bearer token, for the custom authorizer.
+    Token,
 }
 
 fn request(path: &str, extra: &[(String, String)]) -> Request<()> {
@@ -104,7 +122,9 @@ fn pipeline(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     let _entered = rt.enter();
     let dir = tempfile::tempdir().expect("temp dir");
-    let compiled = model::load_str("bench.yaml", CONFIG, |_| None).expect("config");
+    let authorizer = rt.block_on(authorizer_function());
+    let config = CONFIG.replace("AUTHORIZER", &authorizer.to_string());
+    let compiled = model::load_str("bench.yaml", &config, |_| None).expect("config");
     let (certs, _dev) = CertStore::load(&[], dir.path()).expect("dev certificate");
     let directory = rt.block_on(common::directory(dir.path()));
     let user = rt.block_on(common::user(&directory, "bench", "arn:aws:iam::aws:policy/ReadOnlyAccess"));
@@ -135,10 +155,11 @@ fn pipeline(c: &mut Criterion) {
     };
 
     let mut g = c.benchmark_group("handle_without_body");
-    let cases: [(&str, &str, Caller, StatusCode); 4] = [
+    let cases: [(&str, &str, Caller, StatusCode); 5] = [
         ("mock_200", "/hello", Caller::Anonymous, StatusCode::OK),
         ("iam_get_200", "/secure", Caller::Signed, StatusCode::OK),
         ("api_key_plan_200", "/keyed", Caller::ApiKey, StatusCode::OK),
+        ("authorizer_cached_200", "/authorized", Caller::Token, StatusCode::OK),
         ("unrouted_403", "/no/such/path", Caller::Anonymous, StatusCode::FORBIDDEN),
     ];
     for (name, path, caller, want) in cases {
@@ -151,6 +172,7 @@ fn pipeline(c: &mut Criterion) {
             Caller::Anonymous => Vec::new(),
             Caller::Signed => common::sign_get(&user, &format!("https://{HOST}{path}")),
             Caller::ApiKey => vec![("x-api-key".to_owned(), key_value.to_string())],
+            Caller::Token => vec![("authorization".to_owned(), "Bearer 7f3c9a1e5b2d4c6f8a0b".to_owned())],
         };
         let (status, len) = rt.block_on(one(&gw, &conn, path, &extra));
         assert_eq!(status, want, "{path}");
@@ -166,6 +188,27 @@ fn pipeline(c: &mut Criterion) {
         });
     }
     g.finish();
+}
+
+/// The custom-authorizer function: a local HTTP/1.1 server answering every call with
+/// [`portcullis_bench::AUTHORIZER_ANSWER`], on the benchmark's runtime.
+async fn authorizer_function() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let svc = hyper::service::service_fn(|_req| async {
+                let body = http_body_util::Full::new(bytes::Bytes::from_static(
+                    portcullis_bench::AUTHORIZER_ANSWER.as_bytes(),
+                ));
+                Ok::<_, std::convert::Infallible>(http::Response::new(body))
+            });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(tcp), svc),
+            );
+        }
+    });
+    addr
 }
 
 criterion_group!(benches, pipeline);

@@ -1,6 +1,6 @@
 //! Benchmarks live in benches/. This library holds what the benchmarks and the helper binaries
 //! share: signing a request with AWS's own SigV4 signer (the `aws-sigv4` crate), the way an
-//! SDK client would.
+//! SDK client would, and the answer of the benchmarks' custom-authorizer function.
 
 use std::time::SystemTime;
 
@@ -43,3 +43,8 @@ pub fn sign_headers(
     }
     Ok(headers.iter().map(|h| (h.name().to_ascii_lowercase(), h.value().to_owned())).collect())
 }
+
+/// What the benchmarks' authorizer function answers (`POST /authorize` on `bench-upstream`):
+/// a Lambda authorizer's policy allowing every method of API `bench` in every stage, with a
+/// context, so a cached answer serves every request of the benchmark.
+pub const AUTHORIZER_ANSWER: &str = r#"{"principalId":"bench","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"arn:aws:execute-api:*:*:bench/*"}]},"context":{"tier":"gold"}}"#;

@@ -1,8 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark harness")]
 //! The upstream `bench/compare.sh` puts behind both Portcullis and nginx: plain HTTP/1.1 with
 //! keep-alive on `127.0.0.1:<port>`, answering every request with `200`, `content-type:
-//! application/json` and the same small JSON body. One thread, nothing else: it must never be
-//! the bottleneck.
+//! application/json` and the same small JSON body — except `POST /authorize`, which answers as
+//! a custom-authorizer function allowing API `bench` (`CASE=authorizer`). One thread, nothing
+//! else: it must never be the bottleneck.
 //!
 //! ```text
 //! bench-upstream 18081
@@ -58,8 +59,13 @@ async fn serve(addr: SocketAddr) {
     }
 }
 
-async fn answer(_req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let mut resp = Response::new(Full::new(Bytes::from_static(BODY)));
+async fn answer(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let body = if req.method() == hyper::Method::POST && req.uri().path() == "/authorize" {
+        portcullis_bench::AUTHORIZER_ANSWER.as_bytes()
+    } else {
+        BODY
+    };
+    let mut resp = Response::new(Full::new(Bytes::from_static(body)));
     resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(resp)
 }

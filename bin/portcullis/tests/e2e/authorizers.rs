@@ -552,3 +552,38 @@ impl Drop for Wrapper {
         let _ = self.0.wait();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_keeps_an_unchanged_authorizers_cache_and_starts_afresh_for_a_changed_one() {
+    let f = AuthFn::start().await;
+    let up = Upstream::start().await;
+    let gw = Gw::start(&token_config(&f.url(), &up.url(), ""));
+    assert_eq!(call(&gw, Method::GET, "/prod/pets/1", Some("Bearer get-pets")).await.0, 200);
+    assert_eq!(f.calls(), 1);
+    let reload = || async {
+        let (status, body) = gw.admin_json(Method::POST, "/reload", None).await;
+        (status, body["status"].as_str().unwrap_or_default().to_owned(), body)
+    };
+    // Nothing about the authorizer changed: the cached answer still serves.
+    gw.rewrite_config(&token_config(&f.url(), &up.url(), "").replace("body: '{\"pet\":1}'", "body: '{\"pet\":2}'"));
+    let (status, state, body) = reload().await;
+    assert_eq!((status, state.as_str()), (200, "reloaded"), "{body}");
+    assert_eq!(call(&gw, Method::GET, "/prod/pets/1", Some("Bearer get-pets")).await.2, json!({"pet": 2}));
+    assert_eq!(f.calls(), 1);
+    // A changed authorizer (here its timeout) is another authorizer: its cache starts empty.
+    gw.rewrite_config(&token_config(&f.url(), &up.url(), "").replace("timeout: 500ms", "timeout: 700ms"));
+    let (_, state, body) = reload().await;
+    assert_eq!(state, "reloaded", "{body}");
+    assert_eq!(call(&gw, Method::GET, "/prod/pets/1", Some("Bearer get-pets")).await.0, 200);
+    assert_eq!(f.calls(), 2);
+    // A broken authorizer is refused with its place, and the old config keeps serving.
+    gw.rewrite_config(&token_config(&f.url(), &up.url(), "").replace(
+        "authorizer: tokens\n        integration: { type: mock, status: 204 }",
+        "authorizer: token\n        integration: { type: mock, status: 204 }",
+    ));
+    let (_, state, body) = reload().await;
+    assert_ne!(state, "reloaded", "{body}");
+    assert!(body.to_string().contains("this API has no authorizer `token` (did you mean `tokens`?)"), "{body}");
+    assert_eq!(call(&gw, Method::GET, "/prod/pets/1", Some("Bearer get-pets")).await.0, 200);
+    assert_eq!(f.calls(), 2);
+}
