@@ -135,16 +135,10 @@ fn pipeline(c: &mut Criterion) {
     let (key, key_value) = rt.block_on(metering.api_keys.create(new, common::now_ms())).expect("create API key");
     rt.block_on(metering.api_keys.attach("bench", &key.id, common::now_ms(), |_| false)).expect("attach API key");
     let decisions = Arc::new(identity::custom::DecisionCache::new(b"bench", None));
-    let gw = Gateway::new(
-        &dir.path().join("bench.yaml"),
-        compiled,
-        Arc::new(certs),
-        metrics,
-        directory,
-        metering,
-        decisions,
-    )
-    .expect("gateway");
+    let certs = Arc::new(certs);
+    let tls = Arc::new(gateway::TlsSelector::build(&compiled.config, &certs).expect("TLS selector"));
+    let services = gateway::Services { directory, metering, decisions, tls };
+    let gw = Gateway::new(&dir.path().join("bench.yaml"), compiled, certs, metrics, services).expect("gateway");
     // As an HTTP/1.1 connection: with framing flags (HTTP/2 connections have none).
     let conn = ConnInfo {
         peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
@@ -152,6 +146,8 @@ fn pipeline(c: &mut Criterion) {
         cipher_suite: "TLS13_AES_128_GCM_SHA256",
         sni: None,
         framing: Some(Arc::new(FramingFlags::default())),
+        domain: None,
+        client_cert: None,
     };
 
     let mut g = c.benchmark_group("handle_without_body");

@@ -102,7 +102,7 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         .context("cannot open the authorizer-cache secret")?;
     let decisions = Arc::new(identity::custom::DecisionCache::new(&cache_secret, redis));
 
-    let (certs, dev) = CertStore::load(&cfg.tls.certificates, &cfg.data_dir).context("cannot load certificates")?;
+    let (certs, dev) = CertStore::load(&cfg.all_certificates(), &cfg.data_dir).context("cannot load certificates")?;
     if let Some(dev) = dev {
         let verb = if dev.created { "created" } else { "using" };
         eprintln!(
@@ -112,10 +112,14 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         );
     }
     let certs = Arc::new(certs);
-    let tls = certs.server_config()?;
+    // The admin listener always uses the default endpoint's settings; the API listener chooses
+    // by SNI among the custom domains.
+    let admin_tls = Arc::new(gateway::TlsSelector::single(certs.server_config()?));
+    let tls = Arc::new(gateway::TlsSelector::build(&cfg, &certs).context("cannot load the domains' TLS settings")?);
     let metrics = Arc::new(Metrics::new());
-    let gw =
-        Gateway::new(config_path, compiled, certs, metrics.clone(), directory.clone(), metering.clone(), decisions)?;
+    let services =
+        gateway::Services { directory: directory.clone(), metering: metering.clone(), decisions, tls: tls.clone() };
+    let gw = Gateway::new(config_path, compiled, certs, metrics.clone(), services)?;
     let ops = Arc::new(Ops::new(gw.clone(), store.clone()));
     let (stop, stopped) = watch::channel(false);
     let opts = |name| ServeOptions {
@@ -140,7 +144,7 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         let make = move |conn: Arc<gateway::ConnInfo>| admin::service(router.clone(), conn.peer);
         tasks.push(tokio::spawn(serve_tls(
             listener,
-            tls.clone(),
+            admin_tls.clone(),
             opts("admin"),
             metrics.clone(),
             make,

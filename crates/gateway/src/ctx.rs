@@ -22,6 +22,10 @@ pub struct ConnInfo {
     pub sni: Option<String>,
     /// HTTP/1 framing verdicts for this connection (`None` on HTTP/2).
     pub framing: Option<std::sync::Arc<crate::framing::FramingFlags>>,
+    /// The custom domain the handshake was made for (`None`: the default endpoint).
+    pub domain: Option<std::sync::Arc<str>>,
+    /// The client's verified certificate, on a mutual-TLS domain.
+    pub client_cert: Option<std::sync::Arc<crate::client_cert::ClientCert>>,
 }
 
 /// Per-request state. Each field says which phase sets it.
@@ -50,6 +54,10 @@ pub(crate) struct RequestCtx {
     pub(crate) user_agent: Option<HeaderValue>,
     /// accept: the connection's byte watcher found this request's framing ambiguous.
     pub(crate) ambiguous_framing: bool,
+    /// accept: the custom domain of the connection.
+    pub(crate) domain: Option<std::sync::Arc<str>>,
+    /// accept: the client's verified certificate (mutual TLS).
+    pub(crate) client_cert: Option<std::sync::Arc<crate::client_cert::ClientCert>>,
     /// accept: the `Origin` header, for CORS decoration after the body is gone.
     pub(crate) origin: Option<HeaderValue>,
     /// normalise: the canonical path (empty until then).
@@ -138,6 +146,8 @@ impl RequestCtx {
             user_agent: headers.get(http::header::USER_AGENT).cloned(),
             ambiguous_framing: conn.framing.as_ref().is_some_and(|f| f.next_request_is_ambiguous()),
             origin: headers.get(http::header::ORIGIN).cloned(),
+            domain: conn.domain.clone(),
+            client_cert: conn.client_cert.clone(),
             path: String::new(),
             query: None,
             source_ip: conn.peer.ip(),
@@ -250,6 +260,14 @@ impl TemplateVars for Vars<'_> {
             ContextVar::AccountId => put(&self.rt.compiled.config.iam.account_id),
             ContextVar::TlsVersion => put(cx.tls_version),
             ContextVar::CipherSuite => !cx.cipher_suite.is_empty() && put(cx.cipher_suite),
+            ContextVar::ClientCertPem => cx.client_cert.as_ref().is_some_and(|c| put(&c.pem)),
+            ContextVar::ClientCertSubjectDn => cx.client_cert.as_ref().is_some_and(|c| put(&c.subject_dn)),
+            ContextVar::ClientCertIssuerDn => cx.client_cert.as_ref().is_some_and(|c| put(&c.issuer_dn)),
+            ContextVar::ClientCertSerialNumber => cx.client_cert.as_ref().is_some_and(|c| put(&c.serial)),
+            ContextVar::ClientCertNotBefore => cx.client_cert.as_ref().is_some_and(|c| put(&c.not_before)),
+            ContextVar::ClientCertNotAfter => cx.client_cert.as_ref().is_some_and(|c| put(&c.not_after)),
+            ContextVar::ClientCertFingerprint => cx.client_cert.as_ref().is_some_and(|c| put(&c.fingerprint)),
+            ContextVar::ClientCertSans => cx.client_cert.as_ref().is_some_and(|c| put(&c.sans.join(","))),
             _ => false,
         }
     }

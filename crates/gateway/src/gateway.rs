@@ -24,7 +24,7 @@ pub enum ReloadError {
     /// The new config does not load or compile.
     #[error("{0}")]
     Config(#[from] ConfigErrors),
-    /// Its certificates do not load.
+    /// Its certificates or trust stores do not load.
     #[error("{0}")]
     Tls(#[from] TlsError),
     /// An upstream client could not be built.
@@ -92,12 +92,10 @@ impl Gateway {
         compiled: Compiled,
         certs: Arc<CertStore>,
         metrics: Arc<Metrics>,
-        directory: Arc<directory::Directory>,
-        metering: Arc<crate::Metering>,
-        decisions: Arc<identity::custom::DecisionCache>,
+        services: crate::Services,
     ) -> Result<Arc<Self>, ClientError> {
         let access_log = AccessLog::stdout();
-        let rt = Runtime::build(compiled, None, metrics.clone(), access_log.clone(), directory, metering, decisions)?;
+        let rt = Runtime::build(compiled, None, metrics.clone(), access_log.clone(), services)?;
         let data_dir = rt.compiled.config.data_dir.clone();
         let started = rt.compiled.config.clone();
         Ok(Arc::new(Self {
@@ -186,17 +184,14 @@ impl Gateway {
             .await
             .map_err(|e| ReloadError::Loader(e.to_string()))??;
         let old = self.current.load_full();
-        let rt = Runtime::build(
-            compiled,
-            Some(&old),
-            self.metrics.clone(),
-            self.access_log.clone(),
-            old.directory.clone(),
-            old.metering.clone(),
-            old.decisions.clone(),
-        )?;
+        let rt = Runtime::build(compiled, Some(&old), self.metrics.clone(), self.access_log.clone(), old.services())?;
         let (new, was) = (&rt.compiled.config, &self.started);
-        self.certs.replace(&new.tls.certificates, &self.data_dir)?;
+        self.certs.replace(&new.all_certificates(), &self.data_dir)?;
+        if let Err(e) = rt.tls.replace(new, &self.certs) {
+            // The old domains keep serving with the old certificates.
+            let _ = self.certs.replace(&was_certificates(&old), &self.data_dir);
+            return Err(e.into());
+        }
         let mut restart_needed = Vec::new();
         for (name, changed) in [
             ("listen", new.listen != was.listen),
@@ -228,6 +223,11 @@ impl Gateway {
         self.current.store(Arc::new(rt));
         Ok(report)
     }
+}
+
+/// The certificates the running config was loaded with.
+fn was_certificates(rt: &Runtime) -> Vec<model::CertificateConfig> {
+    rt.compiled.config.all_certificates()
 }
 
 /// The pipeline, then `rescue` for a rejection, then `respond` and `log` on every way out.

@@ -12,8 +12,10 @@
 //! calls [`Gateway::reload`] on SIGHUP, on file changes, or from the admin API.
 
 mod body;
+mod client_cert;
 mod client_ip;
 mod ctx;
+mod domains;
 mod flow;
 mod framing;
 #[cfg(fuzzing)]
@@ -31,11 +33,13 @@ mod tls;
 mod upstream;
 
 pub use body::ResBody;
+pub use client_cert::ClientCert;
 pub use ctx::ConnInfo;
+pub use domains::{Endpoint, TlsSelector};
 pub use framing::FramingFlags;
 pub use gateway::{directory_settings, redis_settings, Gateway, ReloadError, ReloadReport};
 pub use listener::{serve_redirect, serve_tls, ServeOptions};
 pub use metering::Metering;
-pub use runtime::Runtime;
+pub use runtime::{Runtime, Services};
 pub use tls::{CertStore, DevCert, TlsError};
 pub use upstream::ClientError;

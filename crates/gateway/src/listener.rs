@@ -13,14 +13,15 @@ use hyper::service::Service;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use rustls::ServerConfig;
 use telemetry::{HandshakeResult, Metrics};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::LazyConfigAcceptor;
 
 use crate::body::{self, ResBody};
+use crate::client_cert::ClientCert;
 use crate::ctx::ConnInfo;
+use crate::domains::TlsSelector;
 use crate::framing::{FramingFlags, Watched};
 use crate::reject::BoxError;
 
@@ -45,7 +46,7 @@ pub struct ServeOptions {
 /// Serves TLS connections from `listener` until `shutdown` turns true, then drains.
 pub async fn serve_tls<M, S, B>(
     listener: TcpListener,
-    tls: Arc<ServerConfig>,
+    tls: Arc<TlsSelector>,
     opts: ServeOptions,
     metrics: Arc<Metrics>,
     make_service: M,
@@ -59,14 +60,13 @@ pub async fn serve_tls<M, S, B>(
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let acceptor = TlsAcceptor::from(tls);
     let slots = Arc::new(Semaphore::new(opts.max_connections));
     let graceful = GracefulShutdown::new();
     let builder = http_builder(&opts);
     while let Some((permit, tcp, peer)) = next_connection(&listener, &slots, &mut shutdown, opts.name).await {
         let _ = tcp.set_nodelay(true);
         let conn = Accepted {
-            acceptor: acceptor.clone(),
+            tls: tls.clone(),
             metrics: metrics.clone(),
             builder: builder.clone(),
             timeout: opts.header_read_timeout,
@@ -123,7 +123,7 @@ async fn next_connection(
 
 /// What a connection task needs to finish accepting.
 struct Accepted {
-    acceptor: TlsAcceptor,
+    tls: Arc<TlsSelector>,
     metrics: Arc<Metrics>,
     builder: auto::Builder<TokioExecutor>,
     timeout: Duration,
@@ -131,13 +131,23 @@ struct Accepted {
 }
 
 impl Accepted {
-    /// Completes the TLS handshake within the deadline, counting the result.
+    /// Completes the TLS handshake within the deadline, counting the result. The server config
+    /// is chosen by the SNI of the ClientHello: custom domains have their own versions and
+    /// client-certificate verifiers.
     async fn handshake(
         &self,
         tcp: tokio::net::TcpStream,
         peer: SocketAddr,
     ) -> Option<(Watched<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>, ConnInfo)> {
-        let stream = match tokio::time::timeout(self.timeout, self.acceptor.accept(tcp)).await {
+        let accept = async {
+            let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
+            let sni = start.client_hello().server_name().map(str::to_owned);
+            let Some(endpoint) = self.tls.select(sni.as_deref()) else {
+                return Err(std::io::Error::other(format!("no domain serves SNI {sni:?}")));
+            };
+            Ok((start.into_stream(endpoint.config).await?, endpoint.domain))
+        };
+        let (stream, domain) = match tokio::time::timeout(self.timeout, accept).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
                 self.metrics.handshake(self.name, HandshakeResult::Failed);
@@ -160,7 +170,8 @@ impl Accepted {
         let framing = (!h2).then(|| Arc::new(FramingFlags::default()));
         let cipher_suite = session.negotiated_cipher_suite().and_then(|c| c.suite().as_str()).unwrap_or("");
         let sni = session.server_name().map(str::to_owned);
-        let info = ConnInfo { peer, tls_version, cipher_suite, sni, framing: framing.clone() };
+        let client_cert = session.peer_certificates().and_then(|c| c.first()).and_then(ClientCert::parse).map(Arc::new);
+        let info = ConnInfo { peer, tls_version, cipher_suite, sni, framing: framing.clone(), domain, client_cert };
         Some((Watched::new(stream, framing), info))
     }
 }

@@ -32,6 +32,22 @@ pub struct Runtime {
     authorizers: Vec<Vec<AuthorizerEndpoint>>,
     /// Cached authorizer answers, shared by every runtime of the process.
     pub(crate) decisions: Arc<identity::custom::DecisionCache>,
+    /// TLS endpoints by domain, shared with the listener: requests must arrive on a connection
+    /// made for the domain their `Host` names.
+    pub(crate) tls: Arc<crate::domains::TlsSelector>,
+}
+
+/// The process-wide handles every runtime shares: they outlive reloads.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// IAM users, keys and policies.
+    pub directory: Arc<directory::Directory>,
+    /// Counters, API keys and usage.
+    pub metering: Arc<crate::Metering>,
+    /// Cached custom-authorizer answers.
+    pub decisions: Arc<identity::custom::DecisionCache>,
+    /// TLS endpoints by domain, shared with the API listener.
+    pub tls: Arc<crate::domains::TlsSelector>,
 }
 
 /// How to reach one custom authorizer.
@@ -52,10 +68,9 @@ impl Runtime {
         previous: Option<&Self>,
         metrics: Arc<Metrics>,
         access_log: AccessLog,
-        directory: Arc<directory::Directory>,
-        metering: Arc<crate::Metering>,
-        decisions: Arc<identity::custom::DecisionCache>,
+        services: Services,
     ) -> Result<Self, ClientError> {
+        let Services { directory, metering, decisions, tls } = services;
         let keys = compiled.apis.iter().flat_map(|a| a.routes.iter()).filter_map(|(_, r)| client_key(r));
         let authorizer_keys = compiled.apis.iter().flat_map(|a| a.authorizers.iter()).map(authorizer_key);
         let clients = Clients::build(keys.chain(authorizer_keys), previous.map(|p| &p.clients))?;
@@ -115,12 +130,23 @@ impl Runtime {
             metering,
             authorizers,
             decisions,
+            tls,
         })
     }
 
     /// The upstream client of a route.
     pub(crate) fn upstream_client(&self, api: Option<usize>, route: Option<usize>) -> Option<&UpstreamClient> {
         self.route_clients.get(api?)?.get(route?)?.as_ref()
+    }
+
+    /// The process-wide handles, for the next runtime.
+    pub(crate) fn services(&self) -> Services {
+        Services {
+            directory: self.directory.clone(),
+            metering: self.metering.clone(),
+            decisions: self.decisions.clone(),
+            tls: self.tls.clone(),
+        }
     }
 
     /// How to reach authorizer `index` of API `api`.

@@ -108,13 +108,30 @@ impl CertStore {
         Ok(true)
     }
 
-    /// A rustls server config that resolves certificates from this store.
+    /// A rustls server config that resolves certificates from this store (TLS 1.2 and 1.3,
+    /// no client certificates).
     pub fn server_config(self: &Arc<Self>) -> Result<Arc<ServerConfig>, TlsError> {
+        self.server_config_with(model::SecurityPolicy::Tls12, None)
+    }
+
+    /// A rustls server config with `policy`'s protocol versions and, for mutual TLS, a
+    /// client-certificate verifier.
+    pub fn server_config_with(
+        self: &Arc<Self>,
+        policy: model::SecurityPolicy,
+        clients: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+    ) -> Result<Arc<ServerConfig>, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut cfg = ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-            .with_no_client_auth()
-            .with_cert_resolver(Arc::new(Resolver(self.clone())));
+        let versions: &[&rustls::SupportedProtocolVersion] = match policy {
+            model::SecurityPolicy::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
+            model::SecurityPolicy::Tls13 => &[&rustls::version::TLS13],
+        };
+        let builder = ServerConfig::builder_with_provider(provider).with_protocol_versions(versions)?;
+        let builder = match clients {
+            Some(v) => builder.with_client_cert_verifier(v),
+            None => builder.with_no_client_auth(),
+        };
+        let mut cfg = builder.with_cert_resolver(Arc::new(Resolver(self.clone())));
         cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Arc::new(cfg))
     }

@@ -15,7 +15,7 @@ pub mod event;
 
 pub use answer::{parse_answer, CacheHint, CallError, Verdict};
 pub use cache::{CacheKey, Called, DecisionCache, Resolved, Source};
-pub use event::{Event, RequestFacts};
+pub use event::{ClientCertFacts, Event, RequestFacts};
 
 /// The name of the server secret (sealed by the KMS, the same on every node sharing the store)
 /// under which cache keys are computed and shared entries sealed.

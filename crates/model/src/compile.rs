@@ -19,6 +19,7 @@ use crate::upstream_url::UrlPart;
 
 mod api;
 mod authorizer;
+mod domains;
 mod metering;
 
 use api::{check_overlaps, compile_api};
@@ -39,6 +40,8 @@ pub struct Compiled {
     pub access_denied_body: Template,
     /// The header that carries the authenticated principal upstream, if any.
     pub principal_header: Option<HeaderName>,
+    /// `Strict-Transport-Security` for responses outside custom domains with their own.
+    pub hsts: Option<HeaderValue>,
     /// The limit on the gateway as a whole.
     pub global_limit: limits::Limit,
     /// The limit on each client address, if any.
@@ -71,6 +74,8 @@ pub struct CompiledApi {
     pub authorizers: Vec<crate::authorizer::CompiledAuthorizer>,
     /// The API's resource policy, with short-form resources expanded.
     pub resource_policy: Option<iam::policy::Policy>,
+    /// Each route's client-certificate demand, by route index.
+    pub route_client_cert: Vec<Option<crate::domains::RouteClientCert>>,
     /// Each route's API-key requirement, by route index.
     pub route_key_required: Vec<bool>,
     /// Each route's own throttle, by route index.
@@ -178,6 +183,7 @@ impl Compiled {
         let mut issues = Vec::new();
         check_limits(&config, &mut issues);
         let principal_header = check_iam(&config, &mut issues);
+        let hsts = domains::check_domains(&config, &mut issues);
         let access_log = if config.access_log.enabled {
             let text = config.access_log.format.as_deref().unwrap_or(DEFAULT_ACCESS_LOG);
             compile_access_log(text, &mut issues)
@@ -211,6 +217,7 @@ impl Compiled {
             default_response_body,
             access_denied_body,
             principal_header,
+            hsts,
             global_limit,
             client_limit,
             plans,
@@ -291,7 +298,8 @@ fn host_matches(pattern: &str, host: &str) -> bool {
     }
 }
 
-fn strip_port(host: &str) -> &str {
+/// A `Host` without its port (`[::1]:8443` → `[::1]`).
+pub fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
         return host.split_once(']').map_or(host, |(h, _)| h.trim_start_matches('['));
     }

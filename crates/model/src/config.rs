@@ -37,6 +37,10 @@ pub struct Config {
     /// in `data_dir` on first start.
     #[serde(default)]
     pub tls: TlsConfig,
+    /// Custom domains: names served with their own certificate, TLS policy, HSTS and mutual
+    /// TLS (see docs/custom-domains.md).
+    #[serde(default)]
+    pub domains: Vec<crate::domains::DomainConfig>,
     /// Where runtime state (admin credentials, audit trail) is kept.
     #[serde(default)]
     pub store: StoreConfig,
@@ -102,17 +106,26 @@ pub struct AdminConfig {
 }
 
 /// Server certificates.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
     /// Certificates chosen by SNI. The first one also answers clients that send no SNI or a
     /// name no certificate covers.
     #[serde(default)]
     pub certificates: Vec<CertificateConfig>,
+    /// `Strict-Transport-Security` on every response (custom domains may set their own).
+    /// Default: on, with a `max-age` of one year, except while the development certificate
+    /// serves (a browser would then insist on HTTPS for every `localhost` service).
+    #[serde(default)]
+    pub hsts: Option<crate::domains::HstsConfig>,
+    /// Serve clients whose SNI names no custom domain (or who send none). `false`: only the
+    /// `domains` serve, and other handshakes fail.
+    #[serde(default = "yes")]
+    pub default_endpoint: bool,
 }
 
 /// One certificate chain and its private key, as PEM files.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateConfig {
     /// PEM file with the certificate chain, leaf first.
@@ -406,6 +419,25 @@ pub enum RedisFailureMode {
     FailOpen,
 }
 
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self { certificates: Vec::new(), hsts: None, default_endpoint: true }
+    }
+}
+
+// === impl Config ===
+
+impl Config {
+    /// Every certificate to load: `tls.certificates`, then each domain's own, named for it.
+    pub fn all_certificates(&self) -> Vec<CertificateConfig> {
+        let own = self.domains.iter().filter_map(|d| {
+            let c = d.certificate.as_ref()?;
+            Some(CertificateConfig { cert: c.cert.clone(), key: c.key.clone(), server_names: vec![d.name.clone()] })
+        });
+        self.tls.certificates.iter().cloned().chain(own).collect()
+    }
+}
+
 impl Default for ThrottlingConfig {
     fn default() -> Self {
         Self { rate: default_global_rate(), burst: default_global_burst(), per_client: None }
@@ -485,6 +517,10 @@ pub struct RouteConfig {
     /// With `auth: custom`: the name of one of the API's `authorizers`.
     #[serde(default)]
     pub authorizer: Option<String>,
+    /// Demand a valid client certificate (mutual TLS) on this route, optionally from given
+    /// issuers or with given SANs; without one the request gets 403.
+    #[serde(default)]
+    pub client_certificate: Option<crate::domains::RouteClientCert>,
     /// Callers must send an enabled API key that a usage plan of this stage holds; the plan's
     /// throttle and quota then apply.
     #[serde(default)]

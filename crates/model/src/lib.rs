@@ -8,6 +8,7 @@ mod authorizer;
 mod compile;
 mod config;
 mod cors;
+mod domains;
 mod duration;
 mod interpolate;
 mod load;
@@ -22,8 +23,8 @@ mod upstream_url;
 
 pub use authorizer::{AuthorizerConfig, AuthorizerType, CompiledAuthorizer, IdentitySource, PayloadFormat};
 pub use compile::{
-    Compiled, CompiledApi, CompiledAuth, CompiledPlan, CompiledRoute, CompiledStage, HttpIntegration, Issue,
-    MockIntegration, Selection, StagePlan, DEFAULT_ACCESS_LOG, DEFAULT_RESPONSE_BODY, DEFAULT_STAGE,
+    strip_port, Compiled, CompiledApi, CompiledAuth, CompiledPlan, CompiledRoute, CompiledStage, HttpIntegration,
+    Issue, MockIntegration, Selection, StagePlan, DEFAULT_ACCESS_LOG, DEFAULT_RESPONSE_BODY, DEFAULT_STAGE,
 };
 pub use config::{
     AccessLogConfig, AdminConfig, ApiConfig, ApiKeySource, CertificateConfig, Config, CorsConfig,
@@ -33,6 +34,9 @@ pub use config::{
     TlsConfig, UsageConfig, UsagePlanConfig,
 };
 pub use cors::CorsPolicy;
+pub use domains::{
+    DomainCertificate, DomainConfig, HstsConfig, MutualTlsConfig, MutualTlsMode, RouteClientCert, SecurityPolicy,
+};
 pub use duration::Duration;
 pub use load::{load_file, load_str, ConfigError, ConfigErrors};
 pub use path::{canonicalize, PathError};

@@ -76,6 +76,9 @@ response_types! {
     InvalidSignature = ("INVALID_SIGNATURE", 403, "InvalidSignatureException", Some("The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")),
     /// No credentials on a protected route, or no such resource or method.
     MissingAuthenticationToken = ("MISSING_AUTHENTICATION_TOKEN", 403, "MissingAuthenticationTokenException", Some("Missing Authentication Token")),
+    /// Portcullis extension: the request's `Host` names a custom domain other than the one its
+    /// connection was made for (each domain has its own TLS and client-certificate rules).
+    MisdirectedRequest = ("MISDIRECTED_REQUEST", 421, "MisdirectedRequestException", Some("Misdirected Request")),
     /// A usage-plan quota is used up.
     QuotaExceeded = ("QUOTA_EXCEEDED", 429, "LimitExceededException", Some("Limit Exceeded")),
     /// Portcullis extension: the request line and headers are over the limit.

@@ -8,6 +8,7 @@ mod admin;
 mod api_keys;
 mod authorizers;
 mod cli;
+mod domains;
 mod fixtures;
 mod harness;
 mod iam;

@@ -44,6 +44,9 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<R
     let Some(&auth) = api.route_auth.get(route) else {
         return Err(Reject::internal(ResponseType::ApiConfigurationError, "route without an authorisation setting"));
     };
+    if let Some(demand) = api.route_client_cert.get(route).and_then(Option::as_ref) {
+        check_client_cert(cx, demand)?;
+    }
     let resource_policy = api.resource_policy.as_ref();
     let caller = match auth {
         CompiledAuth::None if resource_policy.is_none() => return Ok(Flow::Continue),
@@ -80,6 +83,22 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<R
         return Err(Reject::client(ResponseType::AccessDenied, "denied by IAM policy").saying(message, None));
     }
     Ok(Flow::Continue)
+}
+
+/// A route's `client_certificate`: a verified certificate (the domain's verifier checked its
+/// chain, dates and CRLs), from an accepted issuer with an accepted SAN. Refused with 403, not
+/// a handshake failure, so clients can read why.
+fn check_client_cert(cx: &RequestCtx, demand: &model::RouteClientCert) -> Result<(), Reject> {
+    let refuse = |why: &'static str, message: &'static str| {
+        Err(Reject::client(ResponseType::AccessDenied, why).saying(message, None))
+    };
+    let Some(cert) = cx.client_cert.as_deref() else {
+        return refuse("no client certificate", "A client certificate is required");
+    };
+    if !demand.accepts(&cert.issuer_dn, &cert.sans) {
+        return refuse("client certificate not accepted by the route", "This client certificate is not accepted here");
+    }
+    Ok(())
 }
 
 /// Checks the SigV4 signature and returns the caller. The body is hashed as SigV4 requires:

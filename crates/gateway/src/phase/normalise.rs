@@ -39,6 +39,7 @@ pub(crate) fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<ReqBody
             return Err(Reject::client(ResponseType::BadRequest, "Host differs from the request's authority"));
         }
     }
+    check_domain(rt, cx)?;
     let mut lengths = headers.get_all(CONTENT_LENGTH).iter();
     if let Some(first) = lengths.next() {
         if lengths.next().is_some() || headers.contains_key(TRANSFER_ENCODING) {
@@ -64,6 +65,23 @@ pub(crate) fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<ReqBody
     // Usually the chain is just the client: share the value instead of formatting it again.
     cx.real_ip = if untrusted_peer { cx.forwarded_for.clone() } else { header_value(fwd.client.to_string()) };
     Ok(Flow::Continue)
+}
+
+/// A connection is made for one custom domain (its TLS version and client-certificate rules);
+/// a request on it whose `Host` names another (HTTP/2 connection reuse, or a client trying to
+/// skip a domain's mutual TLS) is answered 421, as RFC 9110 §15.5.20 provides.
+fn check_domain(rt: &Runtime, cx: &RequestCtx) -> Result<(), Reject> {
+    if cx.domain.is_none() && !rt.tls.has_domains() {
+        return Ok(());
+    }
+    let host = cx.host().map(model::strip_port).unwrap_or_default();
+    if rt.tls.domain_of_host(host) != cx.domain {
+        return Err(Reject::client(
+            ResponseType::MisdirectedRequest,
+            "Host names another domain than the connection's SNI",
+        ));
+    }
+    Ok(())
 }
 
 /// A header value that takes over the string's buffer; addresses are always valid values.

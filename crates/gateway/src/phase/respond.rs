@@ -1,5 +1,5 @@
 //! The respond phase: headers every response gets. Runs on every way out, after the pipeline
-//! or `rescue`: the request id, and the API's CORS decoration (except on a preflight, which
+//! or `rescue`: the request id, `Strict-Transport-Security` (the domain's or the default), and the API's CORS decoration (except on a preflight, which
 //! the CORS phase answered in full), and the `RateLimit-*` / `Retry-After` headers of a
 //! metered or throttled request.
 
@@ -17,6 +17,13 @@ pub(crate) fn finish(rt: &Runtime, cx: &mut RequestCtx, resp: &mut Response<ResB
         if let Some(policy) = cx.api(rt).and_then(|a| a.cors.as_ref()) {
             policy.decorate(cx.origin.as_ref(), resp.headers_mut());
         }
+    }
+    let hsts = match &cx.domain {
+        Some(d) => rt.tls.hsts_of(d).unwrap_or_else(|| rt.compiled.hsts.clone()),
+        None => rt.compiled.hsts.clone(),
+    };
+    if let Some(v) = hsts {
+        resp.headers_mut().insert(http::header::STRICT_TRANSPORT_SECURITY, v);
     }
     if let Some(r) = cx.rate_limit {
         let headers = resp.headers_mut();

@@ -33,6 +33,33 @@ pub struct RequestFacts<'a> {
     pub request_time: &'a str,
     /// Milliseconds since the epoch.
     pub request_time_epoch: u64,
+    /// The client certificate of a mutual-TLS connection.
+    pub client_cert: Option<ClientCertFacts<'a>>,
+}
+
+/// A verified client certificate as API Gateway passes it (reference §10.1).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientCertFacts<'a> {
+    /// PEM.
+    pub pem: &'a str,
+    /// `C=US,O=Example,CN=alice`.
+    pub subject_dn: &'a str,
+    /// The issuer's DN.
+    pub issuer_dn: &'a str,
+    /// `0a:1b:…`.
+    pub serial: &'a str,
+    /// `May 28 12:30:02 2019 GMT`.
+    pub not_before: &'a str,
+    /// Likewise.
+    pub not_after: &'a str,
+}
+
+impl ClientCertFacts<'_> {
+    fn to_json(self) -> Value {
+        json!({"clientCertPem": self.pem, "subjectDN": self.subject_dn, "issuerDN": self.issuer_dn,
+               "serialNumber": self.serial,
+               "validity": {"notBefore": self.not_before, "notAfter": self.not_after}})
+    }
 }
 
 /// Everything one event is built from.
@@ -112,7 +139,11 @@ impl Event<'_> {
                 "domainName": f.domain_name,
                 "requestTime": f.request_time,
                 "requestTimeEpoch": f.request_time_epoch,
-                "identity": { "sourceIp": f.source_ip, "userAgent": f.user_agent },
+                "identity": {
+                    "sourceIp": f.source_ip,
+                    "userAgent": f.user_agent,
+                    "clientCert": f.client_cert.map(ClientCertFacts::to_json),
+                },
             },
         })
     }
@@ -172,6 +203,7 @@ impl Event<'_> {
                     "sourceIp": f.source_ip,
                     "userAgent": f.user_agent,
                 },
+                "authentication": f.client_cert.map(|c| json!({ "clientCert": c.to_json() })),
                 "requestId": f.request_id,
                 "routeKey": self.route_key,
                 "stage": f.stage,
@@ -226,6 +258,7 @@ mod tests {
             domain_name: Some("api.example.com"),
             request_time: "12/Mar/2020:19:03:58 +0000",
             request_time_epoch: 1_583_348_638_390,
+            client_cert: None,
         }
     }
 

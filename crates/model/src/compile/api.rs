@@ -109,6 +109,7 @@ pub(super) fn compile_api(
         authorizers,
         api_key_source: api.api_key_source,
         route_key_required: api.routes.iter().map(|r| r.api_key_required).collect(),
+        route_client_cert: api.routes.iter().map(|r| r.client_certificate.clone()).collect(),
         route_throttle,
         route_labels: routes.iter().map(|(k, _)| std::sync::Arc::from(k.display().as_str())).collect(),
         label: std::sync::Arc::from(api.name.as_str()),

@@ -196,6 +196,14 @@ fn event(
         domain_name: cx.host(),
         request_time: &request_time,
         request_time_epoch: u64::try_from(crate::time_fmt::epoch_ms(cx.time)).unwrap_or(0),
+        client_cert: cx.client_cert.as_deref().map(|c| az::ClientCertFacts {
+            pem: &c.pem,
+            subject_dn: &c.subject_dn,
+            issuer_dn: &c.issuer_dn,
+            serial: &c.serial,
+            not_before: &c.not_before,
+            not_after: &c.not_after,
+        }),
     };
     let empty = std::collections::BTreeMap::new();
     let event = az::Event {

@@ -1,0 +1,67 @@
+//! Checking the custom domains and the routes' client-certificate demands.
+
+use http::HeaderValue;
+
+use super::Issue;
+use crate::config::Config;
+use crate::domains::HstsConfig;
+use crate::positions::{join_index, join_key};
+
+/// Checks `domains`, `tls.default_endpoint` and routes' `client_certificate`; returns the
+/// default HSTS header value.
+pub(super) fn check_domains(config: &Config, issues: &mut Vec<Issue>) -> Option<HeaderValue> {
+    for (i, d) in config.domains.iter().enumerate() {
+        let at = |f: &str| join_key(&join_index("domains", i), f);
+        let name = d.name.to_ascii_lowercase();
+        let bare = name.strip_prefix("*.").unwrap_or(&name);
+        if bare.is_empty()
+            || !bare.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        {
+            issues.push((at("name"), format!("`{}` is not a host name (or `*.` and one)", d.name)));
+        }
+        if let Some(j) = config.domains[..i].iter().position(|o| o.name.eq_ignore_ascii_case(&d.name)) {
+            issues.push((at("name"), format!("domain `{}` is already defined by domains[{j}]", d.name)));
+        }
+        if let Some(m) = &d.mutual_tls {
+            if m.truststore.is_empty() {
+                issues.push((join_key(&at("mutual_tls"), "truststore"), "name at least one PEM file of CAs".into()));
+            }
+        }
+        if let Some(h) = &d.hsts {
+            check_hsts(h, &at("hsts"), issues);
+        }
+    }
+    if !config.tls.default_endpoint && config.domains.is_empty() {
+        issues.push((
+            "tls.default_endpoint".into(),
+            "with the default endpoint off, only `domains` serve: define at least one".into(),
+        ));
+    }
+    let mtls = config.domains.iter().any(|d| d.mutual_tls.is_some());
+    for (a, api) in config.apis.iter().enumerate() {
+        for (r, route) in api.routes.iter().enumerate() {
+            if route.client_certificate.is_some() && !mtls {
+                let at = join_key(&join_index(&join_key(&join_index("apis", a), "routes"), r), "client_certificate");
+                issues.push((at, "no domain has `mutual_tls`, so no client ever presents a certificate".into()));
+            }
+        }
+    }
+    let dev_cert = config.all_certificates().is_empty();
+    match &config.tls.hsts {
+        Some(h) => {
+            check_hsts(h, "tls.hsts", issues);
+            h.header_value().and_then(|v| HeaderValue::from_str(&v).ok())
+        }
+        None if dev_cert => None,
+        None => HstsConfig::default().header_value().and_then(|v| HeaderValue::from_str(&v).ok()),
+    }
+}
+
+fn check_hsts(h: &HstsConfig, at: &str, issues: &mut Vec<Issue>) {
+    if h.preload && (!h.include_subdomains || h.max_age.as_std().as_secs() < 31_536_000) {
+        issues.push((
+            join_key(at, "preload"),
+            "preload lists accept only `include_subdomains: true` with a `max_age` of at least a year".into(),
+        ));
+    }
+}

@@ -1,0 +1,200 @@
+//! Custom domains as the config writes them: each name's certificate, TLS security policy,
+//! HSTS and mutual TLS; and what a route demands of a client certificate (see
+//! docs/custom-domains.md).
+
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::duration::Duration;
+
+/// A custom domain.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DomainConfig {
+    /// The name clients connect to (TLS SNI) and send as `Host`: `api.example.com`, or
+    /// `*.example.com` for one label.
+    pub name: String,
+    /// The domain's own certificate. Default: the one of `tls.certificates` that covers the
+    /// name.
+    #[serde(default)]
+    pub certificate: Option<DomainCertificate>,
+    /// `TLS_1_2` (TLS 1.2 and 1.3; the default) or `TLS_1_3` (TLS 1.3 only). Every suite
+    /// offered is an AEAD with forward secrecy either way.
+    #[serde(default)]
+    pub security_policy: SecurityPolicy,
+    /// HSTS for this domain, instead of `tls.hsts`.
+    #[serde(default)]
+    pub hsts: Option<HstsConfig>,
+    /// Mutual TLS: the CAs client certificates must chain to.
+    #[serde(default)]
+    pub mutual_tls: Option<MutualTlsConfig>,
+}
+
+/// A certificate chain and key as PEM files.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DomainCertificate {
+    /// PEM file with the certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM file with the private key.
+    pub key: PathBuf,
+}
+
+/// A TLS security policy, named as API Gateway names them.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum SecurityPolicy {
+    /// TLS 1.2 and TLS 1.3.
+    #[default]
+    #[serde(rename = "TLS_1_2")]
+    Tls12,
+    /// TLS 1.3 only.
+    #[serde(rename = "TLS_1_3")]
+    Tls13,
+}
+
+/// `Strict-Transport-Security` on every response.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HstsConfig {
+    /// Send the header.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// How long browsers remember to use HTTPS only (`max-age`).
+    #[serde(default = "default_hsts_max_age")]
+    pub max_age: Duration,
+    /// Add `includeSubDomains`.
+    #[serde(default)]
+    pub include_subdomains: bool,
+    /// Add `preload`.
+    #[serde(default)]
+    pub preload: bool,
+}
+
+/// Mutual TLS on a domain.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MutualTlsConfig {
+    /// `required`: the handshake fails without a valid client certificate. `optional`: a
+    /// certificate is asked for and checked if sent; routes with `client_certificate` still
+    /// demand one (403 without).
+    pub mode: MutualTlsMode,
+    /// PEM files of the CAs client certificates must chain to (several bundles may be given;
+    /// any certificate in them may be an anchor).
+    pub truststore: Vec<PathBuf>,
+    /// PEM files of certificate revocation lists; a revoked client certificate is refused.
+    #[serde(default)]
+    pub crls: Vec<PathBuf>,
+}
+
+/// Whether a domain demands a client certificate at the handshake.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MutualTlsMode {
+    /// No certificate, no connection.
+    Required,
+    /// A certificate is checked if the client sends one.
+    Optional,
+}
+
+/// What a route demands of the client certificate. Present (even empty, `{}`) means a valid
+/// client certificate is required; the lists narrow which.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteClientCert {
+    /// Accept only certificates whose issuer DN is one of these
+    /// (`$context.identity.clientCert.issuerDN` form: `CN=Team CA,O=Example`).
+    #[serde(default)]
+    pub issuers: Vec<String>,
+    /// Accept only certificates with a DNS or URI subject alternative name matching one of
+    /// these (`*` matches any run of characters).
+    #[serde(default)]
+    pub sans: Vec<String>,
+}
+
+impl Default for HstsConfig {
+    fn default() -> Self {
+        Self { enabled: true, max_age: default_hsts_max_age(), include_subdomains: false, preload: false }
+    }
+}
+
+// === impl HstsConfig ===
+
+impl HstsConfig {
+    /// The header value, or `None` when disabled.
+    pub fn header_value(&self) -> Option<String> {
+        if !self.enabled {
+            return None;
+        }
+        let mut v = format!("max-age={}", self.max_age.as_std().as_secs());
+        if self.include_subdomains {
+            v.push_str("; includeSubDomains");
+        }
+        if self.preload {
+            v.push_str("; preload");
+        }
+        Some(v)
+    }
+}
+
+// === impl RouteClientCert ===
+
+impl RouteClientCert {
+    /// Whether a certificate with this issuer and these SANs is acceptable.
+    pub fn accepts(&self, issuer_dn: &str, sans: &[String]) -> bool {
+        (self.issuers.is_empty() || self.issuers.iter().any(|i| i == issuer_dn))
+            && (self.sans.is_empty() || self.sans.iter().any(|p| sans.iter().any(|s| glob(p, s))))
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself, case-insensitively.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.to_ascii_lowercase(), text.to_ascii_lowercase());
+    let mut parts = p.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = t.strip_prefix(first) else { return false };
+    let parts: Vec<&str> = parts.collect();
+    for (i, part) in parts.iter().enumerate() {
+        if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        }
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_hsts_max_age() -> Duration {
+    Duration::from_secs(31_536_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn san_patterns_and_issuers() {
+        let any = RouteClientCert::default();
+        assert!(any.accepts("CN=X", &[]));
+        let r = RouteClientCert { issuers: vec!["CN=Team CA".into()], sans: vec!["*.svc.example.com".into()] };
+        assert!(r.accepts("CN=Team CA", &["billing.svc.example.com".into()]));
+        assert!(!r.accepts("CN=Other CA", &["billing.svc.example.com".into()]));
+        assert!(!r.accepts("CN=Team CA", &["svc.example.com".into(), "evil.com".into()]));
+        assert!(glob("spiffe://example.org/*", "spiffe://example.org/ns/a"));
+        assert!(glob("a*b*c", "aXXbYYc") && !glob("a*b*c", "aXXbYY") && glob("exact", "EXACT"));
+    }
+
+    #[test]
+    fn hsts_header() {
+        assert_eq!(HstsConfig::default().header_value().as_deref(), Some("max-age=31536000"));
+        let h = HstsConfig { include_subdomains: true, preload: true, ..HstsConfig::default() };
+        assert_eq!(h.header_value().as_deref(), Some("max-age=31536000; includeSubDomains; preload"));
+        assert_eq!(HstsConfig { enabled: false, ..HstsConfig::default() }.header_value(), None);
+    }
+}
