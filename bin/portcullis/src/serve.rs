@@ -131,6 +131,7 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         drain_timeout: cfg.shutdown.drain_timeout.as_std(),
     };
 
+    let challenges = Arc::new(gateway::Challenges::default());
     let mut tasks = Vec::new();
     let api = bind(cfg.listen, "HTTPS").await?;
     let https_port = api.local_addr()?.port();
@@ -153,7 +154,14 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
     }
     if let Some(r) = &cfg.http_redirect {
         let listener = bind(r.listen, "HTTP redirect").await?;
-        tasks.push(tokio::spawn(serve_redirect(listener, https_port, stopped.clone())));
+        tasks.push(tokio::spawn(serve_redirect(listener, https_port, challenges.clone(), stopped.clone())));
+    }
+    // Certificates from ACME: the store's are installed at once; missing or expiring ones are
+    // ordered, answered on the plain-HTTP listener just started.
+    if let Some(acme) =
+        gateway::AcmeManager::new(&cfg, store.clone(), directory.kms().clone(), gw.certs().clone(), challenges.clone())
+    {
+        tokio::spawn(acme.run(stopped.clone()));
     }
     tokio::spawn(ops.clone().watch_files(stopped.clone()));
     let flusher = tokio::spawn(crate::usage::flush_every(

@@ -63,6 +63,12 @@ impl ClientCert {
     }
 }
 
+/// A certificate's issuer DN and expiry (milliseconds since the epoch), for the inventory.
+pub(crate) fn issuer_and_expiry(der: &CertificateDer<'_>) -> Option<(String, i64)> {
+    let (_, cert) = X509Certificate::from_der(der.as_ref()).ok()?;
+    Some((dn(cert.issuer()), cert.validity().not_after.timestamp().saturating_mul(1000)))
+}
+
 /// `C=US,O=Example,CN=alice`, in the certificate's own order.
 fn dn(name: &X509Name<'_>) -> String {
     let registry = x509_parser::objects::oid_registry();

@@ -11,6 +11,7 @@
 //! The binary builds a [`Gateway`] from a compiled config, serves it with [`serve_tls`], and
 //! calls [`Gateway::reload`] on SIGHUP, on file changes, or from the admin API.
 
+mod acme;
 mod body;
 mod client_cert;
 mod client_ip;
@@ -32,6 +33,7 @@ mod time_fmt;
 mod tls;
 mod upstream;
 
+pub use acme::{AcmeManager, Challenges};
 pub use body::ResBody;
 pub use client_cert::ClientCert;
 pub use ctx::ConnInfo;

@@ -194,15 +194,22 @@ fn http_builder(opts: &ServeOptions) -> auto::Builder<TokioExecutor> {
 
 /// Serves the plain-HTTP listener: every request gets a 308 to the same path and query on
 /// HTTPS at `https_port`. A `Host` that is not a plain host name gets a 400.
-pub async fn serve_redirect(listener: TcpListener, https_port: u16, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve_redirect(
+    listener: TcpListener,
+    https_port: u16,
+    challenges: Arc<crate::acme::Challenges>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let builder = hyper::server::conn::http1::Builder::new();
     let slots = Arc::new(Semaphore::new(REDIRECT_MAX_CONNECTIONS));
     while let Some((permit, tcp, _)) = next_connection(&listener, &slots, &mut shutdown, "redirect").await {
+        let challenges = challenges.clone();
         let conn =
             builder.clone().timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(10)).serve_connection(
                 TokioIo::new(tcp),
-                hyper::service::service_fn(move |req| async move {
-                    Ok::<_, std::convert::Infallible>(redirect(&req, https_port))
+                hyper::service::service_fn(move |req| {
+                    let answer = acme_answer(&req, &challenges).unwrap_or_else(|| redirect(&req, https_port));
+                    async move { Ok::<_, std::convert::Infallible>(answer) }
                 }),
             );
         tokio::spawn(async move {
@@ -214,6 +221,15 @@ pub async fn serve_redirect(listener: TcpListener, https_port: u16, mut shutdown
 
 /// Most open connections on the redirect listener, which serves nothing worth more.
 const REDIRECT_MAX_CONNECTIONS: usize = 1024;
+
+/// An ACME HTTP-01 token's answer (RFC 8555 §8.3), while its order is under way.
+fn acme_answer<B>(req: &Request<B>, challenges: &crate::acme::Challenges) -> Option<Response<ResBody>> {
+    let token = req.uri().path().strip_prefix("/.well-known/acme-challenge/")?;
+    let answer = challenges.http01(token)?;
+    let mut resp = Response::new(body::full(answer));
+    resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/octet-stream"));
+    Some(resp)
+}
 
 /// The redirect for one request.
 pub(crate) fn redirect<B>(req: &Request<B>, https_port: u16) -> Response<ResBody> {

@@ -53,6 +53,8 @@ pub struct DevCert {
 pub struct CertStore {
     set: ArcSwap<CertSet>,
     sources: Mutex<Vec<Source>>,
+    /// Certificates obtained at run time (ACME), by exact name; they win over files.
+    installed: ArcSwap<HashMap<String, Arc<CertifiedKey>>>,
 }
 
 struct CertSet {
@@ -74,7 +76,8 @@ impl CertStore {
     pub fn load(certs: &[CertificateConfig], data_dir: &Path) -> Result<(Self, Option<DevCert>), TlsError> {
         let (sources, dev) = sources_for(certs, data_dir)?;
         let set = build_set(&sources)?;
-        Ok((Self { set: ArcSwap::from_pointee(set), sources: Mutex::new(sources) }, dev))
+        let installed = ArcSwap::from_pointee(HashMap::new());
+        Ok((Self { set: ArcSwap::from_pointee(set), sources: Mutex::new(sources), installed }, dev))
     }
 
     /// Replaces the certificates with those of a new config. On error nothing changes.
@@ -84,6 +87,28 @@ impl CertStore {
         self.set.store(Arc::new(set));
         *self.sources.lock() = sources;
         Ok(dev)
+    }
+
+    /// Installs (or replaces) the certificate for `name` from PEM text: new handshakes use it at
+    /// once; open connections keep theirs.
+    pub fn install(&self, name: &str, chain_pem: &str, key_pem: &str) -> Result<(), TlsError> {
+        let bad = |reason: String| TlsError::File { path: std::path::PathBuf::from(format!("<{name}>")), reason };
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad(format!("malformed certificate PEM: {e}")))?;
+        if chain.is_empty() {
+            return Err(bad("no CERTIFICATE block".into()));
+        }
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| bad(format!("no private key: {e}")))?;
+        let signer = rustls::crypto::ring::default_provider()
+            .key_provider
+            .load_private_key(key)
+            .map_err(|e| bad(format!("unusable private key: {e}")))?;
+        let certified = Arc::new(CertifiedKey::new(chain, signer));
+        let mut map = HashMap::clone(&self.installed.load());
+        map.insert(name.to_ascii_lowercase(), certified);
+        self.installed.store(Arc::new(map));
+        Ok(())
     }
 
     /// Reloads the files if any changed on disk. `Ok(true)` when something was reloaded; on
@@ -154,6 +179,9 @@ impl ResolvesServerCert for Resolver {
         let set = self.0.set.load();
         let Some(name) = hello.server_name() else { return Some(set.default.clone()) };
         let name = name.to_ascii_lowercase();
+        if let Some(k) = self.0.installed.load().get(&name) {
+            return Some(k.clone());
+        }
         let by_wildcard = || name.split_once('.').and_then(|(_, parent)| set.wildcard.get(parent));
         Some(set.exact.get(&name).or_else(by_wildcard).unwrap_or(&set.default).clone())
     }

@@ -20,6 +20,10 @@ pub struct DomainConfig {
     /// name.
     #[serde(default)]
     pub certificate: Option<DomainCertificate>,
+    /// Obtain and renew the domain's certificate from an ACME CA (RFC 8555), instead of
+    /// `certificate`.
+    #[serde(default)]
+    pub acme: Option<AcmeConfig>,
     /// `TLS_1_2` (TLS 1.2 and 1.3; the default) or `TLS_1_3` (TLS 1.3 only). Every suite
     /// offered is an AEAD with forward secrecy either way.
     #[serde(default)]
@@ -40,6 +44,34 @@ pub struct DomainCertificate {
     pub cert: PathBuf,
     /// PEM file with the private key.
     pub key: PathBuf,
+}
+
+/// Certificates from an ACME CA.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeConfig {
+    /// The CA's directory URL, e.g. `https://acme-v02.api.letsencrypt.org/directory`.
+    pub directory: String,
+    /// Contact addresses for the account (`mailto:ops@example.com`).
+    #[serde(default)]
+    pub contact: Vec<String>,
+    /// `http-01`: the CA fetches `http://NAME/.well-known/acme-challenge/TOKEN` from the
+    /// `http_redirect` listener (which must then be reachable on port 80).
+    #[serde(default)]
+    pub challenge: AcmeChallenge,
+    /// PEM file of the root that signs the CA's own HTTPS certificate, for a private CA;
+    /// default: the public roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// How the CA checks that the gateway answers for the name.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum AcmeChallenge {
+    /// A token served over plain HTTP.
+    #[default]
+    #[serde(rename = "http-01")]
+    Http01,
 }
 
 /// A TLS security policy, named as API Gateway names them.

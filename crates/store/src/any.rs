@@ -1,6 +1,6 @@
 use crate::{
     AdminCredential, ApiKey, ApiKeyInsert, AuditRecord, Credential, DeleteOutcome, Entity, EntityKind, KeyInsert,
-    NewAuditRecord, PostgresStore, Relation, SqliteStore, Store, StoreError, UsageRecord,
+    NewAuditRecord, PostgresStore, Relation, SqliteStore, Store, StoreError, StoredCertificate, UsageRecord,
 };
 
 /// The store chosen by URL scheme at start-up.
@@ -216,6 +216,36 @@ impl Store for AnyStore {
 
     async fn usage_total(&self, plan_id: &str, key_id: &str, from_day: &str, to_day: &str) -> Result<i64, StoreError> {
         dispatch!(self, s => s.usage_total(plan_id, key_id, from_day, to_day).await)
+    }
+
+    async fn certificate(&self, name: &str) -> Result<Option<StoredCertificate>, StoreError> {
+        dispatch!(self, s => s.certificate(name).await)
+    }
+
+    async fn certificates(&self) -> Result<Vec<StoredCertificate>, StoreError> {
+        dispatch!(self, s => s.certificates().await)
+    }
+
+    async fn put_certificate(&self, c: &StoredCertificate) -> Result<(), StoreError> {
+        dispatch!(self, s => s.put_certificate(c).await)
+    }
+
+    async fn delete_certificate(&self, name: &str) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.delete_certificate(name).await)
+    }
+
+    async fn try_lock_certificate(
+        &self,
+        name: &str,
+        owner: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.try_lock_certificate(name, owner, now_ms, until_ms).await)
+    }
+
+    async fn release_certificate_lock(&self, name: &str, owner: &str) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.release_certificate_lock(name, owner).await)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -1,14 +1,15 @@
 //! Runtime state that outlives a request and a reload: admin credentials, the audit trail,
 //! IAM entities and credentials, KMS-sealed server secrets, API keys with their usage-plan
-//! attachments, and metered usage per plan, key and day. One [`Store`] trait, two
-//! implementations: embedded SQLite (the default) and PostgreSQL (for a cluster). [`AnyStore`]
-//! picks one by URL.
+//! attachments, metered usage per plan, key and day, and TLS certificates with the leases that
+//! let one node at a time order one. One [`Store`] trait, two implementations: embedded SQLite
+//! (the default) and PostgreSQL (for a cluster). [`AnyStore`] picks one by URL.
 //!
 //! Both run versioned migrations at open, inside a transaction, and refuse a database whose
 //! schema is newer than this build knows.
 
 mod any;
 mod api_key_types;
+mod certificate_types;
 mod error;
 mod iam_types;
 mod postgres;
@@ -18,6 +19,7 @@ mod types;
 
 pub use any::AnyStore;
 pub use api_key_types::{ApiKey, ApiKeyInsert, UsageRecord};
+pub use certificate_types::{CertificateSource, StoredCertificate};
 pub use error::StoreError;
 pub use iam_types::{Credential, DeleteOutcome, Entity, EntityKind, KeyInsert, Relation};
 pub use postgres::PostgresStore;
@@ -223,6 +225,39 @@ pub trait Store: Send + Sync {
         from_day: &str,
         to_day: &str,
     ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+
+    /// The certificate for this domain name.
+    fn certificate(&self, name: &str) -> impl Future<Output = Result<Option<StoredCertificate>, StoreError>> + Send;
+
+    /// Every certificate, by name.
+    fn certificates(&self) -> impl Future<Output = Result<Vec<StoredCertificate>, StoreError>> + Send;
+
+    /// Stores a certificate, replacing any of the same name (every column: a renewal or a
+    /// re-import). Leaves the name's lease alone.
+    fn put_certificate(&self, c: &StoredCertificate) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes a certificate. `Ok(false)` when there was none. Leaves the name's lease alone.
+    fn delete_certificate(&self, name: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Takes or renews the lease on ordering a certificate for `name` until `until_ms`, in one
+    /// atomic statement: `Ok(true)` when nobody held it (no lease, or one that ended at or
+    /// before `now_ms`) or `owner` held it already; `Ok(false)` when another owner holds it.
+    /// Works whether or not a certificate of that name exists.
+    fn try_lock_certificate(
+        &self,
+        name: &str,
+        owner: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Gives up the lease on `name` if `owner` holds it, expired or not. `Ok(false)` when it
+    /// did not (no lease, or another owner's), which is left alone.
+    fn release_certificate_lock(
+        &self,
+        name: &str,
+        owner: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Checks that the store answers (for readiness).
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -194,6 +194,49 @@ pub(crate) const USAGE_OF_KEY: &str = usage_select!(
 pub(crate) const USAGE_TOTAL: &str = "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM usage_records \
      WHERE plan_id = $1 AND key_id = $2 AND day >= $3 AND day <= $4";
 
+/// Schema version 4: TLS certificates (obtained through ACME or imported), and the leases that
+/// let one node at a time order a certificate for a name. The leases have their own table: a
+/// name is leased before its first certificate exists.
+pub(crate) const MIGRATION_V4: &str = "CREATE TABLE certificates (
+        name TEXT PRIMARY KEY,
+        cert_pem TEXT NOT NULL,
+        key_enc TEXT NOT NULL,
+        source TEXT NOT NULL,
+        issuer TEXT NOT NULL,
+        not_after_ms BIGINT NOT NULL,
+        updated_at_ms BIGINT NOT NULL
+    );
+    CREATE TABLE certificate_locks (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        until_ms BIGINT NOT NULL
+    );";
+
+/// A select of every certificate column, in the order [`certificate_from`] reads them, then
+/// `$rest`.
+macro_rules! certificate_select {
+    ($rest:literal) => {
+        concat!("SELECT name, cert_pem, key_enc, source, issuer, not_after_ms, updated_at_ms FROM certificates", $rest)
+    };
+}
+
+pub(crate) const SELECT_CERTIFICATE: &str = certificate_select!(" WHERE name = $1");
+pub(crate) const LIST_CERTIFICATES: &str = certificate_select!(" ORDER BY name");
+pub(crate) const PUT_CERTIFICATE: &str = "INSERT INTO certificates \
+     (name, cert_pem, key_enc, source, issuer, not_after_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+     ON CONFLICT (name) DO UPDATE SET cert_pem = excluded.cert_pem, key_enc = excluded.key_enc, \
+     source = excluded.source, issuer = excluded.issuer, not_after_ms = excluded.not_after_ms, \
+     updated_at_ms = excluded.updated_at_ms";
+pub(crate) const DELETE_CERTIFICATE: &str = "DELETE FROM certificates WHERE name = $1";
+// One statement, so the check and the write are atomic on both engines: a row comes back only
+// when it was inserted, or updated because the lease had ended or was the owner's already. Two
+// PostgreSQL inserts of a new name wait for each other; the second then takes the update path
+// and sees the first's lease.
+pub(crate) const LOCK_CERTIFICATE: &str = "INSERT INTO certificate_locks (name, owner, until_ms) \
+     VALUES ($1, $2, $4) ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until_ms = excluded.until_ms \
+     WHERE certificate_locks.until_ms <= $3 OR certificate_locks.owner = excluded.owner RETURNING owner";
+pub(crate) const UNLOCK_CERTIFICATE: &str = "DELETE FROM certificate_locks WHERE name = $1 AND owner = $2";
+
 pub(crate) const CREATE_SCHEMA_VERSION: &str = "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)";
 pub(crate) const CURRENT_VERSION: &str = "SELECT MAX(version) FROM schema_version";
 pub(crate) const RECORD_VERSION: &str = "INSERT INTO schema_version (version) VALUES ($1)";
@@ -653,6 +696,59 @@ macro_rules! impl_store {
                     .await?)
             }
 
+            async fn certificate(&self, name: &str) -> Result<Option<StoredCertificate>, StoreError> {
+                let row: Option<$row> =
+                    sqlx::query($crate::sql::SELECT_CERTIFICATE).bind(name).fetch_optional(&self.pool).await?;
+                Ok(row.as_ref().and_then(|r| certificate_from(r)))
+            }
+
+            async fn certificates(&self) -> Result<Vec<StoredCertificate>, StoreError> {
+                let rows: Vec<$row> = sqlx::query($crate::sql::LIST_CERTIFICATES).fetch_all(&self.pool).await?;
+                Ok(rows.iter().filter_map(|r| certificate_from(r)).collect())
+            }
+
+            async fn put_certificate(&self, c: &StoredCertificate) -> Result<(), StoreError> {
+                sqlx::query($crate::sql::PUT_CERTIFICATE)
+                    .bind(&c.name)
+                    .bind(&c.cert_pem)
+                    .bind(&c.key_enc)
+                    .bind(c.source.as_str())
+                    .bind(&c.issuer)
+                    .bind(c.not_after_ms)
+                    .bind(c.updated_at_ms)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn delete_certificate(&self, name: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query($crate::sql::DELETE_CERTIFICATE).bind(name).execute(&self.pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn try_lock_certificate(
+                &self,
+                name: &str,
+                owner: &str,
+                now_ms: i64,
+                until_ms: i64,
+            ) -> Result<bool, StoreError> {
+                let held: Option<String> = sqlx::query_scalar($crate::sql::LOCK_CERTIFICATE)
+                    .bind(name)
+                    .bind(owner)
+                    .bind(now_ms)
+                    .bind(until_ms)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(held.is_some())
+            }
+
+            async fn release_certificate_lock(&self, name: &str, owner: &str) -> Result<bool, StoreError> {
+                let done =
+                    sqlx::query($crate::sql::UNLOCK_CERTIFICATE).bind(name).bind(owner).execute(&self.pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn ping(&self) -> Result<(), StoreError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
@@ -747,5 +843,25 @@ where
         route: r.try_get(5).ok()?,
         count: r.try_get(6).ok()?,
         customer_id: r.try_get(7).ok()?,
+    })
+}
+
+/// A certificate from the columns of `certificate_select!`.
+pub(crate) fn certificate_from<'r, R>(r: &'r R) -> Option<crate::StoredCertificate>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Some(crate::StoredCertificate {
+        name: r.try_get(0).ok()?,
+        cert_pem: r.try_get(1).ok()?,
+        key_enc: r.try_get(2).ok()?,
+        source: crate::CertificateSource::parse(r.try_get::<&str, _>(3).ok()?)?,
+        issuer: r.try_get(4).ok()?,
+        not_after_ms: r.try_get(5).ok()?,
+        updated_at_ms: r.try_get(6).ok()?,
     })
 }

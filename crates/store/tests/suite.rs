@@ -2,8 +2,8 @@
 //! 127.0.0.1:5432 (or `PORTCULLIS_TEST_POSTGRES`). A missing PostgreSQL fails the suite.
 
 use portcullis_store::{
-    AdminCredential, AnyStore, ApiKey, ApiKeyInsert, Credential, DeleteOutcome, Entity, EntityKind, KeyInsert,
-    NewAuditRecord, Outcome, Relation, Store, StoreError, UsageRecord,
+    AdminCredential, AnyStore, ApiKey, ApiKeyInsert, CertificateSource, Credential, DeleteOutcome, Entity, EntityKind,
+    KeyInsert, NewAuditRecord, Outcome, Relation, Store, StoreError, StoredCertificate, UsageRecord,
 };
 
 async fn suite(store: &AnyStore) {
@@ -370,6 +370,7 @@ async fn sqlite_store() {
     iam_suite(&store).await;
     key_limit_suite(&store).await;
     api_key_suite(&store).await;
+    certificate_suite(&store).await;
     // Reopening migrates nothing and keeps the data.
     drop(store);
     let again = AnyStore::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
@@ -378,6 +379,8 @@ async fn sqlite_store() {
     assert_eq!(again.iam_list(EntityKind::User).await.map(|v| v.len()).ok(), Some(4));
     assert_eq!(again.api_keys().await.map(|v| v.len()).ok(), Some(3));
     assert_eq!(again.usage_total("plan-1", "key-b", "0000-00-00", "9999-99-99").await.ok(), Some(46));
+    assert_eq!(again.certificates().await.map(|v| v.len()).ok(), Some(2));
+    assert_eq!(again.try_lock_certificate("www.example.com", "node-b", 1_000_000, 2_000_000).await.ok(), Some(false));
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -389,6 +392,7 @@ async fn postgres_store() {
     iam_suite(&store).await;
     key_limit_suite(&store).await;
     api_key_suite(&store).await;
+    certificate_suite(&store).await;
 
     drop(store);
     let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
@@ -740,7 +744,8 @@ async fn usage_add_loses_nothing_under_concurrency() {
     let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
 }
 
-/// Rolls a freshly opened database back to schema version 2 (as a build before API keys left it).
+/// Rolls a database at schema version 3 back to version 2 (as a build before API keys left it).
+/// A freshly opened database needs [`BACK_TO_V3`] first.
 const BACK_TO_V2: &str = "DROP TABLE api_keys; DROP TABLE usage_plan_keys; DROP TABLE usage_records; \
      DELETE FROM schema_version WHERE version = 3";
 
@@ -752,6 +757,7 @@ async fn after_v2_migration(store: &AnyStore) {
     assert_eq!(ok("api_key_create", store.api_key_create(&api_key("k", "0f", 1)).await), ApiKeyInsert::Stored);
     ok("usage_add", store.usage_add(&[delta("p", "k", "2026-01-01", "a", "s", "GET /", 2)]).await);
     assert_eq!(ok("usage_total", store.usage_total("p", "k", "2026-01-01", "2026-01-01").await), 2);
+    assert_eq!(ok("certificates", store.certificates().await), []);
 }
 
 async fn write_v2_data(store: &AnyStore) {
@@ -766,7 +772,9 @@ async fn migrates_a_v2_database() {
     write_v2_data(&store).await;
     drop(store);
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap_or_else(|e| panic!("{e}"));
-    sqlx::raw_sql(BACK_TO_V2).execute(&pool).await.unwrap_or_else(|e| panic!("{e}"));
+    for back in [BACK_TO_V3, BACK_TO_V2] {
+        sqlx::raw_sql(back).execute(&pool).await.unwrap_or_else(|e| panic!("{e}"));
+    }
     pool.close().await;
     let store = ok("reopen sqlite", AnyStore::open(&url).await);
     after_v2_migration(&store).await;
@@ -778,10 +786,251 @@ async fn migrates_a_v2_database() {
     write_v2_data(&store).await;
     drop(store);
     let pool = sqlx_admin(&url).await;
-    sqlx::raw_sql(BACK_TO_V2).execute(&pool).await.unwrap_or_else(|e| panic!("{e}"));
+    for back in [BACK_TO_V3, BACK_TO_V2] {
+        sqlx::raw_sql(back).execute(&pool).await.unwrap_or_else(|e| panic!("{e}"));
+    }
     pool.close().await;
     let store = ok("reopen postgres", AnyStore::open(&url).await);
     after_v2_migration(&store).await;
+    drop(store);
+    let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
+}
+
+fn certificate(name: &str, source: CertificateSource, at: i64) -> StoredCertificate {
+    StoredCertificate {
+        name: name.into(),
+        cert_pem: format!(
+            "-----BEGIN CERTIFICATE-----\nleaf of {name}\n-----END CERTIFICATE-----\n\
+             -----BEGIN CERTIFICATE-----\nintermediate\n-----END CERTIFICATE-----\n"
+        ),
+        key_enc: format!("pcx1:sealed key of {name}"),
+        source,
+        issuer: "CN=R11, O=Let's Encrypt, C=US".into(),
+        not_after_ms: at + 90 * 86_400_000,
+        updated_at_ms: at,
+    }
+}
+
+/// The sealed key next to the certificate, so a failed comparison shows what `Debug` hides.
+fn with_key(c: Option<StoredCertificate>) -> Option<(String, StoredCertificate)> {
+    c.map(|c| (c.key_enc.clone(), c))
+}
+
+/// Certificates, and the leases on ordering them. Leaves two certificates (`www.example.com`,
+/// `*.a.example.com`) and `www.example.com` leased by `node-a` until 10,000,000.
+async fn certificate_suite(store: &AnyStore) {
+    use CertificateSource::{Acme, Import};
+    const WWW: &str = "www.example.com";
+    const API: &str = "api.example.com";
+    // Sorts first both byte-wise and in linguistic collations that skip punctuation, so the
+    // expected order holds whatever a PostgreSQL database's collation.
+    const WILD: &str = "*.a.example.com";
+
+    // --- Certificates: stored, read back exactly, listed by name.
+    assert_eq!(ok("certificates", store.certificates().await), []);
+    assert_eq!(with_key(ok("certificate", store.certificate(WWW).await)), None);
+    let www = certificate(WWW, Acme, 1_000);
+    let wild = certificate(WILD, Import, 2_000);
+    let api = StoredCertificate { issuer: "CN=Example CA 'ü', O=\"Example\"".into(), ..certificate(API, Acme, 3_000) };
+    for c in [&www, &wild, &api] {
+        ok("put_certificate", store.put_certificate(c).await);
+    }
+    for c in [&www, &wild, &api] {
+        assert_eq!(with_key(ok("certificate", store.certificate(&c.name).await)), with_key(Some(c.clone())));
+    }
+    assert_eq!(with_key(ok("certificate", store.certificate("example.com").await)), None, "the whole name");
+    assert_eq!(with_key(ok("certificate", store.certificate("x.a.example.com").await)), None, "no wildcard match");
+    let listed = ok("certificates", store.certificates().await);
+    assert_eq!(
+        listed.into_iter().map(|c| with_key(Some(c))).collect::<Vec<_>>(),
+        [&wild, &api, &www].map(|c| with_key(Some(c.clone())))
+    );
+
+    // --- A second put replaces every column, source included, and only that row.
+    let renewed = StoredCertificate {
+        cert_pem: "-----BEGIN CERTIFICATE-----\nrenewed\n-----END CERTIFICATE-----\n".into(),
+        key_enc: "pcx1:new key".into(),
+        source: Import,
+        issuer: "CN=E6, O=Let's Encrypt, C=US".into(),
+        not_after_ms: 99_000_000,
+        updated_at_ms: 50_000,
+        ..www.clone()
+    };
+    ok("put_certificate again", store.put_certificate(&renewed).await);
+    assert_eq!(with_key(ok("certificate", store.certificate(WWW).await)), with_key(Some(renewed.clone())));
+    assert_eq!(with_key(ok("certificate", store.certificate(API).await)), with_key(Some(api.clone())), "only that row");
+    let names = |v: Vec<StoredCertificate>| v.into_iter().map(|c| c.name).collect::<Vec<_>>();
+    assert_eq!(names(ok("certificates", store.certificates().await)), [WILD, API, WWW], "replaced, not added");
+
+    // --- Delete.
+    assert!(ok("delete_certificate", store.delete_certificate(API).await));
+    assert!(!ok("delete_certificate again", store.delete_certificate(API).await));
+    assert!(!ok("delete_certificate unknown", store.delete_certificate("nowhere.example.com").await));
+    assert_eq!(with_key(ok("certificate", store.certificate(API).await)), None);
+    assert_eq!(names(ok("certificates", store.certificates().await)), [WILD, WWW]);
+
+    // --- The lease, on a name with no certificate yet. Times are explicit.
+    assert!(ok("A takes", store.try_lock_certificate(API, "node-a", 1_000, 61_000).await));
+    assert!(!ok("B while A holds", store.try_lock_certificate(API, "node-b", 1_000, 61_000).await));
+    assert!(!ok("B just before the end", store.try_lock_certificate(API, "node-b", 60_999, 120_999).await));
+    assert!(ok("A renews", store.try_lock_certificate(API, "node-a", 30_000, 90_000).await));
+    assert!(!ok("B after the first term", store.try_lock_certificate(API, "node-b", 61_000, 121_000).await), "renewed");
+    assert!(
+        ok("B once it ended", store.try_lock_certificate(API, "node-b", 90_000, 150_000).await),
+        "until is exclusive"
+    );
+    assert!(!ok("A after losing it", store.try_lock_certificate(API, "node-a", 90_001, 150_001).await));
+    assert_eq!(with_key(ok("certificate", store.certificate(API).await)), None, "a lease is not a certificate");
+    assert_eq!(names(ok("certificates", store.certificates().await)), [WILD, WWW]);
+
+    // Leases are per name.
+    assert!(ok("A takes another name", store.try_lock_certificate(WILD, "node-a", 100_000, 160_000).await));
+    assert!(!ok("B on that name", store.try_lock_certificate(WILD, "node-b", 100_000, 160_000).await));
+
+    // Release: only by the owner.
+    assert!(!ok("release by a non-owner", store.release_certificate_lock(API, "node-a").await));
+    assert!(
+        !ok("A still locked out", store.try_lock_certificate(API, "node-a", 100_000, 160_000).await),
+        "B still holds"
+    );
+    assert!(!ok("release of no lease", store.release_certificate_lock("nowhere.example.com", "node-b").await));
+    assert!(ok("release by the owner", store.release_certificate_lock(API, "node-b").await));
+    assert!(!ok("release again", store.release_certificate_lock(API, "node-b").await));
+    assert!(
+        ok("A once released", store.try_lock_certificate(API, "node-a", 100_000, 160_000).await),
+        "before B's term ended"
+    );
+    assert!(
+        !ok("B on the other name", store.try_lock_certificate(WILD, "node-b", 100_000, 160_000).await),
+        "untouched"
+    );
+    assert!(ok("release an expired lease", store.release_certificate_lock(WILD, "node-a").await));
+    assert!(ok("release", store.release_certificate_lock(API, "node-a").await));
+
+    // Certificates and leases are independent: writes and deletes leave the lease alone.
+    assert!(ok("A takes", store.try_lock_certificate(WWW, "node-a", 200_000, 10_000_000).await));
+    ok("put under lease", store.put_certificate(&renewed).await);
+    assert!(!ok("B after a put", store.try_lock_certificate(WWW, "node-b", 200_001, 300_000).await));
+    assert!(ok("delete under lease", store.delete_certificate(WWW).await));
+    assert!(!ok("B after a delete", store.try_lock_certificate(WWW, "node-b", 200_002, 300_000).await));
+    ok("put back", store.put_certificate(&renewed).await);
+    assert_eq!(names(ok("certificates", store.certificates().await)), [WILD, WWW]);
+}
+
+#[test]
+fn certificate_source_names() {
+    for s in [CertificateSource::Acme, CertificateSource::Import] {
+        assert_eq!(CertificateSource::parse(s.as_str()), Some(s));
+    }
+    assert_eq!(CertificateSource::Acme.as_str(), "acme");
+    assert_eq!(CertificateSource::Import.as_str(), "import");
+    assert_eq!(CertificateSource::parse("ACME"), None);
+    let c = certificate("x.example.com", CertificateSource::Acme, 1);
+    let shown = format!("{c:?}");
+    assert!(!shown.contains(&c.key_enc) && shown.contains("key_enc: \"…\""), "{shown}");
+}
+
+/// Eight nodes race for the lease on one name at the same instant, each round on a new name, then
+/// on a lease that just ended: exactly one wins every time.
+async fn concurrent_certificate_locks(store: &AnyStore) {
+    const RACERS: usize = 8;
+    for round in 0..10 {
+        let name = format!("race-{round}.example.com");
+        let now = 1_000_000;
+        if round % 2 == 1 {
+            assert!(ok("old lease", store.try_lock_certificate(&name, "node-old", 0, now).await), "round {round}");
+        }
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(RACERS));
+        let tasks: Vec<_> = (0..RACERS)
+            .map(|i| {
+                let (store, name, start) = (store.clone(), name.clone(), start.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    let owner = format!("node-{i}");
+                    (owner.clone(), ok("try_lock", store.try_lock_certificate(&name, &owner, now, now + 60_000).await))
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for t in tasks {
+            let (owner, won) = t.await.unwrap_or_else(|e| panic!("task: {e}"));
+            if won {
+                winners.push(owner);
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
+        // The winner holds it: it renews, everyone else is still refused.
+        for i in 0..RACERS {
+            let owner = format!("node-{i}");
+            let got = ok("after", store.try_lock_certificate(&name, &owner, now + 1, now + 60_000).await);
+            assert_eq!(got, owner == winners[0], "round {round}: {owner}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_node_wins_a_certificate_lease() {
+    let (url, dir) = sqlite_db();
+    let store = ok("open sqlite", AnyStore::open(&url).await);
+    concurrent_certificate_locks(&store).await;
+    drop(store);
+    let _ = std::fs::remove_dir_all(dir);
+
+    let (admin, url, db) = postgres_db().await;
+    let store = ok("open postgres", AnyStore::open(&url).await);
+    concurrent_certificate_locks(&store).await;
+    drop(store);
+    let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
+}
+
+/// Rolls a freshly opened database back to schema version 3 (as a build before certificates
+/// left it).
+const BACK_TO_V3: &str =
+    "DROP TABLE certificates; DROP TABLE certificate_locks; DELETE FROM schema_version WHERE version = 4";
+
+async fn write_v3_data(store: &AnyStore) {
+    write_v2_data(store).await;
+    assert_eq!(ok("api_key_create", store.api_key_create(&api_key("v3-key", "3a", 1)).await), ApiKeyInsert::Stored);
+    ok("usage_add", store.usage_add(&[delta("v3-plan", "v3-key", "2026-01-01", "a", "s", "GET /", 3)]).await);
+}
+
+/// Data written at version 3 is still there after migrating, and the new tables work.
+async fn after_v3_migration(store: &AnyStore) {
+    assert_eq!(ok("iam_get", store.iam_get(EntityKind::User, "v2-user").await).map(|e| e.id), Some("AIDAV2".into()));
+    assert_eq!(ok("secret", store.secret("v2-secret").await).as_deref(), Some("sealed"));
+    assert_eq!(ok("api_key", store.api_key("v3-key").await).map(|k| k.hash), Some("3a".repeat(32)));
+    assert_eq!(ok("usage_total", store.usage_total("v3-plan", "v3-key", "2026-01-01", "2026-01-01").await), 3);
+    assert_eq!(ok("certificates", store.certificates().await), []);
+    let c = certificate("v4.example.com", CertificateSource::Acme, 1);
+    ok("put_certificate", store.put_certificate(&c).await);
+    assert_eq!(with_key(ok("certificate", store.certificate(&c.name).await)), with_key(Some(c.clone())));
+    assert!(ok("try_lock", store.try_lock_certificate(&c.name, "node-a", 1, 2).await));
+    assert!(!ok("try_lock other", store.try_lock_certificate(&c.name, "node-b", 1, 2).await));
+}
+
+#[tokio::test]
+async fn migrates_a_v3_database() {
+    let (url, dir) = sqlite_db();
+    let store = ok("open sqlite", AnyStore::open(&url).await);
+    write_v3_data(&store).await;
+    drop(store);
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    sqlx::raw_sql(BACK_TO_V3).execute(&pool).await.unwrap_or_else(|e| panic!("{e}"));
+    pool.close().await;
+    let store = ok("reopen sqlite", AnyStore::open(&url).await);
+    after_v3_migration(&store).await;
+    drop(store);
+    let _ = std::fs::remove_dir_all(dir);
+
+    let (admin, url, db) = postgres_db().await;
+    let store = ok("open postgres", AnyStore::open(&url).await);
+    write_v3_data(&store).await;
+    drop(store);
+    let pool = sqlx_admin(&url).await;
+    sqlx::raw_sql(BACK_TO_V3).execute(&pool).await.unwrap_or_else(|e| panic!("{e}"));
+    pool.close().await;
+    let store = ok("reopen postgres", AnyStore::open(&url).await);
+    after_v3_migration(&store).await;
     drop(store);
     let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on purpose")]
 #![allow(unreachable_pub, reason = "a test binary has no public interface; `pub` marks the harness API")]
 
+mod acme;
 mod admin;
 mod api_keys;
 mod authorizers;

@@ -30,6 +30,24 @@ pub(super) fn check_domains(config: &Config, issues: &mut Vec<Issue>) -> Option<
         if let Some(h) = &d.hsts {
             check_hsts(h, &at("hsts"), issues);
         }
+        if let Some(acme) = &d.acme {
+            if d.certificate.is_some() {
+                issues.push((at("acme"), "a domain takes its certificate from files or from ACME, not both".into()));
+            }
+            if name.starts_with("*.") {
+                issues.push((at("acme"), "wildcard names need the dns-01 challenge, which is not supported".into()));
+            }
+            if !(acme.directory.starts_with("https://") || acme.directory.starts_with("http://")) {
+                issues.push((join_key(&at("acme"), "directory"), "must be the CA's directory URL".into()));
+            }
+            if config.http_redirect.is_none() {
+                issues.push((
+                    join_key(&at("acme"), "challenge"),
+                    "http-01 is answered on the `http_redirect` listener: configure it (port 80 for a public CA)"
+                        .into(),
+                ));
+            }
+        }
     }
     if !config.tls.default_endpoint && config.domains.is_empty() {
         issues.push((
@@ -46,7 +64,7 @@ pub(super) fn check_domains(config: &Config, issues: &mut Vec<Issue>) -> Option<
             }
         }
     }
-    let dev_cert = config.all_certificates().is_empty();
+    let dev_cert = config.all_certificates().is_empty() && !config.domains.iter().any(|d| d.acme.is_some());
     match &config.tls.hsts {
         Some(h) => {
             check_hsts(h, "tls.hsts", issues);

@@ -1,0 +1,175 @@
+//! ACME end to end against a real ACME server: Debian's `pebble`, with `pebble-challtestsrv` as
+//! its DNS (every name resolves to 127.0.0.1), both started by the test on free loopback ports.
+//! The gateway orders a certificate with HTTP-01 (answered on its plain-HTTP listener), serves
+//! it for the domain without a restart, and after a restart loads it from the store instead of
+//! ordering again.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::fixtures::{self_signed, write};
+use crate::harness::{eventually, Gw};
+
+/// A child process killed when the test ends, however it ends.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// pebble and its DNS, for HTTP-01 challenges sent to `http_port`.
+struct Pebble {
+    _dns: Proc,
+    _pebble: Proc,
+    directory: String,
+    /// pebble's own HTTPS certificate (the gateway's `ca_file` for the directory).
+    tls_cert: std::path::PathBuf,
+    management: SocketAddr,
+    tls_pem: String,
+}
+
+impl Pebble {
+    fn start(dir: &std::path::Path, http_port: u16) -> Self {
+        let dns_port = free_udp_port();
+        let dns = Command::new("pebble-challtestsrv")
+            .args(["-dns01", &format!("127.0.0.1:{dns_port}"), "-http01", "", "-https01", "", "-tlsalpn01", ""])
+            .args([
+                "-management",
+                &format!("127.0.0.1:{}", free_port()),
+                "-defaultIPv4",
+                "127.0.0.1",
+                "-defaultIPv6",
+                "",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("pebble-challtestsrv (Debian package pebble) is required: {e}"));
+        let (cert, key) = self_signed(&["localhost", "127.0.0.1"]);
+        let tls_cert = write(dir, "pebble-cert.pem", &cert);
+        let tls_key = write(dir, "pebble-key.pem", &key);
+        let (listen, management) = (free_port(), free_port());
+        let config = serde_json::json!({"pebble": {
+            "listenAddress": format!("127.0.0.1:{listen}"),
+            "managementListenAddress": format!("127.0.0.1:{management}"),
+            "certificate": tls_cert, "privateKey": tls_key,
+            "httpPort": http_port, "tlsPort": free_port(),
+            "ocspResponderURL": "", "externalAccountBindingRequired": false}});
+        let config_path = write(dir, "pebble.json", &config.to_string());
+        let pebble = Command::new("pebble")
+            .arg("-config")
+            .arg(&config_path)
+            .args(["-dnsserver", &format!("127.0.0.1:{dns_port}"), "-strict=false"])
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            .env("PEBBLE_WFE_NONCEREJECT", "0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("pebble (Debian package pebble) is required: {e}"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", listen)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "pebble did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            _dns: Proc(dns),
+            _pebble: Proc(pebble),
+            directory: format!("https://127.0.0.1:{listen}/dir"),
+            tls_cert,
+            management: SocketAddr::from(([127, 0, 0, 1], management)),
+            tls_pem: cert,
+        }
+    }
+
+    /// The root that pebble's issued certificates chain to.
+    async fn root(&self) -> String {
+        let c = reqwest::Client::builder()
+            .use_rustls_tls()
+            .add_root_certificate(reqwest::Certificate::from_pem(self.tls_pem.as_bytes()).unwrap())
+            .tls_built_in_root_certs(false)
+            .build()
+            .unwrap();
+        let url = format!("https://localhost:{}/roots/0", self.management.port());
+        c.get(url).send().await.unwrap().text().await.unwrap()
+    }
+}
+
+fn config(http_port: u16, pebble: &Pebble) -> String {
+    format!(
+        "http_redirect:
+  listen: 127.0.0.1:{http_port}
+domains:
+  - name: acme.example.test
+    acme:
+      directory: {dir}
+      contact: ['mailto:ops@example.test']
+      ca_file: {ca}
+apis:
+  - name: pets
+    hosts: [acme.example.test]
+    routes:
+      - route: GET /pets
+        integration: {{ type: mock, body: 'pets' }}
+",
+        dir = pebble.directory,
+        ca = pebble.tls_cert.display()
+    )
+}
+
+/// A client that trusts only pebble's root and reaches the domain on the gateway.
+fn client(gw: &Gw, root: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(reqwest::Certificate::from_pem(root.as_bytes()).unwrap())
+        .tls_built_in_root_certs(false)
+        .resolve("acme.example.test", gw.api)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_are_issued_by_a_real_acme_server_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let http_port = free_port();
+    let pebble = Pebble::start(dir.path(), http_port);
+    let root = pebble.root().await;
+    assert!(root.contains("BEGIN CERTIFICATE"), "{root}");
+    let gw = Gw::start(&config(http_port, &pebble));
+    let url = format!("https://acme.example.test:{}/pets", gw.api.port());
+    let c = client(&gw, &root);
+    let served = eventually(Duration::from_secs(60), || {
+        let (c, url) = (c.clone(), url.clone());
+        async move { c.get(&url).send().await.is_ok_and(|r| r.status() == 200) }
+    })
+    .await;
+    let logs = gw.stderr_lines().join("\n");
+    assert!(served, "no certificate from pebble within 60 s:\n{logs}");
+    assert!(logs.contains("ACME: certificate issued"), "{logs}");
+
+    // A restart finds the certificate in the store: served at once, nothing ordered.
+    let data = gw.stop();
+    let gw = Gw::start_in(data, &config(http_port, &pebble));
+    let c = client(&gw, &root);
+    let url = format!("https://acme.example.test:{}/pets", gw.api.port());
+    let served = eventually(Duration::from_secs(10), || {
+        let (c, url) = (c.clone(), url.clone());
+        async move { c.get(&url).send().await.is_ok_and(|r| r.status() == 200) }
+    })
+    .await;
+    let logs = gw.stderr_lines().join("\n");
+    assert!(served, "{logs}");
+    assert!(!logs.contains("ACME: certificate issued"), "ordered again after a restart:\n{logs}");
+}

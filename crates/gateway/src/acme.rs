@@ -1,0 +1,272 @@
+//! Certificates from an ACME CA (RFC 8555) for the custom domains that ask for one: ordered at
+//! start when the store has none (or one due for renewal), renewed when a third of the
+//! lifetime remains, retried with back-off, and swapped into the [`CertStore`] without a
+//! restart. HTTP-01 tokens are answered by the plain-HTTP listener from [`Challenges`].
+//!
+//! In a cluster the store holds the certificates: one node at a time orders for a name (a
+//! lease in the store), and every node loads what is there. Private keys and the ACME account
+//! are sealed by the KMS.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use instant_acme::{
+    Account, AccountCredentials, ChallengeType, Identifier, NewAccount, NewOrder, OrderStatus, RetryPolicy,
+};
+use parking_lot::RwLock;
+use sha2::{Digest as _, Sha256};
+use store::{AnyStore, CertificateSource, Store as _, StoredCertificate};
+use tokio::sync::watch;
+
+use crate::tls::CertStore;
+
+/// HTTP-01 answers in progress: token → key authorization.
+#[derive(Debug, Default)]
+pub struct Challenges {
+    http01: RwLock<HashMap<String, String>>,
+}
+
+// === impl Challenges ===
+
+impl Challenges {
+    /// The key authorization for an HTTP-01 `token`, while its order is under way.
+    pub fn http01(&self, token: &str) -> Option<String> {
+        self.http01.read().get(token).cloned()
+    }
+
+    fn set(&self, token: &str, key_authorization: &str) {
+        self.http01.write().insert(token.to_owned(), key_authorization.to_owned());
+    }
+
+    fn clear(&self, token: &str) {
+        self.http01.write().remove(token);
+    }
+}
+
+/// One domain's ACME settings.
+#[derive(Debug, Clone)]
+struct AcmeDomain {
+    /// The domain name.
+    name: String,
+    /// Its settings.
+    acme: model::AcmeConfig,
+}
+
+/// Orders and renews certificates for the ACME domains.
+#[derive(Debug)]
+pub struct AcmeManager {
+    domains: Vec<AcmeDomain>,
+    store: AnyStore,
+    kms: kms::Kms,
+    certs: Arc<CertStore>,
+    challenges: Arc<Challenges>,
+    /// Who holds a lease: unique per process.
+    node: String,
+    /// How often certificates are checked (and other nodes' renewals picked up).
+    pub check_every: Duration,
+}
+
+/// The longest a lease lasts: an order that takes longer is someone else's to retry.
+const LEASE: Duration = Duration::from_secs(600);
+/// First retry after a failed order; doubled each time up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+// === impl AcmeManager ===
+
+impl AcmeManager {
+    /// A manager for the ACME domains of `config`, or `None` when there are none.
+    pub fn new(
+        config: &model::Config,
+        store: AnyStore,
+        kms: kms::Kms,
+        certs: Arc<CertStore>,
+        challenges: Arc<Challenges>,
+    ) -> Option<Self> {
+        let domains: Vec<AcmeDomain> = config
+            .domains
+            .iter()
+            .filter_map(|d| Some(AcmeDomain { name: d.name.to_ascii_lowercase(), acme: d.acme.clone()? }))
+            .collect();
+        if domains.is_empty() {
+            return None;
+        }
+        let node = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        Some(Self { domains, store, kms, certs, challenges, node, check_every: Duration::from_secs(3600) })
+    }
+
+    /// Loads what the store holds, then keeps every certificate valid until `shutdown`.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff: HashMap<String, (Duration, tokio::time::Instant)> = HashMap::new();
+        loop {
+            for d in &self.domains {
+                if backoff.get(&d.name).is_some_and(|(_, at)| tokio::time::Instant::now() < *at) {
+                    continue;
+                }
+                match self.ensure(d).await {
+                    Ok(()) => {
+                        backoff.remove(&d.name);
+                    }
+                    Err(e) => {
+                        let wait = backoff.get(&d.name).map_or(FIRST_BACKOFF, |(w, _)| (*w * 2).min(MAX_BACKOFF));
+                        tracing::warn!(domain = %d.name, error = %e, retry_in = ?wait, "ACME: no certificate yet");
+                        backoff.insert(d.name.clone(), (wait, tokio::time::Instant::now() + wait));
+                    }
+                }
+            }
+            let next = backoff.values().map(|(_, at)| *at).min().map_or(self.check_every, |at| {
+                at.saturating_duration_since(tokio::time::Instant::now()).min(self.check_every)
+            });
+            tokio::select! {
+                () = tokio::time::sleep(next.max(Duration::from_millis(100))) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// Makes sure `d` has a valid certificate installed: the store's if it is good, else a new
+    /// one ordered under the lease.
+    async fn ensure(&self, d: &AcmeDomain) -> Result<(), String> {
+        let now = now_ms();
+        if let Some(stored) = self.store.certificate(&d.name).await.map_err(|e| e.to_string())? {
+            if !due(&stored, now) {
+                return self.install(&stored);
+            }
+        }
+        let until = now + i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+        if !self.store.try_lock_certificate(&d.name, &self.node, now, until).await.map_err(|e| e.to_string())? {
+            return Err("another node is ordering this certificate".into());
+        }
+        let result = self.order(d).await;
+        let _ = self.store.release_certificate_lock(&d.name, &self.node).await;
+        let stored = result?;
+        self.install(&stored)?;
+        tracing::info!(domain = %d.name, not_after_ms = stored.not_after_ms, "ACME: certificate issued");
+        Ok(())
+    }
+
+    fn install(&self, stored: &StoredCertificate) -> Result<(), String> {
+        let key = self.kms.open_text(&key_context(&stored.name), &stored.key_enc).map_err(|e| e.to_string())?;
+        let key = String::from_utf8(key.to_vec()).map_err(|_| "the sealed key is not PEM".to_owned())?;
+        self.certs.install(&stored.name, &stored.cert_pem, &key).map_err(|e| e.to_string())
+    }
+
+    /// Orders a certificate for `d` with HTTP-01 and stores it.
+    async fn order(&self, d: &AcmeDomain) -> Result<StoredCertificate, String> {
+        let account = self.account(&d.acme).await?;
+        let ids = [Identifier::Dns(d.name.clone())];
+        let mut order = account.new_order(&NewOrder::new(&ids)).await.map_err(|e| format!("new order: {e}"))?;
+        let mut tokens = Vec::new();
+        let mut authorizations = order.authorizations();
+        while let Some(authz) = authorizations.next().await {
+            let mut authz = authz.map_err(|e| format!("authorization: {e}"))?;
+            if authz.status == instant_acme::AuthorizationStatus::Valid {
+                continue;
+            }
+            let mut challenge =
+                authz.challenge(ChallengeType::Http01).ok_or("the CA offers no http-01 challenge for this name")?;
+            self.challenges.set(&challenge.token, challenge.key_authorization().as_str());
+            tokens.push(challenge.token.clone());
+            challenge.set_ready().await.map_err(|e| format!("challenge: {e}"))?;
+        }
+        let status = order.poll_ready(&RetryPolicy::default()).await;
+        for t in &tokens {
+            self.challenges.clear(t);
+        }
+        match status.map_err(|e| format!("validation: {e}"))? {
+            OrderStatus::Ready => {}
+            other => return Err(format!("the CA left the order {other:?}")),
+        }
+        let key_pem = order.finalize().await.map_err(|e| format!("finalize: {e}"))?;
+        let chain = order.poll_certificate(&RetryPolicy::default()).await.map_err(|e| format!("certificate: {e}"))?;
+        let (issuer, not_after_ms) = leaf_facts(&chain)?;
+        let key_enc = self.kms.seal_text(&key_context(&d.name), key_pem.as_bytes()).map_err(|e| e.to_string())?;
+        let stored = StoredCertificate {
+            name: d.name.clone(),
+            cert_pem: chain,
+            key_enc,
+            source: CertificateSource::Acme,
+            issuer,
+            not_after_ms,
+            updated_at_ms: now_ms(),
+        };
+        self.store.put_certificate(&stored).await.map_err(|e| e.to_string())?;
+        Ok(stored)
+    }
+
+    /// The account for this CA: from the store, or created and stored (sealed). Two nodes that
+    /// race both create one; the first stored wins and the other's is never used again.
+    async fn account(&self, acme: &model::AcmeConfig) -> Result<Account, String> {
+        let name = format!("acme-account:{}", hex::encode(&Sha256::digest(acme.directory.as_bytes())[..8]));
+        let ctx = kms::EncryptionContext::new().with("purpose", "acme-account").with("name", &name);
+        let builder = || match &acme.ca_file {
+            Some(path) => Account::builder_with_root(path).map_err(|e| format!("{}: {e}", path.display())),
+            None => Account::builder().map_err(|e| e.to_string()),
+        };
+        if let Some(sealed) = self.store.secret(&name).await.map_err(|e| e.to_string())? {
+            let json = self.kms.open_text(&ctx, &sealed).map_err(|e| e.to_string())?;
+            let creds: AccountCredentials = serde_json::from_slice(&json).map_err(|e| e.to_string())?;
+            return builder()?.from_credentials(creds).await.map_err(|e| format!("account: {e}"));
+        }
+        let contact: Vec<&str> = acme.contact.iter().map(String::as_str).collect();
+        let new = NewAccount { contact: &contact, terms_of_service_agreed: true, only_return_existing: false };
+        let (account, creds) =
+            builder()?.create(&new, acme.directory.clone(), None).await.map_err(|e| format!("new account: {e}"))?;
+        let json = serde_json::to_vec(&creds).map_err(|e| e.to_string())?;
+        let sealed = self.kms.seal_text(&ctx, &json).map_err(|e| e.to_string())?;
+        self.store.create_secret(&name, &sealed, now_ms()).await.map_err(|e| e.to_string())?;
+        Ok(account)
+    }
+}
+
+/// Due for renewal: a third of the lifetime (counted from when it was written) or less left.
+fn due(c: &StoredCertificate, now_ms: i64) -> bool {
+    let lifetime = (c.not_after_ms - c.updated_at_ms).max(0);
+    c.not_after_ms - now_ms <= lifetime / 3
+}
+
+/// The leaf's issuer DN and expiry.
+fn leaf_facts(chain_pem: &str) -> Result<(String, i64), String> {
+    use rustls_pki_types::pem::PemObject as _;
+    let leaf = rustls_pki_types::CertificateDer::pem_slice_iter(chain_pem.as_bytes())
+        .next()
+        .ok_or("the CA sent no certificate")?
+        .map_err(|e| e.to_string())?;
+    crate::client_cert::issuer_and_expiry(&leaf).ok_or_else(|| "the CA's certificate does not parse".to_owned())
+}
+
+fn key_context(name: &str) -> kms::EncryptionContext {
+    kms::EncryptionContext::new().with("purpose", "tls-private-key").with("name", name)
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert(updated: i64, not_after: i64) -> StoredCertificate {
+        StoredCertificate {
+            name: "a".into(),
+            cert_pem: String::new(),
+            key_enc: String::new(),
+            source: CertificateSource::Acme,
+            issuer: String::new(),
+            not_after_ms: not_after,
+            updated_at_ms: updated,
+        }
+    }
+
+    #[test]
+    fn renewal_starts_when_a_third_of_the_lifetime_remains() {
+        // 90 days from day 0: due from day 60 on.
+        let day = 86_400_000;
+        let c = cert(0, 90 * day);
+        assert!(!due(&c, 59 * day));
+        assert!(due(&c, 60 * day));
+        assert!(due(&c, 91 * day), "expired");
+    }
+}
