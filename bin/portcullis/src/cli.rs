@@ -17,7 +17,7 @@ use reqwest::Url;
 use serde_json::Value;
 
 pub(crate) use commands::{
-    AdminCommand, Call, IamCommand, KeysCommand, KmsCommand, PlansCommand, StsCommand, UsageArgs,
+    AdminCommand, Call, CertsCommand, IamCommand, KeysCommand, KmsCommand, PlansCommand, StsCommand, UsageArgs,
 };
 use commands::{Shows, Target};
 

@@ -101,6 +101,13 @@ enum Command {
         #[command(subcommand)]
         command: cli::PlansCommand,
     },
+    /// Server certificates: the inventory (files, ACME, imports), imports and deletions.
+    Certs {
+        #[command(flatten)]
+        conn: cli::Connection,
+        #[command(subcommand)]
+        command: cli::CertsCommand,
+    },
     /// Report a usage plan's recorded requests per API key and day, as JSON or CSV, through
     /// the admin API.
     ///
@@ -140,6 +147,7 @@ fn main() -> ExitCode {
         Command::Admin { conn, command } => cli::main(&conn, command.call()),
         Command::Keys { conn, command } => cli::main(&conn, command.call()),
         Command::Plans { conn, command } => cli::main(&conn, command.call()),
+        Command::Certs { conn, command } => cli::main(&conn, command.call()),
         Command::Usage { conn, report } => cli::main(&conn, report.call()),
     }
 }

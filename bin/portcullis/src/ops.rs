@@ -124,6 +124,35 @@ impl Control for Ops {
         self.gateway.metrics().encode()
     }
 
+    fn file_certificates(&self) -> Vec<admin::CertView> {
+        let certs = self.gateway.certs().inventory();
+        certs
+            .into_iter()
+            .map(|c| admin::CertView {
+                name: c.name,
+                source: c.source.to_owned(),
+                issuer: c.issuer,
+                not_after_ms: c.not_after_ms,
+                updated_at_ms: None,
+            })
+            .collect()
+    }
+
+    fn install_certificate(&self, name: &str, chain_pem: &str, key_pem: &str) -> Result<(String, i64), String> {
+        let facts = gateway::leaf_facts(chain_pem)?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        if i128::from(facts.1) <= i128::try_from(now).unwrap_or(i128::MAX) {
+            return Err("the certificate has expired".into());
+        }
+        self.gateway.certs().install(name, chain_pem, key_pem).map_err(|e| e.to_string())?;
+        self.gateway.metrics().certificate_expiry(name, "import", facts.1 / 1000);
+        Ok(facts)
+    }
+
+    fn remove_certificate(&self, name: &str) {
+        self.gateway.certs().uninstall(name);
+    }
+
     fn usage_plans(&self) -> Vec<admin::PlanView> {
         let rt = self.gateway.runtime();
         rt.compiled

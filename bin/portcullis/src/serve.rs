@@ -156,13 +156,17 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         let listener = bind(r.listen, "HTTP redirect").await?;
         tasks.push(tokio::spawn(serve_redirect(listener, https_port, challenges.clone(), stopped.clone())));
     }
-    // Certificates from ACME: the store's are installed at once; missing or expiring ones are
-    // ordered, answered on the plain-HTTP listener just started.
-    if let Some(acme) =
-        gateway::AcmeManager::new(&cfg, store.clone(), directory.kms().clone(), gw.certs().clone(), challenges.clone())
-    {
-        tokio::spawn(acme.run(stopped.clone()));
-    }
+    // Certificates in the store (imported, or from ACME) are installed at once; missing or
+    // expiring ACME ones are ordered, answered on the plain-HTTP listener just started.
+    let certificates = gateway::CertificateManager::new(
+        &cfg,
+        store.clone(),
+        directory.kms().clone(),
+        gw.certs().clone(),
+        challenges.clone(),
+        metrics.clone(),
+    );
+    tokio::spawn(certificates.run(stopped.clone()));
     tokio::spawn(ops.clone().watch_files(stopped.clone()));
     let flusher = tokio::spawn(crate::usage::flush_every(
         cfg.usage.flush_interval.as_std(),

@@ -22,6 +22,31 @@ pub trait Control: Send + Sync + 'static {
 
     /// The usage plans of the running config.
     fn usage_plans(&self) -> Vec<PlanView>;
+
+    /// The certificates loaded from files (the store's are listed from the store).
+    fn file_certificates(&self) -> Vec<CertView>;
+
+    /// Checks a chain and key and serves them for `name` at once; returns the leaf's issuer DN
+    /// and expiry (ms since the epoch).
+    fn install_certificate(&self, name: &str, chain_pem: &str, key_pem: &str) -> Result<(String, i64), String>;
+
+    /// Stops serving the store certificate for `name` on this node.
+    fn remove_certificate(&self, name: &str);
+}
+
+/// A certificate as the inventory shows it.
+#[derive(Debug, Clone)]
+pub struct CertView {
+    /// The names it answers for.
+    pub name: String,
+    /// `file`, `development`, `acme` or `import`.
+    pub source: String,
+    /// The leaf's issuer DN.
+    pub issuer: String,
+    /// Its expiry, ms since the epoch.
+    pub not_after_ms: i64,
+    /// When it was last issued or renewed (store certificates).
+    pub updated_at_ms: Option<i64>,
 }
 
 /// A usage plan as the admin API shows it.

@@ -5,6 +5,7 @@
 //! the gateway is the [`Control`] trait, which the binary implements.
 
 mod auth;
+mod certs;
 mod control;
 mod iam;
 mod keys;
@@ -12,6 +13,6 @@ mod redact;
 mod routes;
 
 pub use auth::{Peer, SigningSettings, SERVICE};
-pub use control::{Control, PlanView, ReloadOutcome};
+pub use control::{CertView, Control, PlanView, ReloadOutcome};
 pub use redact::redact_config;
 pub use routes::{router, service, write_audit};

@@ -67,6 +67,7 @@ pub fn router(
         .route("/audit", get(audit))
         .merge(crate::iam::routes())
         .merge(crate::keys::routes())
+        .merge(crate::certs::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::sigv4_layer));
     Router::new()
         .route("/health", get(health))

@@ -11,8 +11,8 @@
 //! The binary builds a [`Gateway`] from a compiled config, serves it with [`serve_tls`], and
 //! calls [`Gateway::reload`] on SIGHUP, on file changes, or from the admin API.
 
-mod acme;
 mod body;
+mod certificates;
 mod client_cert;
 mod client_ip;
 mod ctx;
@@ -33,8 +33,8 @@ mod time_fmt;
 mod tls;
 mod upstream;
 
-pub use acme::{AcmeManager, Challenges};
 pub use body::ResBody;
+pub use certificates::{leaf_facts, CertificateManager, Challenges};
 pub use client_cert::ClientCert;
 pub use ctx::ConnInfo;
 pub use domains::{Endpoint, TlsSelector};
@@ -43,5 +43,5 @@ pub use gateway::{directory_settings, redis_settings, Gateway, ReloadError, Relo
 pub use listener::{serve_redirect, serve_tls, ServeOptions};
 pub use metering::Metering;
 pub use runtime::{Runtime, Services};
-pub use tls::{CertStore, DevCert, TlsError};
+pub use tls::{CertInfo, CertStore, DevCert, TlsError};
 pub use upstream::ClientError;

@@ -197,7 +197,7 @@ fn http_builder(opts: &ServeOptions) -> auto::Builder<TokioExecutor> {
 pub async fn serve_redirect(
     listener: TcpListener,
     https_port: u16,
-    challenges: Arc<crate::acme::Challenges>,
+    challenges: Arc<crate::certificates::Challenges>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let builder = hyper::server::conn::http1::Builder::new();
@@ -223,7 +223,7 @@ pub async fn serve_redirect(
 const REDIRECT_MAX_CONNECTIONS: usize = 1024;
 
 /// An ACME HTTP-01 token's answer (RFC 8555 §8.3), while its order is under way.
-fn acme_answer<B>(req: &Request<B>, challenges: &crate::acme::Challenges) -> Option<Response<ResBody>> {
+fn acme_answer<B>(req: &Request<B>, challenges: &crate::certificates::Challenges) -> Option<Response<ResBody>> {
     let token = req.uri().path().strip_prefix("/.well-known/acme-challenge/")?;
     let answer = challenges.http01(token)?;
     let mut resp = Response::new(body::full(answer));

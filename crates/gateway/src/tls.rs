@@ -30,6 +30,14 @@ pub enum TlsError {
         /// What is wrong.
         reason: String,
     },
+    /// A certificate given as text (an import, an ACME issuance) is unusable.
+    #[error("certificate for {name}: {reason}")]
+    Certificate {
+        /// The name it was for.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The development certificate could not be made.
     #[error("cannot create the development certificate: {0}")]
     DevCert(String),
@@ -61,6 +69,21 @@ struct CertSet {
     exact: HashMap<String, Arc<CertifiedKey>>,
     wildcard: HashMap<String, Arc<CertifiedKey>>,
     default: Arc<CertifiedKey>,
+    /// What each file certificate is, for the inventory.
+    files: Vec<CertInfo>,
+}
+
+/// A certificate in service, as the inventory shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertInfo {
+    /// The names it answers for, comma-separated.
+    pub name: String,
+    /// `file` or `development` (files), `installed` (from the store).
+    pub source: &'static str,
+    /// The leaf's issuer DN.
+    pub issuer: String,
+    /// The leaf's expiry, milliseconds since the epoch.
+    pub not_after_ms: i64,
 }
 
 #[derive(Clone)]
@@ -92,7 +115,7 @@ impl CertStore {
     /// Installs (or replaces) the certificate for `name` from PEM text: new handshakes use it at
     /// once; open connections keep theirs.
     pub fn install(&self, name: &str, chain_pem: &str, key_pem: &str) -> Result<(), TlsError> {
-        let bad = |reason: String| TlsError::File { path: std::path::PathBuf::from(format!("<{name}>")), reason };
+        let bad = |reason: String| TlsError::Certificate { name: name.to_owned(), reason };
         let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
             .collect::<Result<_, _>>()
             .map_err(|e| bad(format!("malformed certificate PEM: {e}")))?;
@@ -105,10 +128,39 @@ impl CertStore {
             .load_private_key(key)
             .map_err(|e| bad(format!("unusable private key: {e}")))?;
         let certified = Arc::new(CertifiedKey::new(chain, signer));
+        if let Err(rustls::Error::InconsistentKeys(_)) = certified.keys_match() {
+            return Err(bad("the private key does not belong to the certificate".into()));
+        }
+        let name = name.to_ascii_lowercase();
+        if self.installed.load().get(&name).is_some_and(|k| k.cert == certified.cert) {
+            return Ok(());
+        }
         let mut map = HashMap::clone(&self.installed.load());
-        map.insert(name.to_ascii_lowercase(), certified);
+        map.insert(name, certified);
         self.installed.store(Arc::new(map));
         Ok(())
+    }
+
+    /// Stops serving the installed certificate for `name`.
+    pub fn uninstall(&self, name: &str) {
+        let names: Vec<String> =
+            self.installed.load().keys().filter(|k| !k.eq_ignore_ascii_case(name)).cloned().collect();
+        self.retain_installed(&names);
+    }
+
+    /// Removes installed certificates whose names are not in `names` (deleted from the store).
+    pub fn retain_installed(&self, names: &[String]) {
+        let current = self.installed.load();
+        if current.keys().all(|k| names.contains(k)) {
+            return;
+        }
+        let map = current.iter().filter(|(k, _)| names.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        self.installed.store(Arc::new(map));
+    }
+
+    /// The certificates loaded from files (the store's are listed by the store).
+    pub fn inventory(&self) -> Vec<CertInfo> {
+        self.set.load().files.clone()
     }
 
     /// Reloads the files if any changed on disk. `Ok(true)` when something was reloaded; on
@@ -179,7 +231,9 @@ impl ResolvesServerCert for Resolver {
         let set = self.0.set.load();
         let Some(name) = hello.server_name() else { return Some(set.default.clone()) };
         let name = name.to_ascii_lowercase();
-        if let Some(k) = self.0.installed.load().get(&name) {
+        let installed = self.0.installed.load();
+        let wildcard = || name.split_once('.').and_then(|(_, parent)| installed.get(&format!("*.{parent}")));
+        if let Some(k) = installed.get(&name).or_else(wildcard) {
             return Some(k.clone());
         }
         let by_wildcard = || name.split_once('.').and_then(|(_, parent)| set.wildcard.get(parent));
@@ -206,8 +260,15 @@ fn build_set(sources: &[Source]) -> Result<CertSet, TlsError> {
     let mut exact = HashMap::new();
     let mut wildcard = HashMap::new();
     let mut default = None;
+    let mut files = Vec::new();
     for s in sources {
         let (key, names) = load_pair(&s.cfg)?;
+        if let Some((issuer, not_after_ms)) = key.end_entity_cert().ok().and_then(crate::client_cert::issuer_and_expiry)
+        {
+            let dev = s.cfg.cert.file_name().is_some_and(|f| f == "dev-cert.pem");
+            let source = if dev { "development" } else { "file" };
+            files.push(CertInfo { name: names.join(","), source, issuer, not_after_ms });
+        }
         for name in names {
             match name.strip_prefix("*.") {
                 Some(parent) => wildcard.entry(parent.to_owned()).or_insert_with(|| key.clone()),
@@ -217,7 +278,7 @@ fn build_set(sources: &[Source]) -> Result<CertSet, TlsError> {
         default.get_or_insert(key);
     }
     let default = default.ok_or_else(|| TlsError::File { path: PathBuf::new(), reason: "no certificate".into() })?;
-    Ok(CertSet { exact, wildcard, default })
+    Ok(CertSet { exact, wildcard, default, files })
 }
 
 fn load_pair(cfg: &CertificateConfig) -> Result<(Arc<CertifiedKey>, Vec<String>), TlsError> {

@@ -103,6 +103,12 @@ struct AuthorizerLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CertLabels {
+    name: String,
+    source: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ModeLabel {
     mode: &'static str,
 }
@@ -120,6 +126,7 @@ pub struct Metrics {
     throttled: Family<LevelLabel, Counter>,
     degraded: Family<ModeLabel, Counter>,
     authorizer: Family<AuthorizerLabels, Counter>,
+    certificate_expiry: Family<CertLabels, Gauge>,
 }
 
 // === impl Metrics ===
@@ -141,6 +148,7 @@ impl Metrics {
             throttled: Family::default(),
             degraded: Family::default(),
             authorizer: Family::default(),
+            certificate_expiry: Family::default(),
             registry: Registry::default(),
         };
         registry.register("requests", "Requests by API, stage, route and status class", m.requests.clone());
@@ -176,6 +184,11 @@ impl Metrics {
             "authorizer_decisions",
             "Custom-authorizer decisions by where the answer came from (node, shared, function; none when refused before any answer) and result (allow, deny, unauthorized, failure, configuration_error)",
             m.authorizer.clone(),
+        );
+        registry.register(
+            "certificate_expiry_timestamp_seconds",
+            "When each server certificate in service expires (Unix seconds), by name and source (file, development, acme, import); alarm on it minus time()",
+            m.certificate_expiry.clone(),
         );
         Self { registry, ..m }
     }
@@ -213,6 +226,11 @@ impl Metrics {
     /// Counts a custom-authorizer decision.
     pub fn authorizer(&self, source: &'static str, result: &'static str) {
         self.authorizer.get_or_create(&AuthorizerLabels { source, result }).inc();
+    }
+
+    /// Records when the certificate for `name` expires.
+    pub fn certificate_expiry(&self, name: &str, source: &'static str, not_after_secs: i64) {
+        self.certificate_expiry.get_or_create(&CertLabels { name: name.to_owned(), source }).set(not_after_secs);
     }
 
     /// Counts a TLS handshake on `listener` (`api` or `admin`).

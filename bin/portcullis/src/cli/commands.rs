@@ -536,6 +536,45 @@ impl KeysCommand {
     }
 }
 
+/// Certificate subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum CertsCommand {
+    /// List every certificate in service: files, ACME and imports, with issuer and expiry,
+    /// soonest expiry first.
+    List,
+    /// Show the certificate for a name.
+    Get { name: String },
+    /// Import a certificate for a name (`api.example.com` or `*.example.com`): served at once
+    /// by this node and within a minute by the others; the key is sealed by the KMS.
+    Import {
+        name: String,
+        /// PEM file with the chain, leaf first.
+        #[arg(long, value_name = "FILE")]
+        cert: PathBuf,
+        /// PEM file with the private key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+    },
+    /// Delete a stored certificate (an import, or an ACME one, which is then ordered again).
+    Delete { name: String },
+}
+
+impl CertsCommand {
+    /// The table for certificates.
+    pub(crate) fn call(self) -> Result<Call, String> {
+        let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
+        Ok(match self {
+            Self::List => to(Method::GET, &["certificates"], None),
+            Self::Get { name } => to(Method::GET, &["certificates", &name], None),
+            Self::Import { name, cert, key } => {
+                let body = json!({ "certificate": read(&cert)?, "private_key": read(&key)? });
+                to(Method::PUT, &["certificates", &name], Some(body))
+            }
+            Self::Delete { name } => to(Method::DELETE, &["certificates", &name], None),
+        })
+    }
+}
+
 impl PlansCommand {
     /// The table for usage plans.
     pub(crate) fn call(self) -> Result<Call, String> {

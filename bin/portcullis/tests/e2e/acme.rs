@@ -173,3 +173,65 @@ async fn certificates_are_issued_by_a_real_acme_server_and_survive_a_restart() {
     assert!(served, "{logs}");
     assert!(!logs.contains("ACME: certificate issued"), "ordered again after a restart:\n{logs}");
 }
+
+/// The serial of the certificate the gateway presents for the domain.
+async fn served_serial(gw: &Gw, root: &str) -> String {
+    use rustls_pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(rustls_pki_types::CertificateDer::from_pem_slice(root.as_bytes()).unwrap()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg));
+    let tcp = tokio::net::TcpStream::connect(gw.api).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("acme.example.test").unwrap();
+    let tls = connector.connect(name, tcp).await.unwrap();
+    let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).unwrap();
+    cert.raw_serial_as_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_due_for_renewal_is_renewed_and_swapped_in() {
+    use sqlx::Connection as _;
+    let dir = tempfile::tempdir().unwrap();
+    let http_port = free_port();
+    let pebble = Pebble::start(dir.path(), http_port);
+    let root = pebble.root().await;
+    let gw = Gw::start(&config(http_port, &pebble));
+    let ok = eventually(Duration::from_secs(60), || async {
+        gw.stderr_lines().iter().any(|l| l.contains("ACME: certificate issued"))
+    })
+    .await;
+    assert!(ok, "{}", gw.stderr_lines().join("\n"));
+    let first = served_serial(&gw, &root).await;
+    let data = gw.stop();
+    // Make the stored certificate look two-thirds through its life: it is still valid, so it
+    // serves at start, and due, so a renewal is ordered at once.
+    let db = data.path().join("data").join("portcullis.db");
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    let now =
+        i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap();
+    let (not_after,): (i64,) = sqlx::query_as("SELECT not_after_ms FROM certificates WHERE name = 'acme.example.test'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE certificates SET updated_at_ms = ? WHERE name = 'acme.example.test'")
+        .bind(3 * now - 2 * not_after - 1)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+    let gw = Gw::start_in(data, &config(http_port, &pebble));
+    let renewed = eventually(Duration::from_secs(60), || async {
+        gw.stderr_lines().iter().any(|l| l.contains("ACME: certificate issued"))
+    })
+    .await;
+    let logs = gw.stderr_lines().join("\n");
+    assert!(renewed && logs.contains("ACME: renewing"), "{logs}");
+    let second = served_serial(&gw, &root).await;
+    assert_ne!(first, second, "the renewed certificate is served without a restart");
+}

@@ -317,3 +317,72 @@ async fn tls_policies_and_a_closed_default_endpoint() {
     let plain = client(&gw, "localhost", &local_pem, None);
     assert!(get(&plain, &url(&gw, "localhost", "/hello")).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_certificates_serve_at_once_are_listed_audited_without_keys_and_survive_a_restart() {
+    use reqwest::Method;
+    let pki = Pki::new();
+    let (local_cert, local_key) = self_signed(&["localhost"]);
+    let text = format!(
+        "tls:\n  certificates:\n    - {{ cert: {}, key: {} }}\ndomains:\n  - name: shop.example.test\napis:\n  - name: shop\n    hosts: [shop.example.test]\n    routes:\n      - route: GET /\n        integration: {{ type: mock, body: 'shop' }}\n",
+        pki.file("local.pem", &local_cert).display(),
+        pki.file("local.key", &local_key).display()
+    );
+    let mut gw = Gw::start(&text);
+    gw.ca_pem = local_cert.clone().into_bytes();
+    let (cert, key) = self_signed(&["shop.example.test"]);
+    let shop = || client(&gw, "shop.example.test", &cert, None);
+    let home = url(&gw, "shop.example.test", "/");
+    assert!(get(&shop(), &home).await.is_err(), "served the shop's certificate before the import");
+
+    // A key that is not the certificate's is refused, and nothing changes.
+    let (_, other_key) = self_signed(&["shop.example.test"]);
+    let path = "/certificates/shop.example.test";
+    let (status, body) =
+        gw.admin_json(Method::PUT, path, Some(json!({"certificate": cert, "private_key": other_key}))).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (400, Some("certificate for shop.example.test: the private key does not belong to the certificate"))
+    );
+    let (status, body) = gw.admin_json(Method::PUT, path, Some(json!({"certificate": cert, "private_key": key}))).await;
+    assert_eq!((status, body["source"].as_str()), (200, Some("import")), "{body}");
+    assert_eq!(get(&shop(), &home).await.unwrap().2, "shop", "served at once");
+
+    let (_, list) = gw.admin_json(Method::GET, "/certificates", None).await;
+    let sources: Vec<(&str, &str)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["source"].as_str().unwrap()))
+        .collect();
+    assert!(sources.contains(&("shop.example.test", "import")) && sources.contains(&("localhost", "file")), "{list}");
+    let metrics = gw.admin_call(None, Method::GET, "/metrics", None).await.text().await.unwrap();
+    assert!(
+        metrics
+            .contains(r#"portcullis_certificate_expiry_timestamp_seconds{name="shop.example.test",source="import"}"#),
+        "{metrics}"
+    );
+    // Neither PEM reaches the audit trail.
+    let (_, audit) = gw.admin_json(Method::GET, "/audit", None).await;
+    let trail = audit.to_string();
+    assert!(trail.contains("certificates.ImportCertificate") && !trail.contains("BEGIN"), "{trail}");
+
+    // After a restart the store's certificate is installed again.
+    let admin = gw.admin_key.clone();
+    let data = gw.stop();
+    let mut gw = Gw::start_in(data, &text);
+    gw.ca_pem = local_cert.clone().into_bytes();
+    gw.admin_key = admin;
+    let home = url(&gw, "shop.example.test", "/");
+    let c = client(&gw, "shop.example.test", &cert, None);
+    let back = crate::harness::eventually(std::time::Duration::from_secs(10), || {
+        let (c, home) = (c.clone(), home.clone());
+        async move { get(&c, &home).await.is_ok() }
+    })
+    .await;
+    assert!(back, "the imported certificate did not come back after a restart");
+    let (status, _) = gw.admin_json(Method::DELETE, "/certificates/shop.example.test", None).await;
+    assert_eq!(status, 204);
+    let fresh = client(&gw, "shop.example.test", &cert, None);
+    assert!(get(&fresh, &home).await.is_err(), "still served after the delete");
+}

@@ -1,11 +1,12 @@
-//! Certificates from an ACME CA (RFC 8555) for the custom domains that ask for one: ordered at
-//! start when the store has none (or one due for renewal), renewed when a third of the
-//! lifetime remains, retried with back-off, and swapped into the [`CertStore`] without a
-//! restart. HTTP-01 tokens are answered by the plain-HTTP listener from [`Challenges`].
+//! Certificates kept in the store: imported through the admin API, or obtained from an ACME CA
+//! (RFC 8555) for the custom domains that ask for one — ordered at start when the store has
+//! none (or one due for renewal), renewed when a third of the lifetime remains, retried with
+//! back-off. Every node installs what the store holds into its [`CertStore`] without a restart,
+//! and checks again every minute, so an import or a renewal made by one node reaches the
+//! others. HTTP-01 tokens are answered by the plain-HTTP listener from [`Challenges`].
 //!
-//! In a cluster the store holds the certificates: one node at a time orders for a name (a
-//! lease in the store), and every node loads what is there. Private keys and the ACME account
-//! are sealed by the KMS.
+//! One node at a time orders for a name (a lease in the store). Private keys and the ACME
+//! account are sealed by the KMS.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -53,9 +54,9 @@ struct AcmeDomain {
     acme: model::AcmeConfig,
 }
 
-/// Orders and renews certificates for the ACME domains.
+/// Installs the store's certificates; orders and renews those of the ACME domains.
 #[derive(Debug)]
-pub struct AcmeManager {
+pub struct CertificateManager {
     domains: Vec<AcmeDomain>,
     store: AnyStore,
     kms: kms::Kms,
@@ -63,7 +64,10 @@ pub struct AcmeManager {
     challenges: Arc<Challenges>,
     /// Who holds a lease: unique per process.
     node: String,
-    /// How often certificates are checked (and other nodes' renewals picked up).
+    metrics: Arc<telemetry::Metrics>,
+    /// How often the store is read again (imports and other nodes' renewals picked up).
+    pub sync_every: Duration,
+    /// How often ACME certificates are checked for renewal.
     pub check_every: Duration,
 }
 
@@ -73,33 +77,77 @@ const LEASE: Duration = Duration::from_secs(600);
 const FIRST_BACKOFF: Duration = Duration::from_secs(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 
-// === impl AcmeManager ===
+// === impl CertificateManager ===
 
-impl AcmeManager {
-    /// A manager for the ACME domains of `config`, or `None` when there are none.
+impl CertificateManager {
+    /// A manager for the store's certificates and the ACME domains of `config`.
     pub fn new(
         config: &model::Config,
         store: AnyStore,
         kms: kms::Kms,
         certs: Arc<CertStore>,
         challenges: Arc<Challenges>,
-    ) -> Option<Self> {
+        metrics: Arc<telemetry::Metrics>,
+    ) -> Self {
         let domains: Vec<AcmeDomain> = config
             .domains
             .iter()
             .filter_map(|d| Some(AcmeDomain { name: d.name.to_ascii_lowercase(), acme: d.acme.clone()? }))
             .collect();
-        if domains.is_empty() {
-            return None;
-        }
         let node = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
-        Some(Self { domains, store, kms, certs, challenges, node, check_every: Duration::from_secs(3600) })
+        Self {
+            domains,
+            store,
+            kms,
+            certs,
+            challenges,
+            node,
+            metrics,
+            sync_every: Duration::from_secs(60),
+            check_every: Duration::from_secs(3600),
+        }
+    }
+
+    /// Installs every certificate of the store that is still valid, and removes from the
+    /// running set those no longer there (a deleted import). Updates the expiry metric.
+    pub async fn sync(&self) -> Result<(), String> {
+        let now = now_ms();
+        let rows = self.store.certificates().await.map_err(|e| e.to_string())?;
+        let mut keep = Vec::new();
+        for row in &rows {
+            if row.not_after_ms > now {
+                match self.install(row) {
+                    Ok(()) => keep.push(row.name.to_ascii_lowercase()),
+                    Err(e) => tracing::warn!(certificate = %row.name, error = %e, "a stored certificate does not load"),
+                }
+            }
+        }
+        self.certs.retain_installed(&keep);
+        for c in self.certs.inventory() {
+            self.metrics.certificate_expiry(&c.name, c.source, c.not_after_ms / 1000);
+        }
+        for row in &rows {
+            self.metrics.certificate_expiry(&row.name, row.source.as_str(), row.not_after_ms / 1000);
+        }
+        Ok(())
     }
 
     /// Loads what the store holds, then keeps every certificate valid until `shutdown`.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut backoff: HashMap<String, (Duration, tokio::time::Instant)> = HashMap::new();
+        let mut last_check: Option<tokio::time::Instant> = None;
         loop {
+            if let Err(e) = self.sync().await {
+                tracing::warn!(error = %e, "cannot read certificates from the store");
+            }
+            let check = last_check.is_none_or(|t| t.elapsed() >= self.check_every) || !backoff.is_empty();
+            if !check {
+                tokio::select! {
+                    () = tokio::time::sleep(self.sync_every) => continue,
+                    _ = shutdown.changed() => return,
+                }
+            }
+            last_check = Some(tokio::time::Instant::now());
             for d in &self.domains {
                 if backoff.get(&d.name).is_some_and(|(_, at)| tokio::time::Instant::now() < *at) {
                     continue;
@@ -115,8 +163,8 @@ impl AcmeManager {
                     }
                 }
             }
-            let next = backoff.values().map(|(_, at)| *at).min().map_or(self.check_every, |at| {
-                at.saturating_duration_since(tokio::time::Instant::now()).min(self.check_every)
+            let next = backoff.values().map(|(_, at)| *at).min().map_or(self.sync_every, |at| {
+                at.saturating_duration_since(tokio::time::Instant::now()).min(self.sync_every)
             });
             tokio::select! {
                 () = tokio::time::sleep(next.max(Duration::from_millis(100))) => {}
@@ -130,9 +178,15 @@ impl AcmeManager {
     async fn ensure(&self, d: &AcmeDomain) -> Result<(), String> {
         let now = now_ms();
         if let Some(stored) = self.store.certificate(&d.name).await.map_err(|e| e.to_string())? {
-            if !due(&stored, now) {
-                return self.install(&stored);
+            // A certificate still valid serves while its renewal is ordered (or retried); one
+            // renewed by another node is picked up here too.
+            if stored.not_after_ms > now {
+                self.install(&stored)?;
             }
+            if !due(&stored, now) {
+                return Ok(());
+            }
+            tracing::info!(domain = %d.name, not_after_ms = stored.not_after_ms, "ACME: renewing");
         }
         let until = now + i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
         if !self.store.try_lock_certificate(&d.name, &self.node, now, until).await.map_err(|e| e.to_string())? {
@@ -226,14 +280,14 @@ fn due(c: &StoredCertificate, now_ms: i64) -> bool {
     c.not_after_ms - now_ms <= lifetime / 3
 }
 
-/// The leaf's issuer DN and expiry.
-fn leaf_facts(chain_pem: &str) -> Result<(String, i64), String> {
+/// The leaf's issuer DN and expiry (ms since the epoch) of a PEM chain.
+pub fn leaf_facts(chain_pem: &str) -> Result<(String, i64), String> {
     use rustls_pki_types::pem::PemObject as _;
     let leaf = rustls_pki_types::CertificateDer::pem_slice_iter(chain_pem.as_bytes())
         .next()
-        .ok_or("the CA sent no certificate")?
+        .ok_or("no certificate in the PEM")?
         .map_err(|e| e.to_string())?;
-    crate::client_cert::issuer_and_expiry(&leaf).ok_or_else(|| "the CA's certificate does not parse".to_owned())
+    crate::client_cert::issuer_and_expiry(&leaf).ok_or_else(|| "the certificate does not parse".to_owned())
 }
 
 fn key_context(name: &str) -> kms::EncryptionContext {
