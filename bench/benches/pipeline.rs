@@ -136,7 +136,7 @@ fn pipeline(c: &mut Criterion) {
     rt.block_on(metering.api_keys.attach("bench", &key.id, common::now_ms(), |_| false)).expect("attach API key");
     let decisions = Arc::new(identity::custom::DecisionCache::new(b"bench", None));
     let certs = Arc::new(certs);
-    let tls = Arc::new(gateway::TlsSelector::build(&compiled.config, &certs).expect("TLS selector"));
+    let tls = Arc::new(gateway::TlsSelector::build(&compiled.config, &certs, Arc::default()).expect("TLS selector"));
     let services = gateway::Services { directory, metering, decisions, tls };
     let gw = Gateway::new(&dir.path().join("bench.yaml"), compiled, certs, metrics, services).expect("gateway");
     // As an HTTP/1.1 connection: with framing flags (HTTP/2 connections have none).

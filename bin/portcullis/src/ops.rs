@@ -80,6 +80,13 @@ impl Ops {
                 tracing::info!(file = %path.display(), "config file changed");
                 self.reload_as("system:file-watch", "").await;
             }
+            let rt = self.gateway.runtime();
+            match self.gateway.tls().reload_if_changed(&rt.compiled.config, self.gateway.certs()) {
+                Ok(false) => {}
+                Ok(true) => tracing::info!("trust stores or CRLs changed; reloaded"),
+                Err(e) => tracing::error!(error = %e, "trust-store reload refused; the previous ones keep serving"),
+            }
+            drop(rt);
             let (outcome, detail) = match self.gateway.certs().reload_if_changed() {
                 Ok(false) => continue,
                 Ok(true) => {

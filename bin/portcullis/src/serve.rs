@@ -115,7 +115,11 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
     // The admin listener always uses the default endpoint's settings; the API listener chooses
     // by SNI among the custom domains.
     let admin_tls = Arc::new(gateway::TlsSelector::single(certs.server_config()?));
-    let tls = Arc::new(gateway::TlsSelector::build(&cfg, &certs).context("cannot load the domains' TLS settings")?);
+    let challenges = Arc::new(gateway::Challenges::default());
+    let tls = Arc::new(
+        gateway::TlsSelector::build(&cfg, &certs, challenges.clone())
+            .context("cannot load the domains' TLS settings")?,
+    );
     let metrics = Arc::new(Metrics::new());
     let services =
         gateway::Services { directory: directory.clone(), metering: metering.clone(), decisions, tls: tls.clone() };
@@ -131,7 +135,6 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         drain_timeout: cfg.shutdown.drain_timeout.as_std(),
     };
 
-    let challenges = Arc::new(gateway::Challenges::default());
     let mut tasks = Vec::new();
     let api = bind(cfg.listen, "HTTPS").await?;
     let https_port = api.local_addr()?.port();

@@ -22,11 +22,16 @@ use tokio::sync::watch;
 
 use crate::tls::CertStore;
 
-/// HTTP-01 answers in progress: token → key authorization.
+/// Challenge answers in progress: HTTP-01 token → key authorization, and TLS-ALPN-01 domain →
+/// the server config that presents its validation certificate.
 #[derive(Debug, Default)]
 pub struct Challenges {
     http01: RwLock<HashMap<String, String>>,
+    tls_alpn01: RwLock<HashMap<String, Arc<rustls::ServerConfig>>>,
 }
+
+/// The ALPN protocol of TLS-ALPN-01 validation handshakes (RFC 8737).
+pub(crate) const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 
 // === impl Challenges ===
 
@@ -42,6 +47,49 @@ impl Challenges {
 
     fn clear(&self, token: &str) {
         self.http01.write().remove(token);
+    }
+
+    /// The server config for a TLS-ALPN-01 validation handshake naming `domain`, while its
+    /// order is under way.
+    pub fn tls_alpn01(&self, domain: &str) -> Option<Arc<rustls::ServerConfig>> {
+        self.tls_alpn01.read().get(&domain.to_ascii_lowercase()).cloned()
+    }
+
+    /// Prepares the validation certificate for `domain`: self-signed, the domain its only
+    /// SAN, the key authorization's SHA-256 in the critical `acmeIdentifier` extension.
+    fn set_alpn(&self, domain: &str, digest: &[u8]) -> Result<(), String> {
+        let mut params = rcgen::CertificateParams::new(vec![domain.to_owned()]).map_err(|e| e.to_string())?;
+        params.custom_extensions = vec![rcgen::CustomExtension::new_acme_identifier(digest)];
+        let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
+        let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
+        let der = rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let signer = provider.key_provider.load_private_key(der).map_err(|e| e.to_string())?;
+        // Not `with_single_cert`: it parses the certificate with webpki, which refuses the
+        // critical extension every validation certificate carries.
+        let validation = Arc::new(rustls::sign::CertifiedKey::new(vec![cert.der().clone()], signer));
+        let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(Validation(validation)));
+        cfg.alpn_protocols = vec![ACME_TLS_ALPN.to_vec()];
+        self.tls_alpn01.write().insert(domain.to_ascii_lowercase(), Arc::new(cfg));
+        Ok(())
+    }
+
+    fn clear_alpn(&self, domain: &str) {
+        self.tls_alpn01.write().remove(&domain.to_ascii_lowercase());
+    }
+}
+
+/// Presents one TLS-ALPN-01 validation certificate.
+#[derive(Debug)]
+struct Validation(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for Validation {
+    fn resolve(&self, _: rustls::server::ClientHello<'_>) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
     }
 }
 
@@ -218,16 +266,31 @@ impl CertificateManager {
             if authz.status == instant_acme::AuthorizationStatus::Valid {
                 continue;
             }
-            let mut challenge =
-                authz.challenge(ChallengeType::Http01).ok_or("the CA offers no http-01 challenge for this name")?;
-            self.challenges.set(&challenge.token, challenge.key_authorization().as_str());
-            tokens.push(challenge.token.clone());
-            challenge.set_ready().await.map_err(|e| format!("challenge: {e}"))?;
+            match d.acme.challenge {
+                model::AcmeChallenge::Http01 => {
+                    let mut challenge = authz
+                        .challenge(ChallengeType::Http01)
+                        .ok_or("the CA offers no http-01 challenge for this name")?;
+                    self.challenges.set(&challenge.token, challenge.key_authorization().as_str());
+                    tokens.push(challenge.token.clone());
+                    challenge.set_ready().await.map_err(|e| format!("challenge: {e}"))?;
+                }
+                model::AcmeChallenge::TlsAlpn01 => {
+                    let mut challenge = authz
+                        .challenge(ChallengeType::TlsAlpn01)
+                        .ok_or("the CA offers no tls-alpn-01 challenge for this name")?;
+                    self.challenges
+                        .set_alpn(&d.name, challenge.key_authorization().digest().as_ref())
+                        .map_err(|e| format!("validation certificate: {e}"))?;
+                    challenge.set_ready().await.map_err(|e| format!("challenge: {e}"))?;
+                }
+            }
         }
         let status = order.poll_ready(&RetryPolicy::default()).await;
         for t in &tokens {
             self.challenges.clear(t);
         }
+        self.challenges.clear_alpn(&d.name);
         match status.map_err(|e| format!("validation: {e}"))? {
             OrderStatus::Ready => {}
             other => return Err(format!("the CA left the order {other:?}")),

@@ -5,8 +5,9 @@
 //! started with.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use model::{DomainConfig, MutualTlsMode, SecurityPolicy};
@@ -32,6 +33,10 @@ pub struct Endpoint {
 #[derive(Debug)]
 pub struct TlsSelector {
     current: ArcSwap<Endpoints>,
+    /// ACME TLS-ALPN-01 validations in progress.
+    challenges: Arc<crate::certificates::Challenges>,
+    /// Modification times of the trust stores and CRLs in use, to notice edits.
+    stamps: parking_lot::Mutex<Vec<(PathBuf, Option<SystemTime>)>>,
 }
 
 #[derive(Debug, Default)]
@@ -47,18 +52,52 @@ impl TlsSelector {
     /// A selector that gives every handshake `config` (the admin listener).
     pub fn single(config: Arc<ServerConfig>) -> Self {
         let default = Some(Endpoint { config, domain: None, hsts: None });
-        Self { current: ArcSwap::from_pointee(Endpoints { default, ..Endpoints::default() }) }
+        Self {
+            current: ArcSwap::from_pointee(Endpoints { default, ..Endpoints::default() }),
+            challenges: Arc::default(),
+            stamps: parking_lot::Mutex::default(),
+        }
     }
 
-    /// The endpoints of `config`'s domains and its default endpoint, certificates from `certs`.
-    pub fn build(config: &model::Config, certs: &Arc<CertStore>) -> Result<Self, TlsError> {
-        Ok(Self { current: ArcSwap::from_pointee(endpoints(config, certs)?) })
+    /// The endpoints of `config`'s domains and its default endpoint, certificates from `certs`;
+    /// ACME validation handshakes are answered from `challenges`.
+    pub fn build(
+        config: &model::Config,
+        certs: &Arc<CertStore>,
+        challenges: Arc<crate::certificates::Challenges>,
+    ) -> Result<Self, TlsError> {
+        let current = ArcSwap::from_pointee(endpoints(config, certs)?);
+        Ok(Self { current, challenges, stamps: parking_lot::Mutex::new(stamps(config)) })
+    }
+
+    /// Rebuilds the endpoints if a trust store or CRL file changed on disk (a CA added, a
+    /// certificate revoked): `Ok(true)` when it did. On error the old endpoints serve.
+    pub fn reload_if_changed(&self, config: &model::Config, certs: &Arc<CertStore>) -> Result<bool, TlsError> {
+        let now = stamps(config);
+        if *self.stamps.lock() == now {
+            return Ok(false);
+        }
+        // Remember the new times even on failure, so a broken file is reported once.
+        *self.stamps.lock() = now;
+        self.current.store(Arc::new(endpoints(config, certs)?));
+        Ok(true)
+    }
+
+    /// The config for an ACME TLS-ALPN-01 validation: a handshake that offers only
+    /// `acme-tls/1` for a name whose order is under way.
+    pub(crate) fn acme_validation(&self, hello: &rustls::server::ClientHello<'_>) -> Option<Arc<ServerConfig>> {
+        let mut alpn = hello.alpn()?;
+        if alpn.next()? != crate::certificates::ACME_TLS_ALPN || alpn.next().is_some() {
+            return None;
+        }
+        self.challenges.tls_alpn01(hello.server_name()?)
     }
 
     /// Rebuilds from a new config (trust stores and CRLs are read again). On error nothing
     /// changes.
     pub fn replace(&self, config: &model::Config, certs: &Arc<CertStore>) -> Result<(), TlsError> {
         self.current.store(Arc::new(endpoints(config, certs)?));
+        *self.stamps.lock() = stamps(config);
         Ok(())
     }
 
@@ -120,6 +159,13 @@ fn endpoints(config: &model::Config, certs: &Arc<CertStore>) -> Result<Endpoints
     Ok(out)
 }
 
+/// The trust-store and CRL files of `config` with their modification times.
+fn stamps(config: &model::Config) -> Vec<(PathBuf, Option<SystemTime>)> {
+    let files =
+        config.domains.iter().filter_map(|d| d.mutual_tls.as_ref()).flat_map(|m| m.truststore.iter().chain(&m.crls));
+    files.map(|p| (p.clone(), std::fs::metadata(p).and_then(|m| m.modified()).ok())).collect()
+}
+
 fn insert(out: &mut Endpoints, d: &DomainConfig, endpoint: Endpoint) {
     let name = d.name.to_ascii_lowercase();
     match name.strip_prefix("*.") {
@@ -157,7 +203,11 @@ fn client_verifier(
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider).with_crls(lists);
+    // Revocation is checked for the client's own certificate, against a CRL of its issuer; when
+    // CRLs are given, a certificate whose issuer has none is refused (its status is unknown).
+    let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .with_crls(lists)
+        .only_check_end_entity_revocation();
     let builder = match mode {
         MutualTlsMode::Required => builder,
         MutualTlsMode::Optional => builder.allow_unauthenticated(),

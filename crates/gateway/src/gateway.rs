@@ -13,6 +13,7 @@ use telemetry::{AccessLog, Metrics};
 
 use crate::body::{ReqBody, ResBody};
 use crate::ctx::{ConnInfo, RequestCtx};
+use crate::domains::TlsSelector;
 use crate::runtime::Runtime;
 use crate::tls::{CertStore, TlsError};
 use crate::upstream::ClientError;
@@ -118,6 +119,11 @@ impl Gateway {
     /// The metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// The TLS endpoints by domain.
+    pub fn tls(&self) -> Arc<TlsSelector> {
+        self.current.load().tls.clone()
     }
 
     /// The certificate store.

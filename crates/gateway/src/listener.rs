@@ -141,6 +141,11 @@ impl Accepted {
     ) -> Option<(Watched<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>, ConnInfo)> {
         let accept = async {
             let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
+            if let Some(validation) = self.tls.acme_validation(&start.client_hello()) {
+                // The CA only checks the certificate; the connection carries nothing after.
+                drop(start.into_stream(validation).await?);
+                return Err(std::io::Error::other("ACME TLS-ALPN-01 validation handshake"));
+            }
             let sni = start.client_hello().server_name().map(str::to_owned);
             let Some(endpoint) = self.tls.select(sni.as_deref()) else {
                 return Err(std::io::Error::other(format!("no domain serves SNI {sni:?}")));

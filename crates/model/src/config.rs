@@ -188,7 +188,8 @@ pub struct AccessLogConfig {
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReloadConfig {
-    /// Reload when the config file or a certificate file changes on disk.
+    /// Reload when the config file, a certificate file, or a trust store or CRL of mutual TLS
+    /// changes on disk.
     #[serde(default = "yes")]
     pub watch: bool,
     /// How often files are checked for changes.

@@ -56,7 +56,9 @@ pub struct AcmeConfig {
     #[serde(default)]
     pub contact: Vec<String>,
     /// `http-01`: the CA fetches `http://NAME/.well-known/acme-challenge/TOKEN` from the
-    /// `http_redirect` listener (which must then be reachable on port 80).
+    /// `http_redirect` listener (which must then be reachable on port 80). `tls-alpn-01`: the
+    /// CA makes a TLS handshake with the `acme-tls/1` protocol on the HTTPS listener (which
+    /// must then be reachable on port 443); no plain-HTTP listener is needed.
     #[serde(default)]
     pub challenge: AcmeChallenge,
     /// PEM file of the root that signs the CA's own HTTPS certificate, for a private CA;
@@ -72,6 +74,9 @@ pub enum AcmeChallenge {
     #[default]
     #[serde(rename = "http-01")]
     Http01,
+    /// A certificate carrying the token, presented to the `acme-tls/1` protocol (RFC 8737).
+    #[serde(rename = "tls-alpn-01")]
+    TlsAlpn01,
 }
 
 /// A TLS security policy, named as API Gateway names them.

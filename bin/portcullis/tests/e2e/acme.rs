@@ -42,6 +42,11 @@ struct Pebble {
 
 impl Pebble {
     fn start(dir: &std::path::Path, http_port: u16) -> Self {
+        Self::start_with(dir, http_port, free_port())
+    }
+
+    /// pebble sending HTTP-01 validations to `http_port` and TLS-ALPN-01 ones to `tls_port`.
+    fn start_with(dir: &std::path::Path, http_port: u16, tls_port: u16) -> Self {
         let dns_port = free_udp_port();
         let dns = Command::new("pebble-challtestsrv")
             .args(["-dns01", &format!("127.0.0.1:{dns_port}"), "-http01", "", "-https01", "", "-tlsalpn01", ""])
@@ -65,7 +70,7 @@ impl Pebble {
             "listenAddress": format!("127.0.0.1:{listen}"),
             "managementListenAddress": format!("127.0.0.1:{management}"),
             "certificate": tls_cert, "privateKey": tls_key,
-            "httpPort": http_port, "tlsPort": free_port(),
+            "httpPort": http_port, "tlsPort": tls_port,
             "ocspResponderURL": "", "externalAccountBindingRequired": false}});
         let config_path = write(dir, "pebble.json", &config.to_string());
         let pebble = Command::new("pebble")
@@ -234,4 +239,30 @@ async fn a_certificate_due_for_renewal_is_renewed_and_swapped_in() {
     assert!(renewed && logs.contains("ACME: renewing"), "{logs}");
     let second = served_serial(&gw, &root).await;
     assert_ne!(first, second, "the renewed certificate is served without a restart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_alpn_01_is_answered_on_the_https_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let https_port = free_port();
+    // No plain-HTTP listener at all: pebble validates over TLS on the gateway's HTTPS port.
+    let pebble = Pebble::start_with(dir.path(), free_port(), https_port);
+    let root = pebble.root().await;
+    let config = dir.path().join("portcullis.yaml");
+    let text = format!(
+        "listen: 127.0.0.1:{https_port}\nadmin:\n  listen: 127.0.0.1:0\ndata_dir: {data}\ndomains:\n  - name: acme.example.test\n    acme:\n      directory: {directory}\n      challenge: tls-alpn-01\n      ca_file: {ca}\napis:\n  - name: pets\n    hosts: [acme.example.test]\n    routes:\n      - route: GET /pets\n        integration: {{ type: mock, body: 'pets' }}\n",
+        data = dir.path().join("data").display(),
+        directory = pebble.directory,
+        ca = pebble.tls_cert.display(),
+    );
+    std::fs::write(&config, text).unwrap();
+    let gw = Gw::spawn(tempfile::tempdir().unwrap(), config, &[]);
+    let c = client(&gw, &root);
+    let url = format!("https://acme.example.test:{https_port}/pets");
+    let served = eventually(Duration::from_secs(60), || {
+        let (c, url) = (c.clone(), url.clone());
+        async move { c.get(&url).send().await.is_ok_and(|r| r.status() == 200) }
+    })
+    .await;
+    assert!(served, "no certificate over tls-alpn-01:\n{}", gw.stderr_lines().join("\n"));
 }

@@ -386,3 +386,28 @@ async fn imported_certificates_serve_at_once_are_listed_audited_without_keys_and
     let fresh = client(&gw, "shop.example.test", &cert, None);
     assert!(get(&fresh, &home).await.is_err(), "still served after the delete");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_trust_store_applies_without_a_restart() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let (text, secure_pem, _) = config(&pki, &up.url(), "http://127.0.0.1:9/");
+    let gw = Gw::start(&format!("reload:\n  poll_interval: 200ms\n{text}"));
+    let alice = pki.ca.client("alice", "alice.billing.example.test", 7);
+    let mallory = pki.other.client("mallory", "mallory.billing.example.test", 9);
+    let echo = url(&gw, "secure.example.test", "/echo");
+    assert_eq!(get(&client(&gw, "secure.example.test", &secure_pem, Some(&alice)), &echo).await.unwrap().0, 200);
+    assert!(get(&client(&gw, "secure.example.test", &secure_pem, Some(&mallory)), &echo).await.is_err());
+    // The operator replaces the trusted CA and its CRL: new handshakes follow the files. (With
+    // CRLs configured, a CA without one is refused: its certificates' status is unknown.)
+    pki.file("crl.pem", &pki.other.crl(&[]));
+    pki.file("ca.pem", &pki.other.cert.pem());
+    let switched = crate::harness::eventually(std::time::Duration::from_secs(10), || {
+        let c = client(&gw, "secure.example.test", &secure_pem, Some(&mallory));
+        let echo = echo.clone();
+        async move { get(&c, &echo).await.is_ok_and(|r| r.0 == 200) }
+    })
+    .await;
+    assert!(switched, "{}", gw.stderr_lines().join("\n"));
+    assert!(get(&client(&gw, "secure.example.test", &secure_pem, Some(&alice)), &echo).await.is_err());
+}

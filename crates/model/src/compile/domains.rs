@@ -40,7 +40,7 @@ pub(super) fn check_domains(config: &Config, issues: &mut Vec<Issue>) -> Option<
             if !(acme.directory.starts_with("https://") || acme.directory.starts_with("http://")) {
                 issues.push((join_key(&at("acme"), "directory"), "must be the CA's directory URL".into()));
             }
-            if config.http_redirect.is_none() {
+            if acme.challenge == crate::domains::AcmeChallenge::Http01 && config.http_redirect.is_none() {
                 issues.push((
                     join_key(&at("acme"), "challenge"),
                     "http-01 is answered on the `http_redirect` listener: configure it (port 80 for a public CA)"

@@ -395,3 +395,40 @@ fn authorizer_mistakes_are_named_with_their_places() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn domain_mistakes_are_named_with_their_places() {
+    let text = "\
+tls:
+  default_endpoint: false
+  hsts: { preload: true }
+domains:
+  - name: bad_name.example.com
+  - name: '*.example.com'
+    certificate: { cert: a.pem, key: a.key }
+    acme: { directory: 'https://acme.example/dir' }
+  - name: api.example.com
+    mutual_tls: { mode: required, truststore: [] }
+apis:
+  - name: pets
+    routes:
+      - route: GET /pets
+        client_certificate: {}
+        integration: { type: mock }
+";
+    assert_eq!(
+        errors(text),
+        vec![
+            "x.yaml:5:5: domains[0].name: `bad_name.example.com` is not a host name (or `*.` and one)",
+            "x.yaml:8:5: domains[1].acme: a domain takes its certificate from files or from ACME, not both",
+            "x.yaml:8:5: domains[1].acme: wildcard names need the dns-01 challenge, which is not supported",
+            "x.yaml:8:5: domains[1].acme.challenge: http-01 is answered on the `http_redirect` listener: configure it (port 80 for a public CA)",
+            "x.yaml:10:35: domains[2].mutual_tls.truststore: name at least one PEM file of CAs",
+            "x.yaml:3:11: tls.hsts.preload: preload lists accept only `include_subdomains: true` with a `max_age` of at least a year",
+        ]
+    );
+    let no_domains = "tls:\n  default_endpoint: false\napis:\n  - name: a\n    routes:\n      - route: GET /\n        client_certificate: {}\n        integration: { type: mock }\n";
+    let errs = errors(no_domains);
+    assert!(errs.iter().any(|e| e.contains("tls.default_endpoint: with the default endpoint off")), "{errs:?}");
+    assert!(errs.iter().any(|e| e.contains("routes[0].client_certificate: no domain has `mutual_tls`")), "{errs:?}");
+}
