@@ -86,6 +86,8 @@ pub(crate) struct RequestCtx {
     pub(crate) integration_status: Option<u16>,
     /// integrate: why the upstream call failed.
     pub(crate) integration_error: Option<String>,
+    /// route: the custom domain's base-path mapping that chose the API (`(none)` for `/`).
+    pub(crate) base_path_matched: Option<String>,
     /// route: where the stage-relative path starts in `path` (for the method ARN).
     pub(crate) rest_at: usize,
     /// authorize: the authenticated IAM caller.
@@ -162,6 +164,7 @@ impl RequestCtx {
             integration_status: None,
             integration_error: None,
             rest_at: 0,
+            base_path_matched: None,
             caller: None,
             authorizer: None,
             api_key: None,
@@ -260,6 +263,7 @@ impl TemplateVars for Vars<'_> {
             ContextVar::AccountId => put(&self.rt.compiled.config.iam.account_id),
             ContextVar::TlsVersion => put(cx.tls_version),
             ContextVar::CipherSuite => !cx.cipher_suite.is_empty() && put(cx.cipher_suite),
+            ContextVar::CustomDomainBasePathMatched => cx.base_path_matched.as_deref().is_some_and(put),
             ContextVar::ClientCertPem => cx.client_cert.as_ref().is_some_and(|c| put(&c.pem)),
             ContextVar::ClientCertSubjectDn => cx.client_cert.as_ref().is_some_and(|c| put(&c.subject_dn)),
             ContextVar::ClientCertIssuerDn => cx.client_cert.as_ref().is_some_and(|c| put(&c.issuer_dn)),

@@ -42,6 +42,8 @@ pub struct Compiled {
     pub principal_header: Option<HeaderName>,
     /// `Strict-Transport-Security` for responses outside custom domains with their own.
     pub hsts: Option<HeaderValue>,
+    /// The custom domains that route by base-path mappings.
+    domain_routes: Vec<domains::DomainRoutes>,
     /// The limit on the gateway as a whole.
     pub global_limit: limits::Limit,
     /// The limit on each client address, if any.
@@ -144,6 +146,9 @@ pub struct HttpIntegration {
     pub ca_file: Option<std::path::PathBuf>,
     /// Headers added to the upstream request.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Headers whose values are rendered per request (they name `$context` or stage
+    /// variables); the client's own copies are removed first.
+    pub header_templates: Vec<(HeaderName, Template)>,
 }
 
 /// A mock integration.
@@ -170,6 +175,8 @@ pub struct Selection<'c, 'p> {
     pub stage: &'c CompiledStage,
     /// The path below base path and stage, always starting with `/`.
     pub rest: &'p str,
+    /// The custom domain's base-path mapping that matched (`(none)` for `/`), if any.
+    pub base_path_matched: Option<&'c str>,
 }
 
 /// A problem found while compiling: the field path and what is wrong.
@@ -201,6 +208,7 @@ impl Compiled {
             }
         }
         check_overlaps(&apis, &mut issues);
+        let domain_routes = domains::compile_mappings(&config, &apis, &mut issues);
         let (global_limit, client_limit) = metering::global_limits(&config, &mut issues);
         let plans = metering::compile_plans(&config, &mut apis, global_limit, &mut issues);
         metering::check_key_routes(&config, &apis, &mut issues);
@@ -218,6 +226,7 @@ impl Compiled {
             access_denied_body,
             principal_header,
             hsts,
+            domain_routes,
             global_limit,
             client_limit,
             plans,
@@ -234,6 +243,9 @@ impl Compiled {
     /// API without hosts; then the longest base path wins.
     pub fn select<'c, 'p>(&'c self, host: Option<&str>, path: &'p str) -> Option<Selection<'c, 'p>> {
         let host = host.map(strip_port);
+        if let Some(mapped) = host.and_then(|h| self.mapped(h, path)) {
+            return mapped;
+        }
         let (_, _, api_index, api, rest) = self
             .apis
             .iter()
@@ -248,11 +260,35 @@ impl Compiled {
             api.stages.iter().enumerate().find(|(_, s)| s.name == first && s.name != DEFAULT_STAGE)
         {
             let rest = if after.is_empty() { "/" } else { after };
-            return Some(Selection { api_index, stage_index, api, stage, rest });
+            return Some(Selection { api_index, stage_index, api, stage, rest, base_path_matched: None });
         }
         let stage_index = api.default_stage?;
         let stage = api.stages.get(stage_index)?;
-        Some(Selection { api_index, stage_index, api, stage, rest })
+        Some(Selection { api_index, stage_index, api, stage, rest, base_path_matched: None })
+    }
+
+    /// `Some` when `host` is a custom domain with base-path mappings: then they alone decide
+    /// (`Some(None)`: nothing is mapped at this path). An exact name beats a wildcard.
+    fn mapped<'c, 'p>(&'c self, host: &str, path: &'p str) -> Option<Option<Selection<'c, 'p>>> {
+        if self.domain_routes.is_empty() {
+            return None;
+        }
+        let d = self
+            .domain_routes
+            .iter()
+            .filter(|d| host_matches(&d.pattern, host))
+            .max_by_key(|d| !d.pattern.starts_with("*."))?;
+        let found = d.entries.iter().find_map(|(base, a, s)| {
+            let rest = match path.strip_prefix(base.as_str())? {
+                "" => "/",
+                r if r.starts_with('/') => r,
+                _ => return None,
+            };
+            let (api, stage) = (self.apis.get(*a)?, self.apis.get(*a)?.stages.get(*s)?);
+            let matched = if base.is_empty() { "(none)" } else { &base[1..] };
+            Some(Selection { api_index: *a, stage_index: *s, api, stage, rest, base_path_matched: Some(matched) })
+        });
+        Some(found)
     }
 }
 

@@ -637,7 +637,10 @@ pub struct IntegrationConfig {
     /// of the built-in public roots. For internal CAs and self-signed upstreams.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
-    /// (http) Headers added to the upstream request; (mock) headers of the response.
+    /// (http) Headers added to the upstream request, whose values may use `$context.*` (e.g.
+    /// `$context.identity.clientCert.subjectDN`) and `$stageVariables.*`: the client's own
+    /// headers of those names are removed first, and a header whose variable has no value is
+    /// not sent. (mock) Headers of the response, literal.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// (mock) Response body.

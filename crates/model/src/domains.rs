@@ -34,6 +34,30 @@ pub struct DomainConfig {
     /// Mutual TLS: the CAs client certificates must chain to.
     #[serde(default)]
     pub mutual_tls: Option<MutualTlsConfig>,
+    /// Base-path mappings: which API and stage serve each path prefix of this domain, as API
+    /// Gateway's custom domains map them. With mappings, requests to the domain are routed by
+    /// them alone (APIs' `hosts` and `base_path` are not consulted), and the stage is not part
+    /// of the path.
+    #[serde(default)]
+    pub mappings: Vec<BasePathMapping>,
+}
+
+/// One base-path mapping.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BasePathMapping {
+    /// The path prefix, `/` for the whole domain, or e.g. `/v1`. The longest matching prefix
+    /// wins.
+    #[serde(default = "root")]
+    pub base_path: String,
+    /// The API's name.
+    pub api: String,
+    /// The stage's name.
+    pub stage: String,
+}
+
+fn root() -> String {
+    "/".into()
 }
 
 /// A certificate chain and key as PEM files.

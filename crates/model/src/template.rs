@@ -31,6 +31,7 @@ context_vars! {
     AccountId = "accountId",
     ApiId = "apiId",
     CipherSuite = "cipherSuite",
+    CustomDomainBasePathMatched = "customDomain.basePathMatched",
     ClientCertFingerprint = "identity.clientCert.fingerprint",
     ClientCertIssuerDn = "identity.clientCert.issuerDN",
     ClientCertNotAfter = "identity.clientCert.validity.notAfter",
@@ -152,6 +153,11 @@ impl Template {
         literal.push_str(rest);
         flush(&mut pieces, &mut literal);
         Ok(Self { pieces })
+    }
+
+    /// Whether the template is plain text, with no variable.
+    pub fn is_literal(&self) -> bool {
+        self.pieces.iter().all(|p| matches!(p, Piece::Literal(_)))
     }
 
     /// Whether the template uses `var`.

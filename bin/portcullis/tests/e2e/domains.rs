@@ -136,7 +136,12 @@ apis:
       - {{ name: certs, type: REQUEST, url: '{authorizer}', identity_sources: [context.identity.clientCert.serialNumber], ttl: 0s }}
     routes:
       - route: GET /echo
-        integration: {{ type: http, url: '{upstream}/echo' }}
+        integration:
+          type: http
+          url: '{upstream}/echo'
+          headers:
+            x-client-subject: $context.identity.clientCert.subjectDN
+            x-client-serial: $context.identity.clientCert.serialNumber
       - route: GET /who
         auth: custom
         authorizer: certs
@@ -230,9 +235,13 @@ async fn mutual_tls_required_optional_per_route_revoked_and_wrong_ca() {
     }
     // A valid one: through, and the upstream, the log and an authorizer see who it is.
     let c = client(&gw, "secure.example.test", &secure_pem, Some(&alice));
-    let resp = c.get(url(&gw, "secure.example.test", "/echo")).send().await.unwrap();
+    let resp =
+        c.get(url(&gw, "secure.example.test", "/echo")).header("x-client-subject", "CN=root").send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     let id = resp.headers()["x-amzn-requestid"].to_str().unwrap().to_owned();
+    let echo: Value = resp.json().await.unwrap();
+    assert_eq!(echo["headers"]["x-client-subject"], "CN=alice", "the client's own copy is replaced: {echo}");
+    assert_eq!(echo["headers"]["x-client-serial"], "07");
     let line = gw.log_entry(&id).await;
     assert_eq!(line["subject"], "CN=alice");
     assert_eq!(line["issuer"], "CN=Team CA,O=Portcullis Tests");
@@ -410,4 +419,72 @@ async fn an_edited_trust_store_applies_without_a_restart() {
     .await;
     assert!(switched, "{}", gw.stderr_lines().join("\n"));
     assert!(get(&client(&gw, "secure.example.test", &secure_pem, Some(&alice)), &echo).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn base_path_mappings_choose_api_and_stage_by_path() {
+    let pki = Pki::new();
+    let (cert, key) = self_signed(&["maps.example.test"]);
+    let text = format!(
+        r#"access_log:
+  format: '{{"requestId":"$context.requestId","base":"$context.customDomain.basePathMatched","api":"$context.apiId","stage":"$context.stage","path":"$context.path"}}'
+domains:
+  - name: maps.example.test
+    certificate: {{ cert: {c}, key: {k} }}
+    mappings:
+      - {{ base_path: /v1, api: pets, stage: prod }}
+      - {{ api: shop, stage: live }}
+apis:
+  - name: pets
+    stages: [{{ name: prod }}, {{ name: beta }}]
+    routes:
+      - {{ route: GET /pets, integration: {{ type: mock, body: pets }} }}
+  - name: shop
+    base_path: /shop
+    stages: [{{ name: live }}]
+    routes:
+      - {{ route: GET /cart, integration: {{ type: mock, body: cart }} }}
+"#,
+        c = pki.file("maps.pem", &cert).display(),
+        k = pki.file("maps.key", &key).display()
+    );
+    let gw = Gw::start(&text);
+    let c = client(&gw, "maps.example.test", &cert, None);
+    let resp = c.get(url(&gw, "maps.example.test", "/v1/pets")).send().await.unwrap();
+    let id = resp.headers()["x-amzn-requestid"].to_str().unwrap().to_owned();
+    assert_eq!(resp.text().await.unwrap(), "pets");
+    let line = gw.log_entry(&id).await;
+    assert_eq!(
+        (line["base"].as_str(), line["api"].as_str(), line["stage"].as_str()),
+        (Some("v1"), Some("pets"), Some("prod"))
+    );
+    assert_eq!(get(&c, &url(&gw, "maps.example.test", "/cart")).await.unwrap().2, "cart");
+    // The stage is the mapping's: a stage segment in the path is just a path.
+    assert_eq!(get(&c, &url(&gw, "maps.example.test", "/v1/beta/pets")).await.unwrap().0, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_policies_can_test_the_client_certificate() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let (text, _, open_pem) = config(&pki, &up.url(), "http://127.0.0.1:9/");
+    let policy = "  - name: open
+    hosts: [open.example.test]
+    resource_policy:
+      Version: '2012-10-17'
+      Statement:
+        - Effect: Allow
+          Principal: '*'
+          Action: execute-api:Invoke
+          Resource: execute-api:/*
+          Condition:
+            StringLike: { 'portcullis:ClientCertSAN': '*.billing.example.test' }
+";
+    let gw = Gw::start(&text.replace("  - name: open\n    hosts: [open.example.test]\n", policy));
+    let alice = pki.ca.client("alice", "alice.billing.example.test", 7);
+    let carol = pki.ca.client("carol", "carol.sales.example.test", 8);
+    let public = url(&gw, "open.example.test", "/public");
+    assert_eq!(get(&client(&gw, "open.example.test", &open_pem, Some(&alice)), &public).await.unwrap().0, 200);
+    assert_eq!(get(&client(&gw, "open.example.test", &open_pem, Some(&carol)), &public).await.unwrap().0, 403);
+    assert_eq!(get(&client(&gw, "open.example.test", &open_pem, None), &public).await.unwrap().0, 403);
 }

@@ -221,6 +221,22 @@ fn fill_condition_keys(
             }
         }
     }
+    // Portcullis's own keys for mutual TLS: the verified client certificate.
+    if let Some(cert) = cx.client_cert.as_deref() {
+        for (key, value) in [
+            ("portcullis:ClientCertSubjectDN", &cert.subject_dn),
+            ("portcullis:ClientCertIssuerDN", &cert.issuer_dn),
+            ("portcullis:ClientCertSerialNumber", &cert.serial),
+            ("portcullis:ClientCertFingerprint", &cert.fingerprint),
+        ] {
+            if read(key) {
+                ctx.set(key, [value.as_str()]);
+            }
+        }
+        if read("portcullis:ClientCertSAN") {
+            ctx.set("portcullis:ClientCertSAN", cert.sans.iter().map(String::as_str));
+        }
+    }
     if let Some(issued) = caller.and_then(|c| c.issued_at_ms).filter(|_| read("aws:TokenIssueTime")) {
         ctx.set("aws:TokenIssueTime", [crate::time_fmt::iso8601_ms(issued)]);
     }

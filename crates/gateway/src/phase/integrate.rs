@@ -57,6 +57,7 @@ async fn proxy(
     for (name, value) in &h.headers {
         headers.insert(name.clone(), value.clone());
     }
+    set_templated(rt, cx, headers, &h.header_templates);
     set_authorizer_headers(rt, cx, headers);
     set_forwarding(cx, headers);
     // The principal header is the gateway's word: whatever the client sent under that name
@@ -94,8 +95,17 @@ fn set_authorizer_headers(rt: &Runtime, cx: &RequestCtx, headers: &mut HeaderMap
     let Some(api) = cx.api(rt) else { return };
     let Some(&CompiledAuth::Custom(i)) = cx.route.and_then(|r| api.route_auth.get(r)) else { return };
     let Some(spec) = api.authorizers.get(i) else { return };
+    set_templated(rt, cx, headers, &spec.upstream_headers);
+}
+
+/// Sets headers rendered from templates, each replacing the client's of the same name; one
+/// whose variables have no value for this request is not sent at all, rather than as `-`.
+fn set_templated(rt: &Runtime, cx: &RequestCtx, headers: &mut HeaderMap, templates: &[(HeaderName, model::Template)]) {
+    if templates.is_empty() {
+        return;
+    }
     let vars = Vars { rt, cx, response_length: None, latency: None };
-    for (name, template) in &spec.upstream_headers {
+    for (name, template) in templates {
         headers.remove(name);
         let Some(value) = template.render_complete(&vars, Escape::Header) else { continue };
         if let Ok(v) = HeaderValue::from_str(&value) {

@@ -21,6 +21,7 @@ pub(crate) fn resolve(rt: &Runtime, cx: &mut RequestCtx, _req: &mut Request<ReqB
     };
     cx.api = Some(sel.api_index);
     cx.stage = Some(sel.stage_index);
+    cx.base_path_matched = sel.base_path_matched.map(str::to_owned);
     // `rest` is a suffix of the path, except the stage root, where it is "/" and the path may
     // not end in one; then the stage-relative path is empty.
     cx.rest_at = if cx.path.ends_with(sel.rest) { cx.path.len() - sel.rest.len() } else { cx.path.len() };

@@ -207,10 +207,16 @@ fn compile_integration(
     let at = |f: &str| join_key(path, f);
     let before = issues.len();
     let mut headers = Vec::new();
+    let mut header_templates = Vec::new();
     for (name, value) in &cfg.headers {
-        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
-            (Ok(n), Ok(v)) => headers.push((n, v)),
-            _ => issues.push((join_key(&at("headers"), name), "not a valid header name and value".into())),
+        let template = crate::template::Template::parse(value).ok().filter(|t| !t.is_literal());
+        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value), template) {
+            (Ok(n), _, Some(t)) if cfg.kind == IntegrationKind::Http => header_templates.push((n, t)),
+            (Ok(n), Ok(v), None) => headers.push((n, v)),
+            _ => issues.push((
+                join_key(&at("headers"), name),
+                "not a valid header name and value (variables are for http integrations only)".into(),
+            )),
         }
     }
     match cfg.kind {
@@ -273,6 +279,7 @@ fn compile_integration(
                 connect_timeout: cfg.connect_timeout,
                 ca_file: cfg.ca_file.clone(),
                 headers,
+                header_templates,
             }))
         }
         IntegrationKind::Mock => {

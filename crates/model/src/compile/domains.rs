@@ -7,6 +7,65 @@ use crate::config::Config;
 use crate::domains::HstsConfig;
 use crate::positions::{join_index, join_key};
 
+/// A domain's base-path mappings, compiled: the longest base path first.
+#[derive(Debug)]
+pub(crate) struct DomainRoutes {
+    /// The domain's name, lower case (`*.example.com` for one label).
+    pub(crate) pattern: String,
+    /// (base path without a trailing slash, `""` for the root; API index; stage index).
+    pub(crate) entries: Vec<(String, usize, usize)>,
+}
+
+/// Compiles the domains' base-path mappings against the compiled APIs.
+pub(super) fn compile_mappings(
+    config: &Config,
+    apis: &[super::CompiledApi],
+    issues: &mut Vec<Issue>,
+) -> Vec<DomainRoutes> {
+    let mut out = Vec::new();
+    for (i, d) in config.domains.iter().enumerate() {
+        if d.mappings.is_empty() {
+            continue;
+        }
+        let mut entries = Vec::new();
+        for (j, m) in d.mappings.iter().enumerate() {
+            let at = |f: &str| join_key(&join_index(&join_key(&join_index("domains", i), "mappings"), j), f);
+            let base = match m.base_path.as_str() {
+                "/" => String::new(),
+                p if p.starts_with('/')
+                    && !p.ends_with('/')
+                    && crate::path::canonicalize(p).ok().as_deref() == Some(p) =>
+                {
+                    p.to_owned()
+                }
+                _ => {
+                    issues.push((
+                        at("base_path"),
+                        "must be `/` or a canonical path like `/v1` without a trailing slash".into(),
+                    ));
+                    continue;
+                }
+            };
+            if entries.iter().any(|(b, _, _)| b == &base) {
+                issues.push((at("base_path"), format!("`{}` is mapped twice", m.base_path)));
+                continue;
+            }
+            let Some(a) = apis.iter().position(|a| a.name == m.api) else {
+                issues.push((at("api"), format!("no API is named `{}`", m.api)));
+                continue;
+            };
+            let Some(s) = apis[a].stages.iter().position(|s| s.name == m.stage) else {
+                issues.push((at("stage"), format!("API `{}` has no stage `{}`", m.api, m.stage)));
+                continue;
+            };
+            entries.push((base, a, s));
+        }
+        entries.sort_by_key(|e| std::cmp::Reverse(e.0.len()));
+        out.push(DomainRoutes { pattern: d.name.to_ascii_lowercase(), entries });
+    }
+    out
+}
+
 /// Checks `domains`, `tls.default_endpoint` and routes' `client_certificate`; returns the
 /// default HSTS header value.
 pub(super) fn check_domains(config: &Config, issues: &mut Vec<Issue>) -> Option<HeaderValue> {

@@ -432,3 +432,42 @@ apis:
     assert!(errs.iter().any(|e| e.contains("tls.default_endpoint: with the default endpoint off")), "{errs:?}");
     assert!(errs.iter().any(|e| e.contains("routes[0].client_certificate: no domain has `mutual_tls`")), "{errs:?}");
 }
+
+#[test]
+fn base_path_mappings_route_a_domain_alone() -> Result<(), String> {
+    let text = "\
+domains:
+  - name: api.example.com
+    mappings:
+      - { base_path: /v1, api: pets, stage: prod }
+      - { api: shop, stage: live }
+apis:
+  - name: pets
+    base_path: /pets-api
+    stages: [{ name: prod }, { name: beta }]
+    routes:
+      - { route: GET /pets, integration: { type: mock } }
+  - name: shop
+    stages: [{ name: live }]
+    routes:
+      - { route: GET /cart, integration: { type: mock } }
+";
+    let c = load_str("x.yaml", text, |_| None).map_err(|e| e.to_string())?;
+    let pick = |host: &str, path: &'static str| {
+        c.select(Some(host), path).map(|s| (s.api.name.clone(), s.stage.name.clone(), s.rest, s.base_path_matched))
+    };
+    assert_eq!(pick("api.example.com:443", "/v1/pets"), Some(("pets".into(), "prod".into(), "/pets", Some("v1"))));
+    assert_eq!(pick("API.example.com", "/cart"), Some(("shop".into(), "live".into(), "/cart", Some("(none)"))));
+    assert_eq!(pick("api.example.com", "/v10/pets").map(|p| p.0), Some("shop".into()), "a prefix is whole segments");
+    // Without the domain, the APIs' own base paths and stage segments apply.
+    assert_eq!(pick("other.example.com", "/pets-api/beta/pets"), Some(("pets".into(), "beta".into(), "/pets", None)));
+    let bad = text.replace("stage: live", "stage: dead").replace("base_path: /v1", "base_path: /v1/");
+    assert_eq!(
+        errors(&bad),
+        vec![
+            "x.yaml:4:11: domains[0].mappings[0].base_path: must be `/` or a canonical path like `/v1` without a trailing slash",
+            "x.yaml:5:22: domains[0].mappings[1].stage: API `shop` has no stage `dead`",
+        ]
+    );
+    Ok(())
+}
