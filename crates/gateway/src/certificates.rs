@@ -27,6 +27,10 @@ use crate::tls::CertStore;
 #[derive(Debug, Default)]
 pub struct Challenges {
     http01: RwLock<HashMap<String, String>>,
+    /// The ACME account's key thumbprint, once known: any node then answers any HTTP-01 token
+    /// for that account ("stateless" HTTP-01), so in a cluster the node the CA reaches need
+    /// not be the one that ordered.
+    thumbprint: RwLock<Option<String>>,
     tls_alpn01: RwLock<HashMap<String, Arc<rustls::ServerConfig>>>,
 }
 
@@ -38,7 +42,15 @@ pub(crate) const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 impl Challenges {
     /// The key authorization for an HTTP-01 `token`, while its order is under way.
     pub fn http01(&self, token: &str) -> Option<String> {
-        self.http01.read().get(token).cloned()
+        if let Some(answer) = self.http01.read().get(token) {
+            return Some(answer.clone());
+        }
+        // A token is base64url (RFC 8555 §8.1); anything else is not a challenge.
+        let token_ok = !token.is_empty()
+            && token.len() <= 256
+            && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let thumbprint = self.thumbprint.read();
+        Some(format!("{token}.{}", thumbprint.as_deref().filter(|_| token_ok)?))
     }
 
     fn set(&self, token: &str, key_authorization: &str) {
@@ -184,7 +196,14 @@ impl CertificateManager {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut backoff: HashMap<String, (Duration, tokio::time::Instant)> = HashMap::new();
         let mut last_check: Option<tokio::time::Instant> = None;
+        let mut accounts_loaded = self.domains.is_empty();
         loop {
+            if !accounts_loaded {
+                match self.load_accounts().await {
+                    Ok(()) => accounts_loaded = true,
+                    Err(e) => tracing::warn!(error = %e, "ACME: cannot load the account yet"),
+                }
+            }
             if let Err(e) = self.sync().await {
                 tracing::warn!(error = %e, "cannot read certificates from the store");
             }
@@ -312,6 +331,17 @@ impl CertificateManager {
         Ok(stored)
     }
 
+    /// Loads (or creates) each ACME account, so that this node can answer HTTP-01 tokens of
+    /// orders other nodes make.
+    async fn load_accounts(&self) -> Result<(), String> {
+        for d in &self.domains {
+            if d.acme.challenge == model::AcmeChallenge::Http01 {
+                self.account(&d.acme).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// The account for this CA: from the store, or created and stored (sealed). Two nodes that
     /// race both create one; the first stored wins and the other's is never used again.
     async fn account(&self, acme: &model::AcmeConfig) -> Result<Account, String> {
@@ -324,7 +354,9 @@ impl CertificateManager {
         if let Some(sealed) = self.store.secret(&name).await.map_err(|e| e.to_string())? {
             let json = self.kms.open_text(&ctx, &sealed).map_err(|e| e.to_string())?;
             let creds: AccountCredentials = serde_json::from_slice(&json).map_err(|e| e.to_string())?;
-            return builder()?.from_credentials(creds).await.map_err(|e| format!("account: {e}"));
+            let account = builder()?.from_credentials(creds).await.map_err(|e| format!("account: {e}"))?;
+            *self.challenges.thumbprint.write() = Some(account.key_thumbprint().to_owned());
+            return Ok(account);
         }
         let contact: Vec<&str> = acme.contact.iter().map(String::as_str).collect();
         let new = NewAccount { contact: &contact, terms_of_service_agreed: true, only_return_existing: false };
@@ -333,7 +365,14 @@ impl CertificateManager {
         let json = serde_json::to_vec(&creds).map_err(|e| e.to_string())?;
         let sealed = self.kms.seal_text(&ctx, &json).map_err(|e| e.to_string())?;
         self.store.create_secret(&name, &sealed, now_ms()).await.map_err(|e| e.to_string())?;
-        Ok(account)
+        // Another node may have stored its account first: use the stored one.
+        match self.store.secret(&name).await.map_err(|e| e.to_string())? {
+            Some(stored) if stored != sealed => Box::pin(self.account(acme)).await,
+            _ => {
+                *self.challenges.thumbprint.write() = Some(account.key_thumbprint().to_owned());
+                Ok(account)
+            }
+        }
     }
 }
 
@@ -375,6 +414,17 @@ mod tests {
             not_after_ms: not_after,
             updated_at_ms: updated,
         }
+    }
+
+    #[test]
+    fn any_token_is_answered_for_the_account_once_its_thumbprint_is_known() {
+        let c = Challenges::default();
+        assert_eq!(c.http01("abc"), None, "nothing before the account is loaded");
+        *c.thumbprint.write() = Some("THUMB".into());
+        assert_eq!(c.http01("abc_-9").as_deref(), Some("abc_-9.THUMB"));
+        assert_eq!(c.http01("../etc"), None, "not a token");
+        c.set("mine", "mine.OTHER");
+        assert_eq!(c.http01("mine").as_deref(), Some("mine.OTHER"), "this node's own order first");
     }
 
     #[test]

@@ -266,3 +266,41 @@ async fn tls_alpn_01_is_answered_on_the_https_listener() {
     .await;
     assert!(served, "no certificate over tls-alpn-01:\n{}", gw.stderr_lines().join("\n"));
 }
+
+/// Two nodes on one PostgreSQL store, both configured for the same ACME domain, and a CA that
+/// reaches only the first node's port 80 (as a load balancer might send it anywhere): one
+/// order in all, answered by whichever node the CA reaches, and both serve the certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_make_one_order_and_either_answers_the_challenge() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port_a, port_b) = (free_port(), free_port());
+    let pebble = Pebble::start(dir.path(), port_a);
+    let root = pebble.root().await;
+    let store = crate::api_keys::fresh_postgres().await;
+    let master = crate::api_keys::master_key();
+    let node = |http_port: u16| {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("portcullis.yaml");
+        let text = format!(
+            "listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\ndata_dir: {}\nstore:\n  url: {store}\n{}",
+            d.path().join("data").display(),
+            config(http_port, &pebble)
+        );
+        std::fs::write(&path, text).unwrap();
+        Gw::spawn(d, path, &[("PORTCULLIS_MASTER_KEY", master.clone())])
+    };
+    let (a, b) = (node(port_a), node(port_b));
+    for gw in [&a, &b] {
+        let c = client(gw, &root);
+        let url = format!("https://acme.example.test:{}/pets", gw.api.port());
+        let served = eventually(Duration::from_secs(60), || {
+            let (c, url) = (c.clone(), url.clone());
+            async move { c.get(&url).send().await.is_ok_and(|r| r.status() == 200) }
+        })
+        .await;
+        assert!(served, "a node does not serve the certificate:\n{}", gw.stderr_lines().join("\n"));
+    }
+    let issued = |gw: &Gw| gw.stderr_lines().iter().filter(|l| l.contains("ACME: certificate issued")).count();
+    assert_eq!(issued(&a) + issued(&b), 1, "one order for the whole cluster");
+    assert_eq!(served_serial(&a, &root).await, served_serial(&b, &root).await);
+}
