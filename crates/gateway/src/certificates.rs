@@ -129,6 +129,10 @@ pub struct CertificateManager {
     pub sync_every: Duration,
     /// How often ACME certificates are checked for renewal.
     pub check_every: Duration,
+    /// How often each stapled OCSP response is fetched again.
+    pub ocsp_every: Duration,
+    /// When each leaf's OCSP response was last fetched.
+    ocsp_fetched: parking_lot::Mutex<HashMap<Vec<u8>, tokio::time::Instant>>,
 }
 
 /// The longest a lease lasts: an order that takes longer is someone else's to retry.
@@ -165,6 +169,42 @@ impl CertificateManager {
             metrics,
             sync_every: Duration::from_secs(60),
             check_every: Duration::from_secs(3600),
+            ocsp_every: Duration::from_secs(6 * 3600),
+            ocsp_fetched: parking_lot::Mutex::default(),
+        }
+    }
+
+    /// Fetches OCSP responses for the certificates in service that name a responder, when
+    /// none was fetched yet or the last is older than `ocsp_every`, and staples them. A failed
+    /// fetch keeps the previous response (clients check its dates themselves).
+    async fn staple_all(&self) {
+        let keys = self.certs.in_service();
+        let due: Vec<_> = {
+            let fetched = self.ocsp_fetched.lock();
+            keys.into_iter()
+                .filter(|k| {
+                    k.cert
+                        .first()
+                        .is_some_and(|leaf| fetched.get(leaf.as_ref()).is_none_or(|t| t.elapsed() >= self.ocsp_every))
+                })
+                .collect()
+        };
+        for key in due {
+            let (Some(leaf), Some(issuer)) = (key.cert.first(), key.cert.get(1)) else { continue };
+            self.ocsp_fetched.lock().insert(leaf.as_ref().to_vec(), tokio::time::Instant::now());
+            let Some((url, request)) = crate::ocsp::request_for(leaf, issuer) else { continue };
+            match fetch_ocsp(&url, request).await {
+                Ok(response) if crate::ocsp::is_successful(&response) => {
+                    self.certs.staple(&key, Some(response));
+                    tracing::debug!(responder = %url, "OCSP response stapled");
+                }
+                Ok(_) => {
+                    tracing::warn!(responder = %url, "the OCSP responder did not answer `successful`; not stapled")
+                }
+                Err(e) => {
+                    tracing::warn!(responder = %url, error = %e, "OCSP fetch failed; the previous response stays")
+                }
+            }
         }
     }
 
@@ -183,6 +223,7 @@ impl CertificateManager {
             }
         }
         self.certs.retain_installed(&keep);
+        self.staple_all().await;
         for c in self.certs.inventory() {
             self.metrics.certificate_expiry(&c.name, c.source, c.not_after_ms / 1000);
         }
@@ -374,6 +415,26 @@ impl CertificateManager {
             }
         }
     }
+}
+
+/// POSTs an OCSP request (RFC 6960 appendix A) and reads at most 64 KiB of answer in 10 s.
+async fn fetch_ocsp(url: &str, request: Vec<u8>) -> Result<Vec<u8>, String> {
+    use http_body_util::BodyExt as _;
+    let client = crate::upstream::new_client(Duration::from_secs(5), None).map_err(|e| e.to_string())?;
+    let mut req = http::Request::new(crate::body::ReqBody::from_bytes(request.into()));
+    *req.method_mut() = http::Method::POST;
+    *req.uri_mut() = url.parse().map_err(|e: http::uri::InvalidUri| e.to_string())?;
+    req.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/ocsp-request"));
+    let exchange = async {
+        let resp = client.request(req).await.map_err(|e| e.to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!("HTTP {}", resp.status()));
+        }
+        let body =
+            http_body_util::Limited::new(resp.into_body(), 64 * 1024).collect().await.map_err(|e| e.to_string())?;
+        Ok(body.to_bytes().to_vec())
+    };
+    tokio::time::timeout(Duration::from_secs(10), exchange).await.map_err(|_| "no answer within 10 s".to_owned())?
 }
 
 /// Due for renewal: a third of the lifetime (counted from when it was written) or less left.

@@ -24,6 +24,7 @@ pub mod fuzzing;
 mod gateway;
 mod listener;
 mod metering;
+mod ocsp;
 mod phase;
 mod pipeline;
 mod reject;

@@ -63,6 +63,8 @@ pub struct CertStore {
     sources: Mutex<Vec<Source>>,
     /// Certificates obtained at run time (ACME), by exact name; they win over files.
     installed: ArcSwap<HashMap<String, Arc<CertifiedKey>>>,
+    /// Copies of certificates in service with an OCSP response attached, by leaf DER.
+    stapled: ArcSwap<HashMap<Vec<u8>, Arc<CertifiedKey>>>,
 }
 
 struct CertSet {
@@ -99,8 +101,8 @@ impl CertStore {
     pub fn load(certs: &[CertificateConfig], data_dir: &Path) -> Result<(Self, Option<DevCert>), TlsError> {
         let (sources, dev) = sources_for(certs, data_dir)?;
         let set = build_set(&sources)?;
-        let installed = ArcSwap::from_pointee(HashMap::new());
-        Ok((Self { set: ArcSwap::from_pointee(set), sources: Mutex::new(sources), installed }, dev))
+        let (installed, stapled) = (ArcSwap::from_pointee(HashMap::new()), ArcSwap::from_pointee(HashMap::new()));
+        Ok((Self { set: ArcSwap::from_pointee(set), sources: Mutex::new(sources), installed, stapled }, dev))
     }
 
     /// Replaces the certificates with those of a new config. On error nothing changes.
@@ -156,6 +158,33 @@ impl CertStore {
         }
         let map = current.iter().filter(|(k, _)| names.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
         self.installed.store(Arc::new(map));
+    }
+
+    /// Every certificate chain in service (files and installed).
+    pub(crate) fn in_service(&self) -> Vec<Arc<CertifiedKey>> {
+        let set = self.set.load();
+        let mut all: Vec<Arc<CertifiedKey>> = set.exact.values().chain(set.wildcard.values()).cloned().collect();
+        all.push(set.default.clone());
+        all.extend(self.installed.load().values().cloned());
+        all.sort_by_key(|k| Arc::as_ptr(k) as usize);
+        all.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        all
+    }
+
+    /// Sends `response` with every handshake that presents the chain of `key`; `None` stops.
+    pub(crate) fn staple(&self, key: &CertifiedKey, response: Option<Vec<u8>>) {
+        let Some(leaf) = key.cert.first() else { return };
+        let mut map = HashMap::clone(&self.stapled.load());
+        match response {
+            Some(r) => {
+                let stapled = CertifiedKey { cert: key.cert.clone(), key: key.key.clone(), ocsp: Some(r) };
+                map.insert(leaf.as_ref().to_vec(), Arc::new(stapled));
+            }
+            None => {
+                map.remove(leaf.as_ref());
+            }
+        }
+        self.stapled.store(Arc::new(map));
     }
 
     /// The certificates loaded from files (the store's are listed by the store).
@@ -228,6 +257,18 @@ struct Resolver(Arc<CertStore>);
 
 impl ResolvesServerCert for Resolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let chosen = self.choose(&hello)?;
+        let stapled = self.0.stapled.load();
+        if stapled.is_empty() {
+            return Some(chosen);
+        }
+        let leaf = chosen.cert.first()?.as_ref();
+        Some(stapled.get(leaf).cloned().unwrap_or(chosen))
+    }
+}
+
+impl Resolver {
+    fn choose(&self, hello: &ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let set = self.0.set.load();
         let Some(name) = hello.server_name() else { return Some(set.default.clone()) };
         let name = name.to_ascii_lowercase();

@@ -70,7 +70,7 @@ impl Clients {
     }
 }
 
-fn new_client(connect_timeout: Duration, ca_file: Option<&Path>) -> Result<UpstreamClient, ClientError> {
+pub(crate) fn new_client(connect_timeout: Duration, ca_file: Option<&Path>) -> Result<UpstreamClient, ClientError> {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);

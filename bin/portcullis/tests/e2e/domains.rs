@@ -15,6 +15,7 @@ use crate::harness::Gw;
 /// A CA that signs client certificates, and its CRL.
 struct Ca {
     cert: rcgen::Certificate,
+    key_pem: String,
     issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
 }
 
@@ -27,8 +28,9 @@ impl Ca {
         params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
         let key = rcgen::KeyPair::generate().unwrap();
         let cert = params.self_signed(&key).unwrap();
+        let key_pem = key.serialize_pem();
         let issuer = rcgen::Issuer::new(params, key);
-        Self { cert, issuer }
+        Self { cert, key_pem, issuer }
     }
 
     /// A client certificate for `cn` with serial `serial` and a DNS SAN; (cert PEM, key PEM).
@@ -487,4 +489,79 @@ async fn resource_policies_can_test_the_client_certificate() {
     assert_eq!(get(&client(&gw, "open.example.test", &open_pem, Some(&alice)), &public).await.unwrap().0, 200);
     assert_eq!(get(&client(&gw, "open.example.test", &open_pem, Some(&carol)), &public).await.unwrap().0, 403);
     assert_eq!(get(&client(&gw, "open.example.test", &open_pem, None), &public).await.unwrap().0, 403);
+}
+
+/// A DER TLV with a one-byte length (enough for the short values here).
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut v = vec![tag, u8::try_from(content.len()).unwrap()];
+    v.extend_from_slice(content);
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ocsp_responses_are_stapled_from_the_responder_the_certificate_names() {
+    let pki = Pki::new();
+    let ocsp_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // The leaf names its responder in Authority Information Access (id-ad-ocsp, a URI).
+    let url = format!("http://127.0.0.1:{ocsp_port}");
+    let oid_ocsp = [0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01];
+    let access = der(0x30, &[der(0x06, &oid_ocsp), der(0x86, url.as_bytes())].concat());
+    let aia = der(0x30, &access);
+    let mut params = rcgen::CertificateParams::new(vec!["ocsp.example.test".to_owned()]).unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, "ocsp.example.test");
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(&[0x42]));
+    params.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], aia)];
+    let key = rcgen::KeyPair::generate().unwrap();
+    let leaf = params.signed_by(&key, &pki.ca.issuer).unwrap();
+    let ca_pem = pki.ca.cert.pem();
+    let chain = pki.file("ocsp-chain.pem", &format!("{}{ca_pem}", leaf.pem()));
+    let leaf_key = pki.file("ocsp.key", &key.serialize_pem());
+    // openssl's own responder, with the CA's key, knowing the leaf as valid.
+    pki.file("index.txt", "V\t491231235959Z\t\t42\tunknown\t/CN=ocsp.example.test\n");
+    let ca_file = pki.file("ocsp-ca.pem", &ca_pem);
+    let ca_key = pki.file("ocsp-ca.key", &pki.ca.key_pem);
+    let responder = std::process::Command::new("openssl")
+        .args(["ocsp", "-index", "index.txt", "-port", &ocsp_port.to_string(), "-ndays", "1", "-ignore_err"])
+        .arg("-rsigner")
+        .arg(&ca_file)
+        .arg("-rkey")
+        .arg(&ca_key)
+        .arg("-CA")
+        .arg(&ca_file)
+        .current_dir(pki.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _responder = Killed(responder);
+    let text = format!(
+        "domains:\n  - name: ocsp.example.test\n    certificate: {{ cert: {}, key: {} }}\napis:\n  - name: a\n    hosts: [ocsp.example.test]\n    routes:\n      - {{ route: GET /, integration: {{ type: mock }} }}\n",
+        chain.display(),
+        leaf_key.display()
+    );
+    let gw = Gw::start(&text);
+    let stapled = crate::harness::eventually(std::time::Duration::from_secs(15), || {
+        let api = gw.api;
+        async move {
+            let out = std::process::Command::new("openssl")
+                .args(["s_client", "-connect", &api.to_string(), "-servername", "ocsp.example.test", "-status"])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.contains("OCSP Response Status: successful") && text.contains("Cert Status: good")
+        }
+    })
+    .await;
+    assert!(stapled, "no stapled OCSP response:\n{}", gw.stderr_lines().join("\n"));
+}
+
+/// Kills a child process however the test ends.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
