@@ -224,12 +224,17 @@ impl CertificateManager {
         }
         self.certs.retain_installed(&keep);
         self.staple_all().await;
-        for c in self.certs.inventory() {
+        let files = self.certs.inventory();
+        for c in &files {
             self.metrics.certificate_expiry(&c.name, c.source, c.not_after_ms / 1000);
         }
         for row in &rows {
             self.metrics.certificate_expiry(&row.name, row.source.as_str(), row.not_after_ms / 1000);
         }
+        let soon = now + 14 * 86_400_000;
+        let expiring =
+            files.iter().map(|c| c.not_after_ms).chain(rows.iter().map(|r| r.not_after_ms)).filter(|t| *t < soon);
+        self.metrics.certificates_expiring_soon(i64::try_from(expiring.count()).unwrap_or(i64::MAX));
         Ok(())
     }
 

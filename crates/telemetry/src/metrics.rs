@@ -127,6 +127,7 @@ pub struct Metrics {
     degraded: Family<ModeLabel, Counter>,
     authorizer: Family<AuthorizerLabels, Counter>,
     certificate_expiry: Family<CertLabels, Gauge>,
+    certificates_expiring: Gauge,
 }
 
 // === impl Metrics ===
@@ -149,6 +150,7 @@ impl Metrics {
             degraded: Family::default(),
             authorizer: Family::default(),
             certificate_expiry: Family::default(),
+            certificates_expiring: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register("requests", "Requests by API, stage, route and status class", m.requests.clone());
@@ -189,6 +191,11 @@ impl Metrics {
             "certificate_expiry_timestamp_seconds",
             "When each server certificate in service expires (Unix seconds), by name and source (file, development, acme, import); alarm on it minus time()",
             m.certificate_expiry.clone(),
+        );
+        registry.register(
+            "certificates_expiring_soon",
+            "Server certificates in service that expire within 14 days (or have expired)",
+            m.certificates_expiring.clone(),
         );
         Self { registry, ..m }
     }
@@ -231,6 +238,11 @@ impl Metrics {
     /// Records when the certificate for `name` expires.
     pub fn certificate_expiry(&self, name: &str, source: &'static str, not_after_secs: i64) {
         self.certificate_expiry.get_or_create(&CertLabels { name: name.to_owned(), source }).set(not_after_secs);
+    }
+
+    /// Sets how many certificates in service expire within 14 days.
+    pub fn certificates_expiring_soon(&self, count: i64) {
+        self.certificates_expiring.set(count);
     }
 
     /// Counts a TLS handshake on `listener` (`api` or `admin`).

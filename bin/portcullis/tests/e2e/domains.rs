@@ -373,6 +373,8 @@ async fn imported_certificates_serve_at_once_are_listed_audited_without_keys_and
             .contains(r#"portcullis_certificate_expiry_timestamp_seconds{name="shop.example.test",source="import"}"#),
         "{metrics}"
     );
+    // rcgen's certificates last for decades: none expires soon.
+    assert!(metrics.contains("portcullis_certificates_expiring_soon 0"), "{metrics}");
     // Neither PEM reaches the audit trail.
     let (_, audit) = gw.admin_json(Method::GET, "/audit", None).await;
     let trail = audit.to_string();
