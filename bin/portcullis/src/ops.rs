@@ -147,6 +147,9 @@ impl Control for Ops {
 
     fn install_certificate(&self, name: &str, chain_pem: &str, key_pem: &str) -> Result<(String, i64), String> {
         let facts = gateway::leaf_facts(chain_pem)?;
+        if !gateway::covers(chain_pem, name) {
+            return Err(format!("the certificate's names do not include {name}"));
+        }
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
         if i128::from(facts.1) <= i128::try_from(now).unwrap_or(i128::MAX) {
             return Err("the certificate has expired".into());

@@ -106,22 +106,49 @@ async fn import(
     let result = store_import(&s, &name, &body).await;
     let (outcome, detail) = match &result {
         Ok(c) => (Outcome::Success, format!("issuer {}, not after {} ms", c.issuer, c.not_after_ms)),
-        Err(e) => (Outcome::Failure, e.clone()),
+        Err((_, e)) => (Outcome::Failure, e.clone()),
     };
     write_audit(&s.store, who.arn(), &who.ip, "certificates.ImportCertificate", &target, outcome, detail).await;
     match result {
         Ok(c) => Json(view_json(&stored_view(&c), now_ms())).into_response(),
-        Err(e) => aws_error(StatusCode::BAD_REQUEST, "ValidationError", &e),
+        Err((Refused::Invalid, e)) => aws_error(StatusCode::BAD_REQUEST, "ValidationError", &e),
+        Err((Refused::Unavailable, e)) => aws_error(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", &e),
     }
 }
 
-async fn store_import(s: &AppState, name: &str, body: &Import) -> Result<StoredCertificate, String> {
+/// Why an import was refused: the client's certificate, or the gateway's store or KMS.
+enum Refused {
+    Invalid,
+    Unavailable,
+}
+
+/// Checks and serves the certificate, then stores it; if storing fails, this node stops
+/// serving it again, so nodes never disagree for long.
+async fn store_import(s: &AppState, name: &str, body: &Import) -> Result<StoredCertificate, (Refused, String)> {
     if !is_domain(name) {
-        return Err(format!("`{name}` is not a host name (or `*.` and one)"));
+        return Err((Refused::Invalid, format!("`{name}` is not a host name (or `*.` and one)")));
     }
     let name = name.to_ascii_lowercase();
-    let (issuer, not_after_ms) = s.control.install_certificate(&name, &body.certificate, &body.private_key)?;
-    let ctx = kms::EncryptionContext::new().with("purpose", "tls-private-key").with("name", &name);
+    let (issuer, not_after_ms) = s
+        .control
+        .install_certificate(&name, &body.certificate, &body.private_key)
+        .map_err(|e| (Refused::Invalid, e))?;
+    let stored = seal_and_store(s, &name, body, issuer, not_after_ms).await;
+    if stored.is_err() {
+        s.control.remove_certificate(&name);
+    }
+    stored.map_err(|e| (Refused::Unavailable, e))
+}
+
+async fn seal_and_store(
+    s: &AppState,
+    name: &str,
+    body: &Import,
+    issuer: String,
+    not_after_ms: i64,
+) -> Result<StoredCertificate, String> {
+    let name = name.to_owned();
+    let ctx = directory::certificate_key_context(&name);
     let key_enc = s.directory.kms().seal_text(&ctx, body.private_key.as_bytes()).map_err(|e| e.to_string())?;
     let stored = StoredCertificate {
         name,

@@ -29,7 +29,10 @@ pub use api_keys::{ApiKeys, KeyInfo, Lookup, NewApiKey, API_KEY_SECRET};
 pub use caller::Caller;
 pub use error::{AuthError, DirectoryError};
 pub use names::{entity_arn, session_arn};
-pub use ops::{AccessKey, NewAccessKey, TemporaryCredentials, ROLE_SESSION_MAX_SECS, ROLE_SESSION_MIN_SECS};
+pub use ops::{
+    certificate_key_context, AccessKey, NewAccessKey, TemporaryCredentials, ROLE_SESSION_MAX_SECS,
+    ROLE_SESSION_MIN_SECS,
+};
 
 /// Entries kept before the cache is emptied and refilled; bounds memory under key-id floods.
 const CACHE_CAP: usize = 100_000;

@@ -399,7 +399,8 @@ impl Directory {
         self.create_access_key("admin", now_ms).await.map(Some)
     }
 
-    /// Re-wraps every sealed secret (access keys, server secrets) under the current master
+    /// Re-wraps every sealed secret (access keys, server secrets, certificates' private keys,
+    /// the ACME account) under the current master
     /// key. Returns how many moved. Safe to run while serving: each row is replaced only if
     /// unchanged since it was read.
     pub async fn rewrap_all(&self) -> Result<usize, DirectoryError> {
@@ -414,6 +415,16 @@ impl Directory {
         for (name, sealed) in self.store().secrets().await? {
             if let Some(new) = self.kms().rewrap_text(&server_secret_context(&name), &sealed)? {
                 moved += usize::from(self.store().replace_secret(&name, &new, &sealed).await?);
+            }
+        }
+        for mut c in self.store().certificates().await? {
+            if let Some(new) = self.kms().rewrap_text(&certificate_key_context(&c.name), &c.key_enc)? {
+                // Read again just before writing: a renewal in between wins.
+                if self.store().certificate(&c.name).await?.is_some_and(|now| now.key_enc == c.key_enc) {
+                    c.key_enc = new;
+                    self.store().put_certificate(&c).await?;
+                    moved += 1;
+                }
             }
         }
         Ok(moved)
@@ -433,6 +444,11 @@ impl Directory {
         let sealed = self.store().secret(name).await?.ok_or_else(|| DirectoryError::NotFound(name.into()))?;
         Ok(self.kms().open_text(&ctx, &sealed)?)
     }
+}
+
+/// The encryption context of a stored TLS certificate's private key (bound to its name).
+pub fn certificate_key_context(name: &str) -> kms::EncryptionContext {
+    kms::EncryptionContext::new().with("purpose", "tls-private-key").with("name", name)
 }
 
 fn server_secret_context(name: &str) -> kms::EncryptionContext {

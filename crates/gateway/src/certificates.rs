@@ -174,6 +174,14 @@ impl CertificateManager {
         }
     }
 
+    /// After a failed fetch, tries again in five minutes rather than after `ocsp_every`.
+    fn retry_ocsp_soon(&self, leaf: &[u8]) {
+        let retry = Duration::from_secs(300).min(self.ocsp_every);
+        if let Some(at) = tokio::time::Instant::now().checked_sub(self.ocsp_every - retry) {
+            self.ocsp_fetched.lock().insert(leaf.to_vec(), at);
+        }
+    }
+
     /// Fetches OCSP responses for the certificates in service that name a responder, when
     /// none was fetched yet or the last is older than `ocsp_every`, and staples them. A failed
     /// fetch keeps the previous response (clients check its dates themselves).
@@ -199,10 +207,12 @@ impl CertificateManager {
                     tracing::debug!(responder = %url, "OCSP response stapled");
                 }
                 Ok(_) => {
-                    tracing::warn!(responder = %url, "the OCSP responder did not answer `successful`; not stapled")
+                    self.retry_ocsp_soon(leaf.as_ref());
+                    tracing::warn!(responder = %url, "the OCSP responder did not answer `successful`; not stapled");
                 }
                 Err(e) => {
-                    tracing::warn!(responder = %url, error = %e, "OCSP fetch failed; the previous response stays")
+                    self.retry_ocsp_soon(leaf.as_ref());
+                    tracing::warn!(responder = %url, error = %e, "OCSP fetch failed; the previous response stays");
                 }
             }
         }
@@ -314,7 +324,10 @@ impl CertificateManager {
     }
 
     fn install(&self, stored: &StoredCertificate) -> Result<(), String> {
-        let key = self.kms.open_text(&key_context(&stored.name), &stored.key_enc).map_err(|e| e.to_string())?;
+        let key = self
+            .kms
+            .open_text(&directory::certificate_key_context(&stored.name), &stored.key_enc)
+            .map_err(|e| e.to_string())?;
         let key = String::from_utf8(key.to_vec()).map_err(|_| "the sealed key is not PEM".to_owned())?;
         self.certs.install(&stored.name, &stored.cert_pem, &key).map_err(|e| e.to_string())
     }
@@ -363,7 +376,10 @@ impl CertificateManager {
         let key_pem = order.finalize().await.map_err(|e| format!("finalize: {e}"))?;
         let chain = order.poll_certificate(&RetryPolicy::default()).await.map_err(|e| format!("certificate: {e}"))?;
         let (issuer, not_after_ms) = leaf_facts(&chain)?;
-        let key_enc = self.kms.seal_text(&key_context(&d.name), key_pem.as_bytes()).map_err(|e| e.to_string())?;
+        let key_enc = self
+            .kms
+            .seal_text(&directory::certificate_key_context(&d.name), key_pem.as_bytes())
+            .map_err(|e| e.to_string())?;
         let stored = StoredCertificate {
             name: d.name.clone(),
             cert_pem: chain,
@@ -392,7 +408,8 @@ impl CertificateManager {
     /// race both create one; the first stored wins and the other's is never used again.
     async fn account(&self, acme: &model::AcmeConfig) -> Result<Account, String> {
         let name = format!("acme-account:{}", hex::encode(&Sha256::digest(acme.directory.as_bytes())[..8]));
-        let ctx = kms::EncryptionContext::new().with("purpose", "acme-account").with("name", &name);
+        // Sealed like every row of the secrets table, so `portcullis kms rewrap` moves it too.
+        let ctx = kms::EncryptionContext::new().with("purpose", "server-secret").with("name", &name);
         let builder = || match &acme.ca_file {
             Some(path) => Account::builder_with_root(path).map_err(|e| format!("{}: {e}", path.display())),
             None => Account::builder().map_err(|e| e.to_string()),
@@ -442,6 +459,16 @@ async fn fetch_ocsp(url: &str, request: Vec<u8>) -> Result<Vec<u8>, String> {
     tokio::time::timeout(Duration::from_secs(10), exchange).await.map_err(|_| "no answer within 10 s".to_owned())?
 }
 
+/// Whether the leaf of a PEM chain names `name` among its DNS subject alternative names (an
+/// exact match, or the same wildcard).
+pub fn covers(chain_pem: &str, name: &str) -> bool {
+    use rustls_pki_types::pem::PemObject as _;
+    let Some(Ok(leaf)) = rustls_pki_types::CertificateDer::pem_slice_iter(chain_pem.as_bytes()).next() else {
+        return false;
+    };
+    crate::client_cert::ClientCert::parse(&leaf).is_some_and(|c| c.sans.iter().any(|s| s.eq_ignore_ascii_case(name)))
+}
+
 /// Due for renewal: a third of the lifetime (counted from when it was written) or less left.
 fn due(c: &StoredCertificate, now_ms: i64) -> bool {
     let lifetime = (c.not_after_ms - c.updated_at_ms).max(0);
@@ -456,10 +483,6 @@ pub fn leaf_facts(chain_pem: &str) -> Result<(String, i64), String> {
         .ok_or("no certificate in the PEM")?
         .map_err(|e| e.to_string())?;
     crate::client_cert::issuer_and_expiry(&leaf).ok_or_else(|| "the certificate does not parse".to_owned())
-}
-
-fn key_context(name: &str) -> kms::EncryptionContext {
-    kms::EncryptionContext::new().with("purpose", "tls-private-key").with("name", name)
 }
 
 fn now_ms() -> i64 {

@@ -209,6 +209,7 @@ impl Gateway {
             ("data_dir", new.data_dir != was.data_dir),
             ("store", new.store.url != was.store.url),
             ("shared_state", redis_settings(new) != redis_settings(was)),
+            ("domains[].acme", acme_domains(new) != acme_domains(was)),
             ("usage.flush_interval", new.usage.flush_interval != was.usage.flush_interval),
             ("limits.max_connections", new.limits.max_connections != was.limits.max_connections),
             ("limits.header_read_timeout", new.limits.header_read_timeout != was.limits.header_read_timeout),
@@ -229,6 +230,11 @@ impl Gateway {
         self.current.store(Arc::new(rt));
         Ok(report)
     }
+}
+
+/// The ACME domains of a config: the certificate manager is built from them at start.
+fn acme_domains(c: &model::Config) -> Vec<(String, Option<model::AcmeConfig>)> {
+    c.domains.iter().filter(|d| d.acme.is_some()).map(|d| (d.name.to_ascii_lowercase(), d.acme.clone())).collect()
 }
 
 /// The certificates the running config was loaded with.

@@ -35,7 +35,7 @@ mod tls;
 mod upstream;
 
 pub use body::ResBody;
-pub use certificates::{leaf_facts, CertificateManager, Challenges};
+pub use certificates::{covers, leaf_facts, CertificateManager, Challenges};
 pub use client_cert::ClientCert;
 pub use ctx::ConnInfo;
 pub use domains::{Endpoint, TlsSelector};

@@ -80,7 +80,7 @@ struct CertSet {
 pub struct CertInfo {
     /// The names it answers for, comma-separated.
     pub name: String,
-    /// `file` or `development` (files), `installed` (from the store).
+    /// `file` or `development`.
     pub source: &'static str,
     /// The leaf's issuer DN.
     pub issuer: String,

@@ -22,8 +22,9 @@ pub struct Config {
     #[serde(default = "default_listen")]
     #[schemars(with = "String")]
     pub listen: SocketAddr,
-    /// Optional plain-HTTP listener. It serves nothing: every request gets a 308 redirect to
-    /// the same path and query on the HTTPS listener.
+    /// Optional plain-HTTP listener. It serves no API: every request gets a 308 redirect to
+    /// the same path and query on the HTTPS listener, except ACME HTTP-01 challenges
+    /// (`/.well-known/acme-challenge/TOKEN`), which it answers.
     #[serde(default)]
     pub http_redirect: Option<RedirectConfig>,
     /// The admin API listener (HTTPS, authenticated).

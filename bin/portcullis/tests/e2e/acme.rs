@@ -164,6 +164,13 @@ async fn certificates_are_issued_by_a_real_acme_server_and_survive_a_restart() {
     assert!(served, "no certificate from pebble within 60 s:\n{logs}");
     assert!(logs.contains("ACME: certificate issued"), "{logs}");
 
+    // A master-key rotation re-wraps the ACME account and the certificate's key with the rest.
+    let (status, body) = gw.admin_json(reqwest::Method::POST, "/kms/rotate", None).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = gw.admin_json(reqwest::Method::POST, "/kms/rewrap", None).await;
+    // The admin key, two server secrets, the ACME account and the certificate's key.
+    assert_eq!((status, body["rewrapped"].as_u64()), (200, Some(5)), "{body}");
+
     // A restart finds the certificate in the store: served at once, nothing ordered.
     let data = gw.stop();
     let gw = Gw::start_in(data, &config(http_port, &pebble));

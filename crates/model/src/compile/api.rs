@@ -209,7 +209,13 @@ fn compile_integration(
     let mut headers = Vec::new();
     let mut header_templates = Vec::new();
     for (name, value) in &cfg.headers {
-        let template = crate::template::Template::parse(value).ok().filter(|t| !t.is_literal());
+        let template = match crate::template::Template::parse(value) {
+            Ok(t) => Some(t).filter(|t| !t.is_literal()),
+            Err(e) => {
+                issues.push((join_key(&at("headers"), name), e));
+                continue;
+            }
+        };
         match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value), template) {
             (Ok(n), _, Some(t)) if cfg.kind == IntegrationKind::Http => header_templates.push((n, t)),
             (Ok(n), Ok(v), None) => headers.push((n, v)),
