@@ -17,7 +17,8 @@ use reqwest::Url;
 use serde_json::Value;
 
 pub(crate) use commands::{
-    AdminCommand, Call, CertsCommand, IamCommand, KeysCommand, KmsCommand, PlansCommand, StsCommand, UsageArgs,
+    AdminCommand, AuditCommand, Call, CertsCommand, IamCommand, KeysCommand, KmsCommand, PlansCommand, StsCommand,
+    UsageArgs,
 };
 use commands::{Shows, Target};
 
@@ -124,8 +125,12 @@ async fn execute(conn: &Connection, call: Call) -> Result<ExitCode, String> {
         match call.shows {
             Shows::AccessKey => eprintln!("portcullis: the secret access key is shown only this once; keep it safe"),
             Shows::ApiKey => eprintln!("portcullis: the API key value is shown only this once; keep it safe"),
-            Shows::Json | Shows::Session | Shows::Text => {}
+            Shows::Json | Shows::Session | Shows::Text | Shows::Verification => {}
         }
+    }
+    if call.shows == Shows::Verification && json.as_ref().is_some_and(|v| v["intact"] == false) {
+        eprintln!("portcullis: the audit trail is broken (see `findings`)");
+        return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -133,7 +138,7 @@ async fn execute(conn: &Connection, call: Call) -> Result<ExitCode, String> {
 /// `export` lines for the credentials in an answer, for pasting into a shell.
 fn exports(shows: Shows, v: &Value) -> String {
     let names: &[(&str, &str)] = match shows {
-        Shows::Json | Shows::ApiKey | Shows::Text => return String::new(),
+        Shows::Json | Shows::ApiKey | Shows::Text | Shows::Verification => return String::new(),
         Shows::AccessKey => &[("AWS_ACCESS_KEY_ID", "access_key_id"), ("AWS_SECRET_ACCESS_KEY", "secret_access_key")],
         Shows::Session => &[
             ("AWS_ACCESS_KEY_ID", "access_key_id"),

@@ -101,6 +101,13 @@ enum Command {
         #[command(subcommand)]
         command: cli::PlansCommand,
     },
+    /// The audit trail: verify its hash chain.
+    Audit {
+        #[command(flatten)]
+        conn: cli::Connection,
+        #[command(subcommand)]
+        command: cli::AuditCommand,
+    },
     /// Server certificates: the inventory (files, ACME, imports), imports and deletions.
     Certs {
         #[command(flatten)]
@@ -148,6 +155,7 @@ fn main() -> ExitCode {
         Command::Keys { conn, command } => cli::main(&conn, command.call()),
         Command::Plans { conn, command } => cli::main(&conn, command.call()),
         Command::Certs { conn, command } => cli::main(&conn, command.call()),
+        Command::Audit { conn, command } => cli::main(&conn, command.call()),
         Command::Usage { conn, report } => cli::main(&conn, report.call()),
     }
 }

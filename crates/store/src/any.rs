@@ -61,6 +61,18 @@ impl Store for AnyStore {
         dispatch!(self, s => s.list_audit(after, limit).await)
     }
 
+    async fn audit_head(&self) -> Result<(i64, String), StoreError> {
+        dispatch!(self, s => s.audit_head().await)
+    }
+
+    async fn audit_range(&self, from_seq: i64, to_seq: i64) -> Result<Vec<AuditRecord>, StoreError> {
+        dispatch!(self, s => s.audit_range(from_seq, to_seq).await)
+    }
+
+    async fn audit_record(&self, seq: i64) -> Result<Option<AuditRecord>, StoreError> {
+        dispatch!(self, s => s.audit_record(seq).await)
+    }
+
     async fn iam_create(&self, e: &Entity) -> Result<bool, StoreError> {
         dispatch!(self, s => s.iam_create(e).await)
     }

@@ -9,6 +9,7 @@
 
 mod any;
 mod api_key_types;
+pub mod audit_chain;
 mod certificate_types;
 mod error;
 mod iam_types;
@@ -37,11 +38,32 @@ pub trait Store: Send + Sync {
     /// The credential with this id, if any.
     fn admin_credential(&self, id: &str) -> impl Future<Output = Result<Option<AdminCredential>, StoreError>> + Send;
 
-    /// Appends an audit record and returns its sequence number.
+    /// Appends an audit record to the chain and returns its sequence number: in one
+    /// transaction, locks the head, numbers the record one past it, hashes it after the head's
+    /// hash ([`audit_chain::record_hash`]), and moves the head to it. Appenders on every node
+    /// take turns, so the numbers have no gaps and each record follows the one before.
     fn append_audit(&self, rec: &NewAuditRecord) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
     /// Audit records with a sequence number above `after`, oldest first, at most `limit`.
     fn list_audit(&self, after: i64, limit: u32) -> impl Future<Output = Result<Vec<AuditRecord>, StoreError>> + Send;
+
+    /// The head of the audit chain, `(seq, hash)`: the last record appended, as the store
+    /// recorded it. `(0, "")` before the first record; on a database migrated from version 4,
+    /// the last unchained record's number and `""` until the first chained record. Pass it to
+    /// [`audit_chain::verify`] to find records cut off the end.
+    fn audit_head(&self) -> impl Future<Output = Result<(i64, String), StoreError>> + Send;
+
+    /// The audit records numbered `from_seq` to `to_seq`, both inclusive, oldest first (empty
+    /// when `from_seq > to_seq`). Numbers with no record (deleted) are simply absent.
+    fn audit_range(
+        &self,
+        from_seq: i64,
+        to_seq: i64,
+    ) -> impl Future<Output = Result<Vec<AuditRecord>, StoreError>> + Send;
+
+    /// The audit record numbered `seq`, if there is one: the anchor to verify a stretch that
+    /// starts after it.
+    fn audit_record(&self, seq: i64) -> impl Future<Output = Result<Option<AuditRecord>, StoreError>> + Send;
 
     /// Creates an IAM entity. `Ok(false)` when one of that kind and name exists.
     fn iam_create(&self, e: &Entity) -> impl Future<Output = Result<bool, StoreError>> + Send;

@@ -5,11 +5,20 @@
 pub(crate) const INSERT_CREDENTIAL: &str =
     "INSERT INTO admin_credentials (id, secret_hash, created_at_ms) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING";
 pub(crate) const SELECT_CREDENTIAL: &str = "SELECT id, secret_hash, created_at_ms FROM admin_credentials WHERE id = $1";
-pub(crate) const INSERT_AUDIT: &str =
-    "INSERT INTO audit_log (time_ms, actor, source_ip, action, target, outcome, detail) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq";
-pub(crate) const LIST_AUDIT: &str = "SELECT seq, time_ms, actor, source_ip, action, target, outcome, detail \
-     FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2";
+/// A select of every audit column, in the order [`audit_record_from`] reads them, then `$rest`.
+macro_rules! audit_select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT seq, time_ms, actor, source_ip, action, target, outcome, detail, prev_hash, hash FROM audit_log",
+            $rest
+        )
+    };
+}
+
+pub(crate) const LIST_AUDIT: &str = audit_select!(" WHERE seq > $1 ORDER BY seq LIMIT $2");
+pub(crate) const AUDIT_RANGE: &str = audit_select!(" WHERE seq >= $1 AND seq <= $2 ORDER BY seq");
+pub(crate) const AUDIT_RECORD: &str = audit_select!(" WHERE seq = $1");
+
 /// Schema version 1, with the one column type the two engines spell differently.
 macro_rules! migration_v1 {
     ($seq_column:literal) => {
@@ -237,6 +246,31 @@ pub(crate) const LOCK_CERTIFICATE: &str = "INSERT INTO certificate_locks (name, 
      WHERE certificate_locks.until_ms <= $3 OR certificate_locks.owner = excluded.owner RETURNING owner";
 pub(crate) const UNLOCK_CERTIFICATE: &str = "DELETE FROM certificate_locks WHERE name = $1 AND owner = $2";
 
+/// Schema version 5: the audit trail becomes a hash chain ([`crate::audit_chain`]). Each record
+/// gets the hash of the one before it and its own; records written before keep empty hashes, and
+/// the chain starts after them (the first chained record follows [`crate::audit_chain::GENESIS`]).
+/// `audit_head` is one row: the last record's sequence number and hash. Appenders lock it, so
+/// they take turns, and it shows whether records were cut off the end of the trail.
+pub(crate) const MIGRATION_V5: &str = "ALTER TABLE audit_log ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
+    ALTER TABLE audit_log ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+    CREATE TABLE audit_head (
+        id INTEGER PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    INSERT INTO audit_head (id, seq, hash) SELECT 1, COALESCE(MAX(seq), 0), '' FROM audit_log;";
+
+// An append runs these in one transaction. The no-op update comes first: it takes SQLite's write
+// lock (waiting out other writers, in this process or another) and PostgreSQL's lock on the head
+// row (waiting out other nodes' appends), so the head read next is the latest and stays so until
+// commit. The sequence number is given explicitly: PostgreSQL's BIGSERIAL sequence is not used.
+pub(crate) const LOCK_AUDIT_HEAD: &str = "UPDATE audit_head SET seq = seq WHERE id = 1";
+pub(crate) const SELECT_AUDIT_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
+pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_log \
+     (seq, time_ms, actor, source_ip, action, target, outcome, detail, prev_hash, hash) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+pub(crate) const SET_AUDIT_HEAD: &str = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1";
+
 pub(crate) const CREATE_SCHEMA_VERSION: &str = "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)";
 pub(crate) const CURRENT_VERSION: &str = "SELECT MAX(version) FROM schema_version";
 pub(crate) const RECORD_VERSION: &str = "INSERT INTO schema_version (version) VALUES ($1)";
@@ -306,7 +340,16 @@ macro_rules! impl_store {
             }
 
             async fn append_audit(&self, rec: &NewAuditRecord) -> Result<i64, StoreError> {
-                let seq: i64 = sqlx::query_scalar($crate::sql::INSERT_AUDIT)
+                // One transaction, the head locked first (see `LOCK_AUDIT_HEAD`): appenders take
+                // turns, and a failure anywhere leaves neither a record nor a moved head.
+                let mut tx = self.pool.begin().await?;
+                sqlx::query($crate::sql::LOCK_AUDIT_HEAD).execute(&mut *tx).await?;
+                let head: $row = sqlx::query($crate::sql::SELECT_AUDIT_HEAD).fetch_one(&mut *tx).await?;
+                let seq = head.try_get::<i64, _>(0)? + 1;
+                let prev_hash: String = head.try_get(1)?;
+                let hash = $crate::audit_chain::record_hash(&prev_hash, rec);
+                sqlx::query($crate::sql::INSERT_AUDIT)
+                    .bind(seq)
                     .bind(rec.time_ms)
                     .bind(&rec.actor)
                     .bind(&rec.source_ip)
@@ -314,32 +357,38 @@ macro_rules! impl_store {
                     .bind(&rec.target)
                     .bind(rec.outcome.as_str())
                     .bind(&rec.detail)
-                    .fetch_one(&self.pool)
+                    .bind(&prev_hash)
+                    .bind(&hash)
+                    .execute(&mut *tx)
                     .await?;
+                sqlx::query($crate::sql::SET_AUDIT_HEAD).bind(seq).bind(&hash).execute(&mut *tx).await?;
+                tx.commit().await?;
                 Ok(seq)
             }
 
             async fn list_audit(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
-                let rows = sqlx::query($crate::sql::LIST_AUDIT)
+                let rows: Vec<$row> = sqlx::query($crate::sql::LIST_AUDIT)
                     .bind(after)
                     .bind(i64::from(limit))
                     .fetch_all(&self.pool)
                     .await?;
-                Ok(rows
-                    .iter()
-                    .map(|r: &$row| AuditRecord {
-                        seq: r.get(0),
-                        record: NewAuditRecord {
-                            time_ms: r.get(1),
-                            actor: r.get(2),
-                            source_ip: r.get(3),
-                            action: r.get(4),
-                            target: r.get(5),
-                            outcome: Outcome::parse(r.get(6)),
-                            detail: r.get(7),
-                        },
-                    })
-                    .collect())
+                Ok(rows.iter().map(|r| audit_record_from(r)).collect::<Result<_, _>>()?)
+            }
+
+            async fn audit_head(&self) -> Result<(i64, String), StoreError> {
+                let row: $row = sqlx::query($crate::sql::SELECT_AUDIT_HEAD).fetch_one(&self.pool).await?;
+                Ok((row.try_get(0)?, row.try_get(1)?))
+            }
+
+            async fn audit_range(&self, from_seq: i64, to_seq: i64) -> Result<Vec<AuditRecord>, StoreError> {
+                let rows: Vec<$row> =
+                    sqlx::query($crate::sql::AUDIT_RANGE).bind(from_seq).bind(to_seq).fetch_all(&self.pool).await?;
+                Ok(rows.iter().map(|r| audit_record_from(r)).collect::<Result<_, _>>()?)
+            }
+
+            async fn audit_record(&self, seq: i64) -> Result<Option<AuditRecord>, StoreError> {
+                let row: Option<$row> = sqlx::query($crate::sql::AUDIT_RECORD).bind(seq).fetch_optional(&self.pool).await?;
+                Ok(row.as_ref().map(|r| audit_record_from(r)).transpose()?)
             }
 
             async fn iam_create(&self, e: &Entity) -> Result<bool, StoreError> {
@@ -758,6 +807,32 @@ macro_rules! impl_store {
 }
 
 pub(crate) use impl_store;
+
+/// An audit record from the columns of `audit_select!`. A column that does not decode is an
+/// error, not a skipped row: a record missing from a listing would read as a deleted one.
+pub(crate) fn audit_record_from<'r, R>(r: &'r R) -> Result<crate::AuditRecord, sqlx::Error>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(crate::AuditRecord {
+        seq: r.try_get(0)?,
+        record: crate::NewAuditRecord {
+            time_ms: r.try_get(1)?,
+            actor: r.try_get(2)?,
+            source_ip: r.try_get(3)?,
+            action: r.try_get(4)?,
+            target: r.try_get(5)?,
+            outcome: crate::Outcome::parse(r.try_get::<&str, _>(6)?),
+            detail: r.try_get(7)?,
+        },
+        prev_hash: r.try_get(8)?,
+        hash: r.try_get(9)?,
+    })
+}
 
 /// Row readers shared by both engines: generic over the row type.
 pub(crate) fn entity_from<'r, R>(r: &'r R) -> Option<crate::Entity>

@@ -38,7 +38,8 @@ impl Outcome {
         }
     }
 
-    pub(crate) fn parse(s: &str) -> Self {
+    /// Reads the stored text.
+    pub fn parse(s: &str) -> Self {
         if s == "success" {
             Self::Success
         } else {
@@ -73,4 +74,9 @@ pub struct AuditRecord {
     pub seq: i64,
     /// The record.
     pub record: NewAuditRecord,
+    /// The hash of the record written before it ([`crate::audit_chain::GENESIS`] for the
+    /// first); empty for records written before the trail was chained.
+    pub prev_hash: String,
+    /// Its own hash ([`crate::audit_chain::record_hash`]); empty before the chain.
+    pub hash: String,
 }

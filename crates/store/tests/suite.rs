@@ -1,9 +1,10 @@
 //! One suite, run against both stores for real: SQLite in a temporary file and PostgreSQL at
 //! 127.0.0.1:5432 (or `PORTCULLIS_TEST_POSTGRES`). A missing PostgreSQL fails the suite.
 
+use portcullis_store::audit_chain::{self, Finding, GENESIS};
 use portcullis_store::{
-    AdminCredential, AnyStore, ApiKey, ApiKeyInsert, CertificateSource, Credential, DeleteOutcome, Entity, EntityKind,
-    KeyInsert, NewAuditRecord, Outcome, Relation, Store, StoreError, StoredCertificate, UsageRecord,
+    AdminCredential, AnyStore, ApiKey, ApiKeyInsert, AuditRecord, CertificateSource, Credential, DeleteOutcome, Entity,
+    EntityKind, KeyInsert, NewAuditRecord, Outcome, Relation, Store, StoreError, StoredCertificate, UsageRecord,
 };
 
 async fn suite(store: &AnyStore) {
@@ -38,6 +39,52 @@ async fn suite(store: &AnyStore) {
     assert_eq!(all[4].record.detail, "quote ' and \" and ü");
     let page = store.list_audit(seqs[1], 2).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(page.iter().map(|r| r.seq).collect::<Vec<_>>(), seqs[2..4].to_vec());
+
+    // They form a chain from GENESIS, and the head is the last of them.
+    let head = ok("audit_head", store.audit_head().await);
+    assert_eq!(head, (seqs[4], all[4].hash.clone()));
+    assert_eq!(all[0].prev_hash, GENESIS);
+    assert_chained(&all, GENESIS, &head);
+    // A range and a single record read the same rows; a stretch verifies from the record before.
+    let range = ok("audit_range", store.audit_range(seqs[2], seqs[3]).await);
+    assert_eq!(range, all[2..4]);
+    assert_eq!(ok("audit_range", store.audit_range(0, i64::MAX).await), all);
+    assert_eq!(ok("audit_range", store.audit_range(seqs[3], seqs[2]).await), [], "empty range");
+    assert_eq!(ok("audit_record", store.audit_record(seqs[1]).await), Some(all[1].clone()));
+    assert_eq!(ok("audit_record", store.audit_record(seqs[4] + 1).await), None);
+    let anchor = ok("audit_record", store.audit_record(seqs[1]).await).map(|r| r.hash).unwrap_or_default();
+    assert_chained(&range, &anchor, &(range[1].seq, range[1].hash.clone()));
+    let v = audit_chain::verify(&range, &anchor, Some((head.0, &head.1)));
+    assert_eq!(v.findings, [Finding::TailMissing { last: seqs[3], head: seqs[4] }], "a stretch short of the head");
+}
+
+/// Checks that `records`, written after the record whose hash is `anchor`, are an intact chain
+/// that ends at `head`: each hash is hex SHA-256, each record follows the one before, and
+/// [`audit_chain::verify`] finds nothing.
+#[track_caller]
+fn assert_chained(records: &[AuditRecord], anchor: &str, head: &(i64, String)) {
+    let mut prev = anchor;
+    for r in records {
+        assert!(r.hash.len() == 64 && r.hash.bytes().all(|b| b.is_ascii_hexdigit()), "record {}: {}", r.seq, r.hash);
+        assert_eq!(r.prev_hash, prev, "record {} follows the one before", r.seq);
+        prev = &r.hash;
+    }
+    assert_eq!(records.last().map(|r| (r.seq, r.hash.as_str())), Some((head.0, head.1.as_str())), "the head");
+    let v = audit_chain::verify(records, anchor, Some((head.0, &head.1)));
+    assert_eq!((v.checked, v.unchained, v.findings), (records.len(), 0, vec![]));
+}
+
+/// An audit record with plain text, so raw SQL can write it back.
+fn audit_rec(actor: &str, i: i64) -> NewAuditRecord {
+    NewAuditRecord {
+        time_ms: 1_700_000_000_000 + i,
+        actor: actor.into(),
+        source_ip: "10.0.0.1".into(),
+        action: "iam.CreateUser".into(),
+        target: format!("user-{i}"),
+        outcome: if i % 3 == 0 { Outcome::Failure } else { Outcome::Success },
+        detail: format!("detail {i}"),
+    }
 }
 
 /// Unwraps a store result, naming the step that failed.
@@ -375,6 +422,7 @@ async fn sqlite_store() {
     drop(store);
     let again = AnyStore::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(again.list_audit(0, 10).await.map(|v| v.len()).ok(), Some(5));
+    assert_eq!(again.audit_head().await.map(|h| h.0).ok(), Some(5));
     assert_eq!(again.secret("jwt-signing").await.ok().flatten().as_deref(), Some("sealed-v2"));
     assert_eq!(again.iam_list(EntityKind::User).await.map(|v| v.len()).ok(), Some(4));
     assert_eq!(again.api_keys().await.map(|v| v.len()).ok(), Some(3));
@@ -745,7 +793,7 @@ async fn usage_add_loses_nothing_under_concurrency() {
 }
 
 /// Rolls a database at schema version 3 back to version 2 (as a build before API keys left it).
-/// A freshly opened database needs [`BACK_TO_V3`] first.
+/// A freshly opened database needs [`BACK_TO_V4`] and [`BACK_TO_V3`] first.
 const BACK_TO_V2: &str = "DROP TABLE api_keys; DROP TABLE usage_plan_keys; DROP TABLE usage_records; \
      DELETE FROM schema_version WHERE version = 3";
 
@@ -772,7 +820,7 @@ async fn migrates_a_v2_database() {
     write_v2_data(&store).await;
     drop(store);
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap_or_else(|e| panic!("{e}"));
-    for back in [BACK_TO_V3, BACK_TO_V2] {
+    for back in [BACK_TO_V4, BACK_TO_V3, BACK_TO_V2] {
         sqlx::raw_sql(back).execute(&pool).await.unwrap_or_else(|e| panic!("{e}"));
     }
     pool.close().await;
@@ -786,7 +834,7 @@ async fn migrates_a_v2_database() {
     write_v2_data(&store).await;
     drop(store);
     let pool = sqlx_admin(&url).await;
-    for back in [BACK_TO_V3, BACK_TO_V2] {
+    for back in [BACK_TO_V4, BACK_TO_V3, BACK_TO_V2] {
         sqlx::raw_sql(back).execute(&pool).await.unwrap_or_else(|e| panic!("{e}"));
     }
     pool.close().await;
@@ -983,8 +1031,8 @@ async fn one_node_wins_a_certificate_lease() {
     let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
 }
 
-/// Rolls a freshly opened database back to schema version 3 (as a build before certificates
-/// left it).
+/// Rolls a database at schema version 4 back to version 3 (as a build before certificates left
+/// it). A freshly opened database needs [`BACK_TO_V4`] first.
 const BACK_TO_V3: &str =
     "DROP TABLE certificates; DROP TABLE certificate_locks; DELETE FROM schema_version WHERE version = 4";
 
@@ -1015,7 +1063,9 @@ async fn migrates_a_v3_database() {
     write_v3_data(&store).await;
     drop(store);
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap_or_else(|e| panic!("{e}"));
-    sqlx::raw_sql(BACK_TO_V3).execute(&pool).await.unwrap_or_else(|e| panic!("{e}"));
+    for back in [BACK_TO_V4, BACK_TO_V3] {
+        sqlx::raw_sql(back).execute(&pool).await.unwrap_or_else(|e| panic!("{e}"));
+    }
     pool.close().await;
     let store = ok("reopen sqlite", AnyStore::open(&url).await);
     after_v3_migration(&store).await;
@@ -1027,10 +1077,246 @@ async fn migrates_a_v3_database() {
     write_v3_data(&store).await;
     drop(store);
     let pool = sqlx_admin(&url).await;
-    sqlx::raw_sql(BACK_TO_V3).execute(&pool).await.unwrap_or_else(|e| panic!("{e}"));
+    for back in [BACK_TO_V4, BACK_TO_V3] {
+        sqlx::raw_sql(back).execute(&pool).await.unwrap_or_else(|e| panic!("{e}"));
+    }
     pool.close().await;
     let store = ok("reopen postgres", AnyStore::open(&url).await);
     after_v3_migration(&store).await;
+    drop(store);
+    let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
+}
+
+/// Raw access to a store's database, to write behind the store's back.
+enum Raw {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Raw {
+    async fn connect(url: &str) -> Self {
+        if url.starts_with("sqlite:") {
+            Self::Sqlite(sqlx::SqlitePool::connect(url).await.unwrap_or_else(|e| panic!("{e}")))
+        } else {
+            Self::Postgres(sqlx_admin(url).await)
+        }
+    }
+
+    /// Runs `sql` (one or more statements, no parameters).
+    async fn run(&self, sql: &str) {
+        let done = match self {
+            Self::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop),
+            Self::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop),
+        };
+        done.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    async fn close(self) {
+        match self {
+            Self::Sqlite(pool) => pool.close().await,
+            Self::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Eight tasks append ten records each at once, spread over `stores` (one pool, or one per
+/// node): every append gets its own number, the numbers follow the head with no gap, and the
+/// chain is intact.
+async fn concurrent_audit(stores: &[AnyStore]) {
+    const TASKS: usize = 8;
+    const EACH: i64 = 10;
+    let (base, anchor) = ok("audit_head", stores[0].audit_head().await);
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(TASKS));
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let (store, start) = (stores[t % stores.len()].clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                let mut seqs = Vec::new();
+                for i in 0..EACH {
+                    seqs.push(ok("append_audit", store.append_audit(&audit_rec(&format!("task-{t}"), i)).await));
+                }
+                seqs
+            })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.extend(t.await.unwrap_or_else(|e| panic!("task: {e}")));
+    }
+    seqs.sort_unstable();
+    let expected: Vec<i64> = (base + 1..=base + 80).collect();
+    assert_eq!(seqs, expected, "one number each, no gap");
+    for store in stores {
+        let records = ok("list_audit", store.list_audit(base, 1000).await);
+        assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), expected);
+        let head = ok("audit_head", store.audit_head().await);
+        assert_eq!(head.0, base + 80);
+        assert_chained(&records, &anchor, &head);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn audit_appends_chain_under_concurrency() {
+    let (url, dir) = sqlite_db();
+    let store = ok("open sqlite", AnyStore::open(&url).await);
+    concurrent_audit(std::slice::from_ref(&store)).await;
+    // Two pools on one file, as two processes would have: SQLite's lock makes them take turns.
+    let other = ok("open sqlite again", AnyStore::open(&url).await);
+    concurrent_audit(&[store, other]).await;
+    let _ = std::fs::remove_dir_all(dir);
+
+    let (admin, url, db) = postgres_db().await;
+    let store = ok("open postgres", AnyStore::open(&url).await);
+    concurrent_audit(std::slice::from_ref(&store)).await;
+    // Two nodes, each with its own pool: the head row's lock makes them take turns.
+    let other = ok("open postgres again", AnyStore::open(&url).await);
+    concurrent_audit(&[store, other]).await;
+    let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
+}
+
+/// The statement that writes `r` back as it was.
+fn reinsert(r: &AuditRecord) -> String {
+    let n = &r.record;
+    format!(
+        "INSERT INTO audit_log (seq, time_ms, actor, source_ip, action, target, outcome, detail, prev_hash, hash) \
+         VALUES ({}, {}, '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}')",
+        r.seq,
+        n.time_ms,
+        n.actor,
+        n.source_ip,
+        n.action,
+        n.target,
+        n.outcome.as_str(),
+        n.detail,
+        r.prev_hash,
+        r.hash
+    )
+}
+
+/// Tampering with the trail in SQL, one way at a time (each undone before the next): verifying
+/// names exactly what was done.
+async fn tampering(store: &AnyStore, raw: &Raw) {
+    for i in 1..=10 {
+        assert_eq!(ok("append_audit", store.append_audit(&audit_rec("admin", i)).await), i);
+    }
+    let original = ok("list_audit", store.list_audit(0, 100).await);
+    let (head_seq, head_hash) = ok("audit_head", store.audit_head().await);
+    let findings = || async {
+        let records = ok("list_audit", store.list_audit(0, 100).await);
+        audit_chain::verify(&records, GENESIS, Some((head_seq, &head_hash))).findings
+    };
+    assert_eq!(findings().await, []);
+
+    raw.run("UPDATE audit_log SET detail = 'nothing happened' WHERE seq = 3").await;
+    assert_eq!(findings().await, [Finding::Changed { seq: 3 }]);
+    raw.run("UPDATE audit_log SET detail = 'detail 3' WHERE seq = 3").await;
+    assert_eq!(findings().await, [], "restored");
+
+    raw.run("DELETE FROM audit_log WHERE seq = 6").await;
+    assert_eq!(findings().await, [Finding::Deleted { from: 6, to: 6 }]);
+    raw.run(&reinsert(&original[5])).await;
+    assert_eq!(findings().await, [], "restored");
+
+    raw.run("DELETE FROM audit_log WHERE seq >= 9").await;
+    assert_eq!(findings().await, [Finding::TailMissing { last: 8, head: 10 }]);
+    // The next record follows the head, not what is left: the cut shows as a deletion.
+    assert_eq!(ok("append_audit", store.append_audit(&audit_rec("admin", 11)).await), 11);
+    let records = ok("list_audit", store.list_audit(0, 100).await);
+    let head = ok("audit_head", store.audit_head().await);
+    assert_eq!(records.last().map(|r| r.prev_hash.as_str()), Some(head_hash.as_str()));
+    let v = audit_chain::verify(&records, GENESIS, Some((head.0, &head.1)));
+    assert_eq!(v.findings, [Finding::Deleted { from: 9, to: 10 }]);
+}
+
+#[tokio::test]
+async fn tampering_with_the_audit_trail_is_found() {
+    let (url, dir) = sqlite_db();
+    let store = ok("open sqlite", AnyStore::open(&url).await);
+    let raw = Raw::connect(&url).await;
+    tampering(&store, &raw).await;
+    raw.close().await;
+    drop(store);
+    let _ = std::fs::remove_dir_all(dir);
+
+    let (admin, url, db) = postgres_db().await;
+    let store = ok("open postgres", AnyStore::open(&url).await);
+    let raw = Raw::connect(&url).await;
+    tampering(&store, &raw).await;
+    raw.close().await;
+    drop(store);
+    let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
+}
+
+/// Rolls a freshly opened database back to schema version 4 (as a build before the audit chain
+/// left it).
+const BACK_TO_V4: &str = "DROP TABLE audit_head; ALTER TABLE audit_log DROP COLUMN hash; \
+     ALTER TABLE audit_log DROP COLUMN prev_hash; DELETE FROM schema_version WHERE version = 5";
+
+/// Three audit records as a version 4 build wrote them, numbered by the database.
+const V4_AUDIT: &str = "INSERT INTO audit_log (time_ms, actor, source_ip, action, target, outcome, detail) VALUES \
+     (1, 'system', '', 'config.reload', 'v4.yaml', 'success', ''), \
+     (2, 'admin', '127.0.0.1', 'iam.CreateUser', 'v4-user', 'success', ''), \
+     (3, 'admin', '127.0.0.1', 'iam.DeleteUser', 'v4-user', 'failure', 'quote '' ü')";
+
+/// The records written at version 4 are kept unchained, the chain starts after them, and the
+/// other data is still there.
+async fn after_v4_migration(store: &AnyStore) {
+    let old = ok("list_audit", store.list_audit(0, 100).await);
+    assert_eq!(
+        old.iter().map(|r| (r.seq, r.prev_hash.as_str(), r.hash.as_str())).collect::<Vec<_>>(),
+        [(1, "", ""), (2, "", ""), (3, "", "")]
+    );
+    assert_eq!(old[2].record.detail, "quote ' ü");
+    assert_eq!(ok("audit_head", store.audit_head().await), (3, String::new()));
+    let v = audit_chain::verify(&old, GENESIS, Some((3, "")));
+    assert_eq!((v.checked, v.unchained, v.findings), (0, 3, vec![]));
+
+    assert_eq!(ok("append_audit", store.append_audit(&audit_rec("admin", 4)).await), 4);
+    assert_eq!(ok("append_audit", store.append_audit(&audit_rec("admin", 5)).await), 5);
+    let all = ok("list_audit", store.list_audit(0, 100).await);
+    assert_eq!(all[..3], old[..]);
+    let head = ok("audit_head", store.audit_head().await);
+    assert_eq!(all[3].prev_hash, GENESIS);
+    assert_chained(&all[3..], GENESIS, &head);
+    let v = audit_chain::verify(&all, GENESIS, Some((head.0, &head.1)));
+    assert_eq!((v.checked, v.unchained, v.findings), (2, 3, vec![]));
+
+    assert_eq!(ok("api_key", store.api_key("v3-key").await).map(|k| k.hash), Some("3a".repeat(32)));
+    let names: Vec<_> = ok("certificates", store.certificates().await).into_iter().map(|c| c.name).collect();
+    assert_eq!(names, ["v4.example.com"]);
+}
+
+async fn write_v4_data(store: &AnyStore) {
+    write_v3_data(store).await;
+    ok("put_certificate", store.put_certificate(&certificate("v4.example.com", CertificateSource::Acme, 1)).await);
+}
+
+#[tokio::test]
+async fn migrates_a_v4_database() {
+    let (url, dir) = sqlite_db();
+    let store = ok("open sqlite", AnyStore::open(&url).await);
+    write_v4_data(&store).await;
+    drop(store);
+    let raw = Raw::connect(&url).await;
+    raw.run(BACK_TO_V4).await;
+    raw.run(V4_AUDIT).await;
+    raw.close().await;
+    let store = ok("reopen sqlite", AnyStore::open(&url).await);
+    after_v4_migration(&store).await;
+    drop(store);
+    let _ = std::fs::remove_dir_all(dir);
+
+    let (admin, url, db) = postgres_db().await;
+    let store = ok("open postgres", AnyStore::open(&url).await);
+    write_v4_data(&store).await;
+    drop(store);
+    let raw = Raw::connect(&url).await;
+    raw.run(BACK_TO_V4).await;
+    raw.run(V4_AUDIT).await;
+    raw.close().await;
+    let store = ok("reopen postgres", AnyStore::open(&url).await);
+    after_v4_migration(&store).await;
     drop(store);
     let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
 }

@@ -185,6 +185,37 @@ pub(crate) enum AdminCommand {
     },
 }
 
+/// Audit-trail subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Check the hash chain of the audit trail and name every record changed, deleted,
+    /// inserted or reordered; exits with an error when the trail is broken.
+    Verify {
+        /// First record to check (default: the first).
+        #[arg(long, value_name = "SEQ")]
+        from: Option<i64>,
+        /// Last record to check (default: the last).
+        #[arg(long, value_name = "SEQ")]
+        to: Option<i64>,
+    },
+}
+
+impl AuditCommand {
+    /// The table for the audit trail.
+    pub(crate) fn call(self) -> Result<Call, String> {
+        Ok(match self {
+            Self::Verify { from, to: last } => {
+                let mut call = to(Method::GET, &["audit", "verify"], None);
+                if let Target::Segments(_, query) = &mut call.target {
+                    query.extend(from.map(|f| ("from", f.to_string())));
+                    query.extend(last.map(|t| ("to", t.to_string())));
+                }
+                Call { shows: Shows::Verification, ..call }
+            }
+        })
+    }
+}
+
 /// API-key subcommands: the keys callers send in `x-api-key` on routes with
 /// `api_key_required`.
 #[derive(Debug, Subcommand)]
@@ -337,6 +368,8 @@ pub(crate) enum Shows {
     ApiKey,
     /// The answer's body as it is (CSV), not as JSON.
     Text,
+    /// An audit verification: a broken trail fails the command.
+    Verification,
 }
 
 fn to(method: Method, segments: &[&str], body: Option<Value>) -> Call {

@@ -13,14 +13,14 @@ use crate::harness::{Creds, Gw};
 
 /// The CLI pointed at one gateway, in an environment of its own: nothing of the developer's
 /// `AWS_*` variables or `~/.aws` leaks in.
-struct Cli {
+pub struct Cli {
     endpoint: String,
     ca: PathBuf,
     home: tempfile::TempDir,
 }
 
 impl Cli {
-    fn new(gw: &Gw) -> Self {
+    pub fn new(gw: &Gw) -> Self {
         let home = tempfile::tempdir().unwrap();
         let ca = home.path().join("ca.pem");
         std::fs::write(&ca, &gw.ca_pem).unwrap();
@@ -39,7 +39,7 @@ impl Cli {
         cmd
     }
 
-    fn run(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+    pub fn run(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
         self.command(env, args).output().unwrap()
     }
 
@@ -62,11 +62,11 @@ impl Cli {
     }
 }
 
-fn texts(out: &Output) -> (String, String) {
+pub fn texts(out: &Output) -> (String, String) {
     (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
-fn env_of(c: &Creds) -> Vec<(&str, &str)> {
+pub fn env_of(c: &Creds) -> Vec<(&str, &str)> {
     let mut env = vec![("AWS_ACCESS_KEY_ID", c.id.as_str()), ("AWS_SECRET_ACCESS_KEY", c.secret.as_str())];
     if let Some(t) = &c.token {
         env.push(("AWS_SESSION_TOKEN", t.as_str()));

@@ -7,6 +7,7 @@
 mod acme;
 mod admin;
 mod api_keys;
+mod audit;
 mod authorizers;
 mod cli;
 mod domains;
