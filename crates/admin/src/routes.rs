@@ -153,6 +153,14 @@ struct AuditQuery {
     after: i64,
     #[serde(default = "default_limit")]
     limit: u32,
+    actor: Option<String>,
+    action: Option<String>,
+    target: Option<String>,
+    from_ms: Option<i64>,
+    to_ms: Option<i64>,
+    /// `json` (default) or `jsonl`: one record per line, for export.
+    #[serde(default)]
+    format: Option<String>,
 }
 
 fn default_limit() -> u32 {
@@ -163,7 +171,17 @@ async fn audit(who: Authed, Query(q): Query<AuditQuery>, State(s): State<AppStat
     if let Err(r) = s.authorize(&who, "portcullis:ListAuditRecords", &s.arn("audit", "trail")).await {
         return r;
     }
-    match s.store.list_audit(q.after, q.limit.min(1000)).await {
+    let search = store::AuditSearch {
+        after: q.after,
+        limit: q.limit.min(10_000),
+        actor: q.actor.filter(|v| !v.is_empty()),
+        action: q.action.filter(|v| !v.is_empty()),
+        target: q.target.filter(|v| !v.is_empty()),
+        from_ms: q.from_ms,
+        to_ms: q.to_ms,
+    };
+    let jsonl = q.format.as_deref() == Some("jsonl");
+    match s.store.search_audit(&search).await {
         Ok(records) => {
             let records: Vec<_> = records
                 .into_iter()
@@ -182,6 +200,10 @@ async fn audit(who: Authed, Query(q): Query<AuditQuery>, State(s): State<AppStat
                     })
                 })
                 .collect();
+            if jsonl {
+                let lines: String = records.iter().map(|r| format!("{r}\n")).collect();
+                return ([(header::CONTENT_TYPE, "application/x-ndjson")], lines).into_response();
+            }
             Json(json!({ "records": records })).into_response()
         }
         Err(e) => {

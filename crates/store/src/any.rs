@@ -1,6 +1,6 @@
 use crate::{
-    AdminCredential, ApiKey, ApiKeyInsert, AuditRecord, Credential, DeleteOutcome, Entity, EntityKind, KeyInsert,
-    NewAuditRecord, PostgresStore, Relation, SqliteStore, Store, StoreError, StoredCertificate, UsageRecord,
+    AdminCredential, ApiKey, ApiKeyInsert, AuditRecord, AuditSearch, Credential, DeleteOutcome, Entity, EntityKind,
+    KeyInsert, NewAuditRecord, PostgresStore, Relation, SqliteStore, Store, StoreError, StoredCertificate, UsageRecord,
 };
 
 /// The store chosen by URL scheme at start-up.
@@ -59,6 +59,10 @@ impl Store for AnyStore {
 
     async fn list_audit(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
         dispatch!(self, s => s.list_audit(after, limit).await)
+    }
+
+    async fn search_audit(&self, q: &AuditSearch) -> Result<Vec<AuditRecord>, StoreError> {
+        dispatch!(self, s => s.search_audit(q).await)
     }
 
     async fn audit_head(&self) -> Result<(i64, String), StoreError> {

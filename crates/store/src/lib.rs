@@ -25,7 +25,7 @@ pub use error::StoreError;
 pub use iam_types::{Credential, DeleteOutcome, Entity, EntityKind, KeyInsert, Relation};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
-pub use types::{AdminCredential, AuditRecord, NewAuditRecord, Outcome};
+pub use types::{AdminCredential, AuditRecord, AuditSearch, NewAuditRecord, Outcome};
 
 use std::future::Future;
 
@@ -46,6 +46,9 @@ pub trait Store: Send + Sync {
 
     /// Audit records with a sequence number above `after`, oldest first, at most `limit`.
     fn list_audit(&self, after: i64, limit: u32) -> impl Future<Output = Result<Vec<AuditRecord>, StoreError>> + Send;
+
+    /// Audit records matching `q`, oldest first.
+    fn search_audit(&self, q: &AuditSearch) -> impl Future<Output = Result<Vec<AuditRecord>, StoreError>> + Send;
 
     /// The head of the audit chain, `(seq, hash)`: the last record appended, as the store
     /// recorded it. `(0, "")` before the first record; on a database migrated from version 4,

@@ -16,6 +16,10 @@ macro_rules! audit_select {
 }
 
 pub(crate) const LIST_AUDIT: &str = audit_select!(" WHERE seq > $1 ORDER BY seq LIMIT $2");
+pub(crate) const SEARCH_AUDIT: &str = audit_select!(
+    " WHERE seq > $1 AND ($2 = '' OR actor = $2) AND ($3 = '' OR action = $3) AND ($4 = '' OR target = $4) \
+     AND time_ms >= $5 AND time_ms <= $6 ORDER BY seq LIMIT $7"
+);
 pub(crate) const AUDIT_RANGE: &str = audit_select!(" WHERE seq >= $1 AND seq <= $2 ORDER BY seq");
 pub(crate) const AUDIT_RECORD: &str = audit_select!(" WHERE seq = $1");
 
@@ -370,6 +374,20 @@ macro_rules! impl_store {
                 let rows: Vec<$row> = sqlx::query($crate::sql::LIST_AUDIT)
                     .bind(after)
                     .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.iter().map(|r| audit_record_from(r)).collect::<Result<_, _>>()?)
+            }
+
+            async fn search_audit(&self, q: &$crate::AuditSearch) -> Result<Vec<AuditRecord>, StoreError> {
+                let rows: Vec<$row> = sqlx::query($crate::sql::SEARCH_AUDIT)
+                    .bind(q.after)
+                    .bind(q.actor.as_deref().unwrap_or(""))
+                    .bind(q.action.as_deref().unwrap_or(""))
+                    .bind(q.target.as_deref().unwrap_or(""))
+                    .bind(q.from_ms.unwrap_or(i64::MIN))
+                    .bind(q.to_ms.unwrap_or(i64::MAX))
+                    .bind(i64::from(q.limit))
                     .fetch_all(&self.pool)
                     .await?;
                 Ok(rows.iter().map(|r| audit_record_from(r)).collect::<Result<_, _>>()?)

@@ -80,3 +80,22 @@ pub struct AuditRecord {
     /// Its own hash ([`crate::audit_chain::record_hash`]); empty before the chain.
     pub hash: String,
 }
+
+/// What to look for in the audit trail; `None` matches anything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditSearch {
+    /// Only records numbered above this.
+    pub after: i64,
+    /// At most this many.
+    pub limit: u32,
+    /// Exactly this actor (an ARN, `anonymous`, `system`, …).
+    pub actor: Option<String>,
+    /// Exactly this action (`iam.CreateUser`, …).
+    pub action: Option<String>,
+    /// Exactly this target.
+    pub target: Option<String>,
+    /// Written at or after this time (ms since the epoch).
+    pub from_ms: Option<i64>,
+    /// Written at or before this time.
+    pub to_ms: Option<i64>,
+}

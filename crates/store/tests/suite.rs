@@ -39,6 +39,36 @@ async fn suite(store: &AnyStore) {
     assert_eq!(all[4].record.detail, "quote ' and \" and ü");
     let page = store.list_audit(seqs[1], 2).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(page.iter().map(|r| r.seq).collect::<Vec<_>>(), seqs[2..4].to_vec());
+    // Searches by actor, action, target and time, each alone and together.
+    let search = |q: portcullis_store::AuditSearch| {
+        let store = store.clone();
+        async move {
+            store
+                .search_audit(&portcullis_store::AuditSearch { limit: 100, ..q })
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+    };
+    let seqs_of = |v: Vec<portcullis_store::AuditRecord>| v.iter().map(|r| r.seq).collect::<Vec<_>>();
+    assert_eq!(
+        seqs_of(
+            search(portcullis_store::AuditSearch { target: Some("file-3.yaml".into()), ..Default::default() }).await
+        ),
+        vec![seqs[3]]
+    );
+    assert_eq!(
+        seqs_of(search(portcullis_store::AuditSearch { actor: Some("nobody".into()), ..Default::default() }).await),
+        Vec::<i64>::new()
+    );
+    let window = portcullis_store::AuditSearch {
+        action: Some("config.reload".into()),
+        from_ms: Some(1_700_000_000_001),
+        to_ms: Some(1_700_000_000_003),
+        ..Default::default()
+    };
+    assert_eq!(seqs_of(search(window).await), seqs[1..4].to_vec());
+    let after = portcullis_store::AuditSearch { after: seqs[3], actor: Some("admin".into()), ..Default::default() };
+    assert_eq!(seqs_of(search(after).await), vec![seqs[4]]);
 
     // They form a chain from GENESIS, and the head is the last of them.
     let head = ok("audit_head", store.audit_head().await);

@@ -188,6 +188,37 @@ pub(crate) enum AdminCommand {
 /// Audit-trail subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuditCommand {
+    /// List audit records, oldest first, optionally by actor, action, target and time; with
+    /// --jsonl, one JSON record per line, for export.
+    List {
+        /// Only records numbered above this.
+        #[arg(long, value_name = "SEQ", default_value_t = 0)]
+        after: i64,
+        /// At most this many (up to 10000).
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        limit: u32,
+        /// Exactly this actor (an ARN, `anonymous`, `system`).
+        #[arg(long)]
+        actor: Option<String>,
+        /// Exactly this action (`iam.CreateUser`).
+        #[arg(long)]
+        action: Option<String>,
+        /// Exactly this target.
+        #[arg(long)]
+        target: Option<String>,
+        /// Written at or after this time, milliseconds since the epoch.
+        #[arg(long, value_name = "MS")]
+        since: Option<i64>,
+        /// Written at or before this time.
+        #[arg(long, value_name = "MS")]
+        until: Option<i64>,
+        /// One JSON record per line.
+        #[arg(long)]
+        jsonl: bool,
+        /// Write the answer to this file.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Check the hash chain of the audit trail and name every record changed, deleted,
     /// inserted or reordered; exits with an error when the trail is broken.
     Verify {
@@ -204,6 +235,22 @@ impl AuditCommand {
     /// The table for the audit trail.
     pub(crate) fn call(self) -> Result<Call, String> {
         Ok(match self {
+            Self::List { after, limit, actor, action, target, since, until, jsonl, output } => {
+                let mut call = to(Method::GET, &["audit"], None);
+                if let Target::Segments(_, query) = &mut call.target {
+                    query.push(("after", after.to_string()));
+                    query.push(("limit", limit.to_string()));
+                    query.extend(actor.map(|v| ("actor", v)));
+                    query.extend(action.map(|v| ("action", v)));
+                    query.extend(target.map(|v| ("target", v)));
+                    query.extend(since.map(|v| ("from_ms", v.to_string())));
+                    query.extend(until.map(|v| ("to_ms", v.to_string())));
+                    if jsonl {
+                        query.push(("format", "jsonl".to_owned()));
+                    }
+                }
+                Call { shows: if jsonl { Shows::Text } else { Shows::Json }, output, ..call }
+            }
             Self::Verify { from, to: last } => {
                 let mut call = to(Method::GET, &["audit", "verify"], None);
                 if let Target::Segments(_, query) = &mut call.target {

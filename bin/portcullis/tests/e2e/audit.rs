@@ -24,6 +24,17 @@ async fn verify_names_an_edited_and_a_deleted_record() {
     let creds = gw.admin_key.clone().unwrap();
     let out = cli.run(&env_of(&creds), &["audit", "verify"]);
     assert!(out.status.success(), "{:?}", texts(&out));
+    // Queries: by action as JSON lines for export, and by target.
+    let out = cli.run(&env_of(&creds), &["audit", "list", "--action", "iam.CreateUser", "--jsonl"]);
+    let (stdout, stderr) = texts(&out);
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 5, "the bootstrap administrator and four users: {stdout}");
+    assert!(lines.iter().all(|l| l["action"] == "iam.CreateUser" && l["hash"].as_str().is_some_and(|h| h.len() == 64)));
+    let target = lines[3]["target"].as_str().unwrap().to_owned();
+    let (_, found) = gw.admin_json(Method::GET, &format!("/audit?target={target}"), None).await;
+    assert_eq!(found["records"].as_array().map(Vec::len), Some(1), "{target}: {found}");
+    assert_eq!(found["records"][0]["seq"], lines[3]["seq"]);
 
     // Someone with write access to the database edits record 2 and deletes record 4.
     let admin = gw.admin_key.clone();
