@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cli;
+mod digests;
 mod ops;
 mod serve;
 mod usage;

@@ -171,6 +171,12 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
     );
     tokio::spawn(certificates.run(stopped.clone()));
     tokio::spawn(ops.clone().watch_files(stopped.clone()));
+    tokio::spawn(crate::digests::sign_every(
+        cfg.audit.digest_interval.as_std(),
+        store.clone(),
+        directory.kms().clone(),
+        stopped.clone(),
+    ));
     let flusher = tokio::spawn(crate::usage::flush_every(
         cfg.usage.flush_interval.as_std(),
         metering.clone(),

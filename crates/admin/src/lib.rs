@@ -7,6 +7,7 @@
 mod auth;
 mod certs;
 mod control;
+mod digest;
 mod iam;
 mod keys;
 mod redact;
@@ -14,5 +15,6 @@ mod routes;
 
 pub use auth::{Peer, SigningSettings, SERVICE};
 pub use control::{CertView, Control, PlanView, ReloadOutcome};
+pub use digest::{write_digest, SigningKey, DIGEST_ACTION};
 pub use redact::redact_config;
 pub use routes::{router, service, write_audit};

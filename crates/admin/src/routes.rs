@@ -74,6 +74,7 @@ pub fn router(
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/openapi.json", get(openapi))
+        .route("/audit/public-key", get(public_key))
         .merge(protected)
         .fallback(|| async { error(StatusCode::NOT_FOUND, "Not Found") })
         .with_state(state)
@@ -225,7 +226,7 @@ async fn verify_audit(who: Authed, Query(q): Query<VerifyQuery>, State(s): State
     if let Err(r) = s.authorize(&who, "portcullis:VerifyAuditTrail", &s.arn("audit", "trail")).await {
         return r;
     }
-    match verify_range(&s.store, q.from, q.to).await {
+    match verify_range(&s, q.from, q.to).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "audit verification failed");
@@ -234,11 +235,23 @@ async fn verify_audit(who: Authed, Query(q): Query<VerifyQuery>, State(s): State
     }
 }
 
+/// The audit signing key's public half, as a JWK set: anyone may check the digests.
+async fn public_key(State(s): State<AppState>) -> Response {
+    match crate::digest::SigningKey::load(&s.store, s.directory.kms(), crate::auth::now_ms()).await {
+        Ok(key) => Json(json!({ "keys": [key.jwk()] })).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "the audit signing key is unavailable");
+            error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+        }
+    }
+}
+
 async fn verify_range(
-    store: &AnyStore,
+    s: &AppState,
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<serde_json::Value, store::StoreError> {
+    let store = &s.store;
     use store::audit_chain::{verify, GENESIS};
     let (head_seq, head_hash) = store.audit_head().await?;
     let from = from.unwrap_or(1).max(1);
@@ -258,13 +271,20 @@ async fn verify_range(
     let head = (to == head_seq).then_some((head_seq, head_hash.as_str()));
     let mut v = verify(&records, &anchor, head);
     v.findings.splice(0..0, gone);
+    let mut findings: Vec<String> = v.findings.iter().map(ToString::to_string).collect();
+    let digests = records.iter().filter(|r| r.record.action == crate::digest::DIGEST_ACTION).count();
+    match crate::digest::SigningKey::load(store, s.directory.kms(), crate::auth::now_ms()).await {
+        Ok(key) => findings.extend(crate::digest::check_digests(&records, (from, to), &key)),
+        Err(e) => findings.push(format!("the digests cannot be checked: {e}")),
+    }
     Ok(json!({
         "from": from,
         "to": to,
         "checked": v.checked,
         "unchained": v.unchained,
-        "intact": v.findings.is_empty(),
-        "findings": v.findings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "digests": digests,
+        "intact": findings.is_empty(),
+        "findings": findings,
         "head": { "seq": head_seq, "hash": head_hash },
     }))
 }

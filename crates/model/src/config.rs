@@ -73,6 +73,9 @@ pub struct Config {
     /// each process.
     #[serde(default)]
     pub shared_state: SharedStateConfig,
+    /// The audit trail's signed digests.
+    #[serde(default)]
+    pub audit: AuditConfig,
     /// Hot reload of this file and of certificate files.
     #[serde(default)]
     pub reload: ReloadConfig,
@@ -359,6 +362,26 @@ pub struct UsageConfig {
     /// a clean shutdown loses nothing.
     #[serde(default = "default_usage_flush")]
     pub flush_interval: Duration,
+}
+
+/// The audit trail.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// How often a digest of the records written since the last one is signed (ES256, a key
+    /// the KMS holds) and appended to the trail; one node writes it.
+    #[serde(default = "default_digest_interval")]
+    pub digest_interval: Duration,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self { digest_interval: default_digest_interval() }
+    }
+}
+
+fn default_digest_interval() -> Duration {
+    Duration::from_secs(3600)
 }
 
 /// State shared by gateway nodes.

@@ -27,7 +27,7 @@ pub use compile::{
     Issue, MockIntegration, Selection, StagePlan, DEFAULT_ACCESS_LOG, DEFAULT_RESPONSE_BODY, DEFAULT_STAGE,
 };
 pub use config::{
-    AccessLogConfig, AdminConfig, ApiConfig, ApiKeySource, CertificateConfig, Config, CorsConfig,
+    AccessLogConfig, AdminConfig, ApiConfig, ApiKeySource, AuditConfig, CertificateConfig, Config, CorsConfig,
     GatewayResponseConfig, IamConfig, IntegrationConfig, IntegrationKind, LimitsConfig, PlanStageConfig, QuotaConfig,
     QuotaPeriod, RedirectConfig, RedisConfig, RedisFailureMode, RedisScope, ReloadConfig, RouteAuth, RouteConfig,
     SharedStateConfig, ShutdownConfig, StageConfig, StageSettings, StoreConfig, ThrottleConfig, ThrottlingConfig,

@@ -67,3 +67,122 @@ async fn verify_names_an_edited_and_a_deleted_record() {
     let (_, after) = gw.admin_json(Method::GET, "/audit/verify?from=5&to=5", None).await;
     assert_eq!(after["findings"], json!(["record 4 was deleted"]), "{after}");
 }
+
+/// Rewrites the whole chain from `from` on with valid hashes, as someone with write access to
+/// the database and the hash function (but not the signing key) could.
+async fn rechain(conn: &mut sqlx::SqliteConnection, from: i64) {
+    use sqlx::Row as _;
+    let rows = sqlx::query(
+        "SELECT seq, time_ms, actor, source_ip, action, target, outcome, detail FROM audit_log ORDER BY seq",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    let mut prev = String::new();
+    for r in rows {
+        let seq: i64 = r.get(0);
+        let rec = store::NewAuditRecord {
+            time_ms: r.get(1),
+            actor: r.get(2),
+            source_ip: r.get(3),
+            action: r.get(4),
+            target: r.get(5),
+            outcome: store::Outcome::parse(r.get(6)),
+            detail: r.get(7),
+        };
+        if seq >= from {
+            let hash = store::audit_chain::record_hash(&prev, &rec);
+            sqlx::query("UPDATE audit_log SET prev_hash = ?, hash = ? WHERE seq = ?")
+                .bind(&prev)
+                .bind(&hash)
+                .bind(seq)
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE audit_head SET hash = ? WHERE id = 1 AND seq = ?")
+                .bind(&hash)
+                .bind(seq)
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            prev = hash;
+        } else {
+            let (h,): (String,) = sqlx::query_as("SELECT hash FROM audit_log WHERE seq = ?")
+                .bind(seq)
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            prev = h;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_digests_catch_a_rewritten_chain_and_a_forged_digest() {
+    use sqlx::Connection as _;
+    let config = "audit:\n  digest_interval: 300ms\napis: []\n";
+    let gw = Gw::start(config);
+    for name in ["ana", "bo"] {
+        let (status, _) = gw.admin_json(Method::POST, "/iam/users", Some(json!({ "name": name }))).await;
+        assert_eq!(status, 201);
+    }
+    // A digest signs the records so far; the public key is published to anyone.
+    let signed = crate::harness::eventually(std::time::Duration::from_secs(10), || async {
+        gw.admin_json(Method::GET, "/audit/verify", None).await.1["digests"].as_i64().unwrap_or(0) >= 1
+    })
+    .await;
+    assert!(signed, "{}", gw.stderr_lines().join("\n"));
+    let (_, v) = gw.admin_json(Method::GET, "/audit/verify", None).await;
+    assert_eq!(v["intact"], true, "{v}");
+    let jwks: Value =
+        gw.admin_client().get(gw.admin_url("/audit/public-key")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (jwks["keys"][0]["kty"].as_str(), jwks["keys"][0]["crv"].as_str()),
+        (Some("EC"), Some("P-256")),
+        "{jwks}"
+    );
+
+    // Record 2 edited and every hash after it recomputed: the chain is consistent again, but
+    // the digest signed the old hash.
+    let admin = gw.admin_key.clone();
+    let data = gw.stop();
+    let db = data.path().join("data").join("portcullis.db");
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    sqlx::query("UPDATE audit_log SET detail = 'nothing to see' WHERE seq = 2").execute(&mut conn).await.unwrap();
+    rechain(&mut conn, 2).await;
+    let digest_seq: i64 = sqlx::query_scalar("SELECT MIN(seq) FROM audit_log WHERE action = 'audit.Digest'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+    let mut gw = Gw::start_in(data, "audit:\n  digest_interval: 1h\napis: []\n");
+    gw.admin_key = admin.clone();
+    let (_, v) = gw.admin_json(Method::GET, &format!("/audit/verify?to={digest_seq}"), None).await;
+    let findings = v["findings"].to_string();
+    assert!(findings.contains(&format!("record 2 differs from what digest {digest_seq} signed")), "{v}");
+    assert!(!findings.contains("was changed"), "the chain itself was made consistent: {v}");
+
+    // A digest rewritten to match (dropping record 2) fails its signature.
+    let data = gw.stop();
+    let db = data.path().join("data").join("portcullis.db");
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    let detail: String = sqlx::query_scalar("SELECT detail FROM audit_log WHERE seq = ?")
+        .bind(digest_seq)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let mut forged: Value = serde_json::from_str(&detail).unwrap();
+    forged["body"]["records"].as_array_mut().unwrap().retain(|r| r[0] != 2);
+    sqlx::query("UPDATE audit_log SET detail = ? WHERE seq = ?")
+        .bind(forged.to_string())
+        .bind(digest_seq)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    rechain(&mut conn, digest_seq).await;
+    drop(conn);
+    let mut gw = Gw::start_in(data, "audit:\n  digest_interval: 1h\napis: []\n");
+    gw.admin_key = admin;
+    let (_, v) = gw.admin_json(Method::GET, &format!("/audit/verify?to={digest_seq}"), None).await;
+    assert!(v["findings"].to_string().contains(&format!("digest {digest_seq} is not signed by the audit key")), "{v}");
+}
