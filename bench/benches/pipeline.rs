@@ -147,6 +147,7 @@ fn pipeline(c: &mut Criterion) {
         sni: None,
         framing: Some(Arc::new(FramingFlags::default())),
         domain: None,
+        hsts: None,
         client_cert: None,
     };
 

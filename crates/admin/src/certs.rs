@@ -125,7 +125,7 @@ enum Refused {
 /// Checks and serves the certificate, then stores it; if storing fails, this node stops
 /// serving it again, so nodes never disagree for long.
 async fn store_import(s: &AppState, name: &str, body: &Import) -> Result<StoredCertificate, (Refused, String)> {
-    if !is_domain(name) {
+    if !model::is_host_pattern(name) {
         return Err((Refused::Invalid, format!("`{name}` is not a host name (or `*.` and one)")));
     }
     let name = name.to_ascii_lowercase();
@@ -186,11 +186,4 @@ async fn delete(who: Authed, State(s): State<AppState>, Path(name): Path<String>
         }
         Err(e) => aws_error(StatusCode::INTERNAL_SERVER_ERROR, "ServiceFailure", &e.to_string()),
     }
-}
-
-fn is_domain(name: &str) -> bool {
-    let bare = name.strip_prefix("*.").unwrap_or(name);
-    !bare.is_empty()
-        && bare.len() <= 253
-        && bare.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
 }

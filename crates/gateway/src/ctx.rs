@@ -24,6 +24,9 @@ pub struct ConnInfo {
     pub framing: Option<std::sync::Arc<crate::framing::FramingFlags>>,
     /// The custom domain the handshake was made for (`None`: the default endpoint).
     pub domain: Option<std::sync::Arc<str>>,
+    /// The domain's own `Strict-Transport-Security` (`Some(None)`: it turned HSTS off);
+    /// `None`: the config's default applies.
+    pub hsts: Option<Option<HeaderValue>>,
     /// The client's verified certificate, on a mutual-TLS domain.
     pub client_cert: Option<std::sync::Arc<crate::client_cert::ClientCert>>,
 }
@@ -56,6 +59,8 @@ pub(crate) struct RequestCtx {
     pub(crate) ambiguous_framing: bool,
     /// accept: the custom domain of the connection.
     pub(crate) domain: Option<std::sync::Arc<str>>,
+    /// accept: the connection's domain's own HSTS, if it sets one.
+    pub(crate) hsts: Option<Option<HeaderValue>>,
     /// accept: the client's verified certificate (mutual TLS).
     pub(crate) client_cert: Option<std::sync::Arc<crate::client_cert::ClientCert>>,
     /// accept: the `Origin` header, for CORS decoration after the body is gone.
@@ -149,6 +154,7 @@ impl RequestCtx {
             ambiguous_framing: conn.framing.as_ref().is_some_and(|f| f.next_request_is_ambiguous()),
             origin: headers.get(http::header::ORIGIN).cloned(),
             domain: conn.domain.clone(),
+            hsts: conn.hsts.clone(),
             client_cert: conn.client_cert.clone(),
             path: String::new(),
             query: None,

@@ -121,18 +121,6 @@ impl TlsSelector {
         e.exact.get(&name).or_else(by_wildcard).and_then(|ep| ep.domain.clone())
     }
 
-    /// The `Strict-Transport-Security` value of custom domain `name`, when it sets its own
-    /// (`Some(None)`: it turned HSTS off).
-    pub fn hsts_of(&self, name: &str) -> Option<Option<http::HeaderValue>> {
-        let e = self.current.load();
-        let name = name.to_ascii_lowercase();
-        let ep = match name.strip_prefix("*.") {
-            Some(parent) => e.wildcard.get(parent),
-            None => e.exact.get(&name),
-        };
-        ep.and_then(|ep| ep.hsts.clone())
-    }
-
     /// Whether any custom domain is configured.
     pub fn has_domains(&self) -> bool {
         let e = self.current.load();

@@ -150,9 +150,9 @@ impl Accepted {
             let Some(endpoint) = self.tls.select(sni.as_deref()) else {
                 return Err(std::io::Error::other(format!("no domain serves SNI {sni:?}")));
             };
-            Ok((start.into_stream(endpoint.config).await?, endpoint.domain))
+            Ok((start.into_stream(endpoint.config).await?, endpoint.domain, endpoint.hsts))
         };
-        let (stream, domain) = match tokio::time::timeout(self.timeout, accept).await {
+        let (stream, domain, hsts) = match tokio::time::timeout(self.timeout, accept).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
                 self.metrics.handshake(self.name, HandshakeResult::Failed);
@@ -176,7 +176,8 @@ impl Accepted {
         let cipher_suite = session.negotiated_cipher_suite().and_then(|c| c.suite().as_str()).unwrap_or("");
         let sni = session.server_name().map(str::to_owned);
         let client_cert = session.peer_certificates().and_then(|c| c.first()).and_then(ClientCert::parse).map(Arc::new);
-        let info = ConnInfo { peer, tls_version, cipher_suite, sni, framing: framing.clone(), domain, client_cert };
+        let info =
+            ConnInfo { peer, tls_version, cipher_suite, sni, framing: framing.clone(), domain, hsts, client_cert };
         Some((Watched::new(stream, framing), info))
     }
 }

@@ -209,6 +209,16 @@ impl RouteClientCert {
     }
 }
 
+/// A host name, or `*.` and one (a wildcard covering one label): letters, digits and `-` in
+/// non-empty labels, at most 253 characters. Used for API hosts, custom domains and imported
+/// certificates alike.
+pub fn is_host_pattern(name: &str) -> bool {
+    let bare = name.strip_prefix("*.").unwrap_or(name);
+    !bare.is_empty()
+        && bare.len() <= 253
+        && bare.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+}
+
 /// `*` matches any run of characters; everything else matches itself, case-insensitively.
 fn glob(pattern: &str, text: &str) -> bool {
     let (p, t) = (pattern.to_ascii_lowercase(), text.to_ascii_lowercase());

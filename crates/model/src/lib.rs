@@ -35,8 +35,8 @@ pub use config::{
 };
 pub use cors::CorsPolicy;
 pub use domains::{
-    AcmeChallenge, AcmeConfig, BasePathMapping, DomainCertificate, DomainConfig, HstsConfig, MutualTlsConfig,
-    MutualTlsMode, RouteClientCert, SecurityPolicy,
+    is_host_pattern, AcmeChallenge, AcmeConfig, BasePathMapping, DomainCertificate, DomainConfig, HstsConfig,
+    MutualTlsConfig, MutualTlsMode, RouteClientCert, SecurityPolicy,
 };
 pub use duration::Duration;
 pub use load::{load_file, load_str, ConfigError, ConfigErrors};

@@ -18,11 +18,8 @@ pub(crate) fn finish(rt: &Runtime, cx: &mut RequestCtx, resp: &mut Response<ResB
             policy.decorate(cx.origin.as_ref(), resp.headers_mut());
         }
     }
-    let hsts = match &cx.domain {
-        Some(d) => rt.tls.hsts_of(d).unwrap_or_else(|| rt.compiled.hsts.clone()),
-        None => rt.compiled.hsts.clone(),
-    };
-    if let Some(v) = hsts {
+    // The domain's own setting came with the connection; otherwise the config's default.
+    if let Some(v) = cx.hsts.clone().unwrap_or_else(|| rt.compiled.hsts.clone()) {
         resp.headers_mut().insert(http::header::STRICT_TRANSPORT_SECURITY, v);
     }
     if let Some(r) = cx.rate_limit {

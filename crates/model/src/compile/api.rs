@@ -24,10 +24,7 @@ pub(super) fn compile_api(
     }
     let hosts: Vec<String> = api.hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
     for (i, h) in hosts.iter().enumerate() {
-        let name = h.strip_prefix("*.").unwrap_or(h);
-        if name.is_empty()
-            || !name.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-        {
+        if !crate::domains::is_host_pattern(h) {
             issues.push((join_index(&join_key(path, "hosts"), i), format!("`{h}` is not a host name")));
         }
     }

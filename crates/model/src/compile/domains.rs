@@ -72,10 +72,7 @@ pub(super) fn check_domains(config: &Config, issues: &mut Vec<Issue>) -> Option<
     for (i, d) in config.domains.iter().enumerate() {
         let at = |f: &str| join_key(&join_index("domains", i), f);
         let name = d.name.to_ascii_lowercase();
-        let bare = name.strip_prefix("*.").unwrap_or(&name);
-        if bare.is_empty()
-            || !bare.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-        {
+        if !crate::domains::is_host_pattern(&name) {
             issues.push((at("name"), format!("`{}` is not a host name (or `*.` and one)", d.name)));
         }
         if let Some(j) = config.domains[..i].iter().position(|o| o.name.eq_ignore_ascii_case(&d.name)) {
