@@ -138,7 +138,9 @@ fn pipeline(c: &mut Criterion) {
     let certs = Arc::new(certs);
     let tls = Arc::new(gateway::TlsSelector::build(&compiled.config, &certs, Arc::default()).expect("TLS selector"));
     let services = gateway::Services { directory, metering, decisions, tls };
-    let gw = Gateway::new(&dir.path().join("bench.yaml"), compiled, certs, metrics, services).expect("gateway");
+    let access_log = telemetry::AccessLog::start(true, None).expect("access log");
+    let gw =
+        Gateway::new(&dir.path().join("bench.yaml"), compiled, certs, metrics, access_log, services).expect("gateway");
     // As an HTTP/1.1 connection: with framing flags (HTTP/2 connections have none).
     let conn = ConnInfo {
         peer: SocketAddr::from(([127, 0, 0, 1], 40000)),

@@ -6,6 +6,7 @@
 
 mod commands;
 mod credentials;
+mod logs;
 mod sign;
 
 use std::io::Write as _;
@@ -21,6 +22,7 @@ pub(crate) use commands::{
     UsageArgs,
 };
 use commands::{Shows, Target};
+pub(crate) use logs::LogsCommand;
 
 /// How to reach the admin API. Accepted before or after the subcommand.
 #[derive(Debug, clap::Args)]
@@ -74,39 +76,80 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-async fn execute(conn: &Connection, call: Call) -> Result<ExitCode, String> {
-    let creds = credentials::load(conn.profile.as_deref(), &env)?;
-    let region = conn
-        .region
-        .clone()
-        .or_else(|| env("AWS_REGION"))
-        .or_else(|| env("AWS_DEFAULT_REGION"))
-        .unwrap_or_else(|| "us-east-1".into());
-    let base = Url::parse(&conn.endpoint).map_err(|e| format!("--endpoint `{}`: {e}", conn.endpoint))?;
-    // Answers carry secrets (new access keys, session credentials): never over plain HTTP.
-    if base.scheme() != "https" {
-        return Err(format!("--endpoint must be an https:// URL, got `{}`", conn.endpoint));
-    }
-    let url = url_of(&base, &call.target)?;
-    let client = client(conn.ca_file.as_deref())?;
-    let mut request = client.request(call.method.clone(), url.clone());
-    if let Some(body) = &call.body {
-        request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string());
-    }
-    let mut request = request.build().map_err(|e| format!("cannot build the request: {e}"))?;
-    sign::sign_request(&mut request, &creds, &region, SERVICE)?;
-    let response = client.execute(request).await.map_err(|e| format!("cannot reach {url}: {}", chain(&e)))?;
+/// A signed connection to the admin API: the client, the credentials and the region.
+pub(crate) struct Session {
+    client: reqwest::Client,
+    creds: credentials::Credentials,
+    region: String,
+    base: Url,
+}
 
-    let status = response.status();
-    let error_type = response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let text = response.text().await.map_err(|e| format!("cannot read the answer from {url}: {}", chain(&e)))?;
-    let json: Option<Value> = serde_json::from_str(&text).ok();
-    if !status.is_success() {
-        let message = json.as_ref().and_then(|v| v["message"].as_str()).unwrap_or(text.trim());
-        let kind = error_type.unwrap_or_else(|| status.canonical_reason().unwrap_or("Error").to_owned());
-        eprintln!("portcullis: {} {kind}: {message}", status.as_u16());
+/// An answer from the admin API.
+pub(crate) struct Answer {
+    pub(crate) status: reqwest::StatusCode,
+    pub(crate) error_type: Option<String>,
+    pub(crate) text: String,
+}
+
+impl Answer {
+    /// The JSON body, if it is JSON.
+    pub(crate) fn json(&self) -> Option<Value> {
+        serde_json::from_str(&self.text).ok()
+    }
+
+    /// `<status> <x-amzn-ErrorType>: <message>`, for a failed call.
+    pub(crate) fn error(&self) -> String {
+        let json = self.json();
+        let message = json.as_ref().and_then(|v| v["message"].as_str()).unwrap_or(self.text.trim());
+        let kind =
+            self.error_type.clone().unwrap_or_else(|| self.status.canonical_reason().unwrap_or("Error").to_owned());
+        format!("{} {kind}: {message}", self.status.as_u16())
+    }
+}
+
+impl Session {
+    /// Finds the credentials and checks the endpoint.
+    pub(crate) fn open(conn: &Connection) -> Result<Self, String> {
+        let creds = credentials::load(conn.profile.as_deref(), &env)?;
+        let region = conn
+            .region
+            .clone()
+            .or_else(|| env("AWS_REGION"))
+            .or_else(|| env("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|| "us-east-1".into());
+        let base = Url::parse(&conn.endpoint).map_err(|e| format!("--endpoint `{}`: {e}", conn.endpoint))?;
+        // Answers carry secrets (new access keys, session credentials): never over plain HTTP.
+        if base.scheme() != "https" {
+            return Err(format!("--endpoint must be an https:// URL, got `{}`", conn.endpoint));
+        }
+        Ok(Self { client: client(conn.ca_file.as_deref())?, creds, region, base })
+    }
+
+    /// Sends one signed call.
+    pub(crate) async fn send(&self, call: &Call) -> Result<Answer, String> {
+        let url = url_of(&self.base, &call.target)?;
+        let mut request = self.client.request(call.method.clone(), url.clone());
+        if let Some(body) = &call.body {
+            request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string());
+        }
+        let mut request = request.build().map_err(|e| format!("cannot build the request: {e}"))?;
+        sign::sign_request(&mut request, &self.creds, &self.region, SERVICE)?;
+        let response = self.client.execute(request).await.map_err(|e| format!("cannot reach {url}: {}", chain(&e)))?;
+        let status = response.status();
+        let error_type = response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let text = response.text().await.map_err(|e| format!("cannot read the answer from {url}: {}", chain(&e)))?;
+        Ok(Answer { status, error_type, text })
+    }
+}
+
+async fn execute(conn: &Connection, call: Call) -> Result<ExitCode, String> {
+    let answer = Session::open(conn)?.send(&call).await?;
+    if !answer.status.is_success() {
+        eprintln!("portcullis: {}", answer.error());
         return Ok(ExitCode::FAILURE);
     }
+    let json = answer.json();
+    let text = answer.text;
     let shown = match &json {
         Some(v) if call.shows != Shows::Text => {
             format!("{}\n{}", serde_json::to_string_pretty(v).unwrap_or_default(), exports(call.shows, v))

@@ -109,6 +109,14 @@ enum Command {
         #[command(subcommand)]
         command: cli::AuditCommand,
     },
+    /// Read access-log segments (encrypted ones with keys from the admin API, which needs
+    /// `portcullis:DecryptLogs`).
+    Logs {
+        #[command(flatten)]
+        conn: cli::Connection,
+        #[command(subcommand)]
+        command: cli::LogsCommand,
+    },
     /// Server certificates: the inventory (files, ACME, imports), imports and deletions.
     Certs {
         #[command(flatten)]
@@ -157,6 +165,7 @@ fn main() -> ExitCode {
         Command::Plans { conn, command } => cli::main(&conn, command.call()),
         Command::Certs { conn, command } => cli::main(&conn, command.call()),
         Command::Audit { conn, command } => cli::main(&conn, command.call()),
+        Command::Logs { conn, command } => command.run(&conn),
         Command::Usage { conn, report } => cli::main(&conn, report.call()),
     }
 }

@@ -16,6 +16,8 @@ use store::{AnyStore, Outcome};
 pub(crate) struct Ops {
     gateway: Arc<Gateway>,
     store: AnyStore,
+    /// The alarms, whose config part a reload replaces.
+    alarms: Arc<alarms::Alarms>,
     /// Digest of the config file as last loaded, so the watcher does not reload (and audit)
     /// again what SIGHUP or the admin API just loaded.
     loaded: Mutex<Option<ConfigDigest>>,
@@ -28,18 +30,20 @@ fn digest(path: &Path) -> Option<ConfigDigest> {
 }
 
 impl Ops {
-    pub(crate) fn new(gateway: Arc<Gateway>, store: AnyStore) -> Self {
+    pub(crate) fn new(gateway: Arc<Gateway>, store: AnyStore, alarms: Arc<alarms::Alarms>) -> Self {
         let loaded = Mutex::new(digest(gateway.config_path()));
-        Self { gateway, store, loaded }
+        alarms.set_config(&gateway.runtime().compiled.alarms);
+        Self { gateway, store, alarms, loaded }
     }
 
     /// Reloads and writes the audit record.
-    pub(crate) async fn reload_as(&self, actor: &str, source_ip: &str) -> ReloadOutcome {
+    pub(crate) async fn reload_as(&self, actor: &admin::AuditActor) -> ReloadOutcome {
         *self.loaded.lock() = digest(self.gateway.config_path());
         let target = self.gateway.config_path().display().to_string();
         let (outcome, result, detail) = match self.gateway.reload().await {
             Ok(r) => {
-                tracing::info!(actor, apis = r.apis, routes = r.routes, "config reloaded");
+                self.alarms.set_config(&self.gateway.runtime().compiled.alarms);
+                tracing::info!(actor = %actor.arn, apis = r.apis, routes = r.routes, "config reloaded");
                 for name in &r.restart_needed {
                     tracing::warn!(setting = name, "this setting changed but takes effect only after a restart");
                 }
@@ -52,12 +56,12 @@ impl Ops {
                     ReloadError::Config(c) => c.0.iter().map(ToString::to_string).collect(),
                     other => vec![other.to_string()],
                 };
-                tracing::error!(actor, error = %e, "config reload refused; the previous config keeps serving");
+                tracing::error!(actor = %actor.arn, error = %e, "config reload refused; the previous config keeps serving");
                 let detail = errors.join("; ");
                 (ReloadOutcome::Refused { errors }, Outcome::Failure, detail)
             }
         };
-        admin::write_audit(&self.store, actor, source_ip, "config.reload", &target, result, detail).await;
+        admin::write_audit(&self.store, actor, "config.reload", &target, result, detail).await;
         outcome
     }
 
@@ -78,7 +82,7 @@ impl Ops {
             let now = digest(&path);
             if now.is_some() && now != *self.loaded.lock() {
                 tracing::info!(file = %path.display(), "config file changed");
-                self.reload_as("system:file-watch", "").await;
+                self.reload_as(&admin::AuditActor::named("system:file-watch")).await;
             }
             let rt = self.gateway.runtime();
             match self.gateway.tls().reload_if_changed(&rt.compiled.config, self.gateway.certs()) {
@@ -100,8 +104,7 @@ impl Ops {
             };
             admin::write_audit(
                 &self.store,
-                "system:file-watch",
-                "",
+                &admin::AuditActor::named("system:file-watch"),
                 "certificate.reload",
                 "tls.certificates",
                 outcome,
@@ -113,12 +116,8 @@ impl Ops {
 }
 
 impl Control for Ops {
-    fn reload<'a>(
-        &'a self,
-        actor: &'a str,
-        source_ip: &'a str,
-    ) -> Pin<Box<dyn Future<Output = ReloadOutcome> + Send + 'a>> {
-        Box::pin(self.reload_as(actor, source_ip))
+    fn reload<'a>(&'a self, actor: &'a admin::AuditActor) -> Pin<Box<dyn Future<Output = ReloadOutcome> + Send + 'a>> {
+        Box::pin(self.reload_as(actor))
     }
 
     fn running_config(&self) -> serde_json::Value {

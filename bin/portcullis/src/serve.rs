@@ -51,6 +51,21 @@ pub(crate) fn main(config: &Path, workers: Option<usize>) -> ExitCode {
     }
 }
 
+/// The access-log writer: standard output, files, or both, as configured.
+fn start_access_log(cfg: &model::Config, kms: &kms::Kms) -> anyhow::Result<telemetry::AccessLog> {
+    let files = cfg.access_log.file.as_ref().zip(cfg.access_log_dir()).map(|(f, dir)| telemetry::FileSettings {
+        dir,
+        node: cfg.node(),
+        kms: f.encrypt.then(|| kms.clone()),
+        max_segment_bytes: f.max_segment_bytes,
+        rotate_every: f.rotate_every.as_std(),
+        retain: f.retain.as_std(),
+    });
+    let at = files.as_ref().map(|f| f.dir.display().to_string());
+    telemetry::AccessLog::start(cfg.access_log.stdout, files)
+        .with_context(|| format!("cannot start the access log in {}", at.unwrap_or_else(|| "stdout".into())))
+}
+
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PORTCULLIS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -75,7 +90,8 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         );
         let target = directory::entity_arn(&cfg.iam.account_id, store::EntityKind::User, "admin");
         let detail = format!("bootstrap administrator with access key {}", key.key.access_key_id);
-        admin::write_audit(&store, "system", "", "iam.CreateUser", &target, store::Outcome::Success, detail).await;
+        let system = admin::AuditActor::named("system");
+        admin::write_audit(&store, &system, "iam.CreateUser", &target, store::Outcome::Success, detail).await;
     }
     // The API-key HMAC secret exists from the first start, sealed by the KMS, the same on
     // every node sharing the store.
@@ -120,11 +136,16 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         gateway::TlsSelector::build(&cfg, &certs, challenges.clone())
             .context("cannot load the domains' TLS settings")?,
     );
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::with_retention(cfg.metrics.retention.as_std()));
     let services =
         gateway::Services { directory: directory.clone(), metering: metering.clone(), decisions, tls: tls.clone() };
-    let gw = Gateway::new(config_path, compiled, certs, metrics.clone(), services)?;
-    let ops = Arc::new(Ops::new(gw.clone(), store.clone()));
+    let access_log = start_access_log(&cfg, directory.kms())?;
+    let gw = Gateway::new(config_path, compiled, certs, metrics.clone(), access_log, services)?;
+    let alarms = alarms::Alarms::new(metrics.clone(), store.clone(), cfg.node());
+    if let Err(e) = alarms.sync().await {
+        tracing::warn!(error = %e, "cannot read the admin API's alarms yet; they are read again every 10 s");
+    }
+    let ops = Arc::new(Ops::new(gw.clone(), store.clone(), alarms.clone()));
     let (stop, stopped) = watch::channel(false);
     let opts = |name| ServeOptions {
         name,
@@ -144,7 +165,7 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
 
     if cfg.admin.enabled {
         let listener = bind(cfg.admin.listen, "admin API").await?;
-        let router = admin::router(ops.clone(), directory.clone(), metering.api_keys.clone());
+        let router = admin::router(ops.clone(), directory.clone(), metering.api_keys.clone(), alarms.clone());
         let make = move |conn: Arc<gateway::ConnInfo>| admin::service(router.clone(), conn.peer);
         tasks.push(tokio::spawn(serve_tls(
             listener,
@@ -171,6 +192,7 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
     );
     tokio::spawn(certificates.run(stopped.clone()));
     tokio::spawn(ops.clone().watch_files(stopped.clone()));
+    let alarm_task = tokio::spawn(alarms.run(stopped.clone(), std::time::Duration::from_secs(5)));
     tokio::spawn(crate::digests::sign_every(
         cfg.audit.digest_interval.as_std(),
         store.clone(),
@@ -194,6 +216,7 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
     let _ = flusher.await;
     crate::usage::flush_at_shutdown(&metering, &store).await;
     gw.flush_access_log();
+    let _ = alarm_task.await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -227,7 +250,7 @@ async fn wait_for_signals(ops: &Ops) -> anyhow::Result<()> {
         tokio::select! {
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading the config");
-                ops.reload_as("system:sighup", "").await;
+                ops.reload_as(&admin::AuditActor::named("system:sighup")).await;
             }
             _ = term.recv() => return Ok(()),
             _ = int.recv() => return Ok(()),

@@ -21,7 +21,7 @@ use serde_json::json;
 use sha2::{Digest as _, Sha256};
 use store::Outcome;
 
-use crate::routes::{error, write_audit, AppState};
+use crate::routes::{error, write_audit, AppState, AuditActor};
 
 /// The service name in the credential scope of admin requests.
 pub const SERVICE: &str = "portcullis";
@@ -49,6 +49,8 @@ pub struct SigningSettings {
 pub(crate) struct Authed {
     pub(crate) caller: Arc<Caller>,
     pub(crate) ip: String,
+    /// The caller as audit records name it.
+    pub(crate) actor: AuditActor,
 }
 
 impl Authed {
@@ -68,8 +70,19 @@ pub(crate) async fn sigv4_layer(State(s): State<AppState>, req: Request, next: N
     let settings = s.control.signing_settings();
     match verify(&s, &parts, &bytes, &settings).await {
         Ok(caller) => {
+            let actor = AuditActor {
+                arn: caller.principal.arn.clone(),
+                access_key_id: caller.access_key_id.clone(),
+                source_ip: ip.clone(),
+                user_agent: parts
+                    .headers
+                    .get(http::header::USER_AGENT)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).chars().take(256).collect())
+                    .unwrap_or_default(),
+                parameters: crate::redact::parameters(parts.uri.query(), &bytes),
+            };
             let mut req = Request::from_parts(parts, Body::from(bytes));
-            req.extensions_mut().insert(Authed { caller, ip });
+            req.extensions_mut().insert(Authed { caller, ip, actor });
             next.run(req).await
         }
         Err(AuthError::Unavailable) => {
@@ -80,8 +93,8 @@ pub(crate) async fn sigv4_layer(State(s): State<AppState>, req: Request, next: N
             if parts.method != http::Method::GET && s.may_audit_anonymous() {
                 // A refused attempt to change something is part of the audit trail too.
                 let action = format!("admin.{}", parts.uri.path().trim_start_matches('/'));
-                write_audit(&s.store, "anonymous", &ip, &action, parts.uri.path(), Outcome::Failure, e.to_string())
-                    .await;
+                let who = AuditActor { source_ip: ip.clone(), ..AuditActor::named("anonymous") };
+                write_audit(&s.store, &who, &action, parts.uri.path(), Outcome::Failure, e.to_string()).await;
             }
             let message = if settings.debug { e.debug_message() } else { e.to_string() };
             aws_error(StatusCode::FORBIDDEN, e.kind().error_type(), &message)
@@ -163,8 +176,7 @@ impl AppState {
         let message = format!("User: {} is not authorized to perform: {action} on resource: {resource}", who.arn());
         let read = ["portcullis:Get", "portcullis:List", "portcullis:Describe"].iter().any(|p| action.starts_with(p));
         if !read {
-            write_audit(&self.store, who.arn(), &who.ip, action, resource, Outcome::Failure, "access denied".into())
-                .await;
+            write_audit(&self.store, &who.actor, action, resource, Outcome::Failure, "access denied".into()).await;
         }
         Err(aws_error(StatusCode::FORBIDDEN, "AccessDeniedException", &message))
     }

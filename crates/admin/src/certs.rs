@@ -108,7 +108,7 @@ async fn import(
         Ok(c) => (Outcome::Success, format!("issuer {}, not after {} ms", c.issuer, c.not_after_ms)),
         Err((_, e)) => (Outcome::Failure, e.clone()),
     };
-    write_audit(&s.store, who.arn(), &who.ip, "certificates.ImportCertificate", &target, outcome, detail).await;
+    write_audit(&s.store, &who.actor, "certificates.ImportCertificate", &target, outcome, detail).await;
     match result {
         Ok(c) => Json(view_json(&stored_view(&c), now_ms())).into_response(),
         Err((Refused::Invalid, e)) => aws_error(StatusCode::BAD_REQUEST, "ValidationError", &e),
@@ -175,7 +175,7 @@ async fn delete(who: Authed, State(s): State<AppState>, Path(name): Path<String>
         Ok(false) => (Outcome::Failure, "no such certificate in the store".to_owned()),
         Err(e) => (Outcome::Failure, e.to_string()),
     };
-    write_audit(&s.store, who.arn(), &who.ip, "certificates.DeleteCertificate", &target, outcome, detail).await;
+    write_audit(&s.store, &who.actor, "certificates.DeleteCertificate", &target, outcome, detail).await;
     match result {
         Ok(true) => {
             s.control.remove_certificate(&name);

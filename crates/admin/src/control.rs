@@ -3,13 +3,9 @@ use std::pin::Pin;
 
 /// What the admin API may ask of the gateway.
 pub trait Control: Send + Sync + 'static {
-    /// Reloads the config file; `actor` and `source_ip` are for the audit record, which the
-    /// implementation writes.
-    fn reload<'a>(
-        &'a self,
-        actor: &'a str,
-        source_ip: &'a str,
-    ) -> Pin<Box<dyn Future<Output = ReloadOutcome> + Send + 'a>>;
+    /// Reloads the config file; `actor` is for the audit record, which the implementation
+    /// writes.
+    fn reload<'a>(&'a self, actor: &'a crate::AuditActor) -> Pin<Box<dyn Future<Output = ReloadOutcome> + Send + 'a>>;
 
     /// The running config as JSON, secrets already redacted.
     fn running_config(&self) -> serde_json::Value;

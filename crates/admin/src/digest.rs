@@ -122,9 +122,12 @@ pub async fn write_digest(store: &AnyStore, key: &SigningKey, now_ms: i64) -> Re
     let rec = NewAuditRecord {
         time_ms: now_ms,
         actor: "system".into(),
+        access_key_id: String::new(),
         source_ip: String::new(),
+        user_agent: String::new(),
         action: DIGEST_ACTION.into(),
         target: format!("records {first} to {last}"),
+        parameters: String::new(),
         outcome: Outcome::Success,
         detail,
     };

@@ -65,7 +65,7 @@ pub(crate) async fn finish<T: serde::Serialize>(
             Ok(_) => (Outcome::Success, String::new()),
             Err(e) => (Outcome::Failure, e.to_string()),
         };
-        write_audit(&s.store, who.arn(), &who.ip, action, target, outcome, detail).await;
+        write_audit(&s.store, &who.actor, action, target, outcome, detail).await;
     }
     match result {
         Ok(body) => (ok, Json(body)).into_response(),
@@ -381,7 +381,7 @@ async fn assume_role(who: Authed, State(s): State<AppState>, Json(body): Json<As
         Ok(c) => format!("session {} as {}", c.access_key_id, c.assumed_role_arn),
         Err(e) => e.to_string(),
     };
-    write_audit(&s.store, who.arn(), &who.ip, "sts.AssumeRole", &target, outcome, detail).await;
+    write_audit(&s.store, &who.actor, "sts.AssumeRole", &target, outcome, detail).await;
     match result {
         Ok(c) => (StatusCode::OK, Json(c)).into_response(),
         Err(e) => directory_error(&e),

@@ -4,12 +4,14 @@
 //! audit record to the store. It never calls into the data plane directly: what it may do to
 //! the gateway is the [`Control`] trait, which the binary implements.
 
+mod alarm_routes;
 mod auth;
 mod certs;
 mod control;
 mod digest;
 mod iam;
 mod keys;
+mod logs;
 mod redact;
 mod routes;
 
@@ -17,4 +19,4 @@ pub use auth::{Peer, SigningSettings, SERVICE};
 pub use control::{CertView, Control, PlanView, ReloadOutcome};
 pub use digest::{write_digest, SigningKey, DIGEST_ACTION};
 pub use redact::redact_config;
-pub use routes::{router, service, write_audit};
+pub use routes::{router, service, write_audit, AuditActor};

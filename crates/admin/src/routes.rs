@@ -27,6 +27,8 @@ pub(crate) struct AppState {
     pub(crate) directory: Arc<directory::Directory>,
     /// API keys, shared with the data plane so that a change applies to its next request.
     pub(crate) api_keys: Arc<directory::ApiKeys>,
+    /// Alarms and the metrics they read.
+    pub(crate) alarms: Arc<alarms::Alarms>,
     /// Budget for audit records of refused anonymous writes, so that a flood of them cannot
     /// grow the audit table without bound: (window start, records written in it).
     pub(crate) anonymous_budget: Arc<Mutex<(Instant, u32)>>,
@@ -52,12 +54,14 @@ pub fn router(
     control: Arc<dyn Control>,
     directory: Arc<directory::Directory>,
     api_keys: Arc<directory::ApiKeys>,
+    alarms: Arc<alarms::Alarms>,
 ) -> Router {
     let state = AppState {
         control,
         store: directory.store().clone(),
         directory,
         api_keys,
+        alarms,
         anonymous_budget: Arc::new(Mutex::new((Instant::now(), 0))),
     };
     let protected = Router::new()
@@ -69,6 +73,8 @@ pub fn router(
         .merge(crate::iam::routes())
         .merge(crate::keys::routes())
         .merge(crate::certs::routes())
+        .merge(crate::logs::routes())
+        .merge(crate::alarm_routes::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::sigv4_layer));
     Router::new()
         .route("/health", get(health))
@@ -140,7 +146,7 @@ async fn reload(who: Authed, State(s): State<AppState>) -> Response {
     if let Err(r) = s.authorize(&who, "portcullis:ReloadConfig", &s.arn("gateway", "config")).await {
         return r;
     }
-    let outcome = s.control.reload(who.arn(), &who.ip).await;
+    let outcome = s.control.reload(&who.actor).await;
     let status = match outcome {
         ReloadOutcome::Reloaded { .. } => StatusCode::OK,
         ReloadOutcome::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -191,9 +197,12 @@ async fn audit(who: Authed, Query(q): Query<AuditQuery>, State(s): State<AppStat
                         "seq": r.seq,
                         "time_ms": r.record.time_ms,
                         "actor": r.record.actor,
+                        "access_key_id": r.record.access_key_id,
                         "source_ip": r.record.source_ip,
+                        "user_agent": r.record.user_agent,
                         "action": r.record.action,
                         "target": r.record.target,
+                        "parameters": r.record.parameters,
                         "outcome": r.record.outcome.as_str(),
                         "detail": r.record.detail,
                         "prev_hash": r.prev_hash,
@@ -289,11 +298,32 @@ async fn verify_range(
     }))
 }
 
+/// Who did something, as an audit record names them.
+#[derive(Clone, Debug, Default)]
+pub struct AuditActor {
+    /// The principal's ARN, or `anonymous`, `system`, `system:sighup`…
+    pub arn: String,
+    /// The access key id the request was signed with.
+    pub access_key_id: String,
+    /// The client address.
+    pub source_ip: String,
+    /// The client's `User-Agent`.
+    pub user_agent: String,
+    /// The request's query and JSON body, secrets removed ([`crate::redact::parameters`]).
+    pub parameters: String,
+}
+
+impl AuditActor {
+    /// An actor that is not a signed request: the process itself, or an anonymous caller.
+    pub fn named(arn: &str) -> Self {
+        Self { arn: arn.to_owned(), ..Self::default() }
+    }
+}
+
 /// Appends an audit record, logging (not failing) when the store refuses it.
 pub async fn write_audit(
     store: &AnyStore,
-    actor: &str,
-    source_ip: &str,
+    who: &AuditActor,
     action: &str,
     target: &str,
     outcome: Outcome,
@@ -303,10 +333,13 @@ pub async fn write_audit(
         time_ms: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
-        actor: actor.to_owned(),
-        source_ip: source_ip.to_owned(),
+        actor: who.arn.clone(),
+        access_key_id: who.access_key_id.clone(),
+        source_ip: who.source_ip.clone(),
+        user_agent: who.user_agent.clone(),
         action: action.to_owned(),
         target: target.to_owned(),
+        parameters: who.parameters.clone(),
         outcome,
         detail,
     };

@@ -86,16 +86,15 @@ pub fn redis_settings(c: &model::Config) -> Option<limits::RedisSettings> {
 // === impl Gateway ===
 
 impl Gateway {
-    /// Builds the gateway for a compiled config. Must run inside the Tokio runtime (it starts
-    /// the access-log writer).
+    /// Builds the gateway for a compiled config, writing access-log lines to `access_log`.
     pub fn new(
         config_path: &Path,
         compiled: Compiled,
         certs: Arc<CertStore>,
         metrics: Arc<Metrics>,
+        access_log: AccessLog,
         services: crate::Services,
     ) -> Result<Arc<Self>, ClientError> {
-        let access_log = AccessLog::stdout();
         let rt = Runtime::build(compiled, None, metrics.clone(), access_log.clone(), services)?;
         let data_dir = rt.compiled.config.data_dir.clone();
         let started = rt.compiled.config.clone();
@@ -131,9 +130,10 @@ impl Gateway {
         &self.certs
     }
 
-    /// Waits until the access-log lines queued so far are written (at shutdown).
+    /// Waits until the access-log lines queued so far are written and closes the file
+    /// segment (at shutdown).
     pub fn flush_access_log(&self) {
-        if !self.access_log.flush(std::time::Duration::from_secs(5)) {
+        if !self.access_log.close(std::time::Duration::from_secs(5)) {
             tracing::warn!("access-log lines may have been lost at shutdown");
         }
     }
@@ -211,6 +211,9 @@ impl Gateway {
             ("shared_state", redis_settings(new) != redis_settings(was)),
             ("domains[].acme", acme_domains(new) != acme_domains(was)),
             ("usage.flush_interval", new.usage.flush_interval != was.usage.flush_interval),
+            ("access_log.stdout", new.access_log.stdout != was.access_log.stdout),
+            ("access_log.file", new.access_log.file != was.access_log.file),
+            ("node_name", new.node_name != was.node_name),
             ("limits.max_connections", new.limits.max_connections != was.limits.max_connections),
             ("limits.header_read_timeout", new.limits.header_read_timeout != was.limits.header_read_timeout),
             ("shutdown.drain_timeout", new.shutdown.drain_timeout != was.shutdown.drain_timeout),

@@ -81,6 +81,13 @@ impl DataKey {
         &self.key
     }
 
+    /// The key's bytes, to hand to a client the caller has authorised to decrypt what it
+    /// protects (an operator reading encrypted access-log segments, as KMS `Decrypt` would).
+    /// Never log them.
+    pub fn expose(&self) -> &[u8; KEY_LEN] {
+        &self.key
+    }
+
     /// Encrypts `plaintext`, returning ciphertext followed by the 16-byte tag.
     ///
     /// The caller must never use a nonce twice with the same key (a segment counter is the usual

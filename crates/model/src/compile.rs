@@ -34,6 +34,8 @@ pub struct Compiled {
     pub apis: Vec<CompiledApi>,
     /// Access-log template; `None` when access logging is off.
     pub access_log: Option<Template>,
+    /// The alarms of the config (the admin API's are in the store).
+    pub alarms: Vec<crate::alarms::CompiledAlarm>,
     /// Body of every gateway response without an override.
     pub default_response_body: Template,
     /// Body of `ACCESS_DENIED` without an override: AWS spells its key `Message`.
@@ -189,6 +191,11 @@ impl Compiled {
     pub fn build(config: Config) -> Result<Self, Vec<Issue>> {
         let mut issues = Vec::new();
         check_limits(&config, &mut issues);
+        check_log_files(&config, &mut issues);
+        if config.metrics.retention.as_std() < std::time::Duration::from_secs(60) {
+            issues.push(("metrics.retention".into(), "must be at least 1m".into()));
+        }
+        let alarms = crate::alarms::compile_alarms(&config.alarms, &mut issues);
         let principal_header = check_iam(&config, &mut issues);
         let hsts = domains::check_domains(&config, &mut issues);
         let access_log = if config.access_log.enabled {
@@ -222,6 +229,7 @@ impl Compiled {
             config,
             apis,
             access_log,
+            alarms,
             default_response_body,
             access_denied_body,
             principal_header,
@@ -407,6 +415,35 @@ fn check_limits(c: &Config, issues: &mut Vec<Issue>) {
             issues.push(("http_redirect.listen".into(), "the redirect listener needs its own address".into()));
         }
     }
+}
+
+fn check_log_files(c: &Config, issues: &mut Vec<Issue>) {
+    if let Some(name) = &c.node_name {
+        if !is_node_name(name) {
+            issues.push((
+                "node_name".into(),
+                "must be 1 to 64 letters, digits, `.`, `_` or `-`, not starting with `.`".into(),
+            ));
+        }
+    }
+    let Some(f) = &c.access_log.file else { return };
+    let mut bad = |field: &str, m: &str| issues.push((format!("access_log.file.{field}"), m.to_owned()));
+    if f.max_segment_bytes < 64 * 1024 {
+        bad("max_segment_bytes", "must be at least 65536");
+    }
+    if f.rotate_every.as_std() < std::time::Duration::from_secs(1) {
+        bad("rotate_every", "must be at least 1s");
+    }
+    if f.retain.as_std() < std::time::Duration::from_secs(60) {
+        bad("retain", "must be at least 1m");
+    }
+}
+
+/// Whether `name` can name a node in file names and key contexts.
+pub fn is_node_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 fn compile_access_log(text: &str, issues: &mut Vec<Issue>) -> Option<Template> {

@@ -56,6 +56,10 @@ pub struct Config {
     /// The per-request access log.
     #[serde(default)]
     pub access_log: AccessLogConfig,
+    /// This node's name, in access-log file names and their encryption context: letters,
+    /// digits, `.`, `_` and `-`. Default: the host name.
+    #[serde(default)]
+    pub node_name: Option<String>,
     /// IAM: how SigV4-signed requests are checked (routes with `auth: iam`, and the admin API).
     #[serde(default)]
     pub iam: IamConfig,
@@ -76,6 +80,12 @@ pub struct Config {
     /// The audit trail's signed digests.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// The built-in metrics store that the admin API and alarms read.
+    #[serde(default)]
+    pub metrics: crate::alarms::MetricsConfig,
+    /// Alarms on those metrics; more can be added through the admin API.
+    #[serde(default)]
+    pub alarms: Vec<crate::alarms::AlarmConfig>,
     /// Hot reload of this file and of certificate files.
     #[serde(default)]
     pub reload: ReloadConfig,
@@ -186,6 +196,47 @@ pub struct AccessLogConfig {
     /// JSON-escaped. Default: a JSON object with every common field.
     #[serde(default)]
     pub format: Option<String>,
+    /// Whether lines go to standard output.
+    #[serde(default = "yes")]
+    pub stdout: bool,
+    /// Rotating files, encrypted by default (see docs/observability.md). Changing this takes
+    /// a restart.
+    #[serde(default)]
+    pub file: Option<AccessLogFileConfig>,
+}
+
+/// Access-log files: segments rotated by size and age, deleted after the retention.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogFileConfig {
+    /// The directory; default `logs` in `data_dir`.
+    #[serde(default)]
+    pub directory: Option<PathBuf>,
+    /// Encrypt each segment with its own data key from the KMS (AES-256-GCM, authenticated
+    /// chunks). Read them with `portcullis logs cat|tail|grep`.
+    #[serde(default = "yes")]
+    pub encrypt: bool,
+    /// A segment is closed at this size, in bytes (at least 65536).
+    #[serde(default = "default_segment_bytes")]
+    pub max_segment_bytes: u64,
+    /// A segment is closed at this age (at least 1s).
+    #[serde(default = "default_rotate_every")]
+    pub rotate_every: Duration,
+    /// Segments are deleted this long after they were last written (at least 1m).
+    #[serde(default = "default_retain")]
+    pub retain: Duration,
+}
+
+fn default_segment_bytes() -> u64 {
+    64 * 1024 * 1024
+}
+
+fn default_rotate_every() -> Duration {
+    Duration::from_secs(3600)
+}
+
+fn default_retain() -> Duration {
+    Duration::from_secs(7 * 24 * 3600)
 }
 
 /// Hot reload.
@@ -732,9 +783,40 @@ impl Default for LimitsConfig {
     }
 }
 
+impl Config {
+    /// This node's name: `node_name`, else the host name (cut to what a node name may hold),
+    /// else `node`.
+    pub fn node(&self) -> String {
+        if let Some(n) = &self.node_name {
+            return n.clone();
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_default();
+        let clean: String = host
+            .trim()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            .take(64)
+            .collect();
+        if crate::compile::is_node_name(&clean) {
+            clean
+        } else {
+            "node".into()
+        }
+    }
+
+    /// The access-log file directory: the configured one, else `logs` in `data_dir`.
+    pub fn access_log_dir(&self) -> Option<PathBuf> {
+        let f = self.access_log.file.as_ref()?;
+        Some(f.directory.clone().unwrap_or_else(|| self.data_dir.join("logs")))
+    }
+}
+
 impl Default for AccessLogConfig {
     fn default() -> Self {
-        Self { enabled: true, format: None }
+        Self { enabled: true, format: None, stdout: true, file: None }
     }
 }
 

@@ -1,4 +1,4 @@
-//! A duration written the way people write them in config: `500ms`, `29s`, `5m`, `1h`.
+//! A duration written the way people write them in config: `500ms`, `29s`, `5m`, `1h`, `7d`.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -6,7 +6,7 @@ use std::fmt;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
-/// A non-negative duration parsed from `<number><unit>` with unit `ms`, `s`, `m` or `h`,
+/// A non-negative duration parsed from `<number><unit>` with unit `ms`, `s`, `m`, `h` or `d`,
 /// or from a bare integer number of seconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Duration(std::time::Duration);
@@ -41,7 +41,8 @@ impl Duration {
             "" | "s" => n.checked_mul(1000),
             "m" => n.checked_mul(60_000),
             "h" => n.checked_mul(3_600_000),
-            _ => return Err(format!("invalid duration unit `{unit}` in `{text}`: use ms, s, m or h")),
+            "d" => n.checked_mul(86_400_000),
+            _ => return Err(format!("invalid duration unit `{unit}` in `{text}`: use ms, s, m, h or d")),
         };
         ms.map(Self::from_millis).ok_or_else(|| format!("duration `{text}` is too large"))
     }

@@ -4,6 +4,7 @@
 //!
 //! Nothing here does network I/O; the only file read is the config itself.
 
+mod alarms;
 mod authorizer;
 mod compile;
 mod config;
@@ -21,17 +22,21 @@ mod suggest;
 mod template;
 mod upstream_url;
 
+pub use alarms::{
+    compile_alarm, AlarmConfig, AlarmDimensions, AlarmTemplate, CompiledAlarm, MetricsConfig, Webhook, WebhookConfig,
+};
 pub use authorizer::{AuthorizerConfig, AuthorizerType, CompiledAuthorizer, IdentitySource, PayloadFormat};
 pub use compile::{
-    strip_port, Compiled, CompiledApi, CompiledAuth, CompiledPlan, CompiledRoute, CompiledStage, HttpIntegration,
-    Issue, MockIntegration, Selection, StagePlan, DEFAULT_ACCESS_LOG, DEFAULT_RESPONSE_BODY, DEFAULT_STAGE,
+    is_node_name, strip_port, Compiled, CompiledApi, CompiledAuth, CompiledPlan, CompiledRoute, CompiledStage,
+    HttpIntegration, Issue, MockIntegration, Selection, StagePlan, DEFAULT_ACCESS_LOG, DEFAULT_RESPONSE_BODY,
+    DEFAULT_STAGE,
 };
 pub use config::{
-    AccessLogConfig, AdminConfig, ApiConfig, ApiKeySource, AuditConfig, CertificateConfig, Config, CorsConfig,
-    GatewayResponseConfig, IamConfig, IntegrationConfig, IntegrationKind, LimitsConfig, PlanStageConfig, QuotaConfig,
-    QuotaPeriod, RedirectConfig, RedisConfig, RedisFailureMode, RedisScope, ReloadConfig, RouteAuth, RouteConfig,
-    SharedStateConfig, ShutdownConfig, StageConfig, StageSettings, StoreConfig, ThrottleConfig, ThrottlingConfig,
-    TlsConfig, UsageConfig, UsagePlanConfig,
+    AccessLogConfig, AccessLogFileConfig, AdminConfig, ApiConfig, ApiKeySource, AuditConfig, CertificateConfig, Config,
+    CorsConfig, GatewayResponseConfig, IamConfig, IntegrationConfig, IntegrationKind, LimitsConfig, PlanStageConfig,
+    QuotaConfig, QuotaPeriod, RedirectConfig, RedisConfig, RedisFailureMode, RedisScope, ReloadConfig, RouteAuth,
+    RouteConfig, SharedStateConfig, ShutdownConfig, StageConfig, StageSettings, StoreConfig, ThrottleConfig,
+    ThrottlingConfig, TlsConfig, UsageConfig, UsagePlanConfig,
 };
 pub use cors::CorsPolicy;
 pub use domains::{

@@ -1,6 +1,7 @@
 use crate::{
     AdminCredential, ApiKey, ApiKeyInsert, AuditRecord, AuditSearch, Credential, DeleteOutcome, Entity, EntityKind,
-    KeyInsert, NewAuditRecord, PostgresStore, Relation, SqliteStore, Store, StoreError, StoredCertificate, UsageRecord,
+    KeyInsert, NewAuditRecord, PostgresStore, Relation, SqliteStore, Store, StoreError, StoredAlarm, StoredCertificate,
+    UsageRecord,
 };
 
 /// The store chosen by URL scheme at start-up.
@@ -262,6 +263,22 @@ impl Store for AnyStore {
 
     async fn release_certificate_lock(&self, name: &str, owner: &str) -> Result<bool, StoreError> {
         dispatch!(self, s => s.release_certificate_lock(name, owner).await)
+    }
+
+    async fn put_alarm(&self, alarm: &StoredAlarm) -> Result<(), StoreError> {
+        dispatch!(self, s => s.put_alarm(alarm).await)
+    }
+
+    async fn alarm(&self, name: &str) -> Result<Option<StoredAlarm>, StoreError> {
+        dispatch!(self, s => s.alarm(name).await)
+    }
+
+    async fn alarms(&self) -> Result<Vec<StoredAlarm>, StoreError> {
+        dispatch!(self, s => s.alarms().await)
+    }
+
+    async fn delete_alarm(&self, name: &str) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.delete_alarm(name).await)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

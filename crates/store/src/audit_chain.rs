@@ -18,18 +18,40 @@ use crate::types::{AuditRecord, NewAuditRecord};
 pub const GENESIS: &str = "";
 
 /// The hash of a record written after the record whose hash is `prev_hash`: hex SHA-256 of
-/// `prev_hash`, a newline, and the record's fields as a JSON array (a canonical text: field
-/// order fixed, strings escaped).
+/// `prev_hash`, a newline, and the record's fields as a compact JSON array (a canonical text:
+/// field order fixed, strings escaped).
+///
+/// The array has two forms. When `access_key_id`, `user_agent` and `parameters` are all empty,
+/// it is the seven fields `[time_ms, actor, source_ip, action, target, outcome, detail]`, exactly
+/// as before schema version 6 added those three: records written by earlier builds keep their
+/// hashes, and old chains still verify. When any of the three is non-empty, it is those seven
+/// followed by `access_key_id, user_agent, parameters` (ten elements), so each is covered by the
+/// hash. Filling in an empty one, or emptying all three, therefore changes the hash too.
 pub fn record_hash(prev_hash: &str, rec: &NewAuditRecord) -> String {
-    let fields = serde_json::json!([
-        rec.time_ms,
-        rec.actor,
-        rec.source_ip,
-        rec.action,
-        rec.target,
-        rec.outcome.as_str(),
-        rec.detail
-    ]);
+    let fields = if rec.access_key_id.is_empty() && rec.user_agent.is_empty() && rec.parameters.is_empty() {
+        serde_json::json!([
+            rec.time_ms,
+            rec.actor,
+            rec.source_ip,
+            rec.action,
+            rec.target,
+            rec.outcome.as_str(),
+            rec.detail
+        ])
+    } else {
+        serde_json::json!([
+            rec.time_ms,
+            rec.actor,
+            rec.source_ip,
+            rec.action,
+            rec.target,
+            rec.outcome.as_str(),
+            rec.detail,
+            rec.access_key_id,
+            rec.user_agent,
+            rec.parameters
+        ])
+    };
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(b"\n");
@@ -178,9 +200,12 @@ mod tests {
                 let record = NewAuditRecord {
                     time_ms: 1_700_000_000_000 + seq,
                     actor: "arn:aws:iam::000000000000:user/admin".into(),
+                    access_key_id: String::new(),
                     source_ip: "127.0.0.1".into(),
+                    user_agent: String::new(),
                     action: format!("iam.Action{seq}"),
                     target: "t".into(),
+                    parameters: String::new(),
                     outcome: Outcome::Success,
                     detail: String::new(),
                 };
@@ -241,6 +266,56 @@ mod tests {
         assert_eq!(verify(cut, GENESIS, h).findings, vec![Finding::TailMissing { last: 4, head: 6 }]);
         let first_gone = &c[2..];
         assert_eq!(verify(first_gone, GENESIS, h).findings, vec![Finding::Unlinked { seq: 3 }]);
+    }
+
+    /// `record_hash` as documented: SHA-256 of `prev`, a newline and the JSON array `fields`.
+    fn hash_of(prev: &str, fields: &serde_json::Value) -> String {
+        hex::encode(Sha256::digest(format!("{prev}\n{fields}")))
+    }
+
+    #[test]
+    fn records_without_the_request_fields_keep_their_old_hash() {
+        let c = chain(1);
+        let r = &c[0].record;
+        let seven =
+            serde_json::json!([r.time_ms, r.actor, r.source_ip, r.action, r.target, r.outcome.as_str(), r.detail]);
+        assert_eq!(c[0].hash, hash_of(GENESIS, &seven));
+        // Pinned: the hash a build before schema version 6 gave this record.
+        assert_eq!(c[0].hash, "fe71663c7a0c97d43a9d58119258c5ec5b3b19a4c0c10a64c13c6ad33fb20a38");
+    }
+
+    #[test]
+    fn any_request_field_switches_to_the_ten_field_form() {
+        let base = chain(1).remove(0).record;
+        let with = |f: fn(&mut NewAuditRecord)| {
+            let mut r = base.clone();
+            f(&mut r);
+            r
+        };
+        let filled = [
+            with(|r| r.access_key_id = "AKIAEXAMPLE".into()),
+            with(|r| r.user_agent = "aws-cli/2".into()),
+            with(|r| r.parameters = "{}".into()),
+        ];
+        for r in &filled {
+            let ten = serde_json::json!([
+                r.time_ms,
+                r.actor,
+                r.source_ip,
+                r.action,
+                r.target,
+                r.outcome.as_str(),
+                r.detail,
+                r.access_key_id,
+                r.user_agent,
+                r.parameters
+            ]);
+            assert_eq!(record_hash("p", r), hash_of("p", &ten), "{r:?}");
+            assert_ne!(record_hash("p", r), record_hash("p", &base), "{r:?}");
+        }
+        // The three are told apart: the same text in another field hashes differently.
+        let moved = with(|r| r.user_agent = "AKIAEXAMPLE".into());
+        assert_ne!(record_hash("p", &filled[0]), record_hash("p", &moved));
     }
 
     #[test]

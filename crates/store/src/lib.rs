@@ -1,12 +1,13 @@
 //! Runtime state that outlives a request and a reload: admin credentials, the audit trail,
 //! IAM entities and credentials, KMS-sealed server secrets, API keys with their usage-plan
-//! attachments, metered usage per plan, key and day, and TLS certificates with the leases that
-//! let one node at a time order one. One [`Store`] trait, two implementations: embedded SQLite
+//! attachments, metered usage per plan, key and day, TLS certificates with the leases that
+//! let one node at a time order one, and alarm definitions. One [`Store`] trait, two implementations: embedded SQLite
 //! (the default) and PostgreSQL (for a cluster). [`AnyStore`] picks one by URL.
 //!
 //! Both run versioned migrations at open, inside a transaction, and refuse a database whose
 //! schema is newer than this build knows.
 
+mod alarm_types;
 mod any;
 mod api_key_types;
 pub mod audit_chain;
@@ -18,6 +19,7 @@ mod sql;
 mod sqlite;
 mod types;
 
+pub use alarm_types::StoredAlarm;
 pub use any::AnyStore;
 pub use api_key_types::{ApiKey, ApiKeyInsert, UsageRecord};
 pub use certificate_types::{CertificateSource, StoredCertificate};
@@ -283,6 +285,18 @@ pub trait Store: Send + Sync {
         name: &str,
         owner: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Stores an alarm, replacing any of the same name.
+    fn put_alarm(&self, alarm: &StoredAlarm) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The alarm with this name.
+    fn alarm(&self, name: &str) -> impl Future<Output = Result<Option<StoredAlarm>, StoreError>> + Send;
+
+    /// Every alarm, by name.
+    fn alarms(&self) -> impl Future<Output = Result<Vec<StoredAlarm>, StoreError>> + Send;
+
+    /// Deletes an alarm. `Ok(false)` when there was none.
+    fn delete_alarm(&self, name: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Checks that the store answers (for readiness).
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -3,10 +3,12 @@ use std::str::FromStr;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::Row;
 
-use crate::sql::{api_key_from, audit_record_from, certificate_from, credential_from, entity_from, usage_row_from};
+use crate::sql::{
+    alarm_from, api_key_from, audit_record_from, certificate_from, credential_from, entity_from, usage_row_from,
+};
 use crate::{
     AdminCredential, ApiKey, ApiKeyInsert, AuditRecord, Credential, DeleteOutcome, Entity, EntityKind, KeyInsert,
-    NewAuditRecord, Relation, Store, StoreError, StoredCertificate, UsageRecord,
+    NewAuditRecord, Relation, Store, StoreError, StoredAlarm, StoredCertificate, UsageRecord,
 };
 
 /// The PostgreSQL store, for several gateway nodes on one database.
@@ -22,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     crate::sql::MIGRATION_V3,
     crate::sql::MIGRATION_V4,
     crate::sql::MIGRATION_V5,
+    crate::sql::MIGRATION_V6,
 ];
 
 /// Nodes starting together migrate one at a time: the others wait on this lock, then find

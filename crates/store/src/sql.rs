@@ -9,7 +9,8 @@ pub(crate) const SELECT_CREDENTIAL: &str = "SELECT id, secret_hash, created_at_m
 macro_rules! audit_select {
     ($rest:literal) => {
         concat!(
-            "SELECT seq, time_ms, actor, source_ip, action, target, outcome, detail, prev_hash, hash FROM audit_log",
+            "SELECT seq, time_ms, actor, source_ip, action, target, outcome, detail, access_key_id, user_agent, \
+             parameters, prev_hash, hash FROM audit_log",
             $rest
         )
     };
@@ -271,9 +272,28 @@ pub(crate) const MIGRATION_V5: &str = "ALTER TABLE audit_log ADD COLUMN prev_has
 pub(crate) const LOCK_AUDIT_HEAD: &str = "UPDATE audit_head SET seq = seq WHERE id = 1";
 pub(crate) const SELECT_AUDIT_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
 pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_log \
-     (seq, time_ms, actor, source_ip, action, target, outcome, detail, prev_hash, hash) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+     (seq, time_ms, actor, source_ip, action, target, outcome, detail, access_key_id, user_agent, parameters, \
+     prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
 pub(crate) const SET_AUDIT_HEAD: &str = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1";
+
+/// Schema version 6: audit records gain the principal's access key id, the client's user agent
+/// and the request parameters (secrets removed), empty for records written before, whose hashes
+/// stay valid ([`crate::audit_chain::record_hash`]); and alarms defined through the admin API,
+/// kept so they survive restarts and every node sees the same ones.
+pub(crate) const MIGRATION_V6: &str = "ALTER TABLE audit_log ADD COLUMN access_key_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE audit_log ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';
+    ALTER TABLE audit_log ADD COLUMN parameters TEXT NOT NULL DEFAULT '';
+    CREATE TABLE alarms (
+        name TEXT PRIMARY KEY,
+        definition TEXT NOT NULL,
+        updated_ms BIGINT NOT NULL
+    );";
+
+pub(crate) const SELECT_ALARM: &str = "SELECT name, definition, updated_ms FROM alarms WHERE name = $1";
+pub(crate) const LIST_ALARMS: &str = "SELECT name, definition, updated_ms FROM alarms ORDER BY name";
+pub(crate) const PUT_ALARM: &str = "INSERT INTO alarms (name, definition, updated_ms) VALUES ($1, $2, $3) \
+     ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, updated_ms = excluded.updated_ms";
+pub(crate) const DELETE_ALARM: &str = "DELETE FROM alarms WHERE name = $1";
 
 pub(crate) const CREATE_SCHEMA_VERSION: &str = "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)";
 pub(crate) const CURRENT_VERSION: &str = "SELECT MAX(version) FROM schema_version";
@@ -361,6 +381,9 @@ macro_rules! impl_store {
                     .bind(&rec.target)
                     .bind(rec.outcome.as_str())
                     .bind(&rec.detail)
+                    .bind(&rec.access_key_id)
+                    .bind(&rec.user_agent)
+                    .bind(&rec.parameters)
                     .bind(&prev_hash)
                     .bind(&hash)
                     .execute(&mut *tx)
@@ -816,6 +839,31 @@ macro_rules! impl_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn put_alarm(&self, alarm: &StoredAlarm) -> Result<(), StoreError> {
+                sqlx::query($crate::sql::PUT_ALARM)
+                    .bind(&alarm.name)
+                    .bind(&alarm.definition)
+                    .bind(alarm.updated_ms)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn alarm(&self, name: &str) -> Result<Option<StoredAlarm>, StoreError> {
+                let row: Option<$row> = sqlx::query($crate::sql::SELECT_ALARM).bind(name).fetch_optional(&self.pool).await?;
+                Ok(row.as_ref().and_then(|r| alarm_from(r)))
+            }
+
+            async fn alarms(&self) -> Result<Vec<StoredAlarm>, StoreError> {
+                let rows: Vec<$row> = sqlx::query($crate::sql::LIST_ALARMS).fetch_all(&self.pool).await?;
+                Ok(rows.iter().filter_map(|r| alarm_from(r)).collect())
+            }
+
+            async fn delete_alarm(&self, name: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query($crate::sql::DELETE_ALARM).bind(name).execute(&self.pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn ping(&self) -> Result<(), StoreError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
@@ -841,14 +889,17 @@ where
         record: crate::NewAuditRecord {
             time_ms: r.try_get(1)?,
             actor: r.try_get(2)?,
+            access_key_id: r.try_get(8)?,
             source_ip: r.try_get(3)?,
+            user_agent: r.try_get(9)?,
             action: r.try_get(4)?,
             target: r.try_get(5)?,
+            parameters: r.try_get(10)?,
             outcome: crate::Outcome::parse(r.try_get::<&str, _>(6)?),
             detail: r.try_get(7)?,
         },
-        prev_hash: r.try_get(8)?,
-        hash: r.try_get(9)?,
+        prev_hash: r.try_get(11)?,
+        hash: r.try_get(12)?,
     })
 }
 
@@ -956,5 +1007,20 @@ where
         issuer: r.try_get(4).ok()?,
         not_after_ms: r.try_get(5).ok()?,
         updated_at_ms: r.try_get(6).ok()?,
+    })
+}
+
+/// An alarm from the columns of `SELECT_ALARM` and `LIST_ALARMS`.
+pub(crate) fn alarm_from<'r, R>(r: &'r R) -> Option<crate::StoredAlarm>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Some(crate::StoredAlarm {
+        name: r.try_get(0).ok()?,
+        definition: r.try_get(1).ok()?,
+        updated_ms: r.try_get(2).ok()?,
     })
 }

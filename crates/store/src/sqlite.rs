@@ -3,10 +3,12 @@ use std::str::FromStr;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::Row;
 
-use crate::sql::{api_key_from, audit_record_from, certificate_from, credential_from, entity_from, usage_row_from};
+use crate::sql::{
+    alarm_from, api_key_from, audit_record_from, certificate_from, credential_from, entity_from, usage_row_from,
+};
 use crate::{
     AdminCredential, ApiKey, ApiKeyInsert, AuditRecord, Credential, DeleteOutcome, Entity, EntityKind, KeyInsert,
-    NewAuditRecord, Relation, Store, StoreError, StoredCertificate, UsageRecord,
+    NewAuditRecord, Relation, Store, StoreError, StoredAlarm, StoredCertificate, UsageRecord,
 };
 
 /// The embedded store: one SQLite file, WAL journal.
@@ -22,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     crate::sql::MIGRATION_V3,
     crate::sql::MIGRATION_V4,
     crate::sql::MIGRATION_V5,
+    crate::sql::MIGRATION_V6,
 ];
 
 // === impl SqliteStore ===

@@ -55,12 +55,19 @@ pub struct NewAuditRecord {
     pub time_ms: i64,
     /// Who: a credential id, or `system`.
     pub actor: String,
+    /// The access key id the principal signed with; empty when none (a token, the process).
+    pub access_key_id: String,
     /// From where: the client IP, or empty for the process itself.
     pub source_ip: String,
+    /// The client's `User-Agent`; empty when none.
+    pub user_agent: String,
     /// What, e.g. `config.reload`.
     pub action: String,
     /// On what, e.g. the config file.
     pub target: String,
+    /// The request parameters as JSON text, made by the caller with secrets removed (the store
+    /// does not parse it); empty when none.
+    pub parameters: String,
     /// How it ended.
     pub outcome: Outcome,
     /// Free text (error message on failure). Never a secret.

@@ -3,8 +3,9 @@
 
 use portcullis_store::audit_chain::{self, Finding, GENESIS};
 use portcullis_store::{
-    AdminCredential, AnyStore, ApiKey, ApiKeyInsert, AuditRecord, CertificateSource, Credential, DeleteOutcome, Entity,
-    EntityKind, KeyInsert, NewAuditRecord, Outcome, Relation, Store, StoreError, StoredCertificate, UsageRecord,
+    AdminCredential, AnyStore, ApiKey, ApiKeyInsert, AuditRecord, AuditSearch, CertificateSource, Credential,
+    DeleteOutcome, Entity, EntityKind, KeyInsert, NewAuditRecord, Outcome, Relation, Store, StoreError, StoredAlarm,
+    StoredCertificate, UsageRecord,
 };
 
 async fn suite(store: &AnyStore) {
@@ -24,9 +25,12 @@ async fn suite(store: &AnyStore) {
         let rec = NewAuditRecord {
             time_ms: 1_700_000_000_000 + i,
             actor: "admin".into(),
+            access_key_id: String::new(),
             source_ip: "127.0.0.1".into(),
+            user_agent: String::new(),
             action: "config.reload".into(),
             target: format!("file-{i}.yaml"),
+            parameters: String::new(),
             outcome: if i % 2 == 0 { Outcome::Success } else { Outcome::Failure },
             detail: "quote ' and \" and ü".into(),
         };
@@ -104,17 +108,113 @@ fn assert_chained(records: &[AuditRecord], anchor: &str, head: &(i64, String)) {
     assert_eq!((v.checked, v.unchained, v.findings), (records.len(), 0, vec![]));
 }
 
-/// An audit record with plain text, so raw SQL can write it back.
+/// An audit record with plain text, so raw SQL can write it back. Odd `i` fill in the access
+/// key id, user agent and parameters (hashed in the ten-field form); even `i` leave them empty,
+/// as records written before schema version 6 have them (the seven-field form).
 fn audit_rec(actor: &str, i: i64) -> NewAuditRecord {
+    let odd = i % 2 == 1;
+    let filled = |s: String| if odd { s } else { String::new() };
     NewAuditRecord {
         time_ms: 1_700_000_000_000 + i,
         actor: actor.into(),
+        access_key_id: filled(format!("AKIAEXAMPLE{i}")),
         source_ip: "10.0.0.1".into(),
+        user_agent: filled(format!("aws-cli/2.15 run {i}")),
         action: "iam.CreateUser".into(),
         target: format!("user-{i}"),
+        parameters: filled(format!(r#"{{"UserName":"user-{i}"}}"#)),
         outcome: if i % 3 == 0 { Outcome::Failure } else { Outcome::Success },
         detail: format!("detail {i}"),
     }
+}
+
+/// The seven fields a record without access key id, user agent and parameters is hashed over.
+fn seven_fields(r: &NewAuditRecord) -> serde_json::Value {
+    serde_json::json!([r.time_ms, r.actor, r.source_ip, r.action, r.target, r.outcome.as_str(), r.detail])
+}
+
+/// The ten fields a record with any of access key id, user agent and parameters is hashed over.
+fn ten_fields(r: &NewAuditRecord) -> serde_json::Value {
+    serde_json::json!([
+        r.time_ms,
+        r.actor,
+        r.source_ip,
+        r.action,
+        r.target,
+        r.outcome.as_str(),
+        r.detail,
+        r.access_key_id,
+        r.user_agent,
+        r.parameters
+    ])
+}
+
+/// A record's hash worked out here from the formula [`audit_chain::record_hash`] documents:
+/// hex SHA-256 of `prev`, a newline and the JSON array `fields`.
+fn documented_hash(prev: &str, fields: &serde_json::Value) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(format!("{prev}\n{fields}")))
+}
+
+/// The fields schema version 6 added (access key id, user agent, parameters) round-trip through
+/// append, search and reads, awkward text included, and are hashed: in the ten-field form when
+/// any is set, in the seven-field form of earlier builds when none is. Appends two records.
+async fn audit_fields_suite(store: &AnyStore) {
+    let (base, _) = ok("audit_head", store.audit_head().await);
+    let actor = "arn:aws:iam::000000000000:user/fields";
+    let full = NewAuditRecord {
+        access_key_id: "AKIAFIELDS".into(),
+        user_agent: "Mozilla/5.0 (quote ' and \" and ü)".into(),
+        parameters: r#"{"UserName":"bob","Tags":[{"Key":"k","Value":"ü '"}]}"#.into(),
+        ..audit_rec(actor, 1)
+    };
+    let plain = audit_rec(actor, 2);
+    assert_eq!((plain.access_key_id.as_str(), plain.user_agent.as_str(), plain.parameters.as_str()), ("", "", ""));
+    assert_eq!(ok("append_audit", store.append_audit(&full).await), base + 1);
+    assert_eq!(ok("append_audit", store.append_audit(&plain).await), base + 2);
+
+    let q = AuditSearch { after: base, limit: 10, actor: Some(actor.into()), ..Default::default() };
+    let found = ok("search_audit", store.search_audit(&q).await);
+    assert_eq!(found.iter().map(|r| &r.record).collect::<Vec<_>>(), [&full, &plain]);
+    assert_eq!(ok("audit_range", store.audit_range(base + 1, base + 2).await), found);
+    assert_eq!(ok("list_audit", store.list_audit(base, 10).await), found);
+    assert_eq!(ok("audit_record", store.audit_record(base + 1).await).as_ref(), found.first());
+
+    assert_eq!(found[0].hash, documented_hash(&found[0].prev_hash, &ten_fields(&full)), "ten-field form");
+    assert_eq!(found[1].hash, documented_hash(&found[1].prev_hash, &seven_fields(&plain)), "old seven-field form");
+    let head = ok("audit_head", store.audit_head().await);
+    assert_chained(&found, &found[0].prev_hash, &head);
+}
+
+fn alarm(name: &str, definition: &str, updated_ms: i64) -> StoredAlarm {
+    StoredAlarm { name: name.into(), definition: definition.into(), updated_ms }
+}
+
+/// Alarms: put, replace, list by name, a missing one, delete. Leaves two alarms (`api-errors`,
+/// `latency-p99`).
+async fn alarm_suite(store: &AnyStore) {
+    assert_eq!(ok("alarms", store.alarms().await), []);
+    let latency = alarm("latency-p99", r#"{"metric":"latency_p99","threshold":250}"#, 1);
+    let errors = alarm("api-errors", r#"{"metric":"5xx","threshold":10,"note":"quote ' and \" ü"}"#, 2);
+    let cpu = alarm("cpu-high", "{}", 3);
+    for a in [&latency, &errors, &cpu] {
+        ok("put_alarm", store.put_alarm(a).await);
+    }
+    assert_eq!(ok("alarms", store.alarms().await), [errors.clone(), cpu.clone(), latency.clone()], "by name");
+    assert_eq!(ok("alarm", store.alarm("api-errors").await), Some(errors.clone()));
+    assert_eq!(ok("alarm", store.alarm("missing").await), None);
+
+    // Putting a name again replaces every column.
+    let errors2 = alarm("api-errors", r#"{"metric":"5xx","threshold":20}"#, 9);
+    ok("put_alarm again", store.put_alarm(&errors2).await);
+    assert_eq!(ok("alarm", store.alarm("api-errors").await), Some(errors2.clone()));
+    assert_eq!(ok("alarms", store.alarms().await).len(), 3, "replaced, not added");
+
+    assert!(ok("delete_alarm", store.delete_alarm("cpu-high").await));
+    assert!(!ok("delete_alarm again", store.delete_alarm("cpu-high").await));
+    assert!(!ok("delete_alarm missing", store.delete_alarm("missing").await));
+    assert_eq!(ok("alarm", store.alarm("cpu-high").await), None);
+    assert_eq!(ok("alarms", store.alarms().await), [errors2, latency]);
 }
 
 /// Unwraps a store result, naming the step that failed.
@@ -444,21 +544,25 @@ async fn sqlite_store() {
     let url = format!("sqlite://{}", dir.join("s.db").display());
     let store = AnyStore::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
     suite(&store).await;
+    audit_fields_suite(&store).await;
     iam_suite(&store).await;
     key_limit_suite(&store).await;
     api_key_suite(&store).await;
     certificate_suite(&store).await;
+    alarm_suite(&store).await;
     // Reopening migrates nothing and keeps the data.
     drop(store);
     let again = AnyStore::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(again.list_audit(0, 10).await.map(|v| v.len()).ok(), Some(5));
-    assert_eq!(again.audit_head().await.map(|h| h.0).ok(), Some(5));
+    assert_eq!(again.list_audit(0, 10).await.map(|v| v.len()).ok(), Some(7));
+    assert_eq!(again.audit_head().await.map(|h| h.0).ok(), Some(7));
     assert_eq!(again.secret("jwt-signing").await.ok().flatten().as_deref(), Some("sealed-v2"));
     assert_eq!(again.iam_list(EntityKind::User).await.map(|v| v.len()).ok(), Some(4));
     assert_eq!(again.api_keys().await.map(|v| v.len()).ok(), Some(3));
     assert_eq!(again.usage_total("plan-1", "key-b", "0000-00-00", "9999-99-99").await.ok(), Some(46));
     assert_eq!(again.certificates().await.map(|v| v.len()).ok(), Some(2));
     assert_eq!(again.try_lock_certificate("www.example.com", "node-b", 1_000_000, 2_000_000).await.ok(), Some(false));
+    let alarms = again.alarms().await.map(|v| v.into_iter().map(|a| a.name).collect::<Vec<_>>()).ok();
+    assert_eq!(alarms, Some(vec!["api-errors".to_owned(), "latency-p99".to_owned()]));
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -467,10 +571,12 @@ async fn postgres_store() {
     let (admin, url, db) = postgres_db().await;
     let store = AnyStore::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
     suite(&store).await;
+    audit_fields_suite(&store).await;
     iam_suite(&store).await;
     key_limit_suite(&store).await;
     api_key_suite(&store).await;
     certificate_suite(&store).await;
+    alarm_suite(&store).await;
 
     drop(store);
     let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
@@ -823,7 +929,7 @@ async fn usage_add_loses_nothing_under_concurrency() {
 }
 
 /// Rolls a database at schema version 3 back to version 2 (as a build before API keys left it).
-/// A freshly opened database needs [`BACK_TO_V4`] and [`BACK_TO_V3`] first.
+/// A freshly opened database needs [`BACK_TO_V5`], [`BACK_TO_V4`] and [`BACK_TO_V3`] first.
 const BACK_TO_V2: &str = "DROP TABLE api_keys; DROP TABLE usage_plan_keys; DROP TABLE usage_records; \
      DELETE FROM schema_version WHERE version = 3";
 
@@ -850,7 +956,7 @@ async fn migrates_a_v2_database() {
     write_v2_data(&store).await;
     drop(store);
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap_or_else(|e| panic!("{e}"));
-    for back in [BACK_TO_V4, BACK_TO_V3, BACK_TO_V2] {
+    for back in [BACK_TO_V5, BACK_TO_V4, BACK_TO_V3, BACK_TO_V2] {
         sqlx::raw_sql(back).execute(&pool).await.unwrap_or_else(|e| panic!("{e}"));
     }
     pool.close().await;
@@ -864,7 +970,7 @@ async fn migrates_a_v2_database() {
     write_v2_data(&store).await;
     drop(store);
     let pool = sqlx_admin(&url).await;
-    for back in [BACK_TO_V4, BACK_TO_V3, BACK_TO_V2] {
+    for back in [BACK_TO_V5, BACK_TO_V4, BACK_TO_V3, BACK_TO_V2] {
         sqlx::raw_sql(back).execute(&pool).await.unwrap_or_else(|e| panic!("{e}"));
     }
     pool.close().await;
@@ -1062,7 +1168,7 @@ async fn one_node_wins_a_certificate_lease() {
 }
 
 /// Rolls a database at schema version 4 back to version 3 (as a build before certificates left
-/// it). A freshly opened database needs [`BACK_TO_V4`] first.
+/// it). A freshly opened database needs [`BACK_TO_V5`] and [`BACK_TO_V4`] first.
 const BACK_TO_V3: &str =
     "DROP TABLE certificates; DROP TABLE certificate_locks; DELETE FROM schema_version WHERE version = 4";
 
@@ -1093,7 +1199,7 @@ async fn migrates_a_v3_database() {
     write_v3_data(&store).await;
     drop(store);
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap_or_else(|e| panic!("{e}"));
-    for back in [BACK_TO_V4, BACK_TO_V3] {
+    for back in [BACK_TO_V5, BACK_TO_V4, BACK_TO_V3] {
         sqlx::raw_sql(back).execute(&pool).await.unwrap_or_else(|e| panic!("{e}"));
     }
     pool.close().await;
@@ -1107,7 +1213,7 @@ async fn migrates_a_v3_database() {
     write_v3_data(&store).await;
     drop(store);
     let pool = sqlx_admin(&url).await;
-    for back in [BACK_TO_V4, BACK_TO_V3] {
+    for back in [BACK_TO_V5, BACK_TO_V4, BACK_TO_V3] {
         sqlx::raw_sql(back).execute(&pool).await.unwrap_or_else(|e| panic!("{e}"));
     }
     pool.close().await;
@@ -1209,8 +1315,9 @@ async fn audit_appends_chain_under_concurrency() {
 fn reinsert(r: &AuditRecord) -> String {
     let n = &r.record;
     format!(
-        "INSERT INTO audit_log (seq, time_ms, actor, source_ip, action, target, outcome, detail, prev_hash, hash) \
-         VALUES ({}, {}, '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}')",
+        "INSERT INTO audit_log (seq, time_ms, actor, source_ip, action, target, outcome, detail, access_key_id, \
+         user_agent, parameters, prev_hash, hash) \
+         VALUES ({}, {}, '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}')",
         r.seq,
         n.time_ms,
         n.actor,
@@ -1219,6 +1326,9 @@ fn reinsert(r: &AuditRecord) -> String {
         n.target,
         n.outcome.as_str(),
         n.detail,
+        n.access_key_id,
+        n.user_agent,
+        n.parameters,
         r.prev_hash,
         r.hash
     )
@@ -1241,6 +1351,18 @@ async fn tampering(store: &AnyStore, raw: &Raw) {
     raw.run("UPDATE audit_log SET detail = 'nothing happened' WHERE seq = 3").await;
     assert_eq!(findings().await, [Finding::Changed { seq: 3 }]);
     raw.run("UPDATE audit_log SET detail = 'detail 3' WHERE seq = 3").await;
+    assert_eq!(findings().await, [], "restored");
+
+    // The user agent is hashed: edited where it was set, or filled in where it was empty.
+    assert_eq!(original[4].record.user_agent, "aws-cli/2.15 run 5");
+    raw.run("UPDATE audit_log SET user_agent = 'curl/8.5.0' WHERE seq = 5").await;
+    assert_eq!(findings().await, [Finding::Changed { seq: 5 }]);
+    raw.run("UPDATE audit_log SET user_agent = 'aws-cli/2.15 run 5' WHERE seq = 5").await;
+    assert_eq!(findings().await, [], "restored");
+    assert_eq!(original[3].record.user_agent, "");
+    raw.run("UPDATE audit_log SET user_agent = 'curl/8.5.0' WHERE seq = 4").await;
+    assert_eq!(findings().await, [Finding::Changed { seq: 4 }]);
+    raw.run("UPDATE audit_log SET user_agent = '' WHERE seq = 4").await;
     assert_eq!(findings().await, [], "restored");
 
     raw.run("DELETE FROM audit_log WHERE seq = 6").await;
@@ -1278,8 +1400,8 @@ async fn tampering_with_the_audit_trail_is_found() {
     let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
 }
 
-/// Rolls a freshly opened database back to schema version 4 (as a build before the audit chain
-/// left it).
+/// Rolls a database at schema version 5 back to version 4 (as a build before the audit chain
+/// left it). A freshly opened database needs [`BACK_TO_V5`] first.
 const BACK_TO_V4: &str = "DROP TABLE audit_head; ALTER TABLE audit_log DROP COLUMN hash; \
      ALTER TABLE audit_log DROP COLUMN prev_hash; DELETE FROM schema_version WHERE version = 5";
 
@@ -1329,6 +1451,7 @@ async fn migrates_a_v4_database() {
     write_v4_data(&store).await;
     drop(store);
     let raw = Raw::connect(&url).await;
+    raw.run(BACK_TO_V5).await;
     raw.run(BACK_TO_V4).await;
     raw.run(V4_AUDIT).await;
     raw.close().await;
@@ -1342,11 +1465,84 @@ async fn migrates_a_v4_database() {
     write_v4_data(&store).await;
     drop(store);
     let raw = Raw::connect(&url).await;
+    raw.run(BACK_TO_V5).await;
     raw.run(BACK_TO_V4).await;
     raw.run(V4_AUDIT).await;
     raw.close().await;
     let store = ok("reopen postgres", AnyStore::open(&url).await);
     after_v4_migration(&store).await;
+    drop(store);
+    let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
+}
+
+/// Rolls a freshly opened database back to schema version 5 (as a build before alarms and the
+/// audit record's access key id, user agent and parameters left it).
+const BACK_TO_V5: &str = "DROP TABLE alarms; ALTER TABLE audit_log DROP COLUMN parameters; \
+     ALTER TABLE audit_log DROP COLUMN user_agent; ALTER TABLE audit_log DROP COLUMN access_key_id; \
+     DELETE FROM schema_version WHERE version = 6";
+
+/// Writes version 4 data and three audit records with none of the fields version 6 adds, as a
+/// version 5 build wrote them.
+async fn write_v5_data(store: &AnyStore) {
+    write_v4_data(store).await;
+    for i in [0, 2, 4] {
+        ok("append_audit", store.append_audit(&audit_rec("v5", i)).await);
+    }
+}
+
+/// The chained records written at version 5 keep their seven-field hashes and still verify, the
+/// chain goes on after them with records of either form, and the new table works.
+async fn after_v5_migration(store: &AnyStore) {
+    let old = ok("list_audit", store.list_audit(0, 100).await);
+    assert_eq!(old.len(), 3);
+    let mut prev = GENESIS.to_owned();
+    for r in &old {
+        let n = &r.record;
+        assert_eq!((n.access_key_id.as_str(), n.user_agent.as_str(), n.parameters.as_str()), ("", "", ""));
+        assert_eq!(r.hash, documented_hash(&prev, &seven_fields(n)), "record {}", r.seq);
+        prev.clone_from(&r.hash);
+    }
+    let head = ok("audit_head", store.audit_head().await);
+    assert_chained(&old, GENESIS, &head);
+
+    assert_eq!(ok("append_audit", store.append_audit(&audit_rec("admin", 5)).await), 4);
+    assert_eq!(ok("append_audit", store.append_audit(&audit_rec("admin", 6)).await), 5);
+    let all = ok("list_audit", store.list_audit(0, 100).await);
+    assert_eq!(all[..3], old[..]);
+    assert_eq!(all[3].record.user_agent, "aws-cli/2.15 run 5");
+    assert_chained(&all, GENESIS, &ok("audit_head", store.audit_head().await));
+
+    let names: Vec<_> = ok("certificates", store.certificates().await).into_iter().map(|c| c.name).collect();
+    assert_eq!(names, ["v4.example.com"]);
+    assert_eq!(ok("alarms", store.alarms().await), []);
+    let a = alarm("v6-alarm", "{}", 1);
+    ok("put_alarm", store.put_alarm(&a).await);
+    assert_eq!(ok("alarm", store.alarm("v6-alarm").await), Some(a));
+}
+
+#[tokio::test]
+async fn migrates_a_v5_database() {
+    let (url, dir) = sqlite_db();
+    let store = ok("open sqlite", AnyStore::open(&url).await);
+    write_v5_data(&store).await;
+    drop(store);
+    let raw = Raw::connect(&url).await;
+    raw.run(BACK_TO_V5).await;
+    raw.close().await;
+    let store = ok("reopen sqlite", AnyStore::open(&url).await);
+    after_v5_migration(&store).await;
+    drop(store);
+    let _ = std::fs::remove_dir_all(dir);
+
+    let (admin, url, db) = postgres_db().await;
+    let store = ok("open postgres", AnyStore::open(&url).await);
+    write_v5_data(&store).await;
+    drop(store);
+    let raw = Raw::connect(&url).await;
+    raw.run(BACK_TO_V5).await;
+    raw.close().await;
+    let store = ok("reopen postgres", AnyStore::open(&url).await);
+    after_v5_migration(&store).await;
     drop(store);
     let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
 }

@@ -2,6 +2,8 @@
 //! data, so their number is bounded by the config.
 
 use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -9,6 +11,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+use crate::series::{MetricName, Sample, SeriesCell, SeriesStore};
 
 /// Labels of the per-route series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -34,26 +38,27 @@ pub struct RouteMetrics {
     requests: [Counter; 4],
     latency: Histogram,
     integration: Histogram,
+    /// The same request in the built-in time-series store.
+    cell: Arc<SeriesCell>,
 }
 
 // === impl RouteMetrics ===
 
 impl RouteMetrics {
-    /// Counts a finished request with its status and total time.
-    pub fn request(&self, status: u16, seconds: f64) {
-        let class = match status {
+    /// Counts a finished request: Prometheus and the time-series store.
+    pub fn record(&self, sample: &Sample) {
+        let class = match sample.status {
             0..=299 => 0,
             300..=399 => 1,
             400..=499 => 2,
             _ => 3,
         };
         self.requests[class].inc();
-        self.latency.observe(seconds);
-    }
-
-    /// Records the upstream's time to answer.
-    pub fn integration(&self, seconds: f64) {
-        self.integration.observe(seconds);
+        self.latency.observe(sample.latency.as_secs_f64());
+        if let Some(d) = sample.integration_latency {
+            self.integration.observe(d.as_secs_f64());
+        }
+        self.cell.record(sample);
     }
 }
 
@@ -109,6 +114,17 @@ struct CertLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AlarmLabels {
+    alarm: String,
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AlarmLabel {
+    alarm: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ModeLabel {
     mode: &'static str,
 }
@@ -128,13 +144,23 @@ pub struct Metrics {
     authorizer: Family<AuthorizerLabels, Counter>,
     certificate_expiry: Family<CertLabels, Gauge>,
     certificates_expiring: Gauge,
+    alarm_transitions: Family<AlarmLabels, Counter>,
+    alarm_state: Family<AlarmLabel, Gauge>,
+    alarm_notifications: Family<ResultLabel, Counter>,
+    series: Arc<SeriesStore>,
 }
 
 // === impl Metrics ===
 
 impl Metrics {
-    /// Registers every metric under the `portcullis_` prefix.
+    /// Registers every metric under the `portcullis_` prefix, with 24 hours of history in
+    /// the time-series store.
     pub fn new() -> Self {
+        Self::with_retention(Duration::from_secs(24 * 3600))
+    }
+
+    /// As [`Metrics::new`], keeping `retention` of history in the time-series store.
+    pub fn with_retention(retention: Duration) -> Self {
         let mut registry = Registry::with_prefix("portcullis");
         let buckets =
             || Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]);
@@ -151,6 +177,10 @@ impl Metrics {
             authorizer: Family::default(),
             certificate_expiry: Family::default(),
             certificates_expiring: Gauge::default(),
+            alarm_transitions: Family::default(),
+            alarm_state: Family::default(),
+            alarm_notifications: Family::default(),
+            series: Arc::new(SeriesStore::new(retention, now_ms())),
             registry: Registry::default(),
         };
         registry.register("requests", "Requests by API, stage, route and status class", m.requests.clone());
@@ -197,6 +227,21 @@ impl Metrics {
             "Server certificates in service that expire within 14 days (or have expired)",
             m.certificates_expiring.clone(),
         );
+        registry.register(
+            "alarm_transitions",
+            "Alarm state changes, by alarm and the state entered (OK, ALARM, INSUFFICIENT_DATA)",
+            m.alarm_transitions.clone(),
+        );
+        registry.register(
+            "alarm_state",
+            "Each alarm's state: 0 OK, 1 ALARM, 2 INSUFFICIENT_DATA",
+            m.alarm_state.clone(),
+        );
+        registry.register(
+            "alarm_notifications",
+            "Alarm webhook notifications, by result (delivered, failed after every retry)",
+            m.alarm_notifications.clone(),
+        );
         Self { registry, ..m }
     }
 
@@ -212,7 +257,20 @@ impl Metrics {
             requests: [counter("2xx"), counter("3xx"), counter("4xx"), counter("5xx")],
             latency: self.latency.get_or_create(&labels).clone(),
             integration: self.integration_latency.get_or_create(&labels).clone(),
+            cell: self.series.route(api, stage, route),
         }
+    }
+
+    /// The built-in time-series store that the admin API and alarms read.
+    pub fn series(&self) -> &Arc<SeriesStore> {
+        &self.series
+    }
+
+    /// Closes the time-series window: run every [`SeriesStore::RESOLUTION`]. Gauges are
+    /// sampled here, so each window has their value.
+    pub fn roll(&self, now_ms: i64) {
+        self.series.set_gauge(MetricName::CertificatesExpiringSoon, self.certificates_expiring.get() as f64);
+        self.series.roll(now_ms);
     }
 
     /// Counts a gateway response of type `name`.
@@ -243,6 +301,22 @@ impl Metrics {
     /// Sets how many certificates in service expire within 14 days.
     pub fn certificates_expiring_soon(&self, count: i64) {
         self.certificates_expiring.set(count);
+    }
+
+    /// Records that alarm `alarm` entered `state` (`OK`, `ALARM`, `INSUFFICIENT_DATA`).
+    pub fn alarm_transition(&self, alarm: &str, state: &'static str) {
+        self.alarm_transitions.get_or_create(&AlarmLabels { alarm: alarm.to_owned(), state }).inc();
+        let code = match state {
+            "OK" => 0,
+            "ALARM" => 1,
+            _ => 2,
+        };
+        self.alarm_state.get_or_create(&AlarmLabel { alarm: alarm.to_owned() }).set(code);
+    }
+
+    /// Counts an alarm notification (`delivered` or `failed`).
+    pub fn alarm_notification(&self, result: &'static str) {
+        self.alarm_notifications.get_or_create(&ResultLabel { result }).inc();
     }
 
     /// Counts a TLS handshake on `listener` (`api` or `admin`).
@@ -285,4 +359,9 @@ impl fmt::Debug for Metrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Metrics").finish_non_exhaustive()
     }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -73,7 +73,8 @@ async fn verify_names_an_edited_and_a_deleted_record() {
 async fn rechain(conn: &mut sqlx::SqliteConnection, from: i64) {
     use sqlx::Row as _;
     let rows = sqlx::query(
-        "SELECT seq, time_ms, actor, source_ip, action, target, outcome, detail FROM audit_log ORDER BY seq",
+        "SELECT seq, time_ms, actor, source_ip, action, target, outcome, detail, access_key_id, user_agent, parameters \
+         FROM audit_log ORDER BY seq",
     )
     .fetch_all(&mut *conn)
     .await
@@ -84,9 +85,12 @@ async fn rechain(conn: &mut sqlx::SqliteConnection, from: i64) {
         let rec = store::NewAuditRecord {
             time_ms: r.get(1),
             actor: r.get(2),
+            access_key_id: r.get(8),
             source_ip: r.get(3),
+            user_agent: r.get(9),
             action: r.get(4),
             target: r.get(5),
+            parameters: r.get(10),
             outcome: store::Outcome::parse(r.get(6)),
             detail: r.get(7),
         };

@@ -172,6 +172,7 @@ impl Gw {
             .add_root_certificate(ca)
             .tls_built_in_root_certs(false)
             .resolve("localhost", admin)
+            .user_agent("portcullis-e2e")
             .build()
             .unwrap_or_else(|e| panic!("client: {e}"))
     }

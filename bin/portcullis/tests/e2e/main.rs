@@ -6,6 +6,7 @@
 
 mod acme;
 mod admin;
+mod alarms;
 mod api_keys;
 mod audit;
 mod authorizers;
@@ -16,6 +17,7 @@ mod harness;
 mod iam;
 mod lifecycle;
 mod limits;
+mod logs;
 mod routing;
 mod sign;
 mod tls;

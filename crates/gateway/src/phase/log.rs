@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::Response;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
-use model::Escape;
+use model::{Escape, ResponseType};
 
 use crate::body::ResBody;
 use crate::ctx::{RequestCtx, Vars};
@@ -78,11 +78,11 @@ impl Finish {
     fn write(self) {
         let Self { rt, cx, bytes } = self;
         let latency = cx.started.elapsed();
-        let series = rt.route_metrics(cx.api, cx.stage, cx.route);
-        if let Some(d) = cx.integration_latency {
-            series.integration(d.as_secs_f64());
+        let sample = sample(&cx, latency);
+        rt.route_metrics(cx.api, cx.stage, cx.route).record(&sample);
+        if let Some(key) = &cx.api_key {
+            rt.metrics.series().key(&key.id).record(&sample);
         }
-        series.request(cx.status, latency.as_secs_f64());
         let stage = cx.stage(&rt);
         let Some(template) = &rt.compiled.access_log else { return };
         if !stage.is_none_or(|s| s.settings.access_log) {
@@ -90,5 +90,18 @@ impl Finish {
         }
         let vars = Vars { rt: &rt, cx: &cx, response_length: Some(bytes), latency: Some(latency) };
         rt.access_log.write(template.render_to_string(&vars, Escape::Json));
+    }
+}
+
+/// What the request tells the metrics.
+fn sample(cx: &RequestCtx, latency: std::time::Duration) -> telemetry::Sample {
+    telemetry::Sample {
+        status: cx.status,
+        latency,
+        integration_latency: cx.integration_latency,
+        throttled: cx.error == Some(ResponseType::Throttled),
+        quota_exceeded: cx.error == Some(ResponseType::QuotaExceeded),
+        // The gateway refused the caller's credentials or permissions (not an upstream's 401/403).
+        auth_failure: cx.error.is_some() && matches!(cx.status, 401 | 403),
     }
 }
