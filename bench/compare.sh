@@ -7,6 +7,7 @@
 #   CASE=apikey bash bench/compare.sh           # ... with and without an API key and usage plan
 #   CASE=apikey-redis bash bench/compare.sh     # the same with the counters on Redis
 #   CASE=authorizer bash bench/compare.sh       # ... with and without a custom authorizer
+#   CASE=logging bash bench/compare.sh          # access logs to encrypted files against plain files
 #
 # Both proxies get one worker (portcullis --workers 1, nginx worker_processes 1), terminate
 # TLS 1.2/1.3 with the same ECDSA P-256 certificate (the gateway's development certificate),
@@ -51,6 +52,13 @@
 # first call every request is answered from the node's cache and the policy is checked against
 # its method ARN. It reports the authorizer/open ratio (target: at least 0.90).
 #
+# CASE=logging measures access-log encryption: two gateway processes with the same open route,
+# both writing every request's access-log line to rotating files (stdout off), one with
+# `encrypt: true` (each segment's own KMS data key, AES-256-GCM chunks) and one with
+# `encrypt: false` (plain JSON lines), the plain one on LOCAL_PORT, in interleaved rounds (plain,
+# encrypted, ...). It reports the encrypted/plain ratio (target: at least 0.95) and the bytes
+# each wrote.
+#
 # Every case raises the gateway-wide `throttling` limit (default 10,000 requests/s, burst 5,000)
 # to 1,000,000/s so that no round is throttled; its bucket is still taken on every request.
 #
@@ -59,11 +67,11 @@
 # Nothing is pinned to CPUs: on a small shared machine wrk, the proxy and the upstream compete
 # for the same cores and the figures are noisy; compare the ratio more than the absolutes.
 #
-# Env: CASE (nginx, iam, apikey, apikey-redis or authorizer), ROUNDS (3), DURATION (10s), CONNS (32),
+# Env: CASE (nginx, iam, apikey, apikey-redis, authorizer or logging), ROUNDS (3), DURATION (10s), CONNS (32),
 # WARMUP (2s), REDIS_URL (redis://127.0.0.1:6379/0, for CASE=apikey-redis), REDIS_SCOPE (all,
 # or plans: only the usage plan on Redis, the gateway's own buckets per node), and the ports
 # GATEWAY_PORT (18443), ADMIN_PORT (19443), NGINX_PORT (18444), UPSTREAM_PORT (18081) and
-# LOCAL_PORT (18445, the in-process gateway of CASE=apikey-redis).
+# LOCAL_PORT (18445, the in-process gateway of CASE=apikey-redis, the plain-file one of CASE=logging).
 
 set -euo pipefail
 
@@ -85,8 +93,8 @@ die() {
 	exit 1
 }
 
-[[ $CASE == nginx || $CASE == iam || $CASE == apikey || $CASE == apikey-redis || $CASE == authorizer ]] ||
-	die "CASE must be nginx, iam, apikey, apikey-redis or authorizer, not '$CASE'"
+[[ $CASE == nginx || $CASE == iam || $CASE == apikey || $CASE == apikey-redis || $CASE == authorizer || $CASE == logging ]] ||
+	die "CASE must be nginx, iam, apikey, apikey-redis, authorizer or logging, not '$CASE'"
 [[ $REDIS_SCOPE == all || $REDIS_SCOPE == plans ]] || die "REDIS_SCOPE must be all or plans, not '$REDIS_SCOPE'"
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
 [[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "CONNS must be a positive integer, not '$CONNS'"
@@ -269,6 +277,11 @@ else
 	PLANS=''
 fi
 SHARED=''
+ACCESS_LOG='access_log:
+  enabled: false'
+file_log() { # true|false: access-log lines to files only, encrypted or not
+	printf 'access_log:\n  stdout: false\n  file:\n    encrypt: %s\n' "$1"
+}
 if [[ $CASE == apikey-redis ]]; then
 	SHARED="shared_state:
   redis:
@@ -278,7 +291,7 @@ if [[ $CASE == apikey-redis ]]; then
     on_failure: fail_closed"
 fi
 
-gateway_yaml() { # port admin_port|'' data_dir shared_state: a gateway's config, with $ROUTES
+gateway_yaml() { # port admin_port|'' data_dir shared_state [access_log]: a gateway's config, with $ROUTES
 	local admin="  listen: 127.0.0.1:$2"
 	[[ -n $2 ]] || admin="  enabled: false"
 	cat <<EOF
@@ -286,8 +299,7 @@ listen: 127.0.0.1:$1
 admin:
 $admin
 data_dir: $3
-access_log:
-  enabled: false
+${5:-$ACCESS_LOG}
 reload:
   watch: false
 shutdown:
@@ -304,13 +316,22 @@ $ROUTES
 EOF
 }
 
-gateway_yaml "$GATEWAY_PORT" "$ADMIN_PORT" "$TMP/gateway-data" "$SHARED" >"$TMP/gateway.yaml"
+MAIN_LOG=$ACCESS_LOG
+[[ $CASE != logging ]] || MAIN_LOG=$(file_log true)
+gateway_yaml "$GATEWAY_PORT" "$ADMIN_PORT" "$TMP/gateway-data" "$SHARED" "$MAIN_LOG" >"$TMP/gateway.yaml"
 "$GW_BIN" serve --config "$TMP/gateway.yaml" --workers 1 >"$TMP/gateway.log" 2>&1 &
 GW_PID=$!
 wait_port "$GATEWAY_PORT" "$GW_PID" "$TMP/gateway.log"
 if [[ $CASE == apikey-redis ]]; then
 	# The same gateway with its counters in process, for the open route without Redis.
 	gateway_yaml "$LOCAL_PORT" '' "$TMP/local-data" '' >"$TMP/local.yaml"
+	"$GW_BIN" serve --config "$TMP/local.yaml" --workers 1 >"$TMP/local.log" 2>&1 &
+	LOCAL_PID=$!
+	wait_port "$LOCAL_PORT" "$LOCAL_PID" "$TMP/local.log"
+fi
+if [[ $CASE == logging ]]; then
+	# The same gateway writing plain files.
+	gateway_yaml "$LOCAL_PORT" '' "$TMP/local-data" '' "$(file_log false)" >"$TMP/local.yaml"
 	"$GW_BIN" serve --config "$TMP/local.yaml" --workers 1 >"$TMP/local.log" 2>&1 &
 	LOCAL_PID=$!
 	wait_port "$LOCAL_PORT" "$LOCAL_PID" "$TMP/local.log"
@@ -478,6 +499,13 @@ elif [[ $CASE == authorizer ]]; then
 	[[ $OPEN_PROBE == 200,* ]] || die "the open route answered '$OPEN_PROBE' instead of 200"
 	[[ $AUTHORIZED_PROBE == 200,* ]] || die "the authorizer route answered '$AUTHORIZED_PROBE' to a request with a token instead of 200"
 	[[ $NOTOKEN_PROBE == 401,* ]] || die "the authorizer route answered '$NOTOKEN_PROBE' to a request without a token instead of 401"
+elif [[ $CASE == logging ]]; then
+	ENC_URL=$GW_URL
+	PLAIN_URL=https://127.0.0.1:$LOCAL_PORT/bench
+	ENC_PROBE=$(probe "$ENC_URL")
+	PLAIN_PROBE=$(probe "$PLAIN_URL")
+	[[ $ENC_PROBE == 200,* ]] || die "the encrypted-log gateway answered '$ENC_PROBE' instead of 200"
+	[[ $PLAIN_PROBE == 200,* ]] || die "the plain-log gateway answered '$PLAIN_PROBE' instead of 200"
 else
 	GW_PROBE=$(probe "$GW_URL")
 	NGINX_PROBE=$(probe "$NGINX_URL")
@@ -518,7 +546,7 @@ server_ticks() { # nginx, or a gateway label (gateway, open, iam, apikey, author
 	local total=0 pid
 	if [[ $1 == nginx ]]; then
 		for pid in $(nginx_pids); do total=$((total + $(proc_ticks "$pid"))); done
-	elif [[ $1 == local ]]; then
+	elif [[ $1 == local || $1 == plain ]]; then
 		total=$(proc_ticks "$LOCAL_PID")
 	else
 		total=$(proc_ticks "$GW_PID")
@@ -718,6 +746,33 @@ EOF
 	done
 	report_medians authorizer open "ratio authorizer/open"
 	echo "(target: at least 0.90; CPU: time the gateway process used, per request and as a share of one core)"
+elif [[ $CASE == logging ]]; then
+	cat <<EOF
+
+Portcullis access logs to encrypted files against plain files: two gateway processes with the
+same open HTTPS keep-alive route to a local HTTP/1.1 upstream, each writing one access-log line
+per request to rotating files in its data_dir (stdout off); only \`access_log.file.encrypt\` differs
+NOTE: nothing is pinned to CPUs. This machine has $(nproc) core(s), shared by wrk, the gateways,
+      the upstream and whatever else runs here (load average now: $(cut -d' ' -f1-3 /proc/loadavg)).
+      Figures are noisy; the encrypted/plain ratio is more meaningful than the absolutes.
+client:    wrk -t1 -c$CONNS -d$DURATION --latency (HTTP/1.1 over TLS, keep-alive), $ROUNDS interleaved rounds, ${WARMUP} warm-up each
+gateways:  portcullis --workers 1 each, TLS: $(tls_of "$GATEWAY_PORT")
+encrypted: encrypt: true   $ENC_URL    probe: $ENC_PROBE
+plain:     encrypt: false  $PLAIN_URL    probe: $PLAIN_PROBE
+upstream:  bench-upstream (one thread) on http://127.0.0.1:$UPSTREAM_PORT
+
+EOF
+	echo "warming up ($WARMUP each)..."
+	run_wrk plain "$PLAIN_URL" "$WARMUP" warmup
+	run_wrk encrypted "$ENC_URL" "$WARMUP" warmup
+	header_row
+	for ((r = 1; r <= ROUNDS; r++)); do
+		run_wrk plain "$PLAIN_URL" "$DURATION" "$r"
+		run_wrk encrypted "$ENC_URL" "$DURATION" "$r"
+	done
+	report_medians encrypted plain "ratio encrypted/plain"
+	echo "(target: at least 0.95; CPU: time each gateway process used, per request and as a share of one core)"
+	echo "written: encrypted $(du -sb "$TMP/gateway-data/logs" | cut -f1) B, plain $(du -sb "$TMP/local-data/logs" | cut -f1) B"
 else
 	cat <<EOF
 

@@ -7,6 +7,8 @@
 //! memory: a restart starts them again.
 
 mod notify;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;

@@ -182,3 +182,100 @@ async fn plain_segments_rotate_and_tail_and_grep_read_them() {
     let (_, all, _, _) = cat(&cli, &admin, &[&logs]);
     assert_eq!(all, ids, "every line once, in order, across segments");
 }
+
+/// A format that asks for everything credential-adjacent a template can name.
+const GREEDY: &str = r#"
+node_name: gw-r
+iam:
+  signature_debug: true
+access_log:
+  format: '{"requestId":"$context.requestId","ua":"$context.identity.userAgent","path":"$context.path","apiKey":"$context.identity.apiKey","apiKeyId":"$context.identity.apiKeyId","accessKey":"$context.identity.accessKey","caller":"$context.identity.caller","error":"$context.error.message","errorString":$context.error.messageString,"domain":"$context.domainName","status":"$context.status"}'
+  file:
+    encrypt: false
+usage_plans:
+  - id: p
+    api_stages: [{ api: a, stage: $default }]
+apis:
+  - name: a
+    routes:
+      - route: GET /open
+        integration: { type: mock, body: hi }
+      - route: GET /signed
+        auth: iam
+        integration: { type: mock, body: hi }
+      - route: GET /keyed
+        api_key_required: true
+        integration: { type: mock, body: hi }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_never_reach_a_log_line_whatever_the_format_asks() {
+    let gw = Gw::start(GREEDY);
+    let client = gw.client();
+    let (status, key) = gw.admin_json(Method::POST, "/api-keys", Some(json!({ "name": "k" }))).await;
+    assert_eq!(status, 201, "{key}");
+    let (key_id, key_value) = (key["id"].as_str().unwrap().to_owned(), key["value"].as_str().unwrap().to_owned());
+    let (status, _) = gw.admin_json(Method::PUT, &format!("/usage-plans/p/keys/{key_id}"), None).await;
+    assert_eq!(status, 200);
+
+    let secrets = [
+        "bearer-SECRET-0001",
+        "cookie-SECRET-0002",
+        "query-SECRET-0003",
+        "token-SECRET-0004",
+        "signed-SECRET-0005",
+        "signedquery-SECRET-0006",
+    ];
+    for path in ["/open", "/keyed", "/nope"] {
+        let r = client
+            .get(gw.url(&format!("{path}?access_token={}&x=1", secrets[2])))
+            .header("authorization", format!("Bearer {}", secrets[0]))
+            .header("cookie", format!("session={}", secrets[1]))
+            .header("x-amz-security-token", secrets[3])
+            .header("x-api-key", &key_value)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().as_u16() < 500);
+    }
+    // A signed request whose signature does not match, with a credential in a signed header
+    // and the query: the debug echo names them but carries no value of theirs.
+    let creds = gw.admin_key.clone().unwrap();
+    let mut req =
+        client.get(gw.url(&format!("/signed?token={}", secrets[5]))).header("x-api-key", secrets[4]).build().unwrap();
+    crate::sign::sign_request(&mut req, &creds, &crate::sign::How::api());
+    req.url_mut().set_query(Some(&format!("token={}&extra=1", secrets[5])));
+    let r = client.execute(req).await.unwrap();
+    assert_eq!(r.status(), 403);
+    let echo = r.text().await.unwrap();
+    assert!(echo.contains("x-api-key:<redacted>") && echo.contains("token=<redacted>"), "{echo}");
+    // And one that matches: the caller's access key id is logged, never its secret.
+    let mut req =
+        client.get(gw.url(&format!("/signed?token={}", secrets[5]))).header("x-api-key", secrets[4]).build().unwrap();
+    crate::sign::sign_request(&mut req, &creds, &crate::sign::How::api());
+    assert_eq!(client.execute(req).await.unwrap().status(), 200);
+
+    // Every output the gateway wrote: stdout, stderr, and every file under its directory.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut outputs = gw.stdout_lines().join("\n");
+    // Except the first administrator's key, which the first start prints once, by design.
+    let stderr = gw.stderr_lines().into_iter().filter(|l| !l.trim_start().starts_with("AWS_SECRET_ACCESS_KEY="));
+    outputs.push_str(&stderr.collect::<Vec<_>>().join("\n"));
+    let lines = gw.stdout_lines();
+    assert!(lines.len() >= 4, "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains(&format!("\"apiKeyId\":\"{key_id}\""))), "the key's id is logged");
+    assert!(lines.iter().any(|l| l.contains("\"accessKey\":\"AKIA")), "an access key id is logged");
+    let mut files = vec![gw.dir.path().to_owned()];
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else if !p.extension().is_some_and(|e| e == "db" || e == "db-wal" || e == "db-shm") {
+            outputs.push_str(&String::from_utf8_lossy(&std::fs::read(&p).unwrap()));
+        }
+    }
+    let logs = gw.dir.path().join("data").join("logs");
+    assert!(segments(&logs).iter().any(|f| std::fs::metadata(f).unwrap().len() > 0), "the file log was written");
+    for s in secrets.iter().chain([&key_value.as_str(), &creds.secret.as_str()]) {
+        assert!(!outputs.contains(s), "`{s}` reached a log output");
+    }
+}

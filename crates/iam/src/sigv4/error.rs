@@ -154,28 +154,50 @@ pub enum MissingPart {
 }
 
 /// Hides the value of `x-amz-security-token` (header line) and `X-Amz-Security-Token` (query).
-fn redact_token(canonical: &str) -> String {
+/// Header values shown in the debug echo; every other value is `<redacted>`.
+const SHOWN_HEADERS: &[&str] =
+    &["host", "content-type", "content-length", "content-md5", "x-amz-date", "x-amz-content-sha256", "x-amz-target"];
+
+/// Query values shown in the debug echo (the presigned-URL fields, less the signature).
+const SHOWN_QUERY: &[&str] =
+    &["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders"];
+
+/// The canonical request with values removed by allowlist: the echo also becomes
+/// `$context.error.message` in access logs, and a signed header or query parameter may be a
+/// credential (an API key, a cookie, a session token). Names, order and the allowed values
+/// still show what was signed.
+fn redact_values(canonical: &str) -> String {
     let mut out = String::with_capacity(canonical.len());
+    let mut in_headers = false;
     for (i, line) in canonical.split('\n').enumerate() {
         if i > 0 {
             out.push('\n');
         }
-        if line.starts_with("x-amz-security-token:") {
-            out.push_str("x-amz-security-token:<redacted>");
-        } else if i == 2 {
-            let pairs: Vec<String> = line
-                .split('&')
-                .map(|p| {
-                    if p.starts_with("X-Amz-Security-Token=") {
-                        "X-Amz-Security-Token=<redacted>".into()
-                    } else {
-                        p.to_owned()
-                    }
-                })
-                .collect();
-            out.push_str(&pairs.join("&"));
-        } else {
-            out.push_str(line);
+        match i {
+            0 | 1 => out.push_str(line),
+            2 => {
+                let pairs: Vec<String> = line
+                    .split('&')
+                    .filter(|p| !p.is_empty())
+                    .map(|p| match p.split_once('=') {
+                        Some((k, _)) if !SHOWN_QUERY.contains(&k) => format!("{k}=<redacted>"),
+                        _ => p.to_owned(),
+                    })
+                    .collect();
+                out.push_str(&pairs.join("&"));
+                in_headers = true;
+            }
+            _ if in_headers && line.is_empty() => {
+                in_headers = false;
+            }
+            _ if in_headers => match line.split_once(':') {
+                Some((name, _)) if !SHOWN_HEADERS.contains(&name) => {
+                    out.push_str(name);
+                    out.push_str(":<redacted>");
+                }
+                _ => out.push_str(line),
+            },
+            _ => out.push_str(line),
         }
     }
     out
@@ -225,7 +247,7 @@ impl SigV4Error {
         match self {
             Self::Mismatch { canonical_request, string_to_sign } => format!(
                 "{self}\n\nThe Canonical String for this request should have been\n'{}'\n\nThe String-to-Sign should have been\n'{string_to_sign}'\n",
-                redact_token(canonical_request)
+                redact_values(canonical_request)
             ),
             _ => self.to_string(),
         }

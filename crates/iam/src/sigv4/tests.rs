@@ -373,7 +373,20 @@ fn the_debug_echo_carries_the_canonical_forms_only_on_request() {
     };
     assert!(!format!("{with_token:?}").contains("SECRET"), "Debug hides the canonical request");
     let echo = with_token.debug_message();
-    assert!(!echo.contains("SECRET") && echo.contains("a=1&X-Amz-Security-Token=<redacted>"), "{echo}");
+    assert!(!echo.contains("SECRET") && echo.contains("a=<redacted>&X-Amz-Security-Token=<redacted>"), "{echo}");
+    // Only allowlisted values show: other signed headers and query values may be credentials.
+    let signed = SigV4Error::Mismatch {
+        canonical_request: "GET\n/p\nX-Amz-Date=20261125T000000Z&token=K1\ncookie:s=K2\nhost:h\nx-api-key:K3\nx-amz-date:20261125T000000Z\n\ncookie;host;x-api-key;x-amz-date\nUNSIGNED".into(),
+        string_to_sign: String::new(),
+    };
+    let echo = signed.debug_message();
+    for secret in ["K1", "K2", "K3"] {
+        assert!(!echo.contains(secret), "{secret}: {echo}");
+    }
+    assert!(
+        echo.contains("X-Amz-Date=20261125T000000Z&token=<redacted>\ncookie:<redacted>\nhost:h\nx-api-key:<redacted>\nx-amz-date:20261125T000000Z\n\ncookie;host;x-api-key;x-amz-date\nUNSIGNED"),
+        "{echo}"
+    );
 }
 
 #[test]
