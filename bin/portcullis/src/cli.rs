@@ -228,6 +228,7 @@ fn url_of(base: &Url, target: &Target) -> Result<Url, String> {
 /// follow redirects: a signed request goes where it was signed for or nowhere.
 fn client(ca_file: Option<&std::path::Path>) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("portcullis-cli/", env!("CARGO_PKG_VERSION")))
         .https_only(true)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))

@@ -177,7 +177,7 @@ fn refused(e: &alarms::Refused) -> Response {
     let (status, kind) = match e {
         alarms::Refused::Invalid(_) => (StatusCode::BAD_REQUEST, "ValidationError"),
         alarms::Refused::ConfigOwned => (StatusCode::CONFLICT, "ConflictException"),
-        alarms::Refused::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable"),
+        alarms::Refused::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailableException"),
     };
     aws_error(status, kind, &refused_message(e))
 }

@@ -32,7 +32,10 @@ struct KeyRequest {
 }
 
 async fn data_key(who: Authed, State(s): State<AppState>, Json(req): Json<KeyRequest>) -> Response {
-    if !model::is_node_name(&req.node) || !model::is_node_name(&req.segment) {
+    let segment_ok = req.segment.strip_prefix("access-").is_some_and(|rest| {
+        rest.len() <= 128 && rest.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    });
+    if !model::is_node_name(&req.node) || !segment_ok {
         return aws_error(
             StatusCode::BAD_REQUEST,
             "ValidationError",

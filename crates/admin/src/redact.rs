@@ -82,7 +82,7 @@ pub(crate) fn parameters(query: Option<&str>, body: &[u8]) -> String {
 const MAX_PARAMETERS: usize = 4096;
 
 /// Names that look like credentials but hold public identifiers, kept in audit parameters.
-const PUBLIC_IDS: &[&str] = &["access_key_id", "key_id", "policy_arn", "api_key_id", "keyid"];
+const PUBLIC_IDS: &[&str] = &["access_key_id", "key_id", "policy_arn", "api_key_id", "keyid", "secret_env"];
 
 fn redact_parameters(v: &mut Value) {
     match v {

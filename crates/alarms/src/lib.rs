@@ -222,10 +222,7 @@ impl Alarms {
         e.state = next;
         e.reason = reason;
         e.updated_ms = now_ms;
-        if e.history.len() == HISTORY {
-            e.history.pop_back();
-        }
-        e.history.push_front(t.clone());
+        push(&mut e.history, t.clone());
         Some(Notification::new(a, &self.node, &t, &points))
     }
 
@@ -294,7 +291,15 @@ fn compile_stored(s: &StoredAlarm) -> Result<CompiledAlarm, Vec<(String, String)
 /// Adds or replaces an alarm; a replaced alarm keeps its state only if its rule is unchanged.
 fn install(entries: &mut HashMap<String, Entry>, alarm: CompiledAlarm, source: Source) {
     if let Some(e) = entries.get_mut(&alarm.name) {
-        if e.alarm.config != alarm.config {
+        if e.alarm.config != alarm.config && e.state != AlarmState::InsufficientData {
+            // Evaluated afresh; the change is in the history, without a notification.
+            let t = Transition {
+                time_ms: telemetry::now_ms(),
+                from: e.state.as_str(),
+                to: AlarmState::InsufficientData.as_str(),
+                reason: "definition changed".into(),
+            };
+            push(&mut e.history, t);
             e.state = AlarmState::InsufficientData;
             e.reason = "definition changed".into();
         }
@@ -311,6 +316,14 @@ fn install(entries: &mut HashMap<String, Entry>, alarm: CompiledAlarm, source: S
         history: VecDeque::new(),
     };
     entries.insert(entry.alarm.name.clone(), entry);
+}
+
+/// Adds a change to a history, newest first, keeping [`HISTORY`] of them.
+fn push(history: &mut VecDeque<Transition>, t: Transition) {
+    if history.len() == HISTORY {
+        history.pop_back();
+    }
+    history.push_front(t);
 }
 
 fn view(e: &Entry, with_history: bool) -> AlarmView {

@@ -125,12 +125,13 @@ async fn deliver(client: &reqwest::Client, hook: &model::Webhook, body: &Arc<Vec
             .body(body.as_ref().clone())
             .send()
             .await;
+        let last = attempt == ATTEMPTS;
         match sent {
             Ok(r) if r.status().is_success() => return true,
             Ok(r) => {
-                tracing::warn!(url = %hook.url, status = r.status().as_u16(), attempt, "alarm webhook refused a notification; retrying")
+                tracing::warn!(url = %hook.url, status = r.status().as_u16(), attempt, last, "alarm webhook refused a notification")
             }
-            Err(e) => tracing::warn!(url = %hook.url, error = %e, attempt, "alarm webhook unreachable; retrying"),
+            Err(e) => tracing::warn!(url = %hook.url, error = %e, attempt, last, "alarm webhook unreachable"),
         }
         if attempt < ATTEMPTS {
             tokio::time::sleep(wait).await;

@@ -214,6 +214,7 @@ impl Gateway {
             ("access_log.stdout", new.access_log.stdout != was.access_log.stdout),
             ("access_log.file", new.access_log.file != was.access_log.file),
             ("node_name", new.node_name != was.node_name),
+            ("metrics.retention", new.metrics.retention != was.metrics.retention),
             ("limits.max_connections", new.limits.max_connections != was.limits.max_connections),
             ("limits.header_read_timeout", new.limits.header_read_timeout != was.limits.header_read_timeout),
             ("shutdown.drain_timeout", new.shutdown.drain_timeout != was.shutdown.drain_timeout),

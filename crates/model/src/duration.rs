@@ -91,7 +91,7 @@ impl JsonSchema for Duration {
         schemars::json_schema!({
             "description": "A duration: `500ms`, `30s`, `5m`, `1h`, or a number of seconds.",
             "anyOf": [
-                { "type": "string", "pattern": "^[0-9]+(ms|s|m|h)?$" },
+                { "type": "string", "pattern": "^[0-9]+(ms|s|m|h|d)?$" },
                 { "type": "integer", "minimum": 0 }
             ]
         })

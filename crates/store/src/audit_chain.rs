@@ -28,30 +28,19 @@ pub const GENESIS: &str = "";
 /// followed by `access_key_id, user_agent, parameters` (ten elements), so each is covered by the
 /// hash. Filling in an empty one, or emptying all three, therefore changes the hash too.
 pub fn record_hash(prev_hash: &str, rec: &NewAuditRecord) -> String {
-    let fields = if rec.access_key_id.is_empty() && rec.user_agent.is_empty() && rec.parameters.is_empty() {
-        serde_json::json!([
-            rec.time_ms,
-            rec.actor,
-            rec.source_ip,
-            rec.action,
-            rec.target,
-            rec.outcome.as_str(),
-            rec.detail
-        ])
-    } else {
-        serde_json::json!([
-            rec.time_ms,
-            rec.actor,
-            rec.source_ip,
-            rec.action,
-            rec.target,
-            rec.outcome.as_str(),
-            rec.detail,
-            rec.access_key_id,
-            rec.user_agent,
-            rec.parameters
-        ])
-    };
+    let mut fields = vec![
+        rec.time_ms.into(),
+        rec.actor.as_str().into(),
+        rec.source_ip.as_str().into(),
+        rec.action.as_str().into(),
+        rec.target.as_str().into(),
+        rec.outcome.as_str().into(),
+        rec.detail.as_str().into(),
+    ];
+    if !(rec.access_key_id.is_empty() && rec.user_agent.is_empty() && rec.parameters.is_empty()) {
+        fields.extend([&rec.access_key_id, &rec.user_agent, &rec.parameters].map(|f| f.as_str().into()));
+    }
+    let fields = serde_json::Value::Array(fields);
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(b"\n");

@@ -61,11 +61,21 @@ impl FileSink {
         Ok(sink)
     }
 
-    /// Appends a batch of whole lines (each ending in `\n`).
+    /// Appends a batch of whole lines (each ending in `\n`). After a failed write the segment
+    /// is abandoned (its chunk counter has moved on, so nothing more may follow the partial
+    /// chunk); the next batch starts a new one.
     pub(crate) fn write_batch(&mut self, batch: &[u8]) -> io::Result<()> {
         if self.current.as_ref().is_none_or(|s| self.due(s)) {
             self.rotate()?;
         }
+        let written = self.append(batch);
+        if written.is_err() {
+            self.current = None;
+        }
+        written
+    }
+
+    fn append(&mut self, batch: &[u8]) -> io::Result<()> {
         let seg = self.current.as_mut().ok_or_else(|| io::Error::other("no open segment"))?;
         match &mut seg.sealer {
             None => seg.file.write_all(batch)?,
@@ -171,7 +181,11 @@ impl FileSink {
         for entry in entries.flatten() {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
-            let ours = name.starts_with(&prefix) && (name.ends_with(".log") || name.ends_with(ENCRYPTED_SUFFIX));
+            // `access-NODE-` then the date: node `gw` must not take node `gw-2`'s segments.
+            let dated = name.strip_prefix(&prefix).is_some_and(|rest| {
+                rest.len() > 9 && rest.as_bytes()[..8].iter().all(u8::is_ascii_digit) && rest.as_bytes()[8] == b'T'
+            });
+            let ours = dated && (name.ends_with(".log") || name.ends_with(ENCRYPTED_SUFFIX));
             if !ours || Some(path.as_path()) == self.current_path() {
                 continue;
             }
@@ -327,7 +341,7 @@ mod tests {
     fn expired_segments_of_this_node_are_deleted_at_start() {
         let dir = tempfile::tempdir().unwrap();
         let old = dir.path().join("access-n1-20200101T000000Z-1.log");
-        let other = dir.path().join("access-n2-20200101T000000Z-1.log");
+        let other = dir.path().join("access-n1-x-20200101T000000Z-1.log");
         let unrelated = dir.path().join("notes.txt");
         for p in [&old, &other, &unrelated] {
             fs::write(p, b"x\n").unwrap();

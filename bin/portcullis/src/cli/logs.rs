@@ -31,7 +31,8 @@ pub(crate) enum LogsCommand {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
-    /// Print the last lines; with --follow, keep printing what the newest segment gains.
+    /// Print the last lines; with --follow, keep printing what the newest encrypted segment
+    /// gains, and the segments that follow it in the same directory.
     Tail {
         /// How many lines.
         #[arg(short = 'n', long, default_value_t = 10)]
@@ -73,7 +74,7 @@ impl LogsCommand {
             Self::Tail { paths, follow, .. } => (paths, *follow),
         };
         let files = segments(paths)?;
-        let mut reader = Reader { conn, session: None, clean: true };
+        let mut reader = Reader { conn, session: None, keys: std::collections::HashMap::new(), clean: true };
         match &self {
             Self::Cat { .. } => reader.each(&files, &mut print_line).await?,
             Self::Grep { pattern, .. } => {
@@ -97,9 +98,7 @@ impl LogsCommand {
                     return Ok(reader.clean);
                 }
                 if follow {
-                    if let Some(newest) = files.last() {
-                        reader.follow(newest).await?;
-                    }
+                    reader.follow_from(paths, files.last().cloned()).await?;
                 }
             }
         }
@@ -155,6 +154,8 @@ fn segment_order(path: &Path) -> (String, u64) {
 struct Reader<'a> {
     conn: &'a Connection,
     session: Option<Session>,
+    /// Data keys already handed out, by segment, so following one asks only once.
+    keys: std::collections::HashMap<String, Zeroizing<[u8; 32]>>,
     /// No segment was altered, cut or misnamed.
     clean: bool,
 }
@@ -201,19 +202,50 @@ impl Reader<'_> {
         }
     }
 
-    /// Keeps printing what `path` gains, after what was already read of it.
-    async fn follow(&mut self, path: &Path) -> Result<(), String> {
-        let Some(mut chunks) = self.open(path).await? else { return Ok(()) };
-        // Skip what `tail` already printed.
-        while let Ok(Chunk::Data(_)) = chunks.next_chunk() {}
+    /// Follows the newest segment of `paths` from its end, then each newer one that appears
+    /// (rotation), until interrupted.
+    async fn follow_from(&mut self, paths: &[PathBuf], newest: Option<PathBuf>) -> Result<(), String> {
+        let mut current = newest;
+        let mut skip = true;
+        loop {
+            if let Some(path) = &current {
+                if !self.follow(path, skip).await? {
+                    return Ok(());
+                }
+            }
+            skip = false;
+            // Wait for a segment newer than the one just closed.
+            let next = loop {
+                let later = segments(paths)?
+                    .into_iter()
+                    .filter(|f| f.to_string_lossy().ends_with(ENCRYPTED_SUFFIX))
+                    .find(|f| current.as_ref().is_none_or(|c| segment_order(f) > segment_order(c)));
+                if let Some(f) = later {
+                    break f;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            };
+            current = Some(next);
+        }
+    }
+
+    /// Prints what `path` gains (after what is there now, if `skip`) until it is closed; false
+    /// when the output is closed or the segment cannot be followed.
+    async fn follow(&mut self, path: &Path, skip: bool) -> Result<bool, String> {
+        let Some(mut chunks) = self.open(path).await? else { return Ok(false) };
+        if skip {
+            // Skip what `tail` already printed.
+            while let Ok(Chunk::Data(_)) = chunks.next_chunk() {}
+            chunks.rewind().map_err(|e| e.to_string())?;
+        }
         loop {
             match chunks.next_chunk() {
                 Ok(Chunk::Data(text)) => {
                     if !feed(&text, &mut print_line) {
-                        return Ok(());
+                        return Ok(false);
                     }
                 }
-                Ok(Chunk::Closed) => return Ok(()),
+                Ok(Chunk::Closed) => return Ok(true),
                 // Still being written: wait for the next whole chunk.
                 Ok(Chunk::End) | Err(SegmentError::TornTail { .. }) => {
                     chunks.rewind().map_err(|e| e.to_string())?;
@@ -221,7 +253,7 @@ impl Reader<'_> {
                 }
                 Err(e) => {
                     self.problem(path, &e);
-                    return Ok(());
+                    return Ok(false);
                 }
             }
         }
@@ -260,6 +292,9 @@ impl Reader<'_> {
 
     /// Asks the admin API for a segment's data key.
     async fn data_key(&mut self, header: &SegmentHeader) -> Result<kms::DataKey, String> {
+        if let Some(key) = self.keys.get(&header.segment) {
+            return Ok(kms::DataKey::from_derived(**key));
+        }
         if self.session.is_none() {
             self.session = Some(Session::open(self.conn)?);
         }
@@ -279,6 +314,7 @@ impl Reader<'_> {
         let b64 = answer.json().and_then(|v| v["key"].as_str().map(str::to_owned)).unwrap_or_default();
         let bytes = Zeroizing::new(base64::engine::general_purpose::STANDARD.decode(b64).unwrap_or_default());
         let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| "the admin API sent a malformed key".to_owned())?;
+        self.keys.insert(header.segment.clone(), Zeroizing::new(key));
         Ok(kms::DataKey::from_derived(key))
     }
 }

@@ -27,7 +27,7 @@ impl Cli {
         Self { endpoint: format!("https://127.0.0.1:{}", gw.admin.unwrap().port()), ca, home }
     }
 
-    fn command(&self, env: &[(&str, &str)], args: &[&str]) -> Command {
+    pub fn command(&self, env: &[(&str, &str)], args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
         cmd.args(args).env_clear();
         cmd.env("PORTCULLIS_ADMIN_URL", &self.endpoint)

@@ -279,3 +279,53 @@ async fn credentials_never_reach_a_log_line_whatever_the_format_asks() {
         assert!(!outputs.contains(s), "`{s}` reached a log output");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_follow_moves_on_across_rotations_asking_each_key_once() {
+    use std::io::BufRead as _;
+    let gw = Gw::start(CONFIG);
+    let logs = gw.dir.path().join("data").join("logs");
+    let admin = gw.admin_key.clone().unwrap();
+    let cli = Cli::new(&gw);
+    let mut child = cli
+        .command(&env_of(&admin), &["logs", "tail", "-n", "0", "-f", logs.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<String>>> = std::sync::Arc::default();
+    let sink = seen.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let client = gw.client();
+    let mut ids = Vec::new();
+    // About 600 bytes a line: 300 lines fill more than two 64 KiB segments.
+    for _ in 0..300 {
+        ids.push(hello(&client, &gw).await);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = seen.lock().unwrap().clone();
+        if ids.iter().all(|i| got.iter().any(|l| l.contains(i.as_str()))) {
+            assert_eq!(got.len(), ids.len(), "each line once");
+            break;
+        }
+        assert!(Instant::now() < deadline, "tail -f showed {} of {} lines", got.len(), ids.len());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let files = segments(&logs);
+    assert!(files.len() >= 3, "rotated: {files:?}");
+    let (_, records) = gw.admin_json(Method::GET, "/audit?action=logs.DecryptDataKey&limit=1000", None).await;
+    let targets: Vec<&str> =
+        records["records"].as_array().unwrap().iter().map(|r| r["target"].as_str().unwrap()).collect();
+    let unique: HashSet<&&str> = targets.iter().collect();
+    assert_eq!(unique.len(), targets.len(), "one key request per segment: {targets:?}");
+    assert!(targets.len() >= files.len() - 1, "{targets:?}");
+}
