@@ -426,6 +426,12 @@ fn check_log_files(c: &Config, issues: &mut Vec<Issue>) {
             ));
         }
     }
+    if c.access_log.enabled && !c.access_log.stdout && c.access_log.file.is_none() {
+        issues.push((
+            "access_log.stdout".into(),
+            "is false and there is no access_log.file: lines would go nowhere (set access_log.enabled: false)".into(),
+        ));
+    }
     let Some(f) = &c.access_log.file else { return };
     let mut bad = |field: &str, m: &str| issues.push((format!("access_log.file.{field}"), m.to_owned()));
     if f.max_segment_bytes < 64 * 1024 {

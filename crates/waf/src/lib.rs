@@ -2,12 +2,29 @@
 //! fields they inspect, text transformations and labels) evaluated over a borrowed view of the
 //! request. Pure: no I/O, no clock, no store.
 //!
-//! This first part holds the text transformations: [`Transformation`] names one AWS WAF
-//! `TextTransformation` type, [`Transformation::apply`] runs it over raw request bytes and
-//! [`apply_all`] runs a statement's list in order. Their behaviour follows the ModSecurity v3
-//! `t:` functions that AWS WAF's types map onto; where the AWS documentation says something
-//! different, the AWS behaviour wins and the variant's doc says so.
+//! * [`Transformation`] names one AWS WAF `TextTransformation` type, [`Transformation::apply`]
+//!   runs it over raw request bytes and [`apply_all`] runs a statement's list in order. Their
+//!   behaviour follows the ModSecurity v3 `t:` functions that AWS WAF's types map onto; where
+//!   the AWS documentation says something different, the AWS behaviour wins and the variant's
+//!   doc says so.
+//! * [`WebAcl::evaluate`] runs a web ACL's [`Rule`]s over a [`RequestView`] and returns a
+//!   [`Verdict`]. Each rule holds a [`Statement`] that inspects a [`FieldToMatch`].
+//! * [`WebAclConfig`] is the ACL as written in the configuration; [`compile`] checks it and
+//!   builds the [`WebAcl`], reporting every problem with its path.
 
+mod acl;
+mod config;
+mod eval;
+mod field;
+mod request;
+mod statement;
+#[cfg(test)]
+mod testutil;
 mod transform;
 
+pub use acl::{AclError, Action, CustomResponse, DefaultAction, Matched, Outcome, Rule, Verdict, WebAcl};
+pub use config::{compile, WebAclConfig};
+pub use field::{FieldToMatch, InvalidFallback, MatchScope, Oversize};
+pub use request::RequestView;
+pub use statement::{Comparison, Fallback, ForwardedIp, ForwardedPosition, LabelScope, Positional, Statement};
 pub use transform::{apply_all, Transformation};

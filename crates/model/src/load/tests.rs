@@ -471,3 +471,30 @@ apis:
     );
     Ok(())
 }
+
+#[test]
+fn access_log_files_node_name_and_alarms_are_checked_with_their_lines() {
+    let text = format!(
+        "node_name: .hidden\naccess_log:\n  file:\n    max_segment_bytes: 100\n    retain: 10s\nmetrics:\n  retention: 30s\nalarms:\n  - name: a\n    metric: 5xx\n    period: 15s\n    comparison: GreaterThanThreshold\n    threshold: 1\n  - name: a\n    template: throttling\n    evaluation_periods: 2\n    datapoints_to_alarm: 3\n    dimensions: {{key: k1, api: pets}}\n{GOOD}"
+    );
+    let found = errors(&text);
+    for expected in [
+        "x.yaml:1:1: node_name: must be 1 to 64 letters",
+        "x.yaml:4:5: access_log.file.max_segment_bytes: must be at least 65536",
+        "x.yaml:5:5: access_log.file.retain: must be at least 1m",
+        "x.yaml:7:3: metrics.retention: must be at least 1m",
+        "x.yaml:10:5: alarms[0].metric: unknown metric `5xx`; one of Count, 4XXError, 5XXError",
+        "alarms[0].period: must be a multiple of 10s",
+        "x.yaml:14:5: alarms[1].name: alarm name `a` is already used by alarms[0]",
+        "alarms[1].datapoints_to_alarm: must be between 1 and evaluation_periods (2)",
+        "alarms[1].dimensions: `key` cannot be combined with api, stage or route",
+    ] {
+        assert!(found.iter().any(|e| e.contains(expected)), "{expected}\n{found:#?}");
+    }
+    let nowhere = format!("access_log:\n  stdout: false\n{GOOD}");
+    assert_eq!(
+        errors(&nowhere),
+        vec!["x.yaml:2:3: access_log.stdout: is false and there is no access_log.file: lines would go nowhere (set access_log.enabled: false)"]
+    );
+    assert_eq!(errors(&format!("access_log:\n  file:\n    retain: 7d\n{GOOD}")), Vec::<String>::new());
+}

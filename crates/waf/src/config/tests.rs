@@ -1,0 +1,166 @@
+// Tests may unwrap: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::IpAddr;
+
+use super::{compile, WebAclConfig};
+use crate::testutil::view;
+use crate::{CustomResponse, Outcome};
+
+fn parse(yaml: &str) -> WebAclConfig {
+    serde_yaml_ng::from_str(yaml).unwrap()
+}
+
+fn issues(yaml: &str) -> Vec<(String, String)> {
+    let mut issues = Vec::new();
+    assert!(compile(&parse(yaml), "web_acls[0]", &mut issues).is_none(), "compiled: {yaml}");
+    issues
+}
+
+#[track_caller]
+fn has(issues: &[(String, String)], path: &str, text: &str) {
+    assert!(issues.iter().any(|(p, m)| p == path && m.contains(text)), "no ({path}, …{text}…) in {issues:#?}");
+}
+
+const EXAMPLE: &str = r#"
+name: main
+default_action: allow
+custom_response_bodies: {denied: {content_type: application/json, content: '{"message":"denied"}'}}
+rules:
+  - name: admin-by-ip
+    priority: 2
+    action: {block: {custom_response: {status: 403, body: denied, headers: {x-why: admin}}}}
+    statement:
+      and:
+        - byte_match: {field: uri_path, position: starts_with, search: /admin}
+        - not: {ip_set: {cidrs: [10.0.0.0/8, "2001:db8::/32"]}}
+  - name: block-bad-agent
+    priority: 1
+    action: {count: {insert_headers: {suspect: "1"}}}
+    labels: [bad-agent]
+    statement:
+      byte_match: {field: {single_header: User-Agent}, position: contains, search: sqlmap, transforms: [LOWERCASE]}
+  - name: by-label
+    priority: 3
+    action: block
+    statement: {label_match: {scope: label, key: bad-agent}}
+  - name: json
+    priority: 4
+    action: block
+    statement:
+      or:
+        - regex_match: {field: {json_body: {paths: [/cmd], scope: value, invalid_fallback: no_match}}, regex: '(?i)rm\s+-rf'}
+        - size_constraint: {field: {body: {oversize: match}}, op: gt, size: 8192}
+"#;
+
+#[test]
+fn example_compiles_and_evaluates() {
+    let mut problems = Vec::new();
+    let acl = compile(&parse(EXAMPLE), "web_acls[0]", &mut problems).unwrap();
+    assert!(problems.is_empty());
+    assert_eq!(acl.rules().iter().map(|r| r.priority).collect::<Vec<_>>(), [1, 2, 3, 4]);
+
+    let mut v = view(b"", &[]);
+    v.path = b"/admin/users";
+    v.client_ip = IpAddr::from([192, 0, 2, 1]);
+    let verdict = acl.evaluate(&v);
+    let denied = CustomResponse {
+        status: 403,
+        body: Some(("application/json".into(), br#"{"message":"denied"}"#.to_vec())),
+        headers: vec![("x-why".into(), "admin".into())],
+    };
+    assert_eq!(verdict.outcome, Outcome::Block(Some(&denied)));
+    v.client_ip = IpAddr::from([10, 0, 0, 1]);
+    assert_eq!(acl.evaluate(&v).outcome, Outcome::Allow);
+
+    let ua = view(b"", &[("user-agent", b"SQLMAP")]);
+    let verdict = acl.evaluate(&ua);
+    assert_eq!(verdict.terminating_rule, Some("by-label"));
+    assert_eq!(verdict.labels, ["portcullis:webacl:main:bad-agent"]);
+
+    let mut body = view(b"", &[]);
+    body.body = Some(br#"{"cmd":"RM  -RF /"}"#);
+    assert_eq!(acl.evaluate(&body).terminating_rule, Some("json"));
+    body.body = Some(b"short");
+    body.body_truncated = true;
+    assert_eq!(acl.evaluate(&body).terminating_rule, Some("json"));
+}
+
+#[test]
+fn every_problem_is_reported_with_its_path() {
+    let found = issues(
+        r#"
+name: "bad name"
+default_action: count
+custom_response_bodies: {b: {content_type: text/xml, content: x}}
+rules:
+  - name: r0
+    priority: 1
+    action: {block: {custom_response: {status: 700, body: nope, headers: {content-type: x}}}}
+    labels: [webacl:x, "a:b:c:d:e:f:g", "bad label"]
+    statement:
+      and:
+        - byte_match: {field: uri_path, position: contains_word, search: "a-b", transforms: [URL_DECODE, NOPE, CMD_LINE_WIN]}
+        - regex_match: {field: query_string, regex: "(unclosed"}
+  - name: r0
+    priority: 1
+    action: block
+    statement:
+      or:
+        - ip_set: {cidrs: [10.0.0.0/33, 1.2.3.4, nonsense]}
+  - name: r2
+    priority: 2
+    action: block
+    statement:
+      not: {label_match: {scope: namespace, key: "awswaf:x:"}}
+  - name: r3
+    priority: 3
+    action: block
+    statement: {regex_pattern_set: {field: {json_body: {paths: [cmd]}}, regexes: ["a{99999999}"]}}
+"#,
+    );
+    let r = "web_acls[0].rules";
+    has(&found, "web_acls[0].name", "must be");
+    has(&found, "web_acls[0].default_action", "allow or block");
+    has(&found, "web_acls[0].custom_response_bodies.b.content_type", "text/xml");
+    has(&found, &format!("{r}[0].action.block.custom_response.status"), "200-599");
+    has(&found, &format!("{r}[0].action.block.custom_response.body"), "nope");
+    has(&found, &format!("{r}[0].action.block.custom_response.headers.content-type"), "not allowed");
+    has(&found, &format!("{r}[0].labels[0]"), "reserved word \"webacl\"");
+    has(&found, &format!("{r}[0].labels[1]"), "namespaces");
+    has(&found, &format!("{r}[0].labels[2]"), "A-Z");
+    has(&found, &format!("{r}[0].statement.and[0].byte_match.search"), "contains_word");
+    has(&found, &format!("{r}[0].statement.and[0].byte_match.transforms[1]"), "known: URL_DECODE");
+    has(&found, &format!("{r}[0].statement.and[0].byte_match.transforms[2]"), "does not support");
+    has(&found, &format!("{r}[0].statement.and[1].regex_match.regex"), "invalid regex");
+    has(&found, &format!("{r}[1].name"), "already used by rules[0]");
+    has(&found, &format!("{r}[1].priority"), "already used by rules[0]");
+    has(&found, &format!("{r}[1].statement.or"), "at least 2");
+    has(&found, &format!("{r}[1].statement.or[0].ip_set.cidrs[0]"), "not a CIDR");
+    has(&found, &format!("{r}[1].statement.or[0].ip_set.cidrs[2]"), "not a CIDR");
+    has(&found, &format!("{r}[3].statement.regex_pattern_set.field.json_body.paths[0]"), "JSON Pointer");
+    has(&found, &format!("{r}[3].statement.regex_pattern_set.regexes[0]"), "invalid regex");
+    assert!(!found.iter().any(|(p, _)| p.contains("cidrs[1]") || p.starts_with(&format!("{r}[2]"))), "{found:#?}");
+    assert_eq!(found.len(), 20, "{found:#?}");
+}
+
+#[test]
+fn nesting_is_limited() {
+    let mut stmt = "byte_match: {field: method, position: exactly, search: GET}".to_owned();
+    for _ in 0..10 {
+        stmt = format!("not: {{{stmt}}}");
+    }
+    let found = issues(&format!(
+        "name: a\ndefault_action: block\nrules:\n  - {{name: r, priority: 1, action: block, statement: {{{stmt}}}}}\n"
+    ));
+    let deep = format!("web_acls[0].rules[0].statement{}", ".not".repeat(10));
+    has(&found, &deep, "nested more than 10");
+}
+
+#[test]
+fn unknown_fields_are_refused() {
+    let bad = "name: a\ndefault_action: allow\nrules: []\nextra: 1\n";
+    assert!(serde_yaml_ng::from_str::<WebAclConfig>(bad).is_err());
+    let bad = "name: a\ndefault_action: allow\nrules:\n  - {name: r, priority: 1, action: block, statement: {byte_match: {field: method, position: exactly, search: x, typo: 1}}}\n";
+    assert!(serde_yaml_ng::from_str::<WebAclConfig>(bad).is_err());
+}
