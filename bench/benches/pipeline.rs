@@ -25,7 +25,8 @@ use http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
 use telemetry::Metrics;
 
-/// The same mock route three times: open, with IAM, and with an API key in a usage plan;
+/// The same mock route open, with IAM, with an API key in a usage plan, behind a custom
+/// authorizer, and behind a web ACL of five typical rules;
 /// everything that would write to stdout or poll files is off. No limit is ever reached.
 const CONFIG: &str = r#"
 listen: 127.0.0.1:0
@@ -84,6 +85,48 @@ apis:
       - name: tokens
         type: TOKEN
         url: http://AUTHORIZER/authorize
+  - name: guarded
+    base_path: /guarded
+    web_acl: main
+    routes:
+      - route: GET /hello
+        integration:
+          type: mock
+          status: 200
+          headers:
+            content-type: application/json
+          body: '{"message": "Hello from Portcullis"}'
+web_acls:
+  - name: main
+    default_action: allow
+    rules:
+      - name: scanners
+        priority: 1
+        action: block
+        statement:
+          byte_match: {field: {single_header: user-agent}, position: contains, search: sqlmap, transforms: [LOWERCASE]}
+      - name: union-select
+        priority: 2
+        action: block
+        statement:
+          byte_match: {field: all_query_arguments, position: contains, search: union select, transforms: [URL_DECODE, LOWERCASE, COMPRESS_WHITE_SPACE]}
+      - name: traversal
+        priority: 3
+        action: block
+        statement:
+          byte_match: {field: uri_path, position: contains, search: '../', transforms: [URL_DECODE_UNI]}
+      - name: script-in-headers
+        priority: 4
+        action: block
+        statement:
+          regex_match: {field: headers, regex: '(?i)<script', transforms: [URL_DECODE, HTML_ENTITY_DECODE]}
+      - name: internal-only
+        priority: 5
+        action: block
+        statement:
+          and:
+            - byte_match: {field: uri_path, position: starts_with, search: /guarded/internal}
+            - not: {ip_set: {cidrs: [10.0.0.0/8, 127.0.0.0/8]}}
 "#;
 
 const HOST: &str = "localhost:8443";
@@ -154,8 +197,9 @@ fn pipeline(c: &mut Criterion) {
     };
 
     let mut g = c.benchmark_group("handle_without_body");
-    let cases: [(&str, &str, Caller, StatusCode); 5] = [
+    let cases: [(&str, &str, Caller, StatusCode); 6] = [
         ("mock_200", "/hello", Caller::Anonymous, StatusCode::OK),
+        ("waf_5_rules_200", "/guarded/hello?id=42&q=shoes", Caller::Anonymous, StatusCode::OK),
         ("iam_get_200", "/secure", Caller::Signed, StatusCode::OK),
         ("api_key_plan_200", "/keyed", Caller::ApiKey, StatusCode::OK),
         ("authorizer_cached_200", "/authorized", Caller::Token, StatusCode::OK),

@@ -18,8 +18,8 @@ use reqwest::Url;
 use serde_json::Value;
 
 pub(crate) use commands::{
-    AdminCommand, AuditCommand, Call, CertsCommand, IamCommand, KeysCommand, KmsCommand, PlansCommand, StsCommand,
-    UsageArgs,
+    AdminCommand, AlarmsCommand, AuditCommand, Call, CertsCommand, IamCommand, KeysCommand, KmsCommand,
+    MetricsQueryArgs, PlansCommand, StsCommand, UsageArgs,
 };
 use commands::{Shows, Target};
 pub(crate) use logs::LogsCommand;

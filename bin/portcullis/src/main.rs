@@ -109,6 +109,21 @@ enum Command {
         #[command(subcommand)]
         command: cli::AuditCommand,
     },
+    /// Alarms on the metrics store: list, show (with history), create or replace, delete.
+    Alarms {
+        #[command(flatten)]
+        conn: cli::Connection,
+        #[command(subcommand)]
+        command: cli::AlarmsCommand,
+    },
+    /// Query one metric of the node's metrics store by period, as CloudWatch
+    /// GetMetricStatistics does; e.g. `portcullis metrics 5XXError --api pets --period 300`.
+    Metrics {
+        #[command(flatten)]
+        query: cli::MetricsQueryArgs,
+        #[command(flatten)]
+        conn: cli::Connection,
+    },
     /// Read access-log segments (encrypted ones with keys from the admin API, which needs
     /// `portcullis:DecryptLogs`).
     Logs {
@@ -166,6 +181,8 @@ fn main() -> ExitCode {
         Command::Certs { conn, command } => cli::main(&conn, command.call()),
         Command::Audit { conn, command } => cli::main(&conn, command.call()),
         Command::Logs { conn, command } => command.run(&conn),
+        Command::Alarms { conn, command } => cli::main(&conn, command.call()),
+        Command::Metrics { conn, query } => cli::main(&conn, query.call()),
         Command::Usage { conn, report } => cli::main(&conn, report.call()),
     }
 }

@@ -105,12 +105,27 @@ pub(crate) struct RequestCtx {
     pub(crate) usage_plan: Option<usize>,
     /// throttle: what the `RateLimit-*` headers say.
     pub(crate) rate_limit: Option<crate::metering::RateInfo>,
+    /// waf: what the API's web ACL decided.
+    pub(crate) waf: Option<Box<WafDecision>>,
     /// rescue: the gateway response sent, if any.
     pub(crate) error: Option<ResponseType>,
     /// rescue: the public message sent, when it is not the kind's default.
     pub(crate) error_message: Option<String>,
     /// respond: the status sent.
     pub(crate) status: u16,
+}
+
+/// What a web ACL decided about a request.
+#[derive(Debug)]
+pub(crate) struct WafDecision {
+    /// The ACL's name.
+    pub(crate) acl: String,
+    /// The rule that allowed or blocked; `None` for the default action.
+    pub(crate) rule: Option<String>,
+    /// Whether it was blocked.
+    pub(crate) blocked: bool,
+    /// Labels the matching rules added.
+    pub(crate) labels: Vec<String>,
 }
 
 /// What a custom authorizer said about a request, for `$context.authorizer.*`, the upstream
@@ -176,6 +191,7 @@ impl RequestCtx {
             api_key: None,
             usage_plan: None,
             rate_limit: None,
+            waf: None,
             error: None,
             error_message: None,
             status: 0,
@@ -278,6 +294,18 @@ impl TemplateVars for Vars<'_> {
             ContextVar::ClientCertNotAfter => cx.client_cert.as_ref().is_some_and(|c| put(&c.not_after)),
             ContextVar::ClientCertFingerprint => cx.client_cert.as_ref().is_some_and(|c| put(&c.fingerprint)),
             ContextVar::ClientCertSans => cx.client_cert.as_ref().is_some_and(|c| put(&c.sans.join(","))),
+            // As in API Gateway: WAF_ALLOW or WAF_BLOCK, and the ACL's ARN.
+            ContextVar::WafResponseCode => {
+                cx.waf.as_ref().is_some_and(|w| put(if w.blocked { "WAF_BLOCK" } else { "WAF_ALLOW" }))
+            }
+            ContextVar::WebAclArn => cx.waf.as_ref().is_some_and(|w| {
+                let account = &self.rt.compiled.config.iam.account_id;
+                put(&format!("arn:portcullis:waf::{account}:webacl/{}", w.acl))
+            }),
+            ContextVar::WafTerminatingRule => cx.waf.as_ref().and_then(|w| w.rule.as_deref()).is_some_and(put),
+            ContextVar::WafLabels => {
+                cx.waf.as_ref().filter(|w| !w.labels.is_empty()).is_some_and(|w| put(&w.labels.join(",")))
+            }
             _ => false,
         }
     }

@@ -37,11 +37,11 @@ pub(crate) async fn run(
     // Limits and the canonical path come first: every later phase must see the same,
     // already-checked request.
     step!(phase::normalise::check(rt, cx, req));
-    // The WAF sees every request, routed or not, before anything costly happens.
-    step!(phase::waf::check(rt, cx, req));
     // Routing finds API, stage and route; an unknown route is not refused yet, because a
     // CORS preflight must be answered even where no OPTIONS route exists.
     step!(phase::route::resolve(rt, cx, req));
+    // The API's web ACL sees its requests before anything is authorised or answered.
+    step!(phase::waf::check(rt, cx, req).await);
     // Preflights carry no credentials, so they are answered before authorisation.
     step!(phase::cors::preflight(rt, cx, req));
     step!(phase::route::require(rt, cx, req));

@@ -47,7 +47,7 @@ pub struct AlarmConfig {
     #[serde(default)]
     pub template: Option<AlarmTemplate>,
     /// `Count`, `4XXError`, `5XXError`, `Latency`, `IntegrationLatency`, `Throttled`,
-    /// `QuotaExceeded`, `AuthFailures` or `CertificatesExpiringSoon`.
+    /// `QuotaExceeded`, `AuthFailures`, `WafBlocked` or `CertificatesExpiringSoon`.
     #[serde(default)]
     pub metric: Option<String>,
     /// Which series: any of `api`, `stage`, `route`; or `key` (an API key id) alone.
@@ -118,6 +118,8 @@ pub enum AlarmTemplate {
     AuthFailuresSpike,
     /// Requests refused by a throttle: at least 100 in a minute.
     Throttling,
+    /// Requests blocked by a web ACL: at least 100 in a minute.
+    WafBlocks,
     /// 5xx answers: at least 5% of requests over a minute, two minutes of three.
     ServerErrors,
     /// A certificate in service expires within 14 days.
@@ -151,6 +153,7 @@ impl AlarmTemplate {
         match self {
             Self::AuthFailuresSpike => d,
             Self::Throttling => Defaults { metric: "Throttled", threshold: 100.0, ..d },
+            Self::WafBlocks => Defaults { metric: "WafBlocked", threshold: 100.0, ..d },
             Self::ServerErrors => Defaults {
                 metric: "5XXError",
                 statistic: "Average",

@@ -36,6 +36,8 @@ pub struct Compiled {
     pub access_log: Option<Template>,
     /// The alarms of the config (the admin API's are in the store).
     pub alarms: Vec<crate::alarms::CompiledAlarm>,
+    /// The web ACLs, in config order; APIs refer to them by index.
+    pub web_acls: Vec<std::sync::Arc<waf::WebAcl>>,
     /// Body of every gateway response without an override.
     pub default_response_body: Template,
     /// Body of `ACCESS_DENIED` without an override: AWS spells its key `Message`.
@@ -88,6 +90,8 @@ pub struct CompiledApi {
     pub route_labels: Vec<std::sync::Arc<str>>,
     /// The API's name as shared text.
     pub label: std::sync::Arc<str>,
+    /// The index of its web ACL in [`Compiled::web_acls`].
+    pub web_acl: Option<usize>,
 }
 
 /// How a route authenticates its callers.
@@ -196,6 +200,7 @@ impl Compiled {
             issues.push(("metrics.retention".into(), "must be at least 1m".into()));
         }
         let alarms = crate::alarms::compile_alarms(&config.alarms, &mut issues);
+        let web_acls = compile_web_acls(&config, &mut issues);
         let principal_header = check_iam(&config, &mut issues);
         let hsts = domains::check_domains(&config, &mut issues);
         let access_log = if config.access_log.enabled {
@@ -210,7 +215,8 @@ impl Compiled {
             if let Some(j) = config.apis[..i].iter().position(|a| a.name == api.name) {
                 issues.push((join_key(&path, "name"), format!("API name `{}` is already used by apis[{j}]", api.name)));
             }
-            if let Some(c) = compile_api(api, &config.iam, &path, &mut issues) {
+            if let Some(mut c) = compile_api(api, &config.iam, &path, &mut issues) {
+                c.web_acl = web_acl_of(api, &web_acls, &path, &mut issues);
                 apis.push(c);
             }
         }
@@ -230,6 +236,7 @@ impl Compiled {
             apis,
             access_log,
             alarms,
+            web_acls: web_acls.into_iter().map(|(_, acl)| std::sync::Arc::new(acl)).collect(),
             default_response_body,
             access_denied_body,
             principal_header,
@@ -450,6 +457,49 @@ pub fn is_node_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && !name.starts_with('.')
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Checks every web ACL; the names come with them for `apis[].web_acl`.
+fn compile_web_acls(c: &Config, issues: &mut Vec<Issue>) -> Vec<(String, waf::WebAcl)> {
+    let mut out: Vec<(String, waf::WebAcl)> = Vec::new();
+    for (i, value) in c.web_acls.iter().enumerate() {
+        let at = join_index("web_acls", i);
+        let cfg: waf::WebAclConfig = match serde_path_to_error::deserialize(value) {
+            Ok(cfg) => cfg,
+            Err(e) => {
+                let inner = e.path().to_string();
+                let field = if inner == "." { at.clone() } else { format!("{at}.{inner}") };
+                issues.push((field, e.into_inner().to_string()));
+                continue;
+            }
+        };
+        if out.iter().any(|(n, _)| *n == cfg.name) {
+            issues.push((join_key(&at, "name"), format!("web ACL name `{}` is already used", cfg.name)));
+        }
+        if let Some(acl) = waf::compile(&cfg, &at, issues) {
+            out.push((cfg.name.clone(), acl));
+        }
+    }
+    out
+}
+
+/// The index of the web ACL an API names.
+fn web_acl_of(
+    api: &crate::ApiConfig,
+    acls: &[(String, waf::WebAcl)],
+    at: &str,
+    issues: &mut Vec<Issue>,
+) -> Option<usize> {
+    let name = api.web_acl.as_deref()?;
+    let found = acls.iter().position(|(n, _)| n == name);
+    if found.is_none() {
+        let known: Vec<&str> = acls.iter().map(|(n, _)| n.as_str()).collect();
+        issues.push((
+            join_key(at, "web_acl"),
+            format!("no web ACL named `{name}` in web_acls (known: {})", known.join(", ")),
+        ));
+    }
+    found
 }
 
 fn compile_access_log(text: &str, issues: &mut Vec<Issue>) -> Option<Template> {

@@ -86,6 +86,10 @@ pub struct Config {
     /// Alarms on those metrics; more can be added through the admin API.
     #[serde(default)]
     pub alarms: Vec<crate::alarms::AlarmConfig>,
+    /// Web ACLs (AWS WAF's rule model) that APIs name in `web_acl` (see docs/waf.md).
+    #[serde(default)]
+    #[schemars(with = "Vec<serde_json::Value>")]
+    pub web_acls: Vec<serde_json::Value>,
     /// Hot reload of this file and of certificate files.
     #[serde(default)]
     pub reload: ReloadConfig,
@@ -299,6 +303,10 @@ pub struct ApiConfig {
     /// Custom authorizers that routes of this API may use (`auth: custom`).
     #[serde(default)]
     pub authorizers: Vec<crate::authorizer::AuthorizerConfig>,
+    /// The web ACL (by name, from `web_acls`) that inspects every request routed to this API,
+    /// before authorisation.
+    #[serde(default)]
+    pub web_acl: Option<String>,
 }
 
 /// Where an API's keys come from.

@@ -120,6 +120,13 @@ struct AlarmLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WafLabels {
+    web_acl: String,
+    rule: String,
+    action: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AlarmLabel {
     alarm: String,
 }
@@ -147,6 +154,7 @@ pub struct Metrics {
     alarm_transitions: Family<AlarmLabels, Counter>,
     alarm_state: Family<AlarmLabel, Gauge>,
     alarm_notifications: Family<ResultLabel, Counter>,
+    waf: Family<WafLabels, Counter>,
     series: Arc<SeriesStore>,
 }
 
@@ -180,6 +188,7 @@ impl Metrics {
             alarm_transitions: Family::default(),
             alarm_state: Family::default(),
             alarm_notifications: Family::default(),
+            waf: Family::default(),
             series: Arc::new(SeriesStore::new(retention, now_ms())),
             registry: Registry::default(),
         };
@@ -241,6 +250,11 @@ impl Metrics {
             "alarm_notifications",
             "Alarm webhook notifications, by result (delivered, failed after every retry)",
             m.alarm_notifications.clone(),
+        );
+        registry.register(
+            "waf_requests",
+            "Requests a web ACL decided, by ACL, rule (`-`: the default action) and action (allow, block, count)",
+            m.waf.clone(),
         );
         Self { registry, ..m }
     }
@@ -312,6 +326,12 @@ impl Metrics {
             _ => 2,
         };
         self.alarm_state.get_or_create(&AlarmLabel { alarm: alarm.to_owned() }).set(code);
+    }
+
+    /// Counts a web ACL's decision: `rule` is the terminating (or counting) rule, `-` for the
+    /// default action; `action` is `allow`, `block` or `count`.
+    pub fn waf(&self, web_acl: &str, rule: &str, action: &'static str) {
+        self.waf.get_or_create(&WafLabels { web_acl: web_acl.to_owned(), rule: rule.to_owned(), action }).inc();
     }
 
     /// Counts an alarm notification (`delivered` or `failed`).

@@ -12,9 +12,9 @@
 //! - A live cell: 6 counters and two histograms of 432 `u32` bins (latency, integration
 //!   latency), about 3.7 KiB, plus its names. Key cells and route cells of retired configs
 //!   are dropped once nothing holds them and their history has expired.
-//! - A closed window: 152 bytes, plus 8 bytes per non-zero histogram bin (one allocation
+//! - A closed window: 160 bytes, plus 8 bytes per non-zero histogram bin (one allocation
 //!   per histogram). A window has at most one non-zero bin per request and at most 432 per histogram, so
-//!   the worst case is 152 + 2 × 432 × 8 ≈ 7.1 KiB per window per cell, or about 61 MiB per
+//!   the worst case is 160 + 2 × 432 × 8 ≈ 7.1 KiB per window per cell, or about 61 MiB per
 //!   cell for 24 h of non-stop, widely spread traffic (8,640 windows). Latencies in one
 //!   window usually fill a few dozen bins: under 1 KiB per window. A window without requests
 //!   is not stored.
@@ -58,6 +58,8 @@ pub struct Sample {
     pub quota_exceeded: bool,
     /// Authorization refused the request.
     pub auth_failure: bool,
+    /// The API's web ACL blocked the request.
+    pub waf_blocked: bool,
 }
 
 /// The two kinds of request series.

@@ -171,6 +171,12 @@ impl WebAcl {
         &self.rules
     }
 
+    /// Whether any rule inspects the body, so the gateway reads its first bytes only for ACLs
+    /// that need them.
+    pub fn inspects_body(&self) -> bool {
+        self.rules.iter().any(|r| r.statement.inspects_body())
+    }
+
     /// Evaluates the rules over `view` by ascending priority until one allows or blocks;
     /// otherwise the default action applies.
     pub fn evaluate(&self, view: &crate::RequestView<'_>) -> Verdict<'_> {

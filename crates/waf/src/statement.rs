@@ -75,6 +75,23 @@ pub enum Statement {
     Not(Box<Self>),
 }
 
+impl Statement {
+    /// Whether this statement, or one inside it, reads the body.
+    pub fn inspects_body(&self) -> bool {
+        match self {
+            Self::ByteMatch { field, .. }
+            | Self::RegexMatch { field, .. }
+            | Self::RegexPatternSet { field, .. }
+            | Self::SizeConstraint { field, .. } => {
+                matches!(field, FieldToMatch::Body { .. } | FieldToMatch::JsonBody { .. })
+            }
+            Self::IpSet { .. } | Self::LabelMatch { .. } => false,
+            Self::And(all) | Self::Or(all) => all.iter().any(Self::inspects_body),
+            Self::Not(one) => one.inspects_body(),
+        }
+    }
+}
+
 /// Where a byte match's search string must be (AWS `PositionalConstraint`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

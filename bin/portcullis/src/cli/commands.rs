@@ -639,6 +639,88 @@ pub(crate) enum CertsCommand {
     Delete { name: String },
 }
 
+/// Alarms on the metrics store: list, show with history, create or replace, delete.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum AlarmsCommand {
+    /// List every alarm (config and admin API) with its state.
+    List,
+    /// Show an alarm with its definition and its last state changes.
+    Get { name: String },
+    /// Create or replace an admin-API alarm from a JSON definition file (`-` for standard
+    /// input), e.g. `{"template": "server_errors", "dimensions": {"api": "pets"}}`.
+    Put {
+        name: String,
+        /// The definition, as in the config's `alarms[]` entries (without `name`).
+        #[arg(long, value_name = "FILE")]
+        definition: PathBuf,
+    },
+    /// Delete an admin-API alarm.
+    Delete { name: String },
+}
+
+impl AlarmsCommand {
+    /// The table for alarms.
+    pub(crate) fn call(self) -> Result<Call, String> {
+        Ok(match self {
+            Self::List => to(Method::GET, &["alarms"], None),
+            Self::Get { name } => to(Method::GET, &["alarms", &name], None),
+            Self::Put { name, definition } => to(Method::PUT, &["alarms", &name], Some(document(&definition)?)),
+            Self::Delete { name } => to(Method::DELETE, &["alarms", &name], None),
+        })
+    }
+}
+
+/// One metric from this node's metrics store, by period (`GET /metrics/query`).
+#[derive(Debug, clap::Args)]
+pub(crate) struct MetricsQueryArgs {
+    /// `Count`, `4XXError`, `5XXError`, `Latency`, `IntegrationLatency`, `Throttled`,
+    /// `QuotaExceeded`, `AuthFailures`, `WafBlocked` or `CertificatesExpiringSoon`.
+    metric: String,
+    /// `Sum` (default), `Average`, `Minimum`, `Maximum`, `SampleCount` or `pNN`.
+    #[arg(long)]
+    statistic: Option<String>,
+    /// Seconds per datapoint, a multiple of 10 [default: 60].
+    #[arg(long, value_name = "SECS")]
+    period: Option<u32>,
+    /// Only this API.
+    #[arg(long)]
+    api: Option<String>,
+    /// Only this stage.
+    #[arg(long)]
+    stage: Option<String>,
+    /// Only this route key, e.g. `GET /pets/{id}`.
+    #[arg(long)]
+    route: Option<String>,
+    /// Only this API key id (alone: no api, stage or route).
+    #[arg(long)]
+    key: Option<String>,
+    /// From, ms since the epoch [default: an hour before --until].
+    #[arg(long, value_name = "MS")]
+    since: Option<i64>,
+    /// Until (exclusive), ms since the epoch [default: now].
+    #[arg(long, value_name = "MS")]
+    until: Option<i64>,
+}
+
+impl MetricsQueryArgs {
+    /// `GET /metrics/query` with the arguments as its query.
+    pub(crate) fn call(self) -> Result<Call, String> {
+        let mut call = to(Method::GET, &["metrics", "query"], None);
+        if let Target::Segments(_, query) = &mut call.target {
+            query.push(("metric", self.metric));
+            query.extend(self.statistic.map(|v| ("statistic", v)));
+            query.extend(self.period.map(|v| ("period", v.to_string())));
+            query.extend(self.api.map(|v| ("api", v)));
+            query.extend(self.stage.map(|v| ("stage", v)));
+            query.extend(self.route.map(|v| ("route", v)));
+            query.extend(self.key.map(|v| ("key", v)));
+            query.extend(self.since.map(|v| ("from_ms", v.to_string())));
+            query.extend(self.until.map(|v| ("to_ms", v.to_string())));
+        }
+        Ok(call)
+    }
+}
+
 impl CertsCommand {
     /// The table for certificates.
     pub(crate) fn call(self) -> Result<Call, String> {

@@ -238,6 +238,24 @@ async fn alarms_made_through_the_admin_api_persist_and_are_audited() {
     let (status, v) = gw.admin_json(Method::GET, "/alarms/logins", None).await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["definition"]["threshold"], 20.0);
+    // The CLI: list, put from standard input, query a metric.
+    let cli = crate::cli::Cli::new(&gw);
+    let creds = gw.admin_key.clone().unwrap();
+    let env = crate::cli::env_of(&creds);
+    let out = cli.run(&env, &["alarms", "list"]);
+    let (stdout, stderr) = crate::cli::texts(&out);
+    assert!(out.status.success() && stdout.contains("\"logins\""), "{stdout}{stderr}");
+    let def = std::env::temp_dir().join(format!("alarm-{}.json", std::process::id()));
+    std::fs::write(&def, r#"{"template": "throttling"}"#).unwrap();
+    let out = cli.run(&env, &["alarms", "put", "throttles", "--definition", def.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&def);
+    let (stdout, stderr) = crate::cli::texts(&out);
+    assert!(out.status.success() && stdout.contains("\"INSUFFICIENT_DATA\""), "{stdout}{stderr}");
+    let out = cli.run(&env, &["metrics", "Count", "--period", "60"]);
+    let (stdout, stderr) = crate::cli::texts(&out);
+    assert!(out.status.success() && stdout.contains("\"datapoints\""), "{stdout}{stderr}");
+    let out = cli.run(&env, &["metrics", "Count", "--period", "15"]);
+    assert!(!out.status.success() && crate::cli::texts(&out).1.contains("400 ValidationError"));
     let (status, _) = gw.admin_json(Method::DELETE, "/alarms/logins", None).await;
     assert_eq!(status, 204);
     let (status, _) = gw.admin_json(Method::GET, "/alarms/logins", None).await;
@@ -246,7 +264,8 @@ async fn alarms_made_through_the_admin_api_persist_and_are_audited() {
     // Each change is an audit record with the caller's key, user agent and parameters.
     let (_, records) = gw.admin_json(Method::GET, "/audit?action=alarms.PutAlarm", None).await;
     let records = records["records"].as_array().unwrap();
-    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records.len(), 3, "{records:?}");
+    assert!(records[2]["user_agent"].as_str().unwrap().starts_with("portcullis-cli/"), "{records:?}");
     let put = &records[0];
     assert_eq!(put["outcome"], "success");
     assert!(put["access_key_id"].as_str().unwrap().starts_with("AKIA"), "{put}");

@@ -21,3 +21,4 @@ mod logs;
 mod routing;
 mod sign;
 mod tls;
+mod waf;

@@ -102,6 +102,9 @@ fn sample(cx: &RequestCtx, latency: std::time::Duration) -> telemetry::Sample {
         throttled: cx.error == Some(ResponseType::Throttled),
         quota_exceeded: cx.error == Some(ResponseType::QuotaExceeded),
         // The gateway refused the caller's credentials or permissions (not an upstream's 401/403).
-        auth_failure: cx.error.is_some() && matches!(cx.status, 401 | 403),
+        auth_failure: cx.error.is_some()
+            && cx.error != Some(ResponseType::WafFiltered)
+            && matches!(cx.status, 401 | 403),
+        waf_blocked: cx.waf.as_ref().is_some_and(|w| w.blocked),
     }
 }

@@ -1,14 +1,82 @@
-//! The WAF phase: web ACL rules by priority. Runs after normalise, before routing, on every request. No web ACL can be configured yet (the WAF issue adds them), so it always continues.
+//! The WAF phase: the web ACL of the request's API, once routing has found the API and before
+//! anything is authorised. A block answers 403 `WAF_FILTERED` (or the rule's custom response);
+//! allow and count rules may insert `x-amzn-waf-*` request headers for the upstream. Requests
+//! that match no API, and APIs without `web_acl`, are not inspected.
 
-use http::Request;
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
+use model::ResponseType;
 
-use crate::body::ReqBody;
-use crate::ctx::RequestCtx;
+use crate::body::{self, ReqBody};
+use crate::ctx::{RequestCtx, WafDecision};
 use crate::flow::Flow;
 use crate::reject::Reject;
 use crate::runtime::Runtime;
 
-/// Lets every request through (see the module doc).
-pub(crate) fn check(_rt: &Runtime, _cx: &mut RequestCtx, _req: &mut Request<ReqBody>) -> Result<Flow, Reject> {
-    Ok(Flow::Continue)
+/// How much of the body a web ACL inspects: API Gateway's default (16 KiB) in AWS WAF.
+const BODY_LIMIT: usize = 16 * 1024;
+
+/// Evaluates the API's web ACL.
+pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<ReqBody>) -> Result<Flow, Reject> {
+    let Some(acl) = cx.api(rt).and_then(|a| a.web_acl).and_then(|i| rt.compiled.web_acls.get(i)).cloned() else {
+        return Ok(Flow::Continue);
+    };
+    // The body is read (within the size cap) only for ACLs that inspect it, and kept to send on.
+    let body: Option<Bytes> =
+        if acl.inspects_body() { Some(req.body_mut().buffer().await.map_err(|e| e.reject())?) } else { None };
+    let headers: Vec<(&str, &[u8])> = req.headers().iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+    let view = ::waf::RequestView {
+        method: req.method().as_str(),
+        path: req.uri().path().as_bytes(),
+        query: req.uri().query().unwrap_or("").as_bytes(),
+        headers,
+        client_ip: cx.source_ip,
+        body: body.as_ref().map(|b| &b[..b.len().min(BODY_LIMIT)]),
+        body_truncated: body.as_ref().is_some_and(|b| b.len() > BODY_LIMIT),
+        content_type: req.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+    };
+    let verdict = acl.evaluate(&view);
+    let blocked = matches!(verdict.outcome, ::waf::Outcome::Block(_));
+    cx.waf = Some(Box::new(WafDecision {
+        acl: acl.name().to_owned(),
+        rule: verdict.terminating_rule.map(str::to_owned),
+        blocked,
+        labels: verdict.labels.clone(),
+    }));
+    rt.metrics.waf(acl.name(), verdict.terminating_rule.unwrap_or("-"), if blocked { "block" } else { "allow" });
+    for rule in &verdict.counted {
+        rt.metrics.waf(acl.name(), rule, "count");
+    }
+    match verdict.outcome {
+        ::waf::Outcome::Allow => {
+            for (name, value) in &verdict.insert_headers {
+                if let (Ok(n), Ok(v)) = (HeaderName::try_from(name.as_str()), HeaderValue::from_str(value)) {
+                    req.headers_mut().insert(n, v);
+                }
+            }
+            Ok(Flow::Continue)
+        }
+        ::waf::Outcome::Block(None) => Err(Reject::client(ResponseType::WafFiltered, "blocked by the web ACL")),
+        ::waf::Outcome::Block(Some(custom)) => Ok(Flow::Reply(custom_response(custom))),
+    }
+}
+
+/// A rule's own answer to a blocked request.
+fn custom_response(c: &::waf::CustomResponse) -> Response<crate::body::ResBody> {
+    let (content_type, bytes) = match &c.body {
+        Some((t, b)) => (Some(t.clone()), b.clone()),
+        None => (None, Vec::new()),
+    };
+    let mut resp = Response::new(body::full(bytes));
+    *resp.status_mut() = StatusCode::from_u16(c.status).unwrap_or(StatusCode::FORBIDDEN);
+    let h = resp.headers_mut();
+    if let Some(v) = content_type.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        h.insert(http::header::CONTENT_TYPE, v);
+    }
+    for (name, value) in &c.headers {
+        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name.as_str()), HeaderValue::from_str(value)) {
+            h.append(n, v);
+        }
+    }
+    resp
 }

@@ -110,6 +110,7 @@ pub(super) fn compile_api(
         route_throttle,
         route_labels: routes.iter().map(|(k, _)| std::sync::Arc::from(k.display().as_str())).collect(),
         label: std::sync::Arc::from(api.name.as_str()),
+        web_acl: None,
         resource_policy,
         name: api.name.clone(),
         hosts,

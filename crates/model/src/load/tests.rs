@@ -498,3 +498,21 @@ fn access_log_files_node_name_and_alarms_are_checked_with_their_lines() {
     );
     assert_eq!(errors(&format!("access_log:\n  file:\n    retain: 7d\n{GOOD}")), Vec::<String>::new());
 }
+
+#[test]
+fn web_acls_are_checked_at_their_paths_and_apis_must_name_one_that_exists() {
+    let text = format!(
+        "web_acls:\n  - name: main\n    default_action: allow\n    rules:\n      - name: r\n        priority: 1\n        action: block\n        statement:\n          byte_match: {{field: uri_path, position: contains, search: x, transforms: [URL_DECODED]}}\n{}",
+        GOOD.replace("  - name: pets\n", "  - name: pets\n    web_acl: mian\n")
+    );
+    let found = errors(&text);
+    assert!(
+        found
+            .iter()
+            .any(|e| e.contains("web_acls[0].rules[0].statement.byte_match.transforms") && e.contains("URL_DECODED")),
+        "{found:#?}"
+    );
+    assert!(found.iter().any(|e| e.contains("apis[0].web_acl: no web ACL named `mian`")), "{found:#?}");
+    let fixed = text.replace("URL_DECODED", "URL_DECODE").replace("web_acl: mian", "web_acl: main");
+    assert_eq!(errors(&fixed), Vec::<String>::new());
+}

@@ -34,6 +34,7 @@ pub(super) enum Counter {
     Throttled,
     QuotaExceeded,
     AuthFailures,
+    WafBlocked,
 }
 
 /// A closed 10 s window; only windows with at least one request are kept.
@@ -88,6 +89,9 @@ impl SeriesCell {
         }
         if s.quota_exceeded {
             live.add(Counter::QuotaExceeded);
+        }
+        if s.waf_blocked {
+            live.add(Counter::WafBlocked);
         }
         if s.auth_failure {
             live.add(Counter::AuthFailures);
@@ -217,5 +221,5 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-const COUNTERS: usize = 6;
+const COUNTERS: usize = 7;
 const RES_MS: i64 = super::RESOLUTION_MS;

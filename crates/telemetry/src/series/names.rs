@@ -26,6 +26,8 @@ pub enum MetricName {
     QuotaExceeded,
     /// `AuthFailures`: 1 if authorization refused the request, else 0.
     AuthFailures,
+    /// `WafBlocked`: 1 if the API's web ACL blocked the request, else 0.
+    WafBlocked,
     /// `CertificatesExpiringSoon`: a gauge, the last value set in each 10 s window.
     CertificatesExpiringSoon,
 }
@@ -34,7 +36,7 @@ pub enum MetricName {
 
 impl MetricName {
     /// Every metric, in a stable order (for listings).
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Count,
         Self::Error4XX,
         Self::Error5XX,
@@ -43,6 +45,7 @@ impl MetricName {
         Self::Throttled,
         Self::QuotaExceeded,
         Self::AuthFailures,
+        Self::WafBlocked,
         Self::CertificatesExpiringSoon,
     ];
 
@@ -57,6 +60,7 @@ impl MetricName {
             Self::Throttled => "Throttled",
             Self::QuotaExceeded => "QuotaExceeded",
             Self::AuthFailures => "AuthFailures",
+            Self::WafBlocked => "WafBlocked",
             Self::CertificatesExpiringSoon => "CertificatesExpiringSoon",
         }
     }

@@ -190,6 +190,7 @@ impl Periods {
             MetricName::Throttled => count(Counter::Throttled),
             MetricName::QuotaExceeded => count(Counter::QuotaExceeded),
             MetricName::AuthFailures => count(Counter::AuthFailures),
+            MetricName::WafBlocked => count(Counter::WafBlocked),
         };
         let n = count(Counter::Requests);
         if n == 0 {

@@ -57,6 +57,7 @@ fn hundred_requests(cell: &SeriesCell) {
             throttled: ms > 97,
             quota_exceeded: false,
             auth_failure: ms == 1,
+            waf_blocked: (2..=3).contains(&ms),
         });
     }
 }
@@ -81,6 +82,7 @@ fn counters_rates_and_latency_statistics() {
     assert_eq!(one(&store, Error5XX, Sum), 5.0);
     assert_eq!(one(&store, Throttled, Sum), 3.0);
     assert_eq!(one(&store, AuthFailures, Sum), 1.0);
+    assert_eq!(one(&store, WafBlocked, Sum), 2.0);
     assert_eq!(one(&store, QuotaExceeded, Maximum), 0.0);
 
     assert_eq!(one(&store, Latency, SampleCount), 100.0);
@@ -319,5 +321,5 @@ fn names_round_trip() {
 
 #[test]
 fn closed_window_is_as_small_as_the_module_doc_says() {
-    assert!(std::mem::size_of::<Window>() <= 152);
+    assert!(std::mem::size_of::<Window>() <= 160);
 }
