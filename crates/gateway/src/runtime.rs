@@ -24,6 +24,8 @@ pub struct Runtime {
     route_metrics: Vec<Vec<Vec<RouteMetrics>>>,
     /// Series for requests that matched no API.
     unrouted: RouteMetrics,
+    /// Each web ACL's decision counters, by its index in `compiled.web_acls`.
+    pub(crate) waf_metrics: Vec<telemetry::WafMetrics>,
     /// IAM users, keys and policies, shared by every runtime of the process.
     pub(crate) directory: Arc<directory::Directory>,
     /// Counters, API keys and usage, shared by every runtime of the process.
@@ -118,6 +120,14 @@ impl Runtime {
             })
             .collect();
         let unrouted = metrics.route("-", "-", "-");
+        let waf_metrics = compiled
+            .web_acls
+            .iter()
+            .map(|acl| {
+                let rules: Vec<&str> = acl.rules().iter().map(|r| r.name.as_str()).collect();
+                metrics.web_acl(acl.name(), &rules)
+            })
+            .collect();
         Ok(Self {
             compiled,
             clients,
@@ -126,6 +136,7 @@ impl Runtime {
             access_log,
             route_metrics,
             unrouted,
+            waf_metrics,
             directory,
             metering,
             authorizers,

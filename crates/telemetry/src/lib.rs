@@ -11,5 +11,5 @@ mod series;
 pub use access_log::AccessLog;
 pub use alarm_eval::{evaluate, AlarmState, Comparison, EvalRule, TreatMissing};
 pub use log_files::FileSettings;
-pub use metrics::{now_ms, HandshakeResult, Metrics, RouteMetrics};
+pub use metrics::{now_ms, HandshakeResult, Metrics, RouteMetrics, WafMetrics};
 pub use series::{Datapoint, Dims, Family, MetricName, Query, QueryError, Sample, SeriesCell, SeriesStore, Statistic};

@@ -62,6 +62,35 @@ impl RouteMetrics {
     }
 }
 
+/// One web ACL's decision counters (`portcullis_waf_requests_total`), by rule index.
+#[derive(Clone, Debug)]
+pub struct WafMetrics {
+    /// The default action: allow, block.
+    default: [Counter; 2],
+    /// Each rule: allow, block, count.
+    rules: Vec<[Counter; 3]>,
+}
+
+impl WafMetrics {
+    /// Counts the decision of rule `rule` (`None`: the default action).
+    pub fn decided(&self, rule: Option<usize>, blocked: bool) {
+        let counter = match rule {
+            None => self.default.get(usize::from(blocked)),
+            Some(i) => self.rules.get(i).map(|c| &c[usize::from(blocked)]),
+        };
+        if let Some(c) = counter {
+            c.inc();
+        }
+    }
+
+    /// Counts a count rule that matched.
+    pub fn counted(&self, rule: usize) {
+        if let Some(c) = self.rules.get(rule) {
+            c[2].inc();
+        }
+    }
+}
+
 /// How a TLS handshake ended.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub enum HandshakeResult {
@@ -328,10 +357,16 @@ impl Metrics {
         self.alarm_state.get_or_create(&AlarmLabel { alarm: alarm.to_owned() }).set(code);
     }
 
-    /// Counts a web ACL's decision: `rule` is the terminating (or counting) rule, `-` for the
-    /// default action; `action` is `allow`, `block` or `count`.
-    pub fn waf(&self, web_acl: &str, rule: &str, action: &'static str) {
-        self.waf.get_or_create(&WafLabels { web_acl: web_acl.to_owned(), rule: rule.to_owned(), action }).inc();
+    /// The decision counters of a web ACL with these rules (in the ACL's order), made once
+    /// when a config is compiled so that counting a decision builds no labels.
+    pub fn web_acl(&self, web_acl: &str, rules: &[&str]) -> WafMetrics {
+        let counter = |rule: &str, action| {
+            self.waf.get_or_create(&WafLabels { web_acl: web_acl.to_owned(), rule: rule.to_owned(), action }).clone()
+        };
+        WafMetrics {
+            default: [counter("-", "allow"), counter("-", "block")],
+            rules: rules.iter().map(|r| [counter(r, "allow"), counter(r, "block"), counter(r, "count")]).collect(),
+        }
     }
 
     /// Counts an alarm notification (`delivered` or `failed`).

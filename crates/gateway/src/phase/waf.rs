@@ -18,7 +18,8 @@ const BODY_LIMIT: usize = 16 * 1024;
 
 /// Evaluates the API's web ACL.
 pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<ReqBody>) -> Result<Flow, Reject> {
-    let Some(acl) = cx.api(rt).and_then(|a| a.web_acl).and_then(|i| rt.compiled.web_acls.get(i)).cloned() else {
+    let Some(index) = cx.api(rt).and_then(|a| a.web_acl) else { return Ok(Flow::Continue) };
+    let (Some(acl), Some(counters)) = (rt.compiled.web_acls.get(index).cloned(), rt.waf_metrics.get(index)) else {
         return Ok(Flow::Continue);
     };
     // The body is read (within the size cap) only for ACLs that inspect it, and kept to send on.
@@ -43,9 +44,10 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<R
         blocked,
         labels: verdict.labels.clone(),
     }));
-    rt.metrics.waf(acl.name(), verdict.terminating_rule.unwrap_or("-"), if blocked { "block" } else { "allow" });
-    for rule in &verdict.counted {
-        rt.metrics.waf(acl.name(), rule, "count");
+    let index_of = |name: &str| acl.rules().iter().position(|r| r.name == name);
+    counters.decided(verdict.terminating_rule.and_then(index_of), blocked);
+    for rule in verdict.counted.iter().filter_map(|r| index_of(r)) {
+        counters.counted(rule);
     }
     match verdict.outcome {
         ::waf::Outcome::Allow => {
