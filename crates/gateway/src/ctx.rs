@@ -118,10 +118,10 @@ pub(crate) struct RequestCtx {
 /// What a web ACL decided about a request.
 #[derive(Debug)]
 pub(crate) struct WafDecision {
-    /// The ACL's name.
-    pub(crate) acl: String,
-    /// The rule that allowed or blocked; `None` for the default action.
-    pub(crate) rule: Option<String>,
+    /// The ACL's index in `compiled.web_acls`.
+    pub(crate) acl: usize,
+    /// The index of the rule that allowed or blocked; `None` for the default action.
+    pub(crate) rule: Option<usize>,
     /// Whether it was blocked.
     pub(crate) blocked: bool,
     /// Labels the matching rules added.
@@ -298,11 +298,17 @@ impl TemplateVars for Vars<'_> {
             ContextVar::WafResponseCode => {
                 cx.waf.as_ref().is_some_and(|w| put(if w.blocked { "WAF_BLOCK" } else { "WAF_ALLOW" }))
             }
-            ContextVar::WebAclArn => cx.waf.as_ref().is_some_and(|w| {
-                let account = &self.rt.compiled.config.iam.account_id;
-                put(&format!("arn:portcullis:waf::{account}:webacl/{}", w.acl))
-            }),
-            ContextVar::WafTerminatingRule => cx.waf.as_ref().and_then(|w| w.rule.as_deref()).is_some_and(put),
+            ContextVar::WebAclArn => {
+                cx.waf.as_ref().and_then(|w| self.rt.compiled.web_acls.get(w.acl)).is_some_and(|acl| {
+                    let account = &self.rt.compiled.config.iam.account_id;
+                    put(&format!("arn:portcullis:waf::{account}:webacl/{}", acl.name()))
+                })
+            }
+            ContextVar::WafTerminatingRule => cx
+                .waf
+                .as_ref()
+                .and_then(|w| Some(self.rt.compiled.web_acls.get(w.acl)?.rules().get(w.rule?)?.name.as_str()))
+                .is_some_and(put),
             ContextVar::WafLabels => {
                 cx.waf.as_ref().filter(|w| !w.labels.is_empty()).is_some_and(|w| put(&w.labels.join(",")))
             }

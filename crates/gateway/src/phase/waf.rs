@@ -19,7 +19,7 @@ const BODY_LIMIT: usize = 16 * 1024;
 /// Evaluates the API's web ACL.
 pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<ReqBody>) -> Result<Flow, Reject> {
     let Some(index) = cx.api(rt).and_then(|a| a.web_acl) else { return Ok(Flow::Continue) };
-    let (Some(acl), Some(counters)) = (rt.compiled.web_acls.get(index).cloned(), rt.waf_metrics.get(index)) else {
+    let (Some(acl), Some(counters)) = (rt.compiled.web_acls.get(index), rt.waf_metrics.get(index)) else {
         return Ok(Flow::Continue);
     };
     // The body is read (within the size cap) only for ACLs that inspect it, and kept to send on.
@@ -36,16 +36,13 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<R
         body_truncated: body.as_ref().is_some_and(|b| b.len() > BODY_LIMIT),
         content_type: req.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
     };
-    let verdict = acl.evaluate(&view);
+    let mut verdict = acl.evaluate(&view);
     let blocked = matches!(verdict.outcome, ::waf::Outcome::Block(_));
-    cx.waf = Some(Box::new(WafDecision {
-        acl: acl.name().to_owned(),
-        rule: verdict.terminating_rule.map(str::to_owned),
-        blocked,
-        labels: verdict.labels.clone(),
-    }));
+    // Indexes, not names: the log phase reads the names from the runtime, so nothing is copied.
     let index_of = |name: &str| acl.rules().iter().position(|r| r.name == name);
-    counters.decided(verdict.terminating_rule.and_then(index_of), blocked);
+    let rule = verdict.terminating_rule.and_then(index_of);
+    cx.waf = Some(Box::new(WafDecision { acl: index, rule, blocked, labels: std::mem::take(&mut verdict.labels) }));
+    counters.decided(rule, blocked);
     for rule in verdict.counted.iter().filter_map(|r| index_of(r)) {
         counters.counted(rule);
     }
