@@ -4,6 +4,8 @@
 
 use std::time::SystemTime;
 
+pub mod waf_corpus;
+
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;

@@ -38,8 +38,12 @@ pub struct Rule {
     pub statement: Statement,
     /// What happens when the statement matches.
     pub action: Action,
-    /// Labels added when the statement matches, without the ACL's prefix (`ns:name`).
+    /// Labels added when the statement matches, without the ACL's prefix (`ns:name`), or
+    /// fully qualified (`portcullis:managed:core:SQLi`).
     pub labels: Vec<String>,
+    /// The rule of the ACL that referenced the managed group this rule comes from. The rules
+    /// of one group share its priority and run in the group's order.
+    pub group: Option<String>,
 }
 
 /// What a matching rule does (AWS `RuleAction`).
@@ -146,7 +150,7 @@ impl WebAcl {
                 if other.name == rule.name {
                     return Err(AclError::DuplicateName { acl: name, rule: rule.name.clone() });
                 }
-                if other.priority == rule.priority {
+                if other.priority == rule.priority && (rule.group.is_none() || other.group != rule.group) {
                     return Err(AclError::DuplicatePriority {
                         acl: name,
                         first: rule.name.clone(),
@@ -156,6 +160,7 @@ impl WebAcl {
                 }
             }
         }
+        // Stable: a managed group's rules keep their order.
         rules.sort_by_key(|r| r.priority);
         let prefix = format!("portcullis:webacl:{name}:");
         Ok(Self { name, default_action, rules, prefix })

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::{Comparison, Fallback, ForwardedPosition, InvalidFallback, LabelScope, MatchScope, Oversize, Positional};
 
 mod compile;
+mod managed;
 
 pub use compile::compile;
 
@@ -46,8 +47,14 @@ pub struct RuleConfig {
     pub name: String,
     /// Unique within the ACL; lower runs first.
     pub priority: u32,
-    /// `allow`, `block` or `count`, or the detailed form.
-    pub action: ActionConfig,
+    /// `allow`, `block` or `count`, or the detailed form. Required, except on a rule that
+    /// references a managed rule group, whose rules carry their own actions.
+    #[serde(default)]
+    pub action: Option<ActionConfig>,
+    /// For a managed rule group reference only: `none` (the group's actions apply, the
+    /// default) or `count` (every rule of the group only counts).
+    #[serde(default)]
+    pub override_action: Option<OverrideAction>,
     /// Labels added when the rule matches, `ns:…:name`, without the ACL's prefix.
     #[serde(default)]
     pub labels: Vec<String>,
@@ -63,6 +70,16 @@ pub enum ActionConfig {
     Name(ActionName),
     /// `{allow: {insert_headers: …}}`, `{block: {custom_response: …}}`, `{count: …}`.
     Detailed(DetailedAction),
+}
+
+/// What a managed rule group reference does to its rules' actions (AWS `OverrideAction`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverrideAction {
+    /// The rules' own actions.
+    None,
+    /// Every rule counts instead.
+    Count,
 }
 
 /// A bare action name.
@@ -135,6 +152,12 @@ pub enum StatementConfig {
     IpSet(IpSetConfig),
     /// See [`crate::Statement::LabelMatch`].
     LabelMatch(LabelMatchConfig),
+    /// See [`crate::Statement::SqliMatch`].
+    SqliMatch(SqliMatchConfig),
+    /// See [`crate::Statement::XssMatch`].
+    XssMatch(XssMatchConfig),
+    /// A managed rule group, as a rule's whole statement only.
+    ManagedRuleGroup(ManagedGroupConfig),
     /// At least two statements that must all match.
     And(Vec<Self>),
     /// At least two statements of which one must match.
@@ -156,6 +179,81 @@ pub struct ByteMatchConfig {
     /// AWS transformation names (`URL_DECODE`), run in list order; at most 10.
     #[serde(default)]
     pub transforms: Vec<String>,
+}
+
+/// A SQL injection match statement.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqliMatchConfig {
+    /// What to inspect.
+    pub field: FieldConfig,
+    /// `low` (default) or `high`.
+    #[serde(default)]
+    pub sensitivity: crate::Sensitivity,
+    /// AWS transformation names, run in list order; at most 10.
+    #[serde(default)]
+    pub transforms: Vec<String>,
+}
+
+/// A cross-site scripting match statement.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XssMatchConfig {
+    /// What to inspect.
+    pub field: FieldConfig,
+    /// AWS transformation names, run in list order; at most 10.
+    #[serde(default)]
+    pub transforms: Vec<String>,
+}
+
+/// A reference to a managed rule group and how to use it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagedGroupConfig {
+    /// `core` or `known_bad_inputs`.
+    pub name: String,
+    /// A version of the group; the newest when absent.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// `low` (default) or `high`: which of the group's rules are on, and how eagerly the
+    /// SQLi and XSS detectors report.
+    #[serde(default)]
+    pub sensitivity: crate::Sensitivity,
+    /// Per-rule actions instead of the group's (`count` to watch a rule before trusting it).
+    #[serde(default)]
+    pub rule_action_overrides: Vec<RuleOverrideConfig>,
+    /// Where rules do not look.
+    #[serde(default)]
+    pub exclusions: Vec<ExclusionConfig>,
+    /// Only requests this statement matches are inspected by the group.
+    #[serde(default)]
+    pub scope_down_statement: Option<Box<StatementConfig>>,
+}
+
+/// One rule's action instead of the group's.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleOverrideConfig {
+    /// The rule's name in the group (`SQLi`).
+    pub name: String,
+    /// `allow`, `block` or `count`, or the detailed form.
+    pub action: ActionConfig,
+}
+
+/// Inputs that some rules of a group skip.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExclusionConfig {
+    /// The group's rules this applies to; all of them when absent.
+    #[serde(default)]
+    pub rules: Vec<String>,
+    /// Route keys (`POST /comments`) where it applies; every route when absent.
+    #[serde(default)]
+    pub routes: Vec<String>,
+    /// Inputs to skip: `path`, `query:NAME`, `header:NAME`, `cookie:NAME`, `body:NAME`,
+    /// `body:/json/pointer`, `body`; when absent, the rules are off entirely (on `routes`).
+    #[serde(default)]
+    pub fields: Vec<String>,
 }
 
 /// A regex match statement.
@@ -370,6 +468,9 @@ single_key_enum!(StatementConfig, "the statement kind", {
     "size_constraint" => SizeConstraint(SizeConstraintConfig),
     "ip_set" => IpSet(IpSetConfig),
     "label_match" => LabelMatch(LabelMatchConfig),
+    "sqli_match" => SqliMatch(SqliMatchConfig),
+    "xss_match" => XssMatch(XssMatchConfig),
+    "managed_rule_group" => ManagedRuleGroup(ManagedGroupConfig),
     "and" => And(Vec<StatementConfig>),
     "or" => Or(Vec<StatementConfig>),
     "not" => Not(Box<StatementConfig>),

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use crate::field::{Extracted, FieldToMatch};
+use crate::inputs::{self, Input};
 use crate::{apply_all, RequestView, Transformation};
 
 /// One evaluation of a web ACL over one request. Made by `WebAcl::evaluate`, dropped with it.
@@ -15,6 +16,8 @@ pub(crate) struct Evaluation<'s, 'v, 'r> {
     /// Transformed values, one entry per distinct (field, transformations) pair met so far.
     /// Rules hold few distinct pairs, so a linear search beats hashing the field.
     cache: Vec<(&'s FieldToMatch, &'s [Transformation], Extracted<'v>)>,
+    /// Every input of the request with its decoded views, for managed rules; made on first use.
+    inputs: Option<Vec<Input<'v>>>,
     /// Fully qualified labels added by rules that matched earlier, without repeats.
     pub(crate) labels: Vec<String>,
     /// The field and an excerpt of the value behind the most recent match.
@@ -38,6 +41,7 @@ impl<'s, 'v, 'r> Evaluation<'s, 'v, 'r> {
             view,
             prefix,
             cache: Vec::new(),
+            inputs: None,
             labels: Vec::new(),
             hit: None,
             #[cfg(test)]
@@ -48,6 +52,12 @@ impl<'s, 'v, 'r> Evaluation<'s, 'v, 'r> {
     /// The request being evaluated.
     pub(crate) fn view(&self) -> &'r RequestView<'v> {
         self.view
+    }
+
+    /// Every input of the request, collected and decoded once for all managed rules.
+    pub(crate) fn inputs(&mut self) -> &[Input<'v>] {
+        let view = self.view;
+        self.inputs.get_or_insert_with(|| inputs::collect(view))
     }
 
     /// The values of `field` after `transforms`, computed on first use and then shared.

@@ -14,8 +14,11 @@
 
 mod acl;
 mod config;
+mod detect;
 mod eval;
 mod field;
+mod inputs;
+mod managed;
 mod request;
 mod statement;
 #[cfg(test)]
@@ -24,7 +27,9 @@ mod transform;
 
 pub use acl::{AclError, Action, CustomResponse, DefaultAction, Matched, Outcome, Rule, Verdict, WebAcl};
 pub use config::{compile, WebAclConfig};
+pub use detect::Sensitivity;
 pub use field::{FieldToMatch, InvalidFallback, MatchScope, Oversize};
+pub use managed::{Exclusion, FieldRef, ManagedCheck};
 pub use request::RequestView;
 pub use statement::{Comparison, Fallback, ForwardedIp, ForwardedPosition, LabelScope, Positional, Statement};
 pub use transform::{apply_all, Transformation};

@@ -27,6 +27,9 @@ pub struct RequestView<'a> {
     pub body_truncated: bool,
     /// The `content-type` header's value, if any.
     pub content_type: Option<&'a str>,
+    /// The key of the route the request matched (`POST /comments`), for managed rules'
+    /// route exclusions.
+    pub route: Option<&'a str>,
 }
 
 // === impl RequestView ===

@@ -3,7 +3,9 @@
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 
+use crate::detect::{self, Sensitivity};
 use crate::eval::{Evaluation, NotApplied};
+use crate::managed::ManagedCheck;
 use crate::{FieldToMatch, Transformation};
 
 /// One rule statement (AWS `Statement`), evaluated to match or not match a request.
@@ -59,6 +61,24 @@ pub enum Statement {
         /// Take the address from this header instead of the connection.
         forwarded: Option<ForwardedIp>,
     },
+    /// The field holds SQL injection (AWS `SqliMatchStatement`).
+    SqliMatch {
+        /// What to inspect.
+        field: FieldToMatch,
+        /// Run over each value first, in order.
+        transforms: Vec<Transformation>,
+        /// `Low` (libinjection alone) or `High` (our patterns too).
+        level: Sensitivity,
+    },
+    /// The field holds cross-site scripting (AWS `XssMatchStatement`).
+    XssMatch {
+        /// What to inspect.
+        field: FieldToMatch,
+        /// Run over each value first, in order.
+        transforms: Vec<Transformation>,
+    },
+    /// One rule of a managed rule group, over every input of the request.
+    Managed(Box<ManagedCheck>),
     /// A rule evaluated earlier added this label, or a label in this namespace.
     LabelMatch {
         /// Whether `key` is a whole label or a namespace.
@@ -82,9 +102,12 @@ impl Statement {
             Self::ByteMatch { field, .. }
             | Self::RegexMatch { field, .. }
             | Self::RegexPatternSet { field, .. }
-            | Self::SizeConstraint { field, .. } => {
+            | Self::SizeConstraint { field, .. }
+            | Self::SqliMatch { field, .. }
+            | Self::XssMatch { field, .. } => {
                 matches!(field, FieldToMatch::Body { .. } | FieldToMatch::JsonBody { .. })
             }
+            Self::Managed(check) => check.rule.parts.contains(&crate::inputs::Part::Body),
             Self::IpSet { .. } | Self::LabelMatch { .. } => false,
             Self::And(all) | Self::Or(all) => all.iter().any(Self::inspects_body),
             Self::Not(one) => one.inspects_body(),
@@ -187,6 +210,17 @@ impl Statement {
             Self::RegexPatternSet { field, transforms, set } => ev.inspect(field, transforms, |v| set.is_match(v)),
             Self::SizeConstraint { field, transforms, op, size } => {
                 ev.inspect(field, transforms, |v| op.holds(u64::try_from(v.len()).unwrap_or(u64::MAX), *size))
+            }
+            Self::SqliMatch { field, transforms, level } => ev.inspect(field, transforms, |v| detect::sqli(v, *level)),
+            Self::XssMatch { field, transforms } => ev.inspect(field, transforms, |v| detect::xss(v, Sensitivity::Low)),
+            Self::Managed(check) => {
+                let route = ev.view().route;
+                let hit = check.find(ev.inputs(), route);
+                let matched = hit.is_some();
+                if let Some(why) = hit {
+                    ev.hit = Some(("INPUT", why));
+                }
+                matched
             }
             Self::IpSet { nets, forwarded } => {
                 let found = ip_set(nets, forwarded.as_ref(), ev)?;

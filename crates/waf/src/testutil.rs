@@ -15,6 +15,7 @@ pub(crate) fn view(query: &'static [u8], headers: &[(&'static str, &'static [u8]
         body: None,
         body_truncated: false,
         content_type: None,
+        route: None,
     }
 }
 

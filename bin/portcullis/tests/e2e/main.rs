@@ -22,3 +22,4 @@ mod routing;
 mod sign;
 mod tls;
 mod waf;
+mod waf_managed;

@@ -35,6 +35,7 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<R
         body: body.as_ref().map(|b| &b[..b.len().min(BODY_LIMIT)]),
         body_truncated: body.as_ref().is_some_and(|b| b.len() > BODY_LIMIT),
         content_type: req.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+        route: cx.api(rt).zip(cx.route).and_then(|(api, r)| api.route_labels.get(r)).map(|l| &**l),
     };
     let mut verdict = acl.evaluate(&view);
     let blocked = matches!(verdict.outcome, ::waf::Outcome::Block(_));

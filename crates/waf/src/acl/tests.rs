@@ -10,7 +10,7 @@ fn contains(field: F, search: &str, transforms: &[T]) -> S {
 }
 
 fn rule(name: &str, priority: u32, statement: S, action: Action) -> Rule {
-    Rule { name: name.into(), priority, statement, action, labels: vec![] }
+    Rule { name: name.into(), priority, statement, action, labels: vec![], group: None }
 }
 
 fn block() -> Action {

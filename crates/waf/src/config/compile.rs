@@ -43,7 +43,23 @@ pub fn compile(cfg: &WebAclConfig, at: &str, issues: &mut Vec<(String, String)>)
                 c.issue(format!("{at}.labels[{k}]"), why);
             }
         }
-        let action = c.action(&rule.action, &format!("{at}.action"));
+        if let StatementConfig::ManagedRuleGroup(group) = &rule.statement {
+            rules.extend(c.managed_group(rule, group, &at).into_iter().flatten());
+            continue;
+        }
+        if rule.override_action.is_some() {
+            c.issue(
+                format!("{at}.override_action"),
+                "only a rule with a managed_rule_group statement has override_action; use action",
+            );
+        }
+        let action = match &rule.action {
+            Some(action) => c.action(action, &format!("{at}.action")),
+            None => {
+                c.issue(format!("{at}.action"), "missing field `action`");
+                None
+            }
+        };
         let statement = c.statement(&rule.statement, &format!("{at}.statement"), 1);
         if let (Some(action), Some(statement)) = (action, statement) {
             rules.push(Rule {
@@ -52,6 +68,7 @@ pub fn compile(cfg: &WebAclConfig, at: &str, issues: &mut Vec<(String, String)>)
                 statement,
                 action,
                 labels: rule.labels.clone(),
+                group: None,
             });
         }
     }
@@ -105,7 +122,7 @@ pub(crate) fn check_label(label: &str, usage: LabelUse) -> Result<(), String> {
 }
 
 /// The state of one compilation: the ACL's bodies and where problems go.
-struct Compiler<'c> {
+pub(super) struct Compiler<'c> {
     bodies: &'c BTreeMap<String, ResponseBodyConfig>,
     issues: &'c mut Vec<(String, String)>,
 }
@@ -113,7 +130,11 @@ struct Compiler<'c> {
 // === impl Compiler ===
 
 impl Compiler<'_> {
-    fn issue(&mut self, at: String, message: impl Into<String>) {
+    pub(super) fn issues_len(&self) -> usize {
+        self.issues.len()
+    }
+
+    pub(super) fn issue(&mut self, at: String, message: impl Into<String>) {
         self.issues.push((at, message.into()));
     }
 
@@ -155,7 +176,7 @@ impl Compiler<'_> {
         }
     }
 
-    fn action(&mut self, cfg: &ActionConfig, at: &str) -> Option<Action> {
+    pub(super) fn action(&mut self, cfg: &ActionConfig, at: &str) -> Option<Action> {
         let headers = |this: &mut Self, map: &BTreeMap<String, String>, at: String| {
             for name in map.keys() {
                 if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
@@ -209,7 +230,7 @@ impl Compiler<'_> {
         (self.issues.len() == before).then_some(CustomResponse { status: cfg.status, body, headers })
     }
 
-    fn statement(&mut self, cfg: &StatementConfig, at: &str, depth: usize) -> Option<Statement> {
+    pub(super) fn statement(&mut self, cfg: &StatementConfig, at: &str, depth: usize) -> Option<Statement> {
         if depth > MAX_DEPTH {
             self.issue(at.to_owned(), format!("statements are nested more than {MAX_DEPTH} deep"));
             return None;
@@ -291,6 +312,25 @@ impl Compiler<'_> {
                     return None;
                 }
                 Some(Statement::LabelMatch { scope: l.scope, key: l.key.clone() })
+            }
+            StatementConfig::SqliMatch(m) => {
+                let at = format!("{at}.sqli_match");
+                let field = self.field(&m.field, &format!("{at}.field"));
+                let transforms = self.transforms(&m.transforms, &format!("{at}.transforms"));
+                Some(Statement::SqliMatch { field: field?, transforms: transforms?, level: m.sensitivity })
+            }
+            StatementConfig::XssMatch(m) => {
+                let at = format!("{at}.xss_match");
+                let field = self.field(&m.field, &format!("{at}.field"));
+                let transforms = self.transforms(&m.transforms, &format!("{at}.transforms"));
+                Some(Statement::XssMatch { field: field?, transforms: transforms? })
+            }
+            StatementConfig::ManagedRuleGroup(_) => {
+                self.issue(
+                    format!("{at}.managed_rule_group"),
+                    "a managed rule group must be a rule's whole statement, not inside another statement",
+                );
+                None
             }
             StatementConfig::And(list) => self.list(list, &format!("{at}.and"), depth).map(Statement::And),
             StatementConfig::Or(list) => self.list(list, &format!("{at}.or"), depth).map(Statement::Or),

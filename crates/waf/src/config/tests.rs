@@ -164,3 +164,105 @@ fn unknown_fields_are_refused() {
     let bad = "name: a\ndefault_action: allow\nrules:\n  - {name: r, priority: 1, action: block, statement: {byte_match: {field: method, position: exactly, search: x, typo: 1}}}\n";
     assert!(serde_yaml_ng::from_str::<WebAclConfig>(bad).is_err());
 }
+
+#[test]
+fn sqli_and_xss_match_statements_use_the_detectors() {
+    let yaml = r#"
+name: m
+default_action: allow
+rules:
+  - name: sqli
+    priority: 1
+    action: block
+    statement: {sqli_match: {field: all_query_arguments, sensitivity: high, transforms: [URL_DECODE]}}
+  - name: xss
+    priority: 2
+    action: block
+    statement: {xss_match: {field: {single_header: x-bio}, transforms: [HTML_ENTITY_DECODE]}}
+"#;
+    let mut problems = Vec::new();
+    let acl = compile(&parse(yaml), "web_acls[0]", &mut problems).unwrap();
+    let sqli = view(b"id=1%20or%201%3D1", &[]);
+    assert_eq!(acl.evaluate(&sqli).terminating_rule, Some("sqli"));
+    let xss = view(b"", &[("x-bio", b"&lt;img src=x onerror=alert(1)&gt;")]);
+    assert_eq!(acl.evaluate(&xss).terminating_rule, Some("xss"));
+    let fine = view(b"id=42&name=O%27Brien", &[("x-bio", b"I like <3 cats")]);
+    assert_eq!(acl.evaluate(&fine).outcome, Outcome::Allow);
+}
+
+#[test]
+fn managed_group_references_are_checked() {
+    let got = issues(
+        r#"
+name: m
+default_action: allow
+rules:
+  - name: core
+    priority: 1
+    action: block
+    statement:
+      managed_rule_group:
+        name: core
+        version: "9"
+        rule_action_overrides: [{name: SQLI, action: count}]
+        exclusions:
+          - {rules: [Nope], fields: ['query:q', 'nowhere:x']}
+          - {}
+  - name: other
+    priority: 2
+    statement: {managed_rule_group: {name: corez}}
+  - name: nested
+    priority: 3
+    action: block
+    statement: {not: {managed_rule_group: {name: core}}}
+  - name: no-action
+    priority: 4
+    override_action: count
+    statement: {byte_match: {field: uri_path, position: contains, search: x}}
+"#,
+    );
+    let g = "web_acls[0].rules[0].statement.managed_rule_group";
+    has(&got, "web_acls[0].rules[0].action", "override_action");
+    has(&got, &format!("{g}.version"), "known: 1");
+    has(&got, &format!("{g}.rule_action_overrides[0].name"), "no rule \"SQLI\"");
+    has(&got, &format!("{g}.exclusions[0].rules[0]"), "no rule \"Nope\"");
+    has(&got, &format!("{g}.exclusions[0].fields[1]"), "is not path, query");
+    has(&got, &format!("{g}.exclusions[1]"), "needs rules, routes or fields");
+    has(&got, "web_acls[0].rules[1].statement.managed_rule_group.name", "known: core, known_bad_inputs");
+    has(&got, "web_acls[0].rules[2].statement.not.managed_rule_group", "whole statement");
+    has(&got, "web_acls[0].rules[3].override_action", "only a rule with a managed_rule_group");
+    has(&got, "web_acls[0].rules[3].action", "missing field `action`");
+}
+
+#[test]
+fn a_managed_group_expands_into_its_rules_at_one_priority() {
+    let yaml = r#"
+name: m
+default_action: allow
+rules:
+  - name: first
+    priority: 1
+    action: count
+    statement: {byte_match: {field: uri_path, position: contains, search: x}}
+  - name: core
+    priority: 5
+    override_action: count
+    statement: {managed_rule_group: {name: core}}
+  - name: last
+    priority: 9
+    action: block
+    statement: {label_match: {scope: namespace, key: 'portcullis:managed:core:'}}
+"#;
+    let mut problems = Vec::new();
+    let acl = compile(&parse(yaml), "web_acls[0]", &mut problems).unwrap();
+    let names: Vec<&str> = acl.rules().iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names.first(), Some(&"first"));
+    assert_eq!(names.get(1), Some(&"core:SQLi"));
+    assert_eq!(names.last(), Some(&"last"));
+    assert!(acl.rules().iter().filter(|r| r.group.as_deref() == Some("core")).all(|r| r.priority == 5));
+    // Counted by the group, then blocked by a later rule on the group's label.
+    let v = view(b"q=%3Cscript%3Ealert(1)%3C%2Fscript%3E", &[]);
+    let verdict = acl.evaluate(&v);
+    assert_eq!(verdict.terminating_rule, Some("last"));
+    assert!(verdict.counted.contains(&"core:XSS"), "{:?}", verdict.counted);
+}

