@@ -52,6 +52,7 @@ fn view<'a>(query: &'a str, body: &'a str) -> waf::RequestView<'a> {
         body_truncated: false,
         content_type: Some("application/json"),
         route: Some("POST /v1/orders/{id}/confirm"),
+        now_s: 1_700_000_000,
     }
 }
 

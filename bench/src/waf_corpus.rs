@@ -277,6 +277,7 @@ pub fn why_blocked(acl: &waf::WebAcl, probe: &Probe) -> Option<String> {
         body_truncated: probe.body.len() > BODY_LIMIT,
         content_type: probe.content_type(),
         route: Some("ANY /{proxy+}"),
+        now_s: 1_700_000_000,
     };
     let verdict = acl.evaluate(&view);
     if !matches!(verdict.outcome, waf::Outcome::Block(_)) {

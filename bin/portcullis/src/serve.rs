@@ -116,6 +116,7 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         .server_secret(identity::custom::CACHE_SECRET, now_ms)
         .await
         .context("cannot open the authorizer-cache secret")?;
+    let waf_link = redis.clone();
     let decisions = Arc::new(identity::custom::DecisionCache::new(&cache_secret, redis));
 
     let (certs, dev) = CertStore::load(&cfg.all_certificates(), &cfg.data_dir).context("cannot load certificates")?;
@@ -199,6 +200,9 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         directory.kms().clone(),
         stopped.clone(),
     ));
+    if let Some((link, prefix)) = waf_link {
+        tokio::spawn(gateway::waf_share::run(gw.clone(), link, prefix, stopped.clone()));
+    }
     let flusher = tokio::spawn(crate::usage::flush_every(
         cfg.usage.flush_interval.as_std(),
         metering.clone(),

@@ -33,6 +33,7 @@ mod runtime;
 mod time_fmt;
 mod tls;
 mod upstream;
+pub mod waf_share;
 
 pub use body::ResBody;
 pub use certificates::{covers, leaf_facts, CertificateManager, Challenges};

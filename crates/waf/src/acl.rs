@@ -176,6 +176,17 @@ impl WebAcl {
         &self.rules
     }
 
+    /// Each rate-based rule's name and counts, for the gateway to share them across nodes.
+    pub fn rate_states(&self) -> Vec<(&str, &std::sync::Arc<crate::RateState>)> {
+        self.rules
+            .iter()
+            .filter_map(|r| match &r.statement {
+                Statement::RateBased(rate) => Some((r.name.as_str(), &rate.state)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Whether any rule inspects the body, so the gateway reads its first bytes only for ACLs
     /// that need them.
     pub fn inspects_body(&self) -> bool {

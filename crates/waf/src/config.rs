@@ -10,6 +10,7 @@ use crate::{Comparison, Fallback, ForwardedPosition, InvalidFallback, LabelScope
 
 mod compile;
 mod managed;
+mod rate;
 
 pub use compile::compile;
 
@@ -158,6 +159,8 @@ pub enum StatementConfig {
     XssMatch(XssMatchConfig),
     /// A managed rule group, as a rule's whole statement only.
     ManagedRuleGroup(ManagedGroupConfig),
+    /// A rate-based statement, as a rule's whole statement only.
+    RateBased(RateBasedConfig),
     /// At least two statements that must all match.
     And(Vec<Self>),
     /// At least two statements of which one must match.
@@ -254,6 +257,92 @@ pub struct ExclusionConfig {
     /// `body:/json/pointer`, `body`; when absent, the rules are off entirely (on `routes`).
     #[serde(default)]
     pub fields: Vec<String>,
+}
+
+/// A rate-based statement.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateBasedConfig {
+    /// Requests allowed per window and key (10 to 2,000,000,000); one more matches.
+    pub limit: u64,
+    /// The window in seconds: 60, 120, 300 (default) or 600.
+    #[serde(default = "five_minutes")]
+    pub window: u64,
+    /// `ip` (default), `forwarded_ip`, `constant`, or `{custom_keys: [...]}`.
+    #[serde(default)]
+    pub aggregate_key: Option<AggregateKeyConfig>,
+    /// The header for `forwarded_ip`.
+    #[serde(default)]
+    pub forwarded_ip: Option<ForwardedIpConfig>,
+    /// Only requests this matches are counted.
+    #[serde(default)]
+    pub scope_down_statement: Option<Box<StatementConfig>>,
+}
+
+/// What a rate-based rule counts requests by.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum AggregateKeyConfig {
+    /// `ip`, `forwarded_ip` or `constant`.
+    Name(AggregateKeyName),
+    /// `{custom_keys: [...]}`.
+    Custom(CustomKeysConfig),
+}
+
+/// A named aggregation key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AggregateKeyName {
+    /// The client address.
+    Ip,
+    /// The address in the `forwarded_ip` header.
+    ForwardedIp,
+    /// All requests together.
+    Constant,
+}
+
+/// Custom aggregation keys.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomKeysConfig {
+    /// One to five parts: `uri_path`, `http_method`, `ip`, `{header: NAME}`,
+    /// `{query_argument: NAME}`, `{cookie: NAME}`, `{label_namespace: NS}`.
+    pub custom_keys: Vec<CustomKeyConfig>,
+}
+
+/// One part of a custom aggregation key.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum CustomKeyConfig {
+    /// `uri_path`, `http_method` or `ip`.
+    Name(CustomKeyName),
+    /// `{header: NAME}` and the like.
+    Detailed(DetailedCustomKey),
+}
+
+/// A custom key part without settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomKeyName {
+    /// The URI path.
+    UriPath,
+    /// The method.
+    HttpMethod,
+    /// The client address.
+    Ip,
+}
+
+/// A custom key part with its name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DetailedCustomKey {
+    /// A header.
+    Header(String),
+    /// A query argument.
+    QueryArgument(String),
+    /// A cookie.
+    Cookie(String),
+    /// A label namespace.
+    LabelNamespace(String),
 }
 
 /// A regex match statement.
@@ -471,6 +560,7 @@ single_key_enum!(StatementConfig, "the statement kind", {
     "sqli_match" => SqliMatch(SqliMatchConfig),
     "xss_match" => XssMatch(XssMatchConfig),
     "managed_rule_group" => ManagedRuleGroup(ManagedGroupConfig),
+    "rate_based" => RateBased(RateBasedConfig),
     "and" => And(Vec<StatementConfig>),
     "or" => Or(Vec<StatementConfig>),
     "not" => Not(Box<StatementConfig>),
@@ -480,6 +570,13 @@ single_key_enum!(DetailedAction, "the action", {
     "allow" => Allow(InsertHeadersConfig),
     "block" => Block(BlockConfig),
     "count" => Count(InsertHeadersConfig),
+});
+
+single_key_enum!(DetailedCustomKey, "the key part", {
+    "header" => Header(String),
+    "query_argument" => QueryArgument(String),
+    "cookie" => Cookie(String),
+    "label_namespace" => LabelNamespace(String),
 });
 
 single_key_enum!(DetailedField, "the field", {
@@ -492,6 +589,10 @@ single_key_enum!(DetailedField, "the field", {
 });
 
 // === helpers ===
+
+fn five_minutes() -> u64 {
+    300
+}
 
 fn all() -> MatchScope {
     MatchScope::All

@@ -19,6 +19,7 @@ mod eval;
 mod field;
 mod inputs;
 mod managed;
+mod rate;
 mod request;
 mod statement;
 #[cfg(test)]
@@ -30,6 +31,10 @@ pub use config::{compile, WebAclConfig};
 pub use detect::Sensitivity;
 pub use field::{FieldToMatch, InvalidFallback, MatchScope, Oversize};
 pub use managed::{Exclusion, FieldRef, ManagedCheck};
+pub use rate::{RateState, Unsynced, BUCKET_S};
 pub use request::RequestView;
-pub use statement::{Comparison, Fallback, ForwardedIp, ForwardedPosition, LabelScope, Positional, Statement};
+pub use statement::{
+    AggregateKey, Comparison, CustomKey, Fallback, ForwardedIp, ForwardedPosition, LabelScope, Positional, RateBased,
+    Statement,
+};
 pub use transform::{apply_all, Transformation};

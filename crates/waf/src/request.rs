@@ -30,6 +30,8 @@ pub struct RequestView<'a> {
     /// The key of the route the request matched (`POST /comments`), for managed rules'
     /// route exclusions.
     pub route: Option<&'a str>,
+    /// The time, in seconds since the Unix epoch, for rate-based rules.
+    pub now_s: u64,
 }
 
 // === impl RequestView ===

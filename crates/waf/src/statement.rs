@@ -79,6 +79,9 @@ pub enum Statement {
     },
     /// One rule of a managed rule group, over every input of the request.
     Managed(Box<ManagedCheck>),
+    /// More than `limit` requests of the same aggregation key in the window (a rule's whole
+    /// statement only).
+    RateBased(Box<RateBased>),
     /// A rule evaluated earlier added this label, or a label in this namespace.
     LabelMatch {
         /// Whether `key` is a whole label or a namespace.
@@ -108,11 +111,57 @@ impl Statement {
                 matches!(field, FieldToMatch::Body { .. } | FieldToMatch::JsonBody { .. })
             }
             Self::Managed(check) => check.rule.parts.contains(&crate::inputs::Part::Body),
+            Self::RateBased(rate) => rate.scope_down.as_ref().is_some_and(Self::inspects_body),
             Self::IpSet { .. } | Self::LabelMatch { .. } => false,
             Self::And(all) | Self::Or(all) => all.iter().any(Self::inspects_body),
             Self::Not(one) => one.inspects_body(),
         }
     }
+}
+
+/// A rate-based statement (AWS `RateBasedStatement`).
+#[derive(Clone, Debug)]
+pub struct RateBased {
+    /// Requests allowed per window and key; one more matches.
+    pub limit: u64,
+    /// What requests are counted together.
+    pub key: AggregateKey,
+    /// Only requests this matches are counted (and can match).
+    pub scope_down: Option<Statement>,
+    /// The counts, shared across reloads by fingerprint.
+    pub state: std::sync::Arc<crate::RateState>,
+}
+
+/// What a rate-based rule counts requests by (AWS `AggregateKeyType`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AggregateKey {
+    /// The client address.
+    Ip,
+    /// An address from a header; requests without a valid one are not counted.
+    ForwardedIp(ForwardedIp),
+    /// Every request together.
+    Constant,
+    /// The combination of these values; a request missing any is not counted.
+    Custom(Vec<CustomKey>),
+}
+
+/// One part of a custom aggregation key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CustomKey {
+    /// A header's value (name in lower case).
+    Header(String),
+    /// A query argument's value.
+    QueryArgument(String),
+    /// A cookie's value.
+    Cookie(String),
+    /// The labels an earlier rule added under this namespace.
+    LabelNamespace(String),
+    /// The URI path.
+    UriPath,
+    /// The HTTP method.
+    Method,
+    /// The client address.
+    Ip,
 }
 
 /// Where a byte match's search string must be (AWS `PositionalConstraint`).
@@ -219,6 +268,20 @@ impl Statement {
                 let matched = hit.is_some();
                 if let Some(why) = hit {
                     ev.hit = Some(("INPUT", why));
+                }
+                matched
+            }
+            Self::RateBased(rate) => {
+                if let Some(scope) = &rate.scope_down {
+                    if !scope.eval(ev)? {
+                        return Ok(false);
+                    }
+                }
+                let Some(key) = rate_key(&rate.key, ev) else { return Err(NotApplied) };
+                let count = rate.state.hit(&key, ev.view().now_s);
+                let matched = count > rate.limit;
+                if matched {
+                    ev.hit = Some(("RATE", format!("{count} requests in {} s", rate.state.window_s())));
                 }
                 matched
             }
@@ -352,6 +415,58 @@ fn ip_set(
         });
     }
     Ok(valid.into_iter().find(contains).map(|ip| ip.to_string()))
+}
+
+/// The aggregation key of the request, or `None` when a part of it is missing.
+fn rate_key(key: &AggregateKey, ev: &Evaluation<'_, '_, '_>) -> Option<Vec<u8>> {
+    let view = ev.view();
+    let ip = || view.client_ip.to_string().into_bytes();
+    Some(match key {
+        AggregateKey::Ip => ip(),
+        AggregateKey::Constant => Vec::new(),
+        AggregateKey::ForwardedIp(cfg) => {
+            let values: Vec<&[u8]> = view.header_values(&cfg.header).collect();
+            let entries: Vec<&[u8]> =
+                values.iter().flat_map(|v| v.split(|&b| b == b',')).map(|e| e.trim_ascii()).collect();
+            let entry = match cfg.position {
+                ForwardedPosition::Last => entries.last(),
+                ForwardedPosition::First | ForwardedPosition::Any => entries.first(),
+            };
+            parse_ip(entry?)?.to_string().into_bytes()
+        }
+        AggregateKey::Custom(parts) => {
+            let mut out = Vec::new();
+            for part in parts {
+                let value: Vec<u8> = match part {
+                    CustomKey::Header(name) => view.header_values(name).next()?.to_vec(),
+                    CustomKey::QueryArgument(name) => view
+                        .query_args()
+                        .into_iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+                        .map(|(_, v)| v.to_vec())?,
+                    CustomKey::Cookie(name) => {
+                        view.cookies().into_iter().find(|(n, _)| *n == name.as_bytes()).map(|(_, v)| v.to_vec())?
+                    }
+                    CustomKey::LabelNamespace(ns) => {
+                        let ns = qualify(ev.prefix, ns);
+                        let found: Vec<&str> =
+                            ev.labels.iter().filter(|l| l.starts_with(&ns)).map(String::as_str).collect();
+                        if found.is_empty() {
+                            return None;
+                        }
+                        found.join(",").into_bytes()
+                    }
+                    CustomKey::UriPath => view.path.to_vec(),
+                    CustomKey::Method => view.method.as_bytes().to_vec(),
+                    CustomKey::Ip => ip(),
+                };
+                // Length-prefixed, so that ("ab", "c") and ("a", "bc") differ.
+                out.extend_from_slice(&(value.len() as u64).to_be_bytes());
+                out.extend_from_slice(&value);
+            }
+            out
+        }
+    })
 }
 
 /// An address as a forwarding header writes it: `1.2.3.4`, `::1`, or either with a port.

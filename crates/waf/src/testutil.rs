@@ -16,6 +16,7 @@ pub(crate) fn view(query: &'static [u8], headers: &[(&'static str, &'static [u8]
         body_truncated: false,
         content_type: None,
         route: None,
+        now_s: 1_700_000_000,
     }
 }
 

@@ -23,3 +23,4 @@ mod sign;
 mod tls;
 mod waf;
 mod waf_managed;
+mod waf_rate;

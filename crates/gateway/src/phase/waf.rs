@@ -36,6 +36,7 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<R
         body_truncated: body.as_ref().is_some_and(|b| b.len() > BODY_LIMIT),
         content_type: req.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
         route: cx.api(rt).zip(cx.route).and_then(|(api, r)| api.route_labels.get(r)).map(|l| &**l),
+        now_s: u64::try_from(limits::now_us() / 1_000_000).unwrap_or(0),
     };
     let mut verdict = acl.evaluate(&view);
     let blocked = matches!(verdict.outcome, ::waf::Outcome::Block(_));

@@ -47,6 +47,13 @@ pub fn compile(cfg: &WebAclConfig, at: &str, issues: &mut Vec<(String, String)>)
             rules.extend(c.managed_group(rule, group, &at).into_iter().flatten());
             continue;
         }
+        let statement = match &rule.statement {
+            StatementConfig::RateBased(rate) => {
+                let fingerprint = format!("{}\u{0}{}", cfg.name, rule.name);
+                c.rate_based(rate, &format!("{at}.statement.rate_based"), &fingerprint)
+            }
+            other => c.statement(other, &format!("{at}.statement"), 1),
+        };
         if rule.override_action.is_some() {
             c.issue(
                 format!("{at}.override_action"),
@@ -60,7 +67,6 @@ pub fn compile(cfg: &WebAclConfig, at: &str, issues: &mut Vec<(String, String)>)
                 None
             }
         };
-        let statement = c.statement(&rule.statement, &format!("{at}.statement"), 1);
         if let (Some(action), Some(statement)) = (action, statement) {
             rules.push(Rule {
                 name: rule.name.clone(),
@@ -332,6 +338,13 @@ impl Compiler<'_> {
                 );
                 None
             }
+            StatementConfig::RateBased(_) => {
+                self.issue(
+                    format!("{at}.rate_based"),
+                    "a rate-based statement must be a rule's whole statement, not inside another statement",
+                );
+                None
+            }
             StatementConfig::And(list) => self.list(list, &format!("{at}.and"), depth).map(Statement::And),
             StatementConfig::Or(list) => self.list(list, &format!("{at}.or"), depth).map(Statement::Or),
             StatementConfig::Not(inner) => {
@@ -352,7 +365,7 @@ impl Compiler<'_> {
         built.into_iter().collect()
     }
 
-    fn field(&mut self, cfg: &FieldConfig, at: &str) -> Option<FieldToMatch> {
+    pub(super) fn field(&mut self, cfg: &FieldConfig, at: &str) -> Option<FieldToMatch> {
         let all = |oversize| (MatchScope::All, None, Vec::new(), oversize);
         let items = |c: &super::ItemsConfig| (c.scope, c.include.clone(), c.exclude.clone(), c.oversize);
         Some(match cfg {

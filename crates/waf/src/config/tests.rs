@@ -266,3 +266,73 @@ rules:
     assert_eq!(verdict.terminating_rule, Some("last"));
     assert!(verdict.counted.contains(&"core:XSS"), "{:?}", verdict.counted);
 }
+
+#[test]
+fn a_rate_based_rule_matches_past_its_limit_per_key() {
+    let yaml = r#"
+name: rate-per-user
+default_action: allow
+rules:
+  - name: login-flood
+    priority: 1
+    action: block
+    statement:
+      rate_based:
+        limit: 10
+        window: 60
+        aggregate_key: {custom_keys: [{header: x-user}, http_method]}
+        scope_down_statement: {byte_match: {field: uri_path, position: starts_with, search: /login}}
+"#;
+    let mut problems = Vec::new();
+    let acl = compile(&parse(yaml), "web_acls[0]", &mut problems).unwrap();
+    let login = |user: &'static [u8]| crate::RequestView { path: b"/login", ..view(b"", &[("x-user", user)]) };
+    for i in 0..10 {
+        assert_eq!(acl.evaluate(&login(b"ann")).outcome, Outcome::Allow, "request {i}");
+    }
+    let verdict = acl.evaluate(&login(b"ann"));
+    assert_eq!((verdict.outcome, verdict.terminating_rule), (Outcome::Block(None), Some("login-flood")));
+    assert_eq!(verdict.matched.map(|m| m.value_excerpt), Some("11 requests in 60 s".to_owned()));
+    assert_eq!(acl.evaluate(&login(b"bob")).outcome, Outcome::Allow, "another key counts apart");
+    // Outside the scope-down statement, and without the key's header: not counted at all.
+    for _ in 0..20 {
+        assert_eq!(acl.evaluate(&view(b"", &[("x-user", b"ann")])).outcome, Outcome::Allow);
+        let anonymous = crate::RequestView { path: b"/login", ..view(b"", &[]) };
+        assert_eq!(acl.evaluate(&anonymous).outcome, Outcome::Allow);
+    }
+    // The window slides: a minute later the key starts afresh.
+    let later = crate::RequestView { now_s: 1_700_000_000 + 70, ..login(b"ann") };
+    assert_eq!(acl.evaluate(&later).outcome, Outcome::Allow);
+    assert_eq!(acl.rate_states().len(), 1);
+}
+
+#[test]
+fn rate_based_settings_are_checked() {
+    let got = issues(
+        r#"
+name: m
+default_action: allow
+rules:
+  - name: a
+    priority: 1
+    action: block
+    statement: {rate_based: {limit: 5, window: 30}}
+  - name: b
+    priority: 2
+    action: block
+    statement: {rate_based: {limit: 100, aggregate_key: forwarded_ip}}
+  - name: c
+    priority: 3
+    action: block
+    statement: {not: {rate_based: {limit: 100}}}
+  - name: d
+    priority: 4
+    action: block
+    statement: {rate_based: {limit: 100, aggregate_key: {custom_keys: []}}}
+"#,
+    );
+    has(&got, "web_acls[0].rules[0].statement.rate_based.limit", "10-2000000000");
+    has(&got, "web_acls[0].rules[0].statement.rate_based.window", "60, 120, 300, 600");
+    has(&got, "web_acls[0].rules[1].statement.rate_based.forwarded_ip", "needs forwarded_ip");
+    has(&got, "web_acls[0].rules[2].statement.not.rate_based", "whole statement");
+    has(&got, "web_acls[0].rules[3].statement.rate_based.aggregate_key.custom_keys", "1 to 5");
+}
