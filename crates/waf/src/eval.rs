@@ -18,6 +18,8 @@ pub(crate) struct Evaluation<'s, 'v, 'r> {
     cache: Vec<(&'s FieldToMatch, &'s [Transformation], Extracted<'v>)>,
     /// Every input of the request with its decoded views, for managed rules; made on first use.
     inputs: Option<Vec<Input<'v>>>,
+    /// Per input and view, the managed pattern rules that match; made with `inputs`.
+    scans: Vec<Vec<u64>>,
     /// Fully qualified labels added by rules that matched earlier, without repeats.
     pub(crate) labels: Vec<String>,
     /// The field and an excerpt of the value behind the most recent match.
@@ -42,6 +44,7 @@ impl<'s, 'v, 'r> Evaluation<'s, 'v, 'r> {
             prefix,
             cache: Vec::new(),
             inputs: None,
+            scans: Vec::new(),
             labels: Vec::new(),
             hit: None,
             #[cfg(test)]
@@ -54,10 +57,15 @@ impl<'s, 'v, 'r> Evaluation<'s, 'v, 'r> {
         self.view
     }
 
-    /// Every input of the request, collected and decoded once for all managed rules.
-    pub(crate) fn inputs(&mut self) -> &[Input<'v>] {
-        let view = self.view;
-        self.inputs.get_or_insert_with(|| inputs::collect(view))
+    /// Every input of the request, collected, decoded and scanned by the pattern rules once
+    /// for all managed rules.
+    pub(crate) fn inputs(&mut self) -> (&[Input<'v>], &[Vec<u64>]) {
+        if self.inputs.is_none() {
+            let collected = inputs::collect(self.view);
+            self.scans = crate::managed::scan(&collected);
+            self.inputs = Some(collected);
+        }
+        (self.inputs.as_deref().unwrap_or_default(), &self.scans)
     }
 
     /// The values of `field` after `transforms`, computed on first use and then shared.

@@ -11,7 +11,8 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use smallvec::SmallVec;
 
 use crate::{RequestView, Transformation};
 
@@ -38,8 +39,9 @@ pub(crate) struct Input<'v> {
     /// The name within the part (query argument, header, cookie, form field, JSON Pointer); empty
     /// for the path and a whole body.
     pub(crate) name: Cow<'v, str>,
-    /// The value as the application reads it, then the further decodings that differ from it.
-    pub(crate) views: Vec<Cow<'v, [u8]>>,
+    /// The value as the application reads it, then the further decodings that differ from it
+    /// (most values have none, and need no allocation for the list).
+    pub(crate) views: SmallVec<[Cow<'v, [u8]>; 1]>,
 }
 
 /// Every input of `view`, in the order path, query, headers, cookies, body.
@@ -48,7 +50,7 @@ pub(crate) fn collect<'v>(view: &RequestView<'v>) -> Vec<Input<'v>> {
     push(&mut out, Part::Path, Cow::Borrowed(""), url(view.path));
     for (name, value) in view.query_args() {
         let name = text(name);
-        push(&mut out, Part::Query, name.clone(), Cow::Owned(name.as_bytes().to_vec()));
+        push_name(&mut out, Part::Query, name.clone());
         push(&mut out, Part::Query, name, url(value));
     }
     for &(name, value) in &view.headers {
@@ -58,7 +60,7 @@ pub(crate) fn collect<'v>(view: &RequestView<'v>) -> Vec<Input<'v>> {
     }
     for (name, value) in view.cookies() {
         let name = text(Cow::Borrowed(name));
-        push(&mut out, Part::Cookie, name.clone(), Cow::Owned(name.as_bytes().to_vec()));
+        push_name(&mut out, Part::Cookie, name.clone());
         push(&mut out, Part::Cookie, name, url(value));
     }
     if let Some(body) = view.body.filter(|b| !b.is_empty()) {
@@ -75,7 +77,7 @@ fn body_inputs<'v>(out: &mut Vec<Input<'v>>, body: &'v [u8], content_type: &str)
             for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
                 let (name, value) = split_once(pair, b'=');
                 let name = text(Transformation::UrlDecode.apply(name));
-                push(out, Part::Body, name.clone(), Cow::Owned(name.as_bytes().to_vec()));
+                push_name(out, Part::Body, name.clone());
                 push(out, Part::Body, name, url(value));
             }
         }
@@ -83,10 +85,16 @@ fn body_inputs<'v>(out: &mut Vec<Input<'v>>, body: &'v [u8], content_type: &str)
             Some(b) => multipart(out, body, b.as_bytes()),
             None => push(out, Part::Body, Cow::Borrowed(""), Cow::Borrowed(body)),
         },
-        m if m == "application/json" || m.ends_with("+json") => match serde_json::from_slice::<Value>(body) {
-            Ok(doc) => json(out, &doc, &mut String::new()),
-            Err(_) => push(out, Part::Body, Cow::Borrowed(""), Cow::Borrowed(body)),
-        },
+        m if m == "application/json" || m.ends_with("+json") => {
+            let start = out.len();
+            let mut de = serde_json::Deserializer::from_slice(body);
+            let parsed = JsonInputs { out: &mut *out, pointer: &mut String::new() }.deserialize(&mut de);
+            if parsed.and_then(|()| de.end()).is_err() {
+                // Not JSON after all: the body as one text.
+                out.truncate(start);
+                push(out, Part::Body, Cow::Borrowed(""), Cow::Borrowed(body));
+            }
+        }
         _ => push(out, Part::Body, Cow::Borrowed(""), Cow::Borrowed(body)),
     }
 }
@@ -112,32 +120,108 @@ fn multipart<'v>(out: &mut Vec<Input<'v>>, body: &'v [u8], boundary: &[u8]) {
     }
 }
 
-/// Every key and scalar of a JSON document, named by JSON Pointer.
-fn json(out: &mut Vec<Input<'_>>, value: &Value, pointer: &mut String) {
-    match value {
-        Value::Object(map) => {
-            for (key, item) in map {
-                let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
-                push(out, Part::Body, Cow::Owned(pointer.clone()), Cow::Owned(key.as_bytes().to_vec()));
-                json(out, item, pointer);
-                pointer.truncate(len);
-            }
-        }
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&i.to_string());
-                json(out, item, pointer);
-                pointer.truncate(len);
-            }
-        }
-        Value::String(s) => push(out, Part::Body, Cow::Owned(pointer.clone()), Cow::Owned(s.as_bytes().to_vec())),
-        // Numbers, booleans and null carry no payload.
-        _ => {}
+/// Every key and string of a JSON document, named by JSON Pointer, pushed while the document
+/// is parsed: no tree is built, and strings without escapes stay borrowed from the body.
+struct JsonInputs<'o, 'v> {
+    out: &'o mut Vec<Input<'v>>,
+    /// The pointer of the value being parsed.
+    pointer: &'o mut String,
+}
+
+impl<'de, 'o> DeserializeSeed<'de> for JsonInputs<'o, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
     }
+}
+
+impl<'de, 'o> Visitor<'de> for JsonInputs<'o, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
+        push(self.out, Part::Body, Cow::Owned(self.pointer.clone()), Cow::Borrowed(v.as_bytes()));
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        push(self.out, Part::Body, Cow::Owned(self.pointer.clone()), Cow::Owned(v.as_bytes().to_vec()));
+        Ok(())
+    }
+
+    // Numbers, booleans and null carry no payload.
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let len = self.pointer.len();
+        let mut i = 0usize;
+        loop {
+            self.pointer.truncate(len);
+            self.pointer.push('/');
+            self.pointer.push_str(&i.to_string());
+            if seq.next_element_seed(JsonInputs { out: &mut *self.out, pointer: &mut *self.pointer })?.is_none() {
+                break;
+            }
+            i += 1;
+        }
+        self.pointer.truncate(len);
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let len = self.pointer.len();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            self.pointer.truncate(len);
+            self.pointer.push('/');
+            self.pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+            if !key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')) {
+                let key = match key {
+                    Cow::Borrowed(k) => Cow::Borrowed(k.as_bytes()),
+                    Cow::Owned(k) => Cow::Owned(k.into_bytes()),
+                };
+                push(self.out, Part::Body, Cow::Owned(self.pointer.clone()), key);
+            }
+            map.next_value_seed(JsonInputs { out: &mut *self.out, pointer: &mut *self.pointer })?;
+        }
+        self.pointer.truncate(len);
+        Ok(())
+    }
+}
+
+/// Adds a name (of a query argument, cookie, form field or JSON key) as an input, unless it is
+/// a plain identifier (letters, digits, `_`, `-`): such a name carries nothing any rule looks
+/// for, and most names are one. (A dotted name can: `class.module.classLoader`.)
+fn push_name<'v>(out: &mut Vec<Input<'v>>, part: Part, name: Cow<'v, str>) {
+    if name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')) {
+        return;
+    }
+    let bytes = match &name {
+        Cow::Borrowed(n) => Cow::Borrowed(n.as_bytes()),
+        Cow::Owned(n) => Cow::Owned(n.as_bytes().to_vec()),
+    };
+    push(out, part, name, bytes);
 }
 
 /// Adds one input with its views, unless the value is empty.
@@ -145,7 +229,7 @@ fn push<'v>(out: &mut Vec<Input<'v>>, part: Part, name: Cow<'v, str>, value: Cow
     if value.is_empty() {
         return;
     }
-    let mut views = vec![value];
+    let mut views: SmallVec<[Cow<'v, [u8]>; 1]> = smallvec::smallvec![value];
     // Double (or triple) URL encoding: decode while escapes remain.
     for _ in 0..MAX_EXTRA_DECODES {
         let Some(last) = views.last() else { break };
@@ -227,6 +311,10 @@ fn has_escape(value: &[u8]) -> bool {
 /// result is readable text. Random tokens that happen to use the alphabet decode to bytes that
 /// are not, and are left alone.
 fn base64_text(value: &[u8]) -> Option<Vec<u8>> {
+    let alphabet = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=' | b' ');
+    if value.len() < MIN_BASE64 || !value.iter().all(alphabet) {
+        return None;
+    }
     // A `+` of the alphabet reads as a space once a form or query is decoded.
     let spaced: Vec<u8>;
     let value = if value.contains(&b' ') {

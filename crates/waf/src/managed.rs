@@ -11,9 +11,8 @@ use std::sync::LazyLock;
 
 use regex::bytes::RegexSet;
 
-use crate::detect::{self, set, Sensitivity};
+use crate::detect::{self, set, set_ci, Sensitivity};
 use crate::inputs::{Input, Part};
-use crate::Transformation;
 
 mod core;
 mod known_bad_inputs;
@@ -58,15 +57,14 @@ pub(crate) enum Detector {
 /// How a view is prepared before patterns run over it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Fold {
-    /// Lower case.
-    Lower,
-    /// Lower case, `\` as `/`, overlong UTF-8 and full-width forms of `.` `/` `\` as ASCII,
-    /// NUL bytes removed: the spellings of `../` that decoders accept.
+    /// As it is, the patterns ignoring case.
+    Caseless,
+    /// `\` as `/`, overlong UTF-8 and full-width forms of `.` `/` `\` as ASCII, leftovers of
+    /// broken escapes as `/`, NUL bytes removed: the spellings of `../` that decoders accept.
+    /// The patterns ignore case.
     Path,
-    /// ModSecurity's `cmdLine`: escapes and quotes that shells ignore removed, `;` and `,` as
-    /// spaces, lower case.
-    Command,
-    /// What a shell ignores removed (`\\`, `'`, `\"`, `^`), lower case; separators kept.
+    /// What a shell ignores removed (`\\`, `'`, `\"`, `^`); separators kept. The patterns
+    /// ignore case.
     Shell,
     /// As it is (byte patterns such as serialisation markers are case-sensitive).
     Exact,
@@ -76,6 +74,8 @@ pub(crate) enum Fold {
 #[derive(Clone, Debug)]
 pub struct ManagedCheck {
     pub(crate) rule: &'static ManagedRule,
+    /// The rule's bit in [`scan`]'s results, for pattern rules.
+    pub(crate) bit: Option<u32>,
     pub(crate) level: Sensitivity,
     /// Inputs this rule skips; when a route exclusion has no fields the rule is off there.
     pub(crate) exclusions: Vec<Exclusion>,
@@ -116,6 +116,100 @@ pub(crate) fn warm(group: &Group) {
             LazyLock::force(set);
         }
     }
+    LazyLock::force(&SCANNER);
+}
+
+/// Every pattern rule of every group in one set over the view as it is, plus one set per fold
+/// that can change a view, run only on views it changes. A benign view is scanned once for all
+/// rules. (Fold patterns also see the unfolded view: they describe attacks in either form.)
+#[derive(Debug)]
+struct Scanner {
+    /// Every pattern, and each pattern's rule bit.
+    raw: (RegexSet, Vec<u32>),
+    /// The patterns of the rules that fold, by fold.
+    folded: Vec<(Fold, RegexSet, Vec<u32>)>,
+}
+
+static SCANNER: LazyLock<Scanner> = LazyLock::new(|| {
+    let mut raw = (Vec::new(), Vec::new());
+    let mut folded: Vec<(Fold, Vec<String>, Vec<u32>)> = Vec::new();
+    for (bit, (set, fold)) in pattern_rules().enumerate() {
+        let bit = u32::try_from(bit).unwrap_or(u32::MAX);
+        for pattern in set.patterns() {
+            raw.0.push(pattern.clone());
+            raw.1.push(bit);
+        }
+        if matches!(fold, Fold::Path | Fold::Shell) {
+            let i = folded.iter().position(|(f, _, _)| *f == fold).unwrap_or_else(|| {
+                folded.push((fold, Vec::new(), Vec::new()));
+                folded.len() - 1
+            });
+            if let Some((_, patterns, bits)) = folded.get_mut(i) {
+                patterns.extend(set.patterns().iter().cloned());
+                bits.extend(std::iter::repeat_n(bit, set.len()));
+            }
+        }
+    }
+    let build = |patterns: &[String]| {
+        // The patterns already compiled one by one; together they must too.
+        #[allow(clippy::expect_used)]
+        regex::bytes::RegexSetBuilder::new(patterns)
+            .size_limit(1 << 26)
+            .dfa_size_limit(1 << 24)
+            .build()
+            .expect("built-in WAF patterns compile together")
+    };
+    Scanner {
+        raw: (build(&raw.0), raw.1),
+        folded: folded.into_iter().map(|(fold, patterns, bits)| (fold, build(&patterns), bits)).collect(),
+    }
+});
+
+/// The pattern rules of every group, in a fixed order: a rule's position is its bit.
+fn pattern_rules() -> impl Iterator<Item = (&'static LazyLock<RegexSet>, Fold)> {
+    GROUPS.iter().flat_map(|g| g.rules.iter()).filter_map(|r| match r.detector {
+        Detector::Patterns(set, fold) => Some((set, fold)),
+        _ => None,
+    })
+}
+
+/// The bit of `rule` in [`scan`]'s results, if it is a pattern rule.
+pub(crate) fn rule_bit(rule: &ManagedRule) -> Option<u32> {
+    let mut all = GROUPS.iter().flat_map(|g| g.rules.iter()).filter(|r| matches!(r.detector, Detector::Patterns(..)));
+    all.position(|r| std::ptr::eq(r, rule)).and_then(|i| u32::try_from(i).ok())
+}
+
+/// For each input and each of its views, the bits of the pattern rules that match it.
+pub(crate) fn scan(inputs: &[Input<'_>]) -> Vec<Vec<u64>> {
+    let scanner = &*SCANNER;
+    let bits_of = |set: &RegexSet, rule_bits: &[u32], view: &[u8]| {
+        let mut bits = 0u64;
+        // Most views match nothing: a yes/no scan first, then which patterns.
+        if set.is_match(view) {
+            for i in set.matches(view).iter() {
+                bits |= rule_bits.get(i).map_or(0, |b| 1 << b);
+            }
+        }
+        bits
+    };
+    inputs
+        .iter()
+        .map(|input| {
+            input
+                .views
+                .iter()
+                .map(|view| {
+                    let mut bits = bits_of(&scanner.raw.0, &scanner.raw.1, view);
+                    for (fold, set, rule_bits) in &scanner.folded {
+                        if let Cow::Owned(prepared) = fold.apply(view) {
+                            bits |= bits_of(set, rule_bits, &prepared);
+                        }
+                    }
+                    bits
+                })
+                .collect()
+        })
+        .collect()
 }
 
 // === impl ManagedCheck ===
@@ -123,15 +217,25 @@ pub(crate) fn warm(group: &Group) {
 impl ManagedCheck {
     /// The first input and view that the rule's detector reports, as (input index, excerpt);
     /// `None` when nothing matches or the rule is excluded on this route.
-    pub(crate) fn find(&self, inputs: &[Input<'_>], route: Option<&str>) -> Option<String> {
+    pub(crate) fn find(&self, inputs: &[Input<'_>], scans: &[Vec<u64>], route: Option<&str>) -> Option<String> {
         let on_route = |e: &&Exclusion| e.routes.is_empty() || route.is_some_and(|r| e.routes.iter().any(|x| x == r));
-        let active: Vec<&Exclusion> = self.exclusions.iter().filter(on_route).collect();
+        // Most references have no exclusions: nothing to collect then.
+        let active: Vec<&Exclusion> =
+            if self.exclusions.is_empty() { Vec::new() } else { self.exclusions.iter().filter(on_route).collect() };
         if active.iter().any(|e| e.fields.is_empty()) {
             return None;
         }
         let rule = self.rule;
-        for input in inputs.iter().filter(|i| rule.parts.contains(&i.part)) {
+        for (input, scan) in inputs.iter().zip(scans).filter(|(i, _)| rule.parts.contains(&i.part)) {
             if active.iter().any(|e| e.fields.iter().any(|f| f.covers(input))) {
+                continue;
+            }
+            if let Some(bit) = self.bit {
+                if let Some(view) =
+                    input.views.iter().zip(scan).find(|(_, bits)| *bits & (1 << bit) != 0).map(|(v, _)| v)
+                {
+                    return Some(format!("{}: {}", describe(input), crate::eval::excerpt(view)));
+                }
                 continue;
             }
             if let Detector::LongerThan(max) = rule.detector {
@@ -151,8 +255,8 @@ impl ManagedCheck {
         match self.rule.detector {
             Detector::Sqli => detect::sqli(view, self.level),
             Detector::Xss => detect::xss(view, self.level),
-            Detector::Patterns(set, fold) => set.is_match(&fold.apply(view)),
-            Detector::LongerThan(_) => false,
+            // Pattern rules are decided by `scan`.
+            Detector::Patterns(..) | Detector::LongerThan(_) => false,
         }
     }
 }
@@ -160,17 +264,26 @@ impl ManagedCheck {
 // === impl Fold ===
 
 impl Fold {
+    /// The view prepared for this fold's patterns; borrowed when nothing changes, which is
+    /// the common case.
     fn apply(self, view: &[u8]) -> Cow<'_, [u8]> {
+        let shell_ignores = |b: &u8| matches!(b, b'\\' | b'\'' | b'"' | b'^');
         match self {
-            Self::Lower => Transformation::Lowercase.apply(view),
-            Self::Command => Transformation::CmdLine.apply(view),
-            Self::Shell => Cow::Owned(
-                view.iter().filter(|b| !matches!(b, b'\\' | b'\'' | b'"' | b'^')).map(u8::to_ascii_lowercase).collect(),
-            ),
-            Self::Exact => Cow::Borrowed(view),
-            Self::Path => Cow::Owned(fold_path(view)),
+            Self::Caseless | Self::Exact => Cow::Borrowed(view),
+            Self::Shell if view.iter().any(shell_ignores) => {
+                Cow::Owned(view.iter().filter(|b| !shell_ignores(b)).copied().collect())
+            }
+            Self::Shell => Cow::Borrowed(view),
+            Self::Path if needs_path_fold(view) => Cow::Owned(fold_path(view)),
+            Self::Path => Cow::Borrowed(view),
         }
     }
+}
+
+/// Whether [`fold_path`] would change `view`.
+fn needs_path_fold(view: &[u8]) -> bool {
+    view.iter().any(|&b| b >= 0x80 || matches!(b, 0 | b'%' | b'?' | b'\\'))
+        || view.windows(2).any(|w| w[0] == b'0' && (w[1] | 0x20) == b'x')
 }
 
 /// See [`Fold::Path`]: every spelling of `.`, `/` and `\` that some decoder accepts becomes the
@@ -197,7 +310,7 @@ fn fold_path(view: &[u8]) -> Vec<u8> {
             b'?' => (Some(b'.'), 1),
             other => (Some(other), 1),
         };
-        match ascii.map(|c| c.to_ascii_lowercase()) {
+        match ascii {
             Some(b'\\') => out.push(b'/'),
             Some(c) => out.push(c),
             None => {}

@@ -264,7 +264,8 @@ impl Statement {
             Self::XssMatch { field, transforms } => ev.inspect(field, transforms, |v| detect::xss(v, Sensitivity::Low)),
             Self::Managed(check) => {
                 let route = ev.view().route;
-                let hit = check.find(ev.inputs(), route);
+                let (inputs, scans) = ev.inputs();
+                let hit = check.find(inputs, scans, route);
                 let matched = hit.is_some();
                 if let Some(why) = hit {
                     ev.hit = Some(("INPUT", why));

@@ -85,6 +85,7 @@ impl Compiler<'_> {
         let rules = group.rules.iter().filter(|r| r.from <= cfg.sensitivity).map(|r| {
             let check = ManagedCheck {
                 rule: r,
+                bit: managed::rule_bit(r),
                 level: cfg.sensitivity,
                 exclusions: exclusions
                     .iter()

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use regex::bytes::RegexSet;
 
-use super::{set, Detector, Fold, Group, ManagedRule, Sensitivity, ALL, ARGS};
+use super::{set, set_ci, Detector, Fold, Group, ManagedRule, Sensitivity, ALL, ARGS};
 use crate::inputs::Part;
 
 pub(super) static GROUP: Group = Group { name: "core", versions: &["1"], rules: RULES };
@@ -15,17 +15,17 @@ static RULES: &[ManagedRule] = &[
     rule("SQLi", ALL, Detector::Sqli, Sensitivity::Low),
     rule("XSS", ALL, Detector::Xss, Sensitivity::Low),
     rule("PathTraversal", ALL, Detector::Patterns(&TRAVERSAL, Fold::Path), Sensitivity::Low),
-    rule("SSRF_Metadata", ALL, Detector::Patterns(&SSRF, Fold::Lower), Sensitivity::Low),
-    rule("RemoteFileInclusion", ARGS, Detector::Patterns(&RFI, Fold::Lower), Sensitivity::Low),
+    rule("SSRF_Metadata", ALL, Detector::Patterns(&SSRF, Fold::Caseless), Sensitivity::Low),
+    rule("RemoteFileInclusion", ARGS, Detector::Patterns(&RFI, Fold::Caseless), Sensitivity::Low),
     rule("CommandInjection", ALL, Detector::Patterns(&COMMAND, Fold::Shell), Sensitivity::Low),
-    rule("CommandInjection_Broad", ARGS, Detector::Patterns(&COMMAND_BROAD, Fold::Command), Sensitivity::High),
-    rule("TemplateInjection", ALL, Detector::Patterns(&TEMPLATE, Fold::Lower), Sensitivity::Low),
-    rule("XXE", &[Part::Body, Part::Query], Detector::Patterns(&XXE, Fold::Lower), Sensitivity::Low),
-    rule("LDAPInjection", ARGS, Detector::Patterns(&LDAP, Fold::Lower), Sensitivity::Low),
-    rule("NoSQLInjection", ARGS, Detector::Patterns(&NOSQL, Fold::Lower), Sensitivity::Low),
-    rule("MailInjection", ARGS, Detector::Patterns(&MAIL, Fold::Lower), Sensitivity::Low),
-    rule("SSIInjection", ALL, Detector::Patterns(&SSI, Fold::Lower), Sensitivity::Low),
-    rule("HeaderInjection_CRLF", ARGS, Detector::Patterns(&CRLF, Fold::Lower), Sensitivity::Low),
+    rule("CommandInjection_Broad", ARGS, Detector::Patterns(&COMMAND_BROAD, Fold::Shell), Sensitivity::High),
+    rule("TemplateInjection", ALL, Detector::Patterns(&TEMPLATE, Fold::Caseless), Sensitivity::Low),
+    rule("XXE", &[Part::Body, Part::Query], Detector::Patterns(&XXE, Fold::Caseless), Sensitivity::Low),
+    rule("LDAPInjection", ARGS, Detector::Patterns(&LDAP, Fold::Caseless), Sensitivity::Low),
+    rule("NoSQLInjection", ARGS, Detector::Patterns(&NOSQL, Fold::Caseless), Sensitivity::Low),
+    rule("MailInjection", ARGS, Detector::Patterns(&MAIL, Fold::Caseless), Sensitivity::Low),
+    rule("SSIInjection", ALL, Detector::Patterns(&SSI, Fold::Caseless), Sensitivity::Low),
+    rule("HeaderInjection_CRLF", ARGS, Detector::Patterns(&CRLF, Fold::Caseless), Sensitivity::Low),
     rule(
         "ProtocolAnomaly_NullByte",
         &[Part::Path, Part::Header],
@@ -43,7 +43,7 @@ const fn rule(name: &'static str, parts: &'static [Part], detector: Detector, fr
 
 /// `../` in any spelling the path fold leaves, and the files traversal goes for.
 static TRAVERSAL: LazyLock<RegexSet> = LazyLock::new(|| {
-    set(&[
+    set_ci(&[
         r"(?:^|[/.;=])\.{2,}[;.]*(?:/|$)",
         r"(?:/\.){2,}/",
         r"\.\.(?:2f|5c)",
@@ -60,7 +60,7 @@ static TRAVERSAL: LazyLock<RegexSet> = LazyLock::new(|| {
 
 /// Stream wrappers and remote URLs used to include code.
 static RFI: LazyLock<RegexSet> = LazyLock::new(|| {
-    set(&[
+    set_ci(&[
         r"^\s*(?:php|expect|phar|zip|data|glob|gopher|dict|jar|file|ogg|rar|ssh2|zlib|compress\.zlib)://",
         r"^\s*(?:https?|ftps?)://\d{1,3}(?:\.\d{1,3}){3}",
         r"^\s*(?:https?|ftps?)://[^\s]*\?+\s*$",
@@ -76,7 +76,7 @@ static COMMAND: LazyLock<RegexSet> = LazyLock::new(|| {
     let after_separator =
         format!(r"(?:[;|&\n\r`]|\$\(|\$\{{|\bthen\b|\bdo\b|\x00)\s*{commands}(?:$|[\s<>|&;`$]|\.exe\b)");
     let substitution = format!(r"`\s*{commands}(?:[\s<>|&;$][^`]*)?`");
-    set(&[
+    set_ci(&[
         &after_separator,
         &substitution,
         r"\$\{?ifs\}?",
@@ -94,17 +94,18 @@ static COMMAND: LazyLock<RegexSet> = LazyLock::new(|| {
     ])
 });
 
-/// Commands at high sensitivity: any command word after a separator, even without arguments.
+/// Commands at high sensitivity: a whole value that is a command line (`ls -la`, `sleep 5`),
+/// and code-execution functions.
 static COMMAND_BROAD: LazyLock<RegexSet> = LazyLock::new(|| {
-    set(&[
-        r"(?:^|\s|[|&])(?:cat|ls|id|whoami|uname|wget|curl|nc|bash|sh|ping|nslookup|dig|echo|sleep|rm|type|dir|net|ver|ipconfig|ifconfig|systeminfo)(?:$|\s)",
+    set_ci(&[
+        r"^\s*(?:cat|ls|id|whoami|uname|wget|curl|nc|bash|sh|ping|nslookup|dig|echo|sleep|rm|type|dir|net|ver|ipconfig|ifconfig|systeminfo|netstat|which|pwd)\s+[-/$~.\d]",
         r"\b(?:system|exec|passthru|shell_exec|popen|proc_open|pcntl_exec|eval|assert)\s*\(",
     ])
 });
 
 /// Cloud instance metadata and link-local addresses, in the spellings resolvers accept.
 static SSRF: LazyLock<RegexSet> = LazyLock::new(|| {
-    set(&[
+    set_ci(&[
         r"\b169\.254\.169\.254\b",
         r"\b(?:0x)?a9\.?(?:0x)?fe\.?(?:0x)?a9\.?(?:0x)?fe\b",
         r"\b2852039166\b",
@@ -123,7 +124,7 @@ static TEMPLATE: LazyLock<RegexSet> = LazyLock::new(|| {
     // An expression, not a placeholder: a call, arithmetic, an attribute walk, an index or a
     // filter. `${USER_ID}` and `{{name}}` are the macros of ad tags and mail templates.
     let expr = r"(?:\(|\d\s*[-+*/%]\s*\d|[a-z_]\w*\s*\.\s*[a-z_]|\[|\|)";
-    set(&[
+    set_ci(&[
         &format!(r"\{{\{{[^}}]{{0,200}}?{expr}[^}}]{{0,200}}?\}}\}}"),
         &format!(r"[$#*@]\{{[^}}]{{0,200}}?{expr}[^}}]{{0,200}}?\}}"),
         &format!(r"<%=?[^%]{{0,200}}?{expr}[^%]{{0,200}}?%>"),
@@ -137,7 +138,7 @@ static TEMPLATE: LazyLock<RegexSet> = LazyLock::new(|| {
 
 /// XML external entities and XInclude.
 static XXE: LazyLock<RegexSet> = LazyLock::new(|| {
-    set(&[
+    set_ci(&[
         r"<!entity\b",
         r"<!doctype\s[^>]*\[",
         r"<!doctype\s[^>]*\b(?:system|public)\b",
@@ -149,7 +150,7 @@ static XXE: LazyLock<RegexSet> = LazyLock::new(|| {
 
 /// LDAP filter injection.
 static LDAP: LazyLock<RegexSet> = LazyLock::new(|| {
-    set(&[
+    set_ci(&[
         r"\*\s*\)\s*\(",
         r"\)\s*\(\s*[|&!]",
         r"\(\s*[|&!]\s*\(",
@@ -162,7 +163,7 @@ static LDAP: LazyLock<RegexSet> = LazyLock::new(|| {
 
 /// MongoDB operators and server-side JavaScript.
 static NOSQL: LazyLock<RegexSet> = LazyLock::new(|| {
-    set(&[
+    set_ci(&[
         r"\[\s*\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|not|nor|or|and|expr|elemmatch)\s*\]",
         r"^\s*\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|not|nor|or|and|expr|elemmatch|function|accumulator)\s*$",
         r"[{,]\s*['\x22]?\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|not|nor|or|and|expr|comment|elemmatch)['\x22]?\s*:",
@@ -174,7 +175,7 @@ static NOSQL: LazyLock<RegexSet> = LazyLock::new(|| {
 
 /// SMTP and IMAP commands, and mail headers, after a line break.
 static MAIL: LazyLock<RegexSet> = LazyLock::new(|| {
-    set(&[
+    set_ci(&[
         r"[\r\n]\s*(?:rcpt\s+to|mail\s+from)\s*:",
         r"[\r\n]\s*(?:quit|data|rset|vrfy|expn|helo|ehlo)\s*(?:[\r\n]|$)",
         r"[\r\n]\s*[a-z]{0,4}\d{1,5}\s+(?:capability|fetch|login|select|examine|append|store|logout|list|lsub|status|uid|search|copy|create|delete|rename)\b",
@@ -184,11 +185,11 @@ static MAIL: LazyLock<RegexSet> = LazyLock::new(|| {
 
 /// Server-side includes.
 static SSI: LazyLock<RegexSet> =
-    LazyLock::new(|| set(&[r"<!--\s*#\s*(?:exec|include|echo|config|fsize|flastmod|printenv|set|if|elif)\b"]));
+    LazyLock::new(|| set_ci(&[r"<!--\s*#\s*(?:exec|include|echo|config|fsize|flastmod|printenv|set|if|elif)\b"]));
 
 /// A line break followed by a response header, to split a response or set a cookie.
 static CRLF: LazyLock<RegexSet> = LazyLock::new(|| {
-    set(&[
+    set_ci(&[
         r"(?:[\r\n]|\xe5\x98[\x8a\x8d])\s*(?:set-cookie|location|content-type|content-length|content-disposition|refresh|x-xss-protection|access-control-allow-[a-z]+|link|http/\d)\s*:",
         r"(?:[\r\n]|\xe5\x98[\x8a\x8d])\s*http/\d(?:\.\d)?\s+\d{3}",
     ])

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use regex::bytes::RegexSet;
 
-use super::{set, Detector, Fold, Group, ManagedRule, Sensitivity, ALL};
+use super::{set, set_ci, Detector, Fold, Group, ManagedRule, Sensitivity, ALL};
 use crate::inputs::Part;
 
 pub(super) static GROUP: Group = Group { name: "known_bad_inputs", versions: &["1"], rules: RULES };
@@ -14,7 +14,7 @@ static RULES: &[ManagedRule] = &[
     ManagedRule {
         name: "Log4JRCE",
         parts: ALL,
-        detector: Detector::Patterns(&LOG4J, Fold::Lower),
+        detector: Detector::Patterns(&LOG4J, Fold::Caseless),
         from: Sensitivity::Low,
     },
     ManagedRule {
@@ -26,7 +26,7 @@ static RULES: &[ManagedRule] = &[
     ManagedRule {
         name: "Spring4ShellRCE",
         parts: ALL,
-        detector: Detector::Patterns(&SPRING, Fold::Lower),
+        detector: Detector::Patterns(&SPRING, Fold::Caseless),
         from: Sensitivity::Low,
     },
     ManagedRule {
@@ -38,14 +38,14 @@ static RULES: &[ManagedRule] = &[
     ManagedRule {
         name: "ExploitablePaths",
         parts: &[Part::Path],
-        detector: Detector::Patterns(&PATHS, Fold::Lower),
+        detector: Detector::Patterns(&PATHS, Fold::Caseless),
         from: Sensitivity::Low,
     },
 ];
 
 /// JNDI lookups, including the nested-lookup spellings (`${${lower:j}ndi:`).
 static LOG4J: LazyLock<RegexSet> = LazyLock::new(|| {
-    set(&[
+    set_ci(&[
         r"\$\{[^\n]{0,64}?j[^\n]{0,32}?n[^\n]{0,32}?d[^\n]{0,32}?i[^\n]{0,32}?:",
         r"\$\{\s*(?:jndi|ctx|sys|env|java|lower|upper|base64|date|main|bundle|docker|k8s|log4j|spring|web|marker|sd|map|event)\s*:",
         r"\$\{::-[a-z$]",
@@ -66,7 +66,7 @@ static JAVA: LazyLock<RegexSet> = LazyLock::new(|| {
 
 /// Class loader access through data binding (CVE-2022-22965).
 static SPRING: LazyLock<RegexSet> = LazyLock::new(|| {
-    set(&[
+    set_ci(&[
         r"\bclass\.(?:module\.)?classloader\b",
         r"\bclass\[['\x22]?(?:module|classloader)",
         r"\.getclass\s*\(\s*\)\s*\.\s*(?:getclassloader|forname|getmodule)",
@@ -78,7 +78,7 @@ static SHELLSHOCK: LazyLock<RegexSet> = LazyLock::new(|| set(&[r"\(\s*\)\s*\{[^}
 
 /// Files that hold secrets or source and that no public route should serve.
 static PATHS: LazyLock<RegexSet> = LazyLock::new(|| {
-    set(&[
+    set_ci(&[
         r"(?:^|/)(?:\.git|\.svn|\.hg|\.aws|\.ssh|\.docker)(?:/|$)",
         r"(?:^|/)\.env(?:\.[a-z]+)?$",
         r"(?:^|/)(?:web-inf|meta-inf)(?:/|$)",

@@ -24,6 +24,13 @@ fn blocked_by<'a>(acl: &'a crate::WebAcl, v: &RequestView<'_>) -> Option<&'a str
 }
 
 #[test]
+fn pattern_rules_fit_the_scan_bits() {
+    assert!(super::pattern_rules().count() <= 64);
+    let (inputs, scans) = (crate::inputs::collect(&view(b"a=1", &[])), Vec::<Vec<u64>>::new());
+    assert!(!inputs.is_empty() && scans.is_empty());
+}
+
+#[test]
 fn every_built_in_pattern_set_compiles() {
     for group in super::GROUPS {
         for rule in group.rules {
@@ -113,8 +120,11 @@ fn exclusions_skip_a_field_or_a_route() {
 #[test]
 fn a_json_pointer_exclusion_covers_what_is_under_it() {
     let f = FieldRef::parse("body:/post").unwrap();
-    let input =
-        |name: &'static str| crate::inputs::Input { part: crate::inputs::Part::Body, name: name.into(), views: vec![] };
+    let input = |name: &'static str| crate::inputs::Input {
+        part: crate::inputs::Part::Body,
+        name: name.into(),
+        views: Default::default(),
+    };
     assert!(f.covers(&input("/post")));
     assert!(f.covers(&input("/post/html")));
     assert!(!f.covers(&input("/poster")));
@@ -149,6 +159,6 @@ fn path_fold_undoes_the_spellings_of_dot_and_slash() {
     assert_eq!(fold_path(b"0x2e0x2e0x5cetc"), b"../etc");
     assert_eq!(fold_path("\u{ff0e}\u{ff0e}\u{2215}x".as_bytes()), b"../x");
     assert_eq!(fold_path(b"..\xc1%pcetc"), b"../etc", "a broken sequence and a bad escape");
-    assert_eq!(fold_path(b"A\0B\\C"), b"ab/c");
+    assert_eq!(fold_path(b"A\0B\\C"), b"AB/C");
     assert_eq!(fold_path("caf\u{e9}".as_bytes()), b"caf", "other characters are dropped");
 }
