@@ -8,6 +8,7 @@
 #   CASE=apikey-redis bash bench/compare.sh     # the same with the counters on Redis
 #   CASE=authorizer bash bench/compare.sh       # ... with and without a custom authorizer
 #   CASE=logging bash bench/compare.sh          # access logs to encrypted files against plain files
+#   CASE=waf bash bench/compare.sh              # the managed WAF groups against no WAF and nginx + ModSecurity + CRS
 #
 # Both proxies get one worker (portcullis --workers 1, nginx worker_processes 1), terminate
 # TLS 1.2/1.3 with the same ECDSA P-256 certificate (the gateway's development certificate),
@@ -70,6 +71,14 @@
 # Env: CASE (nginx, iam, apikey, apikey-redis, authorizer or logging), ROUNDS (3), DURATION (10s), CONNS (32),
 # WARMUP (2s), REDIS_URL (redis://127.0.0.1:6379/0, for CASE=apikey-redis), REDIS_SCOPE (all,
 # or plans: only the usage plan on Redis, the gateway's own buckets per node), and the ports
+# CASE=waf measures the WAF: one gateway with two APIs to the same upstream that differ only in
+# `web_acl` (the managed `known_bad_inputs` and `core` groups at their default sensitivity,
+# bench/waf-corpus.yaml's ACL), and nginx with ModSecurity v3 and OWASP CRS at paranoia level 1
+# (Debian's libnginx-mod-http-modsecurity and modsecurity-crs, SecRuleEngine On, request body
+# access on), in interleaved rounds (open, waf, modsec, ...). Every request is the same typical
+# API call: a POST of a 700-byte JSON body with three query arguments (bench/waf-request.lua). It
+# reports waf/open (target: at least 0.80) and waf/modsec (target: at least 20).
+#
 # GATEWAY_PORT (18443), ADMIN_PORT (19443), NGINX_PORT (18444), UPSTREAM_PORT (18081) and
 # LOCAL_PORT (18445, the in-process gateway of CASE=apikey-redis, the plain-file one of CASE=logging).
 
@@ -93,8 +102,8 @@ die() {
 	exit 1
 }
 
-[[ $CASE == nginx || $CASE == iam || $CASE == apikey || $CASE == apikey-redis || $CASE == authorizer || $CASE == logging ]] ||
-	die "CASE must be nginx, iam, apikey, apikey-redis, authorizer or logging, not '$CASE'"
+[[ $CASE == nginx || $CASE == iam || $CASE == apikey || $CASE == apikey-redis || $CASE == authorizer || $CASE == logging || $CASE == waf ]] ||
+	die "CASE must be nginx, iam, apikey, apikey-redis, authorizer, logging or waf, not '$CASE'"
 [[ $REDIS_SCOPE == all || $REDIS_SCOPE == plans ]] || die "REDIS_SCOPE must be all or plans, not '$REDIS_SCOPE'"
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
 [[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "CONNS must be a positive integer, not '$CONNS'"
@@ -126,7 +135,11 @@ cd "$ROOT"
 
 install_missing() {
 	local -a pkgs=()
-	[[ $CASE != nginx ]] || command -v nginx >/dev/null 2>&1 || pkgs+=(nginx)
+	[[ $CASE != nginx && $CASE != waf ]] || command -v nginx >/dev/null 2>&1 || pkgs+=(nginx)
+	if [[ $CASE == waf ]]; then
+		[[ -e /usr/lib/nginx/modules/ngx_http_modsecurity_module.so ]] || pkgs+=(libnginx-mod-http-modsecurity)
+		[[ -d /usr/share/modsecurity-crs/rules ]] || pkgs+=(modsecurity-crs)
+	fi
 	command -v wrk >/dev/null 2>&1 || pkgs+=(wrk)
 	command -v openssl >/dev/null 2>&1 || pkgs+=(openssl)
 	command -v curl >/dev/null 2>&1 || pkgs+=(curl ca-certificates)
@@ -259,6 +272,14 @@ $(route '/authorized/{proxy+}' 'auth: custom')
         type: TOKEN
         url: http://127.0.0.1:$UPSTREAM_PORT/authorize
         ttl: 3600s"
+elif [[ $CASE == waf ]]; then
+	# A second API with the web ACL; the first stays open. Only `web_acl` differs.
+	ROUTES="$(route '/open/{proxy+}')
+  - name: guarded
+    base_path: /waf
+    web_acl: corpus
+    routes:
+$(route '/{proxy+}')"
 else
 	ROUTES="$(route '/{proxy+}')"
 fi
@@ -282,6 +303,9 @@ ACCESS_LOG='access_log:
 file_log() { # true|false: access-log lines to files only, encrypted or not
 	printf 'access_log:\n  stdout: false\n  file:\n    encrypt: %s\n' "$1"
 }
+if [[ $CASE == waf ]]; then
+	SHARED=$(sed -n '/^web_acls:/,/^apis:/p' bench/waf-corpus.yaml | sed '$d')
+fi
 if [[ $CASE == apikey-redis ]]; then
 	SHARED="shared_state:
   redis:
@@ -359,7 +383,21 @@ start_nginx() {
 	fi
 	NGINX_DIR=$TMP/nginx
 	mkdir -p "$NGINX_DIR/temp"
+	local load_modsec='' modsec=''
+	if [[ $CASE == waf ]]; then
+		# ModSecurity v3 with OWASP CRS (paranoia level 1, crs-setup.conf as shipped), blocking.
+		sed -e 's/^SecRuleEngine .*/SecRuleEngine On/' -e 's|^SecUnicodeMapFile unicode.mapping|SecUnicodeMapFile /etc/nginx/unicode.mapping|' \
+			-e 's|^SecAuditEngine .*|SecAuditEngine Off|' /etc/nginx/modsecurity.conf >"$NGINX_DIR/modsecurity.conf"
+		# CRS's own loader uses IncludeOptional, which libmodsecurity 3 does not know.
+		printf 'Include %s\n' "$NGINX_DIR/modsecurity.conf" /etc/modsecurity/crs/crs-setup.conf \
+			/etc/modsecurity/crs/REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf '/usr/share/modsecurity-crs/rules/*.conf' \
+			/etc/modsecurity/crs/RESPONSE-999-EXCLUSION-RULES-AFTER-CRS.conf >"$NGINX_DIR/modsec-main.conf"
+		load_modsec='load_module /usr/lib/nginx/modules/ngx_http_modsecurity_module.so;'
+		modsec="modsecurity on;
+	        modsecurity_rules_file $NGINX_DIR/modsec-main.conf;"
+	fi
 	cat >"$NGINX_DIR/nginx.conf" <<-EOF
+	$load_modsec
 	user root;
 	worker_processes 1;
 	daemon on;
@@ -390,6 +428,7 @@ start_nginx() {
 	        ssl_certificate_key $KEY;
 	        ssl_protocols TLSv1.2 TLSv1.3;
 
+	        $modsec
 	        location / {
 	            proxy_pass http://bench_upstream;
 	            proxy_http_version 1.1;
@@ -413,7 +452,7 @@ start_nginx() {
 	for ((i = 0; i < 50; i++)); do [[ -s $NGINX_PID_FILE ]] && break || sleep 0.1; done
 	NGINX_MASTER=$(cat "$NGINX_PID_FILE")
 }
-[[ $CASE != nginx ]] || start_nginx
+[[ $CASE != nginx && $CASE != waf ]] || start_nginx
 
 # --- sanity checks ----------------------------------------------------------------------------
 
@@ -424,6 +463,9 @@ IAM_URL=https://127.0.0.1:$GATEWAY_PORT/secure/bench
 KEYED_URL=https://127.0.0.1:$GATEWAY_PORT/keyed/bench
 AUTHORIZED_URL=https://127.0.0.1:$GATEWAY_PORT/authorized/bench
 LOCAL_URL=https://127.0.0.1:$LOCAL_PORT/open/bench
+WAF_URL="https://127.0.0.1:$GATEWAY_PORT/waf/v1/orders?expand=items&dry_run=false&lang=es"
+WAF_OPEN_URL="https://127.0.0.1:$GATEWAY_PORT/open/v1/orders?expand=items&dry_run=false&lang=es"
+MODSEC_URL="https://127.0.0.1:$NGINX_PORT/v1/orders?expand=items&dry_run=false&lang=es"
 
 probe() { # url [curl args]: one request over HTTP/1.1, e.g. "200, 62 B body, 250 B head"
 	curl -sk --http1.1 -o /dev/null -w '%{http_code}, %{size_download} B body, %{size_header} B head' "${@:2}" "$1"
@@ -506,6 +548,8 @@ elif [[ $CASE == logging ]]; then
 	PLAIN_PROBE=$(probe "$PLAIN_URL")
 	[[ $ENC_PROBE == 200,* ]] || die "the encrypted-log gateway answered '$ENC_PROBE' instead of 200"
 	[[ $PLAIN_PROBE == 200,* ]] || die "the plain-log gateway answered '$PLAIN_PROBE' instead of 200"
+elif [[ $CASE == waf ]]; then
+	: # probed with the request body before measuring, below
 else
 	GW_PROBE=$(probe "$GW_URL")
 	NGINX_PROBE=$(probe "$NGINX_URL")
@@ -773,6 +817,46 @@ EOF
 	report_medians encrypted plain "ratio encrypted/plain"
 	echo "(target: at least 0.95; CPU: time each gateway process used, per request and as a share of one core)"
 	echo "written: encrypted $(du -sb "$TMP/gateway-data/logs" | cut -f1) B, plain $(du -sb "$TMP/local-data/logs" | cut -f1) B"
+elif [[ $CASE == waf ]]; then
+	LUA=(-s bench/waf-request.lua)
+	post_probe() { probe "$1" -X POST -H 'content-type: application/json' --data-binary @bench/waf-request.json; }
+	OPEN_PROBE=$(post_probe "$WAF_OPEN_URL")
+	WAF_PROBE=$(post_probe "$WAF_URL")
+	MODSEC_PROBE=$(post_probe "$MODSEC_URL")
+	ATTACK_WAF=$(probe "$WAF_URL&q=1%27%20UNION%20SELECT%20password%20FROM%20users--")
+	ATTACK_MODSEC=$(probe "$MODSEC_URL&q=1%27%20UNION%20SELECT%20password%20FROM%20users--")
+	cat <<EOF
+
+Portcullis's WAF against no WAF and against nginx + ModSecurity + CRS: a 700-byte JSON POST with a
+query, over HTTPS keep-alive, to a local HTTP/1.1 upstream
+NOTE: nothing is pinned to CPUs. This machine has $(nproc) core(s), shared by wrk, the proxies,
+      the upstream and whatever else runs here (load average now: $(cut -d' ' -f1-3 /proc/loadavg)).
+      Figures are noisy; the ratios are more meaningful than the absolutes.
+client:   wrk -t1 -c$CONNS -d$DURATION --latency -s bench/waf-request.lua, $ROUNDS interleaved rounds, ${WARMUP} warm-up each
+gateway:  portcullis --workers 1, access log off, TLS: $(tls_of "$GATEWAY_PORT")
+open:     API without web_acl       probe: $OPEN_PROBE
+waf:      API with web_acl corpus   probe: $WAF_PROBE; an SQL injection: ${ATTACK_WAF%%,*}
+modsec:   nginx $NGINX_VERSION + ModSecurity v3 + OWASP CRS $(dpkg-query -W -f '${Version}' modsecurity-crs 2>/dev/null) (paranoia 1), worker_processes 1
+          probe: $MODSEC_PROBE; an SQL injection: ${ATTACK_MODSEC%%,*}
+upstream: bench-upstream (one thread) on http://127.0.0.1:$UPSTREAM_PORT
+
+EOF
+	[[ ${WAF_PROBE%%,*} == 200 && ${ATTACK_WAF%%,*} == 403 && ${MODSEC_PROBE%%,*} == 200 && ${ATTACK_MODSEC%%,*} == 403 ]] ||
+		die "a probe did not answer as expected (the request must pass both WAFs, the injection be refused by both)"
+	echo "warming up ($WARMUP each)..."
+	run_wrk open "$WAF_OPEN_URL" "$WARMUP" warmup "${LUA[@]}"
+	run_wrk waf "$WAF_URL" "$WARMUP" warmup "${LUA[@]}"
+	run_wrk nginx "$MODSEC_URL" "$WARMUP" warmup "${LUA[@]}"
+	header_row
+	for ((r = 1; r <= ROUNDS; r++)); do
+		run_wrk open "$WAF_OPEN_URL" "$DURATION" "$r" "${LUA[@]}"
+		run_wrk waf "$WAF_URL" "$DURATION" "$r" "${LUA[@]}"
+		run_wrk nginx "$MODSEC_URL" "$DURATION" "$r" "${LUA[@]}"
+	done
+	medians open waf nginx
+	ratio waf open "ratio waf/open"
+	ratio waf nginx "ratio waf/(nginx + ModSecurity + CRS)"
+	echo "(targets: waf/open at least 0.80, waf/modsec at least 20; CPU: time each proxy process used, per request)"
 else
 	cat <<EOF
 

@@ -195,7 +195,11 @@ impl<'de, 'o> Visitor<'de> for JsonInputs<'o, 'de> {
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             self.pointer.truncate(len);
             self.pointer.push('/');
-            self.pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+            if key.contains(['~', '/']) {
+                self.pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+            } else {
+                self.pointer.push_str(&key);
+            }
             if !key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')) {
                 let key = match key {
                     Cow::Borrowed(k) => Cow::Borrowed(k.as_bytes()),
