@@ -55,6 +55,7 @@ fn view<'a>(query: &'a str, body: &'a str) -> waf::RequestView<'a> {
         content_type: Some("application/json"),
         route: Some("POST /v1/orders/{id}/confirm"),
         now_s: 1_700_000_000,
+        challenge_token_issued_s: None,
     }
 }
 

@@ -278,6 +278,7 @@ pub fn why_blocked(acl: &waf::WebAcl, probe: &Probe) -> Option<String> {
         content_type: probe.content_type(),
         route: Some("ANY /{proxy+}"),
         now_s: 1_700_000_000,
+        challenge_token_issued_s: None,
     };
     let verdict = acl.evaluate(&view);
     if !matches!(verdict.outcome, waf::Outcome::Block(_)) {

@@ -116,6 +116,10 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         .server_secret(identity::custom::CACHE_SECRET, now_ms)
         .await
         .context("cannot open the authorizer-cache secret")?;
+    let challenge_key = directory
+        .server_secret(gateway::CHALLENGE_SECRET, now_ms)
+        .await
+        .context("cannot open the WAF challenge secret")?;
     let waf_link = redis.clone();
     let decisions = Arc::new(identity::custom::DecisionCache::new(&cache_secret, redis));
 
@@ -138,8 +142,13 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
             .context("cannot load the domains' TLS settings")?,
     );
     let metrics = Arc::new(Metrics::with_retention(cfg.metrics.retention.as_std()));
-    let services =
-        gateway::Services { directory: directory.clone(), metering: metering.clone(), decisions, tls: tls.clone() };
+    let services = gateway::Services {
+        directory: directory.clone(),
+        metering: metering.clone(),
+        decisions,
+        tls: tls.clone(),
+        challenge_key: challenge_key.to_vec().into(),
+    };
     let access_log = start_access_log(&cfg, directory.kms())?;
     let gw = Gateway::new(config_path, compiled, certs, metrics.clone(), access_log, services)?;
     let alarms = alarms::Alarms::new(metrics.clone(), store.clone(), cfg.node());

@@ -124,6 +124,8 @@ pub(crate) struct WafDecision {
     pub(crate) rule: Option<usize>,
     /// Whether it was blocked.
     pub(crate) blocked: bool,
+    /// Whether it was answered with a challenge.
+    pub(crate) challenged: bool,
     /// Labels the matching rules added.
     pub(crate) labels: Vec<String>,
 }
@@ -295,9 +297,15 @@ impl TemplateVars for Vars<'_> {
             ContextVar::ClientCertFingerprint => cx.client_cert.as_ref().is_some_and(|c| put(&c.fingerprint)),
             ContextVar::ClientCertSans => cx.client_cert.as_ref().is_some_and(|c| put(&c.sans.join(","))),
             // As in API Gateway: WAF_ALLOW or WAF_BLOCK, and the ACL's ARN.
-            ContextVar::WafResponseCode => {
-                cx.waf.as_ref().is_some_and(|w| put(if w.blocked { "WAF_BLOCK" } else { "WAF_ALLOW" }))
-            }
+            ContextVar::WafResponseCode => cx.waf.as_ref().is_some_and(|w| {
+                put(if w.blocked {
+                    "WAF_BLOCK"
+                } else if w.challenged {
+                    "WAF_CHALLENGE"
+                } else {
+                    "WAF_ALLOW"
+                })
+            }),
             ContextVar::WebAclArn => {
                 cx.waf.as_ref().and_then(|w| self.rt.compiled.web_acls.get(w.acl)).is_some_and(|acl| {
                     let account = &self.rt.compiled.config.iam.account_id;

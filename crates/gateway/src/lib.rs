@@ -13,6 +13,7 @@
 
 mod body;
 mod certificates;
+mod challenge;
 mod client_cert;
 mod client_ip;
 mod ctx;
@@ -34,6 +35,9 @@ mod time_fmt;
 mod tls;
 mod upstream;
 pub mod waf_share;
+
+/// The name of the server secret (sealed by the KMS) that signs WAF challenge puzzles and tokens.
+pub const CHALLENGE_SECRET: &str = "waf-challenge";
 
 pub use body::ResBody;
 pub use certificates::{covers, leaf_facts, CertificateManager, Challenges};

@@ -37,6 +37,8 @@ pub struct Runtime {
     /// TLS endpoints by domain, shared with the listener: requests must arrive on a connection
     /// made for the domain their `Host` names.
     pub(crate) tls: Arc<crate::domains::TlsSelector>,
+    /// The key that signs WAF challenge puzzles and tokens, shared by every runtime.
+    pub(crate) challenge_key: Arc<[u8]>,
 }
 
 /// The process-wide handles every runtime shares: they outlive reloads.
@@ -50,6 +52,8 @@ pub struct Services {
     pub decisions: Arc<identity::custom::DecisionCache>,
     /// TLS endpoints by domain, shared with the API listener.
     pub tls: Arc<crate::domains::TlsSelector>,
+    /// The key that signs WAF challenge puzzles and tokens (the same on every node).
+    pub challenge_key: Arc<[u8]>,
 }
 
 /// How to reach one custom authorizer.
@@ -72,7 +76,7 @@ impl Runtime {
         access_log: AccessLog,
         services: Services,
     ) -> Result<Self, ClientError> {
-        let Services { directory, metering, decisions, tls } = services;
+        let Services { directory, metering, decisions, tls, challenge_key } = services;
         let keys = compiled.apis.iter().flat_map(|a| a.routes.iter()).filter_map(|(_, r)| client_key(r));
         let authorizer_keys = compiled.apis.iter().flat_map(|a| a.authorizers.iter()).map(authorizer_key);
         let clients = Clients::build(keys.chain(authorizer_keys), previous.map(|p| &p.clients))?;
@@ -142,6 +146,7 @@ impl Runtime {
             authorizers,
             decisions,
             tls,
+            challenge_key,
         })
     }
 
@@ -157,6 +162,7 @@ impl Runtime {
             metering: self.metering.clone(),
             decisions: self.decisions.clone(),
             tls: self.tls.clone(),
+            challenge_key: self.challenge_key.clone(),
         }
     }
 

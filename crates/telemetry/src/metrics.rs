@@ -67,8 +67,8 @@ impl RouteMetrics {
 pub struct WafMetrics {
     /// The default action: allow, block.
     default: [Counter; 2],
-    /// Each rule: allow, block, count.
-    rules: Vec<[Counter; 3]>,
+    /// Each rule: allow, block, count, challenge.
+    rules: Vec<[Counter; 4]>,
 }
 
 impl WafMetrics {
@@ -87,6 +87,13 @@ impl WafMetrics {
     pub fn counted(&self, rule: usize) {
         if let Some(c) = self.rules.get(rule) {
             c[2].inc();
+        }
+    }
+
+    /// Counts a request that rule `rule` answered with a challenge.
+    pub fn challenged(&self, rule: usize) {
+        if let Some(c) = self.rules.get(rule) {
+            c[3].inc();
         }
     }
 }
@@ -365,7 +372,10 @@ impl Metrics {
         };
         WafMetrics {
             default: [counter("-", "allow"), counter("-", "block")],
-            rules: rules.iter().map(|r| [counter(r, "allow"), counter(r, "block"), counter(r, "count")]).collect(),
+            rules: rules
+                .iter()
+                .map(|r| [counter(r, "allow"), counter(r, "block"), counter(r, "count"), counter(r, "challenge")])
+                .collect(),
         }
     }
 

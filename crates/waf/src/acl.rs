@@ -12,10 +12,28 @@ use crate::Statement;
 pub struct WebAcl {
     name: String,
     default_action: DefaultAction,
+    /// How challenge actions work in this ACL.
+    challenge: ChallengeConfig,
     /// Sorted by ascending priority; names and priorities are unique.
     rules: Vec<Rule>,
     /// `portcullis:webacl:<name>:`.
     prefix: String,
+}
+
+/// How the challenge action works in one web ACL (AWS `ChallengeConfig`, plus the work asked).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChallengeConfig {
+    /// How long a solved challenge's token lets its client through, in seconds.
+    pub immunity_s: u64,
+    /// Leading zero bits the browser's proof of work must find (each bit doubles the work).
+    pub difficulty: u8,
+}
+
+impl Default for ChallengeConfig {
+    fn default() -> Self {
+        // AWS's default immunity; 16 bits take a browser well under a second.
+        Self { immunity_s: 300, difficulty: 16 }
+    }
 }
 
 /// What a web ACL does with a request that no rule ends (AWS `DefaultAction`).
@@ -57,6 +75,9 @@ pub enum Action {
     },
     /// Refuse the request and stop: 403, or this response.
     Block(Option<CustomResponse>),
+    /// Let the request through as `Count` when its client holds a token of a solved
+    /// challenge within the immunity time; otherwise stop and answer the challenge.
+    Challenge,
     /// Record the match, add the labels and the request headers, and go on.
     Count {
         /// Header names (without `x-amzn-waf-`) and values.
@@ -100,6 +121,9 @@ pub enum Outcome<'a> {
     Allow,
     /// Answer 403, or this response.
     Block(Option<&'a CustomResponse>),
+    /// Answer the challenge (202): a browser gets a proof-of-work page, other clients only
+    /// the `x-portcullis-waf-action: challenge` header.
+    Challenge(ChallengeConfig),
 }
 
 /// What a terminating rule matched on, for logs.
@@ -163,7 +187,24 @@ impl WebAcl {
         // Stable: a managed group's rules keep their order.
         rules.sort_by_key(|r| r.priority);
         let prefix = format!("portcullis:webacl:{name}:");
-        Ok(Self { name, default_action, rules, prefix })
+        Ok(Self { name, default_action, challenge: ChallengeConfig::default(), rules, prefix })
+    }
+
+    /// The same ACL with these challenge settings.
+    #[must_use]
+    pub fn with_challenge(mut self, challenge: ChallengeConfig) -> Self {
+        self.challenge = challenge;
+        self
+    }
+
+    /// Whether any rule challenges, so the gateway accepts challenge solutions for this ACL.
+    pub fn challenges(&self) -> bool {
+        self.rules.iter().any(|r| r.action == Action::Challenge)
+    }
+
+    /// The challenge settings.
+    pub fn challenge_config(&self) -> ChallengeConfig {
+        self.challenge
     }
 
     /// The ACL's name.
@@ -242,6 +283,17 @@ impl WebAcl {
                 Action::Block(response) => {
                     return finish(verdict, ev, Outcome::Block(response.as_ref()), Some(matched));
                 }
+                Action::Challenge => {
+                    let view = ev.view();
+                    let immune = view
+                        .challenge_token_issued_s
+                        .is_some_and(|issued| view.now_s.saturating_sub(issued) < self.challenge.immunity_s);
+                    if immune {
+                        verdict.counted.push(&rule.name);
+                        continue;
+                    }
+                    return finish(verdict, ev, Outcome::Challenge(self.challenge), Some(matched));
+                }
             }
         }
         let outcome = match &self.default_action {
@@ -265,7 +317,7 @@ fn finish<'s>(
     verdict.terminating_rule = matched.as_ref().map(|m| m.rule);
     verdict.matched = matched;
     verdict.labels = std::mem::take(&mut ev.labels);
-    if matches!(outcome, Outcome::Block(_)) {
+    if !matches!(outcome, Outcome::Allow) {
         verdict.insert_headers.clear();
     }
     verdict

@@ -22,12 +22,27 @@ pub struct WebAclConfig {
     pub name: String,
     /// `allow`, `block`, or `{block: {custom_response: …}}`.
     pub default_action: ActionConfig,
+    /// How challenge actions work: `{immunity_time: 300, difficulty: 16}`.
+    #[serde(default)]
+    pub challenge_config: Option<ChallengeSettings>,
     /// Response bodies that custom responses name by key (at most 50).
     #[serde(default)]
     pub custom_response_bodies: BTreeMap<String, ResponseBodyConfig>,
     /// The rules, in any order; they run by ascending priority.
     #[serde(default)]
     pub rules: Vec<RuleConfig>,
+}
+
+/// Settings of the challenge action.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeSettings {
+    /// Seconds a solved challenge lets its client through (60 to 259200; default 300).
+    #[serde(default = "five_minutes")]
+    pub immunity_time: u64,
+    /// Leading zero bits of the proof of work (8 to 24; default 16).
+    #[serde(default = "sixteen")]
+    pub difficulty: u8,
 }
 
 /// A body for custom responses.
@@ -93,6 +108,8 @@ pub enum ActionName {
     Block,
     /// Record and go on (not valid as a default action).
     Count,
+    /// Let through clients that solved a challenge recently; challenge the others.
+    Challenge,
 }
 
 /// An action with its settings.
@@ -589,6 +606,10 @@ single_key_enum!(DetailedField, "the field", {
 });
 
 // === helpers ===
+
+fn sixteen() -> u8 {
+    16
+}
 
 fn five_minutes() -> u64 {
     300

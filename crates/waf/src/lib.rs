@@ -26,7 +26,9 @@ mod statement;
 mod testutil;
 mod transform;
 
-pub use acl::{AclError, Action, CustomResponse, DefaultAction, Matched, Outcome, Rule, Verdict, WebAcl};
+pub use acl::{
+    AclError, Action, ChallengeConfig, CustomResponse, DefaultAction, Matched, Outcome, Rule, Verdict, WebAcl,
+};
 pub use config::{compile, WebAclConfig};
 pub use detect::Sensitivity;
 pub use field::{FieldToMatch, InvalidFallback, MatchScope, Oversize};

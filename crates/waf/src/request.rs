@@ -30,8 +30,11 @@ pub struct RequestView<'a> {
     /// The key of the route the request matched (`POST /comments`), for managed rules'
     /// route exclusions.
     pub route: Option<&'a str>,
-    /// The time, in seconds since the Unix epoch, for rate-based rules.
+    /// The time, in seconds since the Unix epoch, for rate-based rules and challenges.
     pub now_s: u64,
+    /// When the client's challenge token was issued, if it sent one that the gateway verified
+    /// (signature, client address and user agent); `None` otherwise.
+    pub challenge_token_issued_s: Option<u64>,
 }
 
 // === impl RequestView ===

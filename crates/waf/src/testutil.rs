@@ -17,6 +17,7 @@ pub(crate) fn view(query: &'static [u8], headers: &[(&'static str, &'static [u8]
         content_type: None,
         route: None,
         now_s: 1_700_000_000,
+        challenge_token_issued_s: None,
     }
 }
 

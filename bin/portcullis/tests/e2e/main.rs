@@ -22,5 +22,6 @@ mod routing;
 mod sign;
 mod tls;
 mod waf;
+mod waf_challenge;
 mod waf_managed;
 mod waf_rate;

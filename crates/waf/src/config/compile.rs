@@ -26,6 +26,20 @@ pub fn compile(cfg: &WebAclConfig, at: &str, issues: &mut Vec<(String, String)>)
     c.check_name(&cfg.name, &format!("{at}.name"));
     c.check_bodies(at);
     let default_action = c.default_action(&cfg.default_action, &format!("{at}.default_action"));
+    let challenge = match &cfg.challenge_config {
+        None => crate::ChallengeConfig::default(),
+        Some(settings) => {
+            if !(60..=259_200).contains(&settings.immunity_time) {
+                let why = format!("immunity_time {} must be 60-259200 (seconds)", settings.immunity_time);
+                c.issue(format!("{at}.challenge_config.immunity_time"), why);
+            }
+            if !(8..=24).contains(&settings.difficulty) {
+                let why = format!("difficulty {} must be 8-24 (bits)", settings.difficulty);
+                c.issue(format!("{at}.challenge_config.difficulty"), why);
+            }
+            crate::ChallengeConfig { immunity_s: settings.immunity_time, difficulty: settings.difficulty }
+        }
+    };
     let mut rules = Vec::with_capacity(cfg.rules.len());
     for (i, rule) in cfg.rules.iter().enumerate() {
         let at = format!("{at}.rules[{i}]");
@@ -82,7 +96,7 @@ pub fn compile(cfg: &WebAclConfig, at: &str, issues: &mut Vec<(String, String)>)
         return None;
     }
     match WebAcl::new(cfg.name.clone(), default_action?, rules) {
-        Ok(acl) => Some(acl),
+        Ok(acl) => Some(acl.with_challenge(challenge)),
         Err(e) => {
             c.issue(at.to_owned(), e.to_string());
             None
@@ -175,7 +189,7 @@ impl Compiler<'_> {
                 };
                 Some(DefaultAction::Block(response))
             }
-            ActionConfig::Name(ActionName::Count) | ActionConfig::Detailed(_) => {
+            ActionConfig::Name(ActionName::Count | ActionName::Challenge) | ActionConfig::Detailed(_) => {
                 self.issue(at.to_owned(), "the default action must be allow or block (without settings for allow)");
                 None
             }
@@ -195,6 +209,7 @@ impl Compiler<'_> {
             ActionConfig::Name(ActionName::Allow) => Action::Allow { insert_headers: Vec::new() },
             ActionConfig::Name(ActionName::Block) => Action::Block(None),
             ActionConfig::Name(ActionName::Count) => Action::Count { insert_headers: Vec::new() },
+            ActionConfig::Name(ActionName::Challenge) => Action::Challenge,
             ActionConfig::Detailed(DetailedAction::Allow(h)) => {
                 Action::Allow { insert_headers: headers(self, &h.insert_headers, format!("{at}.allow.insert_headers")) }
             }

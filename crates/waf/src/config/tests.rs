@@ -336,3 +336,42 @@ rules:
     has(&got, "web_acls[0].rules[2].statement.not.rate_based", "whole statement");
     has(&got, "web_acls[0].rules[3].statement.rate_based.aggregate_key.custom_keys", "1 to 5");
 }
+
+#[test]
+fn a_challenge_holds_clients_without_a_fresh_token() {
+    let yaml = r#"
+name: ch
+default_action: allow
+challenge_config: {immunity_time: 120, difficulty: 10}
+rules:
+  - name: login
+    priority: 1
+    action: challenge
+    statement: {byte_match: {field: uri_path, position: starts_with, search: /login}}
+  - name: after
+    priority: 2
+    action: block
+    statement: {byte_match: {field: uri_path, position: contains, search: admin}}
+"#;
+    let mut problems = Vec::new();
+    let acl = compile(&parse(yaml), "web_acls[0]", &mut problems).unwrap();
+    assert!(acl.challenges());
+    let login = |token: Option<u64>| crate::RequestView {
+        path: b"/login/admin",
+        challenge_token_issued_s: token,
+        ..view(b"", &[])
+    };
+    let now = login(None).now_s;
+    let settings = crate::ChallengeConfig { immunity_s: 120, difficulty: 10 };
+    assert_eq!(acl.evaluate(&login(None)).outcome, Outcome::Challenge(settings));
+    assert_eq!(acl.evaluate(&login(Some(now - 500))).outcome, Outcome::Challenge(settings), "older than the immunity");
+    // A fresh token counts and goes on: the next rule still applies.
+    let verdict = acl.evaluate(&login(Some(now - 30)));
+    assert_eq!((verdict.outcome, verdict.terminating_rule), (Outcome::Block(None), Some("after")));
+    assert_eq!(verdict.counted, vec!["login"]);
+
+    let got = issues("name: x\ndefault_action: challenge\nchallenge_config: {immunity_time: 5, difficulty: 40}\n");
+    has(&got, "web_acls[0].default_action", "allow or block");
+    has(&got, "web_acls[0].challenge_config.immunity_time", "60-259200");
+    has(&got, "web_acls[0].challenge_config.difficulty", "8-24");
+}
