@@ -209,6 +209,7 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         directory.kms().clone(),
         stopped.clone(),
     ));
+    tokio::spawn(gateway::waf_lists::run(gw.clone(), stopped.clone()));
     if let Some((link, prefix)) = waf_link {
         tokio::spawn(gateway::waf_share::run(gw.clone(), link, prefix, stopped.clone()));
     }

@@ -34,6 +34,7 @@ mod runtime;
 mod time_fmt;
 mod tls;
 mod upstream;
+pub mod waf_lists;
 pub mod waf_share;
 
 /// The name of the server secret (sealed by the KMS) that signs WAF challenge puzzles and tokens.

@@ -228,6 +228,21 @@ impl WebAcl {
             .collect()
     }
 
+    /// The IP lists of the `ip_reputation` rules, for the gateway to refresh.
+    pub fn ip_lists(&self) -> Vec<&std::sync::Arc<crate::IpList>> {
+        fn walk<'a>(s: &'a Statement, out: &mut Vec<&'a std::sync::Arc<crate::IpList>>) {
+            match s {
+                Statement::IpList { list, .. } => out.push(list),
+                Statement::And(all) | Statement::Or(all) => all.iter().for_each(|s| walk(s, out)),
+                Statement::Not(one) => walk(one, out),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        self.rules.iter().for_each(|r| walk(&r.statement, &mut out));
+        out
+    }
+
     /// Whether any rule inspects the body, so the gateway reads its first bytes only for ACLs
     /// that need them.
     pub fn inspects_body(&self) -> bool {

@@ -248,6 +248,29 @@ pub struct ManagedGroupConfig {
     /// Only requests this statement matches are inspected by the group.
     #[serde(default)]
     pub scope_down_statement: Option<Box<StatementConfig>>,
+    /// `ip_reputation` only: the lists, one rule each, named after the list.
+    #[serde(default)]
+    pub lists: Vec<IpListConfig>,
+    /// `ip_reputation` only: take the address from this header instead of the connection.
+    #[serde(default)]
+    pub forwarded_ip: Option<ForwardedIpConfig>,
+}
+
+/// One IP list of the `ip_reputation` group.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IpListConfig {
+    /// The rule's name in the group, `[A-Za-z0-9_-]`.
+    pub name: String,
+    /// A local file: one address or CIDR per line, `#` comments.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// An `https://` URL serving the same format (`http://` only on a loopback address).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// How often the list is read again: `30s`, `15m`, `1h` (default), `1d`; at least 5 s.
+    #[serde(default)]
+    pub refresh: Option<String>,
 }
 
 /// One rule's action instead of the group's.

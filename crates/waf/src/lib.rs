@@ -18,6 +18,7 @@ mod detect;
 mod eval;
 mod field;
 mod inputs;
+mod iplist;
 mod managed;
 mod rate;
 mod request;
@@ -32,6 +33,7 @@ pub use acl::{
 pub use config::{compile, WebAclConfig};
 pub use detect::Sensitivity;
 pub use field::{FieldToMatch, InvalidFallback, MatchScope, Oversize};
+pub use iplist::{parse_list, IpList, ListSource, Parsed};
 pub use managed::{Exclusion, FieldRef, ManagedCheck};
 pub use rate::{RateState, Unsynced, BUCKET_S};
 pub use request::RequestView;

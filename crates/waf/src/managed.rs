@@ -101,7 +101,10 @@ pub struct FieldRef {
 }
 
 /// The groups, by name.
-pub(crate) static GROUPS: [&Group; 2] = [&core::GROUP, &known_bad_inputs::GROUP];
+pub(crate) static GROUPS: [&Group; 3] = [&core::GROUP, &known_bad_inputs::GROUP, &IP_REPUTATION];
+
+/// The `ip_reputation` group: its rules are the IP lists its reference names, one rule each.
+pub(crate) static IP_REPUTATION: Group = Group { name: "ip_reputation", versions: &["1"], rules: &[] };
 
 /// The group named `name`.
 pub(crate) fn group(name: &str) -> Option<&'static Group> {

@@ -82,6 +82,14 @@ pub enum Statement {
     /// More than `limit` requests of the same aggregation key in the window (a rule's whole
     /// statement only).
     RateBased(Box<RateBased>),
+    /// The client address, or one forwarded in a header, is in an IP list of the
+    /// `ip_reputation` group.
+    IpList {
+        /// The list, refreshed by the gateway.
+        list: std::sync::Arc<crate::IpList>,
+        /// Take the address from this header instead of the connection.
+        forwarded: Option<ForwardedIp>,
+    },
     /// A rule evaluated earlier added this label, or a label in this namespace.
     LabelMatch {
         /// Whether `key` is a whole label or a namespace.
@@ -112,7 +120,7 @@ impl Statement {
             }
             Self::Managed(check) => check.rule.parts.contains(&crate::inputs::Part::Body),
             Self::RateBased(rate) => rate.scope_down.as_ref().is_some_and(Self::inspects_body),
-            Self::IpSet { .. } | Self::LabelMatch { .. } => false,
+            Self::IpSet { .. } | Self::IpList { .. } | Self::LabelMatch { .. } => false,
             Self::And(all) | Self::Or(all) => all.iter().any(Self::inspects_body),
             Self::Not(one) => one.inspects_body(),
         }
@@ -286,8 +294,16 @@ impl Statement {
                 }
                 matched
             }
+            Self::IpList { list, forwarded } => {
+                let found = ip_set(|ip| list.contains(*ip), forwarded.as_ref(), ev)?;
+                let matched = found.is_some();
+                if let Some(why) = found {
+                    ev.hit = Some(("IP", why));
+                }
+                matched
+            }
             Self::IpSet { nets, forwarded } => {
-                let found = ip_set(nets, forwarded.as_ref(), ev)?;
+                let found = ip_set(|ip| nets.iter().any(|n| n.contains(ip)), forwarded.as_ref(), ev)?;
                 let matched = found.is_some();
                 if let Some(why) = found {
                     ev.hit = Some(("IP", why));
@@ -389,14 +405,13 @@ fn find_from(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
 /// What made an IP set match (the address, or the fallback), `None` when it does not match,
 /// or `NotApplied`.
 fn ip_set(
-    nets: &[IpNet],
+    contains: impl Fn(&IpAddr) -> bool,
     forwarded: Option<&ForwardedIp>,
     ev: &Evaluation<'_, '_, '_>,
 ) -> Result<Option<String>, NotApplied> {
-    let contains = |ip: &IpAddr| nets.iter().any(|n| n.contains(ip));
     let view = ev.view();
     let Some(cfg) = forwarded else {
-        return Ok(Some(view.client_ip).filter(contains).map(|ip| ip.to_string()));
+        return Ok(Some(view.client_ip).filter(|ip| contains(ip)).map(|ip| ip.to_string()));
     };
     let mut values = view.header_values(&cfg.header).peekable();
     if values.peek().is_none() {
@@ -415,7 +430,7 @@ fn ip_set(
             Fallback::NoMatch => None,
         });
     }
-    Ok(valid.into_iter().find(contains).map(|ip| ip.to_string()))
+    Ok(valid.into_iter().find(|ip| contains(ip)).map(|ip| ip.to_string()))
 }
 
 /// The aggregation key of the request, or `None` when a part of it is missing.

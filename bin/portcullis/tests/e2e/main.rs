@@ -23,5 +23,6 @@ mod sign;
 mod tls;
 mod waf;
 mod waf_challenge;
+mod waf_lists;
 mod waf_managed;
 mod waf_rate;

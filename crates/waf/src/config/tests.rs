@@ -375,3 +375,45 @@ rules:
     has(&got, "web_acls[0].challenge_config.immunity_time", "60-259200");
     has(&got, "web_acls[0].challenge_config.difficulty", "8-24");
 }
+
+#[test]
+fn ip_reputation_lists_become_rules() {
+    let path = std::env::temp_dir().join(format!("portcullis-waf-test-{}.txt", std::process::id()));
+    std::fs::write(&path, "# ours\n127.0.0.0/8\n").unwrap();
+    let yaml = format!(
+        "name: rep-test\ndefault_action: allow\nrules:\n  - name: rep\n    priority: 1\n    statement:\n      managed_rule_group:\n        name: ip_reputation\n        lists: [{{name: local, file: '{}'}}, {{name: remote, url: 'https://lists.example/x.txt', refresh: 15m}}]\n        rule_action_overrides: [{{name: remote, action: count}}]\n",
+        path.display()
+    );
+    let mut problems = Vec::new();
+    let acl = compile(&parse(&yaml), "web_acls[0]", &mut problems).unwrap_or_else(|| panic!("{problems:?}"));
+    let _ = std::fs::remove_file(&path);
+    let names: Vec<&str> = acl.rules().iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, vec!["rep:local", "rep:remote"]);
+    assert_eq!(acl.ip_lists().len(), 2);
+    let verdict = acl.evaluate(&view(b"", &[]));
+    assert_eq!((verdict.outcome, verdict.terminating_rule), (Outcome::Block(None), Some("rep:local")));
+    assert_eq!(verdict.labels, vec!["portcullis:managed:ip_reputation:local".to_owned()]);
+
+    let got = issues(
+        r#"
+name: m
+default_action: allow
+rules:
+  - name: a
+    priority: 1
+    statement: {managed_rule_group: {name: ip_reputation}}
+  - name: b
+    priority: 2
+    statement: {managed_rule_group: {name: ip_reputation, lists: [{name: x, url: 'http://lists.example/x'}, {name: y, file: f, url: 'https://a/b'}, {name: z, file: f, refresh: 2s}]}}
+  - name: c
+    priority: 3
+    statement: {managed_rule_group: {name: core, lists: [{name: x, file: f}]}}
+"#,
+    );
+    let g = |i: usize| format!("web_acls[0].rules[{i}].statement.managed_rule_group");
+    has(&got, &format!("{}.lists", g(0)), "at least one list");
+    has(&got, &format!("{}.lists[0].url", g(1)), "must be https://");
+    has(&got, &format!("{}.lists[1]", g(1)), "exactly one of file and url");
+    has(&got, &format!("{}.lists[2].refresh", g(1)), "at least 5s");
+    has(&got, &format!("{}.lists", g(2)), "only the ip_reputation group");
+}
