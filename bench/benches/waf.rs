@@ -56,6 +56,7 @@ fn view<'a>(query: &'a str, body: &'a str) -> waf::RequestView<'a> {
         route: Some("POST /v1/orders/{id}/confirm"),
         now_s: 1_700_000_000,
         challenge_token_issued_s: None,
+        bot_verified: None,
     }
 }
 

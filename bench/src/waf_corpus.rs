@@ -279,6 +279,7 @@ pub fn why_blocked(acl: &waf::WebAcl, probe: &Probe) -> Option<String> {
         route: Some("ANY /{proxy+}"),
         now_s: 1_700_000_000,
         challenge_token_issued_s: None,
+        bot_verified: None,
     };
     let verdict = acl.evaluate(&view);
     if !matches!(verdict.outcome, waf::Outcome::Block(_)) {

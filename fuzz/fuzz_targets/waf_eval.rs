@@ -84,6 +84,7 @@ libfuzzer_sys::fuzz_target!(|input: (&[u8], &[u8], Vec<(String, Vec<u8>)>, Optio
         route: Some("ANY /{proxy+}"),
         now_s: 1_700_000_000,
         challenge_token_issued_s: (kind & 0x80 != 0).then_some(1_699_999_990),
+        bot_verified: (kind & 0x40 != 0).then_some(kind & 0x20 != 0),
     };
     for acl in [acl(), managed()] {
         let first = acl.evaluate(&view);

@@ -12,6 +12,7 @@
 //! calls [`Gateway::reload`] on SIGHUP, on file changes, or from the admin API.
 
 mod body;
+mod bots;
 mod certificates;
 mod challenge;
 mod client_cert;

@@ -14,6 +14,9 @@ pub struct WebAcl {
     default_action: DefaultAction,
     /// How challenge actions work in this ACL.
     challenge: ChallengeConfig,
+    /// With `bot_control`: the crawlers verified by DNS besides the built-in search engines
+    /// (a `User-Agent` word, lower case, and its domains).
+    bots: Option<Vec<(String, Vec<String>)>>,
     /// Sorted by ascending priority; names and priorities are unique.
     rules: Vec<Rule>,
     /// `portcullis:webacl:<name>:`.
@@ -187,7 +190,7 @@ impl WebAcl {
         // Stable: a managed group's rules keep their order.
         rules.sort_by_key(|r| r.priority);
         let prefix = format!("portcullis:webacl:{name}:");
-        Ok(Self { name, default_action, challenge: ChallengeConfig::default(), rules, prefix })
+        Ok(Self { name, default_action, challenge: ChallengeConfig::default(), bots: None, rules, prefix })
     }
 
     /// The same ACL with these challenge settings.
@@ -195,6 +198,27 @@ impl WebAcl {
     pub fn with_challenge(mut self, challenge: ChallengeConfig) -> Self {
         self.challenge = challenge;
         self
+    }
+
+    /// The same ACL with `bot_control` on (`Some`), verifying these crawlers too.
+    #[must_use]
+    pub fn with_bot_control(mut self, extra: Option<Vec<(String, Vec<String>)>>) -> Self {
+        self.bots = extra;
+        self
+    }
+
+    /// For a `User-Agent` naming a crawler this ACL verifies by DNS (it uses `bot_control`),
+    /// the domains the client's address must resolve to.
+    pub fn bot_domains(&self, ua: &[u8]) -> Option<Vec<String>> {
+        let extra = self.bots.as_ref()?;
+        let ua = String::from_utf8_lossy(ua).to_ascii_lowercase();
+        if let Some((_, domains)) = extra.iter().find(|(word, _)| ua.contains(word.as_str())) {
+            return Some(domains.clone());
+        }
+        crate::managed::VERIFIABLE
+            .iter()
+            .find(|(word, _)| ua.contains(word))
+            .map(|(_, domains)| domains.iter().map(|d| (*d).to_owned()).collect())
     }
 
     /// Whether any rule challenges, so the gateway accepts challenge solutions for this ACL.

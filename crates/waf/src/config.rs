@@ -254,6 +254,20 @@ pub struct ManagedGroupConfig {
     /// `ip_reputation` only: take the address from this header instead of the connection.
     #[serde(default)]
     pub forwarded_ip: Option<ForwardedIpConfig>,
+    /// `bot_control` only: crawlers to verify by DNS besides the built-in search engines.
+    #[serde(default)]
+    pub verified_bots: Vec<VerifiedBotConfig>,
+}
+
+/// A crawler verified by DNS: its address must resolve to a name under one of `domains`, and
+/// that name back to the address.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifiedBotConfig {
+    /// A word of its `User-Agent` (any case), such as `examplebot`.
+    pub user_agent: String,
+    /// Its domains, such as `crawl.example.com`.
+    pub domains: Vec<String>,
 }
 
 /// One IP list of the `ip_reputation` group.

@@ -14,6 +14,7 @@ use regex::bytes::RegexSet;
 use crate::detect::{self, set, set_ci, Sensitivity};
 use crate::inputs::{Input, Part};
 
+mod bot_control;
 mod core;
 mod known_bad_inputs;
 
@@ -39,6 +40,8 @@ pub(crate) struct ManagedRule {
     pub(crate) detector: Detector,
     /// The lowest group sensitivity at which the rule is on.
     pub(crate) from: Sensitivity,
+    /// Whether the rule only counts (and labels) unless overridden; otherwise it blocks.
+    pub(crate) counts: bool,
 }
 
 /// What a managed rule looks for in each view of each input.
@@ -52,6 +55,23 @@ pub(crate) enum Detector {
     Patterns(&'static LazyLock<RegexSet>, Fold),
     /// An input of this part longer than this many bytes (raw, before decoding).
     LongerThan(usize),
+    /// What the client is (`bot_control`).
+    Bot(Bot),
+}
+
+/// A `bot_control` check.
+#[derive(Debug)]
+pub(crate) enum Bot {
+    /// The `User-Agent` matches the category's names.
+    Category(&'static LazyLock<RegexSet>),
+    /// No `User-Agent`, or an empty one.
+    NoUserAgent,
+    /// A browser's `User-Agent` without the headers every browser sends.
+    NonBrowserHeaders,
+    /// A search engine's crawler, verified by DNS.
+    Verified,
+    /// A search engine's name, from an address that does not resolve to the engine.
+    Spoofed,
 }
 
 /// How a view is prepared before patterns run over it.
@@ -101,7 +121,10 @@ pub struct FieldRef {
 }
 
 /// The groups, by name.
-pub(crate) static GROUPS: [&Group; 3] = [&core::GROUP, &known_bad_inputs::GROUP, &IP_REPUTATION];
+pub(crate) static GROUPS: [&Group; 4] = [&core::GROUP, &known_bad_inputs::GROUP, &IP_REPUTATION, &bot_control::GROUP];
+
+/// The search engines the gateway verifies by DNS: a `User-Agent` word and its domains.
+pub(crate) use bot_control::VERIFIABLE;
 
 /// The `ip_reputation` group: its rules are the IP lists its reference names, one rule each.
 pub(crate) static IP_REPUTATION: Group = Group { name: "ip_reputation", versions: &["1"], rules: &[] };
@@ -220,7 +243,13 @@ pub(crate) fn scan(inputs: &[Input<'_>]) -> Vec<Vec<u64>> {
 impl ManagedCheck {
     /// The first input and view that the rule's detector reports, as (input index, excerpt);
     /// `None` when nothing matches or the rule is excluded on this route.
-    pub(crate) fn find(&self, inputs: &[Input<'_>], scans: &[Vec<u64>], route: Option<&str>) -> Option<String> {
+    pub(crate) fn find(
+        &self,
+        view: &crate::RequestView<'_>,
+        inputs: &[Input<'_>],
+        scans: &[Vec<u64>],
+        route: Option<&str>,
+    ) -> Option<String> {
         let on_route = |e: &&Exclusion| e.routes.is_empty() || route.is_some_and(|r| e.routes.iter().any(|x| x == r));
         // Most references have no exclusions: nothing to collect then.
         let active: Vec<&Exclusion> =
@@ -229,6 +258,9 @@ impl ManagedCheck {
             return None;
         }
         let rule = self.rule;
+        if let Detector::Bot(check) = &rule.detector {
+            return bot(check, view);
+        }
         for (input, scan) in inputs.iter().zip(scans).filter(|(i, _)| rule.parts.contains(&i.part)) {
             if active.iter().any(|e| e.fields.iter().any(|f| f.covers(input))) {
                 continue;
@@ -258,10 +290,28 @@ impl ManagedCheck {
         match self.rule.detector {
             Detector::Sqli => detect::sqli(view, self.level),
             Detector::Xss => detect::xss(view, self.level),
-            // Pattern rules are decided by `scan`.
-            Detector::Patterns(..) | Detector::LongerThan(_) => false,
+            // Pattern rules are decided by `scan`, bot rules by the request as a whole.
+            Detector::Patterns(..) | Detector::LongerThan(_) | Detector::Bot(_) => false,
         }
     }
+}
+
+/// A bot check over the request; what it saw when it matches.
+fn bot(check: &Bot, view: &crate::RequestView<'_>) -> Option<String> {
+    let ua = view.header_values("user-agent").next().unwrap_or_default();
+    let has = |name: &str| view.header_values(name).next().is_some();
+    let matched = match check {
+        Bot::Category(set) => set.is_match(ua),
+        Bot::NoUserAgent => ua.trim_ascii().is_empty(),
+        Bot::NonBrowserHeaders => {
+            let browser = ua.starts_with(b"Mozilla/")
+                && [&b"Chrome/"[..], b"Firefox/", b"Safari/"].iter().any(|w| crate::inputs::find(ua, w).is_some());
+            browser && !(has("accept-language") && has("accept-encoding"))
+        }
+        Bot::Verified => view.bot_verified == Some(true),
+        Bot::Spoofed => view.bot_verified == Some(false),
+    };
+    matched.then(|| format!("HEADER user-agent: {}", crate::eval::excerpt(ua)))
 }
 
 // === impl Fold ===

@@ -35,6 +35,10 @@ pub struct RequestView<'a> {
     /// When the client's challenge token was issued, if it sent one that the gateway verified
     /// (signature, client address and user agent); `None` otherwise.
     pub challenge_token_issued_s: Option<u64>,
+    /// For a `User-Agent` naming a search engine the ACL verifies: whether the client's address
+    /// resolved back and forth to the engine's domains (the gateway's DNS lookup); `None`
+    /// otherwise.
+    pub bot_verified: Option<bool>,
 }
 
 // === impl RequestView ===

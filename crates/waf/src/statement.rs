@@ -272,8 +272,9 @@ impl Statement {
             Self::XssMatch { field, transforms } => ev.inspect(field, transforms, |v| detect::xss(v, Sensitivity::Low)),
             Self::Managed(check) => {
                 let route = ev.view().route;
+                let view = ev.view();
                 let (inputs, scans) = ev.inputs();
-                let hit = check.find(inputs, scans, route);
+                let hit = check.find(view, inputs, scans, route);
                 let matched = hit.is_some();
                 if let Some(why) = hit {
                     ev.hit = Some(("INPUT", why));

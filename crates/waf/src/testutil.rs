@@ -18,6 +18,7 @@ pub(crate) fn view(query: &'static [u8], headers: &[(&'static str, &'static [u8]
         route: None,
         now_s: 1_700_000_000,
         challenge_token_issued_s: None,
+        bot_verified: None,
     }
 }
 

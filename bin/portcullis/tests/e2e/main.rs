@@ -22,6 +22,7 @@ mod routing;
 mod sign;
 mod tls;
 mod waf;
+mod waf_bots;
 mod waf_challenge;
 mod waf_lists;
 mod waf_managed;

@@ -158,3 +158,41 @@ fn managed_groups_meet_the_corpus_targets() {
         assert!(tally.keys().any(|(s, _, _)| s == source), "no records from {source}");
     }
 }
+
+/// Every crawler user agent of the corpus through `bot_control` (no DNS here: none is taken
+/// for a spoofed search engine): none is blocked, and most are labelled with a category.
+#[test]
+fn bot_control_labels_crawlers_without_blocking_them() {
+    let yaml = "name: bots-corpus\ndefault_action: allow\nrules:\n  - name: bots\n    priority: 1\n    statement: {managed_rule_group: {name: bot_control}}\n";
+    let cfg: waf::WebAclConfig = serde_yaml_ng::from_str(yaml).unwrap();
+    let acl = waf::compile(&cfg, "web_acls[0]", &mut Vec::new()).unwrap();
+    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/waf");
+    let records = waf_corpus::load(&corpus).unwrap();
+    let crawlers: Vec<_> = records.iter().filter(|r| r.class == "bot").collect();
+    assert!(crawlers.len() > 2000);
+    let (mut labelled, mut blocked) = (0, 0);
+    for r in &crawlers {
+        let probe = Probe::from_record(r).unwrap();
+        let view = waf::RequestView {
+            method: "GET",
+            path: probe.path.as_bytes(),
+            query: b"",
+            headers: probe.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect(),
+            client_ip: std::net::IpAddr::from([203, 0, 113, 9]),
+            body: None,
+            body_truncated: false,
+            content_type: None,
+            route: None,
+            now_s: 1_700_000_000,
+            challenge_token_issued_s: None,
+            bot_verified: None,
+        };
+        let verdict = acl.evaluate(&view);
+        blocked += usize::from(matches!(verdict.outcome, waf::Outcome::Block(_)));
+        labelled += usize::from(verdict.labels.iter().any(|l| l.contains(":Category")));
+    }
+    assert_eq!(blocked, 0);
+    let share = 100.0 * labelled as f64 / crawlers.len() as f64;
+    assert!(share >= 75.0, "only {share:.1}% of crawler user agents got a category label");
+    eprintln!("bot_control: {share:.1}% of {} crawler user agents labelled with a category", crawlers.len());
+}

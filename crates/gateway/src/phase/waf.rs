@@ -35,6 +35,10 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<R
     }
     let token_issued_s = cookie(req, challenge::COOKIE)
         .and_then(|t| challenge::token_issued(&rt.challenge_key, t, cx.source_ip, ua, now_s));
+    let bot_verified = match acl.bot_domains(ua) {
+        Some(domains) => Some(crate::bots::verify(cx.source_ip, domains).await),
+        None => None,
+    };
     let headers: Vec<(&str, &[u8])> = req.headers().iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
     let view = ::waf::RequestView {
         method: req.method().as_str(),
@@ -48,6 +52,7 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<R
         route: cx.api(rt).zip(cx.route).and_then(|(api, r)| api.route_labels.get(r)).map(|l| &**l),
         now_s,
         challenge_token_issued_s: token_issued_s,
+        bot_verified,
     };
     let mut verdict = acl.evaluate(&view);
     let blocked = matches!(verdict.outcome, ::waf::Outcome::Block(_));

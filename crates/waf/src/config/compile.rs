@@ -22,7 +22,7 @@ use crate::{
 /// there was any. Never stops at the first problem.
 pub fn compile(cfg: &WebAclConfig, at: &str, issues: &mut Vec<(String, String)>) -> Option<WebAcl> {
     let before = issues.len();
-    let mut c = Compiler { bodies: &cfg.custom_response_bodies, issues };
+    let mut c = Compiler { bodies: &cfg.custom_response_bodies, issues, bots: None };
     c.check_name(&cfg.name, &format!("{at}.name"));
     c.check_bodies(at);
     let default_action = c.default_action(&cfg.default_action, &format!("{at}.default_action"));
@@ -96,7 +96,7 @@ pub fn compile(cfg: &WebAclConfig, at: &str, issues: &mut Vec<(String, String)>)
         return None;
     }
     match WebAcl::new(cfg.name.clone(), default_action?, rules) {
-        Ok(acl) => Some(acl.with_challenge(challenge)),
+        Ok(acl) => Some(acl.with_challenge(challenge).with_bot_control(c.bots.take())),
         Err(e) => {
             c.issue(at.to_owned(), e.to_string());
             None
@@ -145,6 +145,9 @@ pub(crate) fn check_label(label: &str, usage: LabelUse) -> Result<(), String> {
 pub(super) struct Compiler<'c> {
     bodies: &'c BTreeMap<String, ResponseBodyConfig>,
     issues: &'c mut Vec<(String, String)>,
+    /// Whether a rule references `bot_control`, and the crawlers it verifies besides the
+    /// built-in ones.
+    pub(super) bots: Option<Vec<(String, Vec<String>)>>,
 }
 
 // === impl Compiler ===

@@ -42,6 +42,25 @@ impl Compiler<'_> {
         if !cfg.lists.is_empty() || cfg.forwarded_ip.is_some() {
             self.issue(format!("{gat}.lists"), "only the ip_reputation group takes lists and forwarded_ip");
         }
+        if group.name == "bot_control" {
+            let bots = self.bots.get_or_insert_with(Vec::new);
+            for b in &cfg.verified_bots {
+                bots.push((
+                    b.user_agent.to_ascii_lowercase(),
+                    b.domains.iter().map(|d| d.trim_start_matches('.').to_ascii_lowercase()).collect(),
+                ));
+            }
+            for (i, b) in cfg.verified_bots.iter().enumerate() {
+                if b.user_agent.trim().is_empty() || b.domains.is_empty() {
+                    self.issue(
+                        format!("{gat}.verified_bots[{i}]"),
+                        "a verified bot needs a user_agent word and at least one domain",
+                    );
+                }
+            }
+        } else if !cfg.verified_bots.is_empty() {
+            self.issue(format!("{gat}.verified_bots"), "only the bot_control group takes verified_bots");
+        }
         let known = |name: &str| group.rules.iter().any(|r| r.name == name);
         let rule_names = || group.rules.iter().map(|r| r.name).collect::<Vec<_>>().join(", ");
         let mut overrides = Vec::new();
@@ -108,9 +127,10 @@ impl Compiler<'_> {
                 None => check,
             };
             let own = overrides.iter().rev().find(|(n, _)| *n == r.name).map(|(_, a)| a.clone());
+            let default = if r.counts { Action::Count { insert_headers: Vec::new() } } else { Action::Block(None) };
             let action = match rule.override_action {
                 Some(OverrideAction::Count) => Action::Count { insert_headers: Vec::new() },
-                _ => own.unwrap_or(Action::Block(None)),
+                _ => own.unwrap_or(default),
             };
             Rule {
                 name: format!("{}:{}", rule.name, r.name),

@@ -38,7 +38,7 @@ static RULES: &[ManagedRule] = &[
 ];
 
 const fn rule(name: &'static str, parts: &'static [Part], detector: Detector, from: Sensitivity) -> ManagedRule {
-    ManagedRule { name, parts, detector, from }
+    ManagedRule { name, parts, detector, from, counts: false }
 }
 
 /// `../` in any spelling the path fold leaves, and the files traversal goes for.

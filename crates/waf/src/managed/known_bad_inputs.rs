@@ -16,30 +16,35 @@ static RULES: &[ManagedRule] = &[
         parts: ALL,
         detector: Detector::Patterns(&LOG4J, Fold::Caseless),
         from: Sensitivity::Low,
+        counts: false,
     },
     ManagedRule {
         name: "JavaDeserializationRCE",
         parts: ALL,
         detector: Detector::Patterns(&JAVA, Fold::Exact),
         from: Sensitivity::Low,
+        counts: false,
     },
     ManagedRule {
         name: "Spring4ShellRCE",
         parts: ALL,
         detector: Detector::Patterns(&SPRING, Fold::Caseless),
         from: Sensitivity::Low,
+        counts: false,
     },
     ManagedRule {
         name: "Shellshock",
         parts: ALL,
         detector: Detector::Patterns(&SHELLSHOCK, Fold::Exact),
         from: Sensitivity::Low,
+        counts: false,
     },
     ManagedRule {
         name: "ExploitablePaths",
         parts: &[Part::Path],
         detector: Detector::Patterns(&PATHS, Fold::Caseless),
         from: Sensitivity::Low,
+        counts: false,
     },
 ];
 

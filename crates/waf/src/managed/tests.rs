@@ -162,3 +162,29 @@ fn path_fold_undoes_the_spellings_of_dot_and_slash() {
     assert_eq!(fold_path(b"A\0B\\C"), b"AB/C");
     assert_eq!(fold_path("caf\u{e9}".as_bytes()), b"caf", "other characters are dropped");
 }
+
+#[test]
+fn bot_control_labels_and_blocks_only_spoofed_engines() {
+    let yaml = "name: t-bots\ndefault_action: allow\nrules:\n  - name: b\n    priority: 1\n    statement: {managed_rule_group: {name: bot_control}}\n";
+    let cfg: WebAclConfig = serde_yaml_ng::from_str(yaml).unwrap();
+    let acl = compile(&cfg, "web_acls[0]", &mut Vec::new()).unwrap();
+    let labels = |v: &RequestView<'_>| acl.evaluate(v).labels;
+    let ns = "portcullis:managed:bot_control:";
+    assert_eq!(labels(&view(b"", &[])), vec![format!("{ns}SignalNoUserAgent")]);
+    assert_eq!(
+        labels(&view(b"", &[("user-agent", b"python-requests/2.31")])),
+        vec![format!("{ns}CategoryHttpLibrary")]
+    );
+    let google: &[(&str, &[u8])] = &[("user-agent", b"Googlebot/2.1 (+http://www.google.com/bot.html)")];
+    assert_eq!(
+        acl.bot_domains(google[0].1),
+        Some(vec!["googlebot.com".into(), "google.com".into(), "googleusercontent.com".into()])
+    );
+    let unknown = view(b"", google);
+    assert_eq!(acl.evaluate(&unknown).outcome, Outcome::Allow, "not looked up: not spoofed");
+    let spoofed = RequestView { bot_verified: Some(false), ..view(b"", google) };
+    assert_eq!(acl.evaluate(&spoofed).terminating_rule, Some("b:SignalSpoofedBot"));
+    let verified = RequestView { bot_verified: Some(true), ..view(b"", google) };
+    assert!(labels(&verified).contains(&format!("{ns}VerifiedBot")));
+    assert_eq!(acl.bot_domains(b"curl/8"), None);
+}
