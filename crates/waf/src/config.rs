@@ -22,6 +22,9 @@ pub struct WebAclConfig {
     pub name: String,
     /// `allow`, `block`, or `{block: {custom_response: …}}`.
     pub default_action: ActionConfig,
+    /// A MaxMind-format database (`GeoLite2-Country.mmdb`) for `geo_match` statements.
+    #[serde(default)]
+    pub geo_database: Option<String>,
     /// How challenge actions work: `{immunity_time: 300, difficulty: 16}`.
     #[serde(default)]
     pub challenge_config: Option<ChallengeSettings>,
@@ -172,6 +175,8 @@ pub enum StatementConfig {
     LabelMatch(LabelMatchConfig),
     /// See [`crate::Statement::SqliMatch`].
     SqliMatch(SqliMatchConfig),
+    /// See [`crate::Statement::GeoMatch`].
+    GeoMatch(GeoMatchConfig),
     /// See [`crate::Statement::XssMatch`].
     XssMatch(XssMatchConfig),
     /// A managed rule group, as a rule's whole statement only.
@@ -199,6 +204,17 @@ pub struct ByteMatchConfig {
     /// AWS transformation names (`URL_DECODE`), run in list order; at most 10.
     #[serde(default)]
     pub transforms: Vec<String>,
+}
+
+/// A geo match statement.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoMatchConfig {
+    /// ISO 3166 alpha-2 country codes (`FR`, `US`).
+    pub country_codes: Vec<String>,
+    /// Take the address from a header instead of the connection.
+    #[serde(default)]
+    pub forwarded_ip: Option<ForwardedIpConfig>,
 }
 
 /// A SQL injection match statement.
@@ -612,6 +628,7 @@ single_key_enum!(StatementConfig, "the statement kind", {
     "ip_set" => IpSet(IpSetConfig),
     "label_match" => LabelMatch(LabelMatchConfig),
     "sqli_match" => SqliMatch(SqliMatchConfig),
+    "geo_match" => GeoMatch(GeoMatchConfig),
     "xss_match" => XssMatch(XssMatchConfig),
     "managed_rule_group" => ManagedRuleGroup(ManagedGroupConfig),
     "rate_based" => RateBased(RateBasedConfig),

@@ -17,6 +17,7 @@ mod config;
 mod detect;
 mod eval;
 mod field;
+mod geo;
 mod inputs;
 mod iplist;
 mod managed;
@@ -33,6 +34,7 @@ pub use acl::{
 pub use config::{compile, WebAclConfig};
 pub use detect::Sensitivity;
 pub use field::{FieldToMatch, InvalidFallback, MatchScope, Oversize};
+pub use geo::GeoDb;
 pub use iplist::{parse_list, IpList, ListSource, Parsed};
 pub use managed::{Exclusion, FieldRef, ManagedCheck};
 pub use rate::{RateState, Unsynced, BUCKET_S};

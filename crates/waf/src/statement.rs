@@ -82,6 +82,16 @@ pub enum Statement {
     /// More than `limit` requests of the same aggregation key in the window (a rule's whole
     /// statement only).
     RateBased(Box<RateBased>),
+    /// The client address, or one forwarded in a header, is in one of these countries (AWS
+    /// `GeoMatchStatement`), by the ACL's MaxMind database.
+    GeoMatch {
+        /// ISO 3166 alpha-2 codes, upper case.
+        countries: Vec<String>,
+        /// The database.
+        db: std::sync::Arc<crate::GeoDb>,
+        /// Take the address from this header instead of the connection.
+        forwarded: Option<ForwardedIp>,
+    },
     /// The client address, or one forwarded in a header, is in an IP list of the
     /// `ip_reputation` group.
     IpList {
@@ -120,7 +130,7 @@ impl Statement {
             }
             Self::Managed(check) => check.rule.parts.contains(&crate::inputs::Part::Body),
             Self::RateBased(rate) => rate.scope_down.as_ref().is_some_and(Self::inspects_body),
-            Self::IpSet { .. } | Self::IpList { .. } | Self::LabelMatch { .. } => false,
+            Self::IpSet { .. } | Self::IpList { .. } | Self::GeoMatch { .. } | Self::LabelMatch { .. } => false,
             Self::And(all) | Self::Or(all) => all.iter().any(Self::inspects_body),
             Self::Not(one) => one.inspects_body(),
         }
@@ -292,6 +302,15 @@ impl Statement {
                 let matched = count > rate.limit;
                 if matched {
                     ev.hit = Some(("RATE", format!("{count} requests in {} s", rate.state.window_s())));
+                }
+                matched
+            }
+            Self::GeoMatch { countries, db, forwarded } => {
+                let in_countries = |ip: &IpAddr| db.country(*ip).is_some_and(|c| countries.contains(&c));
+                let found = ip_set(in_countries, forwarded.as_ref(), ev)?;
+                let matched = found.is_some();
+                if let Some(why) = found {
+                    ev.hit = Some(("IP", why));
                 }
                 matched
             }

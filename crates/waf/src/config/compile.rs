@@ -22,7 +22,11 @@ use crate::{
 /// there was any. Never stops at the first problem.
 pub fn compile(cfg: &WebAclConfig, at: &str, issues: &mut Vec<(String, String)>) -> Option<WebAcl> {
     let before = issues.len();
-    let mut c = Compiler { bodies: &cfg.custom_response_bodies, issues, bots: None };
+    let geo = cfg.geo_database.as_deref().map(crate::GeoDb::open);
+    if let Some(Err(why)) = &geo {
+        issues.push((format!("{at}.geo_database"), why.clone()));
+    }
+    let mut c = Compiler { bodies: &cfg.custom_response_bodies, issues, bots: None, geo };
     c.check_name(&cfg.name, &format!("{at}.name"));
     c.check_bodies(at);
     let default_action = c.default_action(&cfg.default_action, &format!("{at}.default_action"));
@@ -148,6 +152,8 @@ pub(super) struct Compiler<'c> {
     /// Whether a rule references `bot_control`, and the crawlers it verifies besides the
     /// built-in ones.
     pub(super) bots: Option<Vec<(String, Vec<String>)>>,
+    /// The ACL's geo database, or why it could not be opened.
+    geo: Option<Result<std::sync::Arc<crate::GeoDb>, String>>,
 }
 
 // === impl Compiler ===
@@ -348,6 +354,39 @@ impl Compiler<'_> {
                 let field = self.field(&m.field, &format!("{at}.field"));
                 let transforms = self.transforms(&m.transforms, &format!("{at}.transforms"));
                 Some(Statement::XssMatch { field: field?, transforms: transforms? })
+            }
+            StatementConfig::GeoMatch(g) => {
+                let at = format!("{at}.geo_match");
+                for (i, code) in g.country_codes.iter().enumerate() {
+                    if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_alphabetic()) {
+                        self.issue(
+                            format!("{at}.country_codes[{i}]"),
+                            format!("{code:?} is not an ISO 3166 alpha-2 code (FR, US)"),
+                        );
+                    }
+                }
+                if g.country_codes.is_empty() {
+                    self.issue(format!("{at}.country_codes"), "at least one country code is needed");
+                }
+                let db = match &self.geo {
+                    Some(Ok(db)) => Some(db.clone()),
+                    // Reported once, at geo_database.
+                    Some(Err(_)) => None,
+                    None => {
+                        self.issue(
+                            at.clone(),
+                            "geo_match needs the web ACL's geo_database (a MaxMind-format .mmdb file)",
+                        );
+                        None
+                    }
+                };
+                let forwarded = g.forwarded_ip.as_ref().map(|f| ForwardedIp {
+                    header: f.header.to_ascii_lowercase(),
+                    position: f.position,
+                    fallback: f.fallback,
+                });
+                let countries = g.country_codes.iter().map(|c| c.to_ascii_uppercase()).collect();
+                Some(Statement::GeoMatch { countries, db: db?, forwarded })
             }
             StatementConfig::ManagedRuleGroup(_) => {
                 self.issue(

@@ -417,3 +417,32 @@ rules:
     has(&got, &format!("{}.lists[2].refresh", g(1)), "at least 5s");
     has(&got, &format!("{}.lists", g(2)), "only the ip_reputation group");
 }
+
+#[test]
+fn geo_match_uses_the_acl_database() {
+    let path = std::env::temp_dir().join(format!("portcullis-geo-acl-{}.mmdb", std::process::id()));
+    let nets = [("127.0.0.0/8".parse().unwrap(), "FR"), ("203.0.113.0/24".parse().unwrap(), "US")];
+    std::fs::write(&path, crate::geo::testdb::build(&nets)).unwrap();
+    let yaml = format!(
+        "name: geo\ndefault_action: allow\ngeo_database: '{}'\nrules:\n  - name: not-here\n    priority: 1\n    action: block\n    statement: {{geo_match: {{country_codes: [fr, de]}}}}\n  - name: by-header\n    priority: 2\n    action: block\n    statement: {{geo_match: {{country_codes: [US], forwarded_ip: {{header: x-forwarded-for, position: first, fallback: no_match}}}}}}\n",
+        path.display()
+    );
+    let mut problems = Vec::new();
+    let acl = compile(&parse(&yaml), "web_acls[0]", &mut problems).unwrap_or_else(|| panic!("{problems:?}"));
+    let _ = std::fs::remove_file(&path);
+    // 127.0.0.1 is in FR in this database.
+    assert_eq!(acl.evaluate(&view(b"", &[])).terminating_rule, Some("not-here"));
+    let elsewhere = crate::RequestView { client_ip: "192.0.2.1".parse().unwrap(), ..view(b"", &[]) };
+    assert_eq!(acl.evaluate(&elsewhere).outcome, Outcome::Allow);
+    let forwarded = crate::RequestView {
+        client_ip: "192.0.2.1".parse().unwrap(),
+        ..view(b"", &[("x-forwarded-for", b"203.0.113.5, 10.0.0.1")])
+    };
+    assert_eq!(acl.evaluate(&forwarded).terminating_rule, Some("by-header"));
+
+    let got = issues("name: g\ndefault_action: allow\nrules:\n  - name: a\n    priority: 1\n    action: block\n    statement: {geo_match: {country_codes: [FRA]}}\n");
+    has(&got, "web_acls[0].rules[0].statement.geo_match.country_codes[0]", "alpha-2");
+    has(&got, "web_acls[0].rules[0].statement.geo_match", "needs the web ACL's geo_database");
+    let got = issues("name: g\ndefault_action: allow\ngeo_database: /nonexistent/db.mmdb\nrules:\n  - name: a\n    priority: 1\n    action: block\n    statement: {geo_match: {country_codes: [FR]}}\n");
+    has(&got, "web_acls[0].geo_database", "cannot open /nonexistent/db.mmdb");
+}
