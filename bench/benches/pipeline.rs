@@ -180,7 +180,14 @@ fn pipeline(c: &mut Criterion) {
     let decisions = Arc::new(identity::custom::DecisionCache::new(b"bench", None));
     let certs = Arc::new(certs);
     let tls = Arc::new(gateway::TlsSelector::build(&compiled.config, &certs, Arc::default()).expect("TLS selector"));
-    let services = gateway::Services { directory, metering, decisions, tls, challenge_key: vec![7u8; 32].into() };
+    let services = gateway::Services {
+        directory,
+        metering,
+        decisions,
+        tls,
+        challenge_key: vec![7u8; 32].into(),
+        waf_samples: Default::default(),
+    };
     let access_log = telemetry::AccessLog::start(true, None).expect("access log");
     let gw =
         Gateway::new(&dir.path().join("bench.yaml"), compiled, certs, metrics, access_log, services).expect("gateway");

@@ -130,6 +130,12 @@ impl Control for Ops {
         self.gateway.metrics().encode()
     }
 
+    fn waf_samples(&self, acl: &str, rule: Option<&str>, max: usize) -> Option<serde_json::Value> {
+        let rt = self.gateway.runtime();
+        rt.compiled.web_acls.iter().any(|a| a.name() == acl).then_some(())?;
+        serde_json::to_value(self.gateway.waf_samples().list(acl, rule, max)).ok()
+    }
+
     fn file_certificates(&self) -> Vec<admin::CertView> {
         let certs = self.gateway.certs().inventory();
         certs

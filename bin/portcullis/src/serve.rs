@@ -148,6 +148,7 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         decisions,
         tls: tls.clone(),
         challenge_key: challenge_key.to_vec().into(),
+        waf_samples: Arc::default(),
     };
     let access_log = start_access_log(&cfg, directory.kms())?;
     let gw = Gateway::new(config_path, compiled, certs, metrics.clone(), access_log, services)?;

@@ -28,6 +28,10 @@ pub trait Control: Send + Sync + 'static {
 
     /// Stops serving the store certificate for `name` on this node.
     fn remove_certificate(&self, name: &str);
+
+    /// The newest sampled requests of web ACL `acl` on this node (of `rule` only, if given),
+    /// at most `max`, as JSON; `None` when the running config has no such ACL.
+    fn waf_samples(&self, acl: &str, rule: Option<&str>, max: usize) -> Option<serde_json::Value>;
 }
 
 /// A certificate as the inventory shows it.

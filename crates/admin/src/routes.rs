@@ -14,9 +14,10 @@ use axum::{Json, Router};
 use http::{header, HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
+
 use store::{AnyStore, NewAuditRecord, Outcome, Store};
 
-use crate::auth::{Authed, Peer};
+use crate::auth::{aws_error, Authed, Peer};
 use crate::control::{Control, ReloadOutcome};
 
 /// Shared state of the admin handlers.
@@ -66,6 +67,7 @@ pub fn router(
     };
     let protected = Router::new()
         .route("/metrics", get(metrics))
+        .route("/waf/sampled-requests", get(waf_samples))
         .route("/config", get(config))
         .route("/reload", post(reload))
         .route("/audit", get(audit))
@@ -133,6 +135,28 @@ async fn metrics(who: Authed, State(s): State<AppState>) -> Response {
     }
     let ct = HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8");
     ([(header::CONTENT_TYPE, ct)], s.control.metrics()).into_response()
+}
+
+/// `GET /waf/sampled-requests` parameters.
+#[derive(Debug, serde::Deserialize)]
+struct SampleQuery {
+    web_acl: String,
+    #[serde(default)]
+    rule: Option<String>,
+    #[serde(default)]
+    max: Option<usize>,
+}
+
+async fn waf_samples(who: Authed, State(s): State<AppState>, Query(q): Query<SampleQuery>) -> Response {
+    let arn = s.arn("waf", &format!("webacl/{}", q.web_acl));
+    if let Err(r) = s.authorize(&who, "portcullis:GetSampledRequests", &arn).await {
+        return r;
+    }
+    let max = q.max.unwrap_or(100).clamp(1, 500);
+    match s.control.waf_samples(&q.web_acl, q.rule.as_deref(), max) {
+        Some(samples) => Json(json!({ "web_acl": q.web_acl, "samples": samples })).into_response(),
+        None => aws_error(StatusCode::NOT_FOUND, "NotFoundException", &format!("no web ACL named {:?}", q.web_acl)),
+    }
 }
 
 async fn config(who: Authed, State(s): State<AppState>) -> Response {

@@ -110,6 +110,11 @@ impl Gateway {
         }))
     }
 
+    /// The sampled requests of the gateway's web ACLs.
+    pub fn waf_samples(&self) -> Arc<crate::WafSamples> {
+        self.current.load().waf_samples.clone()
+    }
+
     /// The runtime serving new requests now.
     pub fn runtime(&self) -> Arc<Runtime> {
         self.current.load_full()

@@ -36,6 +36,7 @@ mod time_fmt;
 mod tls;
 mod upstream;
 pub mod waf_lists;
+mod waf_samples;
 pub mod waf_share;
 
 /// The name of the server secret (sealed by the KMS) that signs WAF challenge puzzles and tokens.
@@ -53,3 +54,4 @@ pub use metering::Metering;
 pub use runtime::{Runtime, Services};
 pub use tls::{CertInfo, CertStore, DevCert, TlsError};
 pub use upstream::ClientError;
+pub use waf_samples::{Sample, WafSamples};

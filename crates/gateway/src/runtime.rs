@@ -39,6 +39,8 @@ pub struct Runtime {
     pub(crate) tls: Arc<crate::domains::TlsSelector>,
     /// The key that signs WAF challenge puzzles and tokens, shared by every runtime.
     pub(crate) challenge_key: Arc<[u8]>,
+    /// Sampled requests of every web ACL, shared by every runtime.
+    pub(crate) waf_samples: Arc<crate::WafSamples>,
 }
 
 /// The process-wide handles every runtime shares: they outlive reloads.
@@ -54,6 +56,8 @@ pub struct Services {
     pub tls: Arc<crate::domains::TlsSelector>,
     /// The key that signs WAF challenge puzzles and tokens (the same on every node).
     pub challenge_key: Arc<[u8]>,
+    /// Sampled requests of every web ACL.
+    pub waf_samples: Arc<crate::WafSamples>,
 }
 
 /// How to reach one custom authorizer.
@@ -76,7 +80,7 @@ impl Runtime {
         access_log: AccessLog,
         services: Services,
     ) -> Result<Self, ClientError> {
-        let Services { directory, metering, decisions, tls, challenge_key } = services;
+        let Services { directory, metering, decisions, tls, challenge_key, waf_samples } = services;
         let keys = compiled.apis.iter().flat_map(|a| a.routes.iter()).filter_map(|(_, r)| client_key(r));
         let authorizer_keys = compiled.apis.iter().flat_map(|a| a.authorizers.iter()).map(authorizer_key);
         let clients = Clients::build(keys.chain(authorizer_keys), previous.map(|p| &p.clients))?;
@@ -147,6 +151,7 @@ impl Runtime {
             decisions,
             tls,
             challenge_key,
+            waf_samples,
         })
     }
 
@@ -163,6 +168,7 @@ impl Runtime {
             decisions: self.decisions.clone(),
             tls: self.tls.clone(),
             challenge_key: self.challenge_key.clone(),
+            waf_samples: self.waf_samples.clone(),
         }
     }
 

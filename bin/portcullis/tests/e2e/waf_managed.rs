@@ -133,6 +133,27 @@ async fn exclusions_and_overrides_apply_per_route_and_field() {
     assert_eq!(counted["labels"], "portcullis:managed:core:SQLi");
     let blocked = lines.iter().find(|l| l["path"] == "/app/posts").unwrap_or_else(|| panic!("{lines:?}"));
     assert_eq!((blocked["status"].as_str(), blocked["rule"].as_str()), (Some("403"), Some("core:SQLi")));
+
+    // The sampled-requests view shows what matched, and redacts what could be a secret.
+    let r = client
+        .get(gw.url("/app/login?user=ann&password=1%27%20OR%20%271%27%3D%271"))
+        .header("authorization", "Bearer s3cr3t");
+    assert_eq!(r.send().await.unwrap().status(), 403);
+    let (status, v) =
+        gw.admin_json(reqwest::Method::GET, "/waf/sampled-requests?web_acl=corpus&rule=core:SQLi", None).await;
+    assert_eq!(status, 200, "{v}");
+    let samples = v["samples"].as_array().unwrap();
+    assert_eq!(samples.len(), 2, "{v}");
+    let newest = &samples[0];
+    assert_eq!((newest["action"].as_str(), newest["matched_field"].as_str()), (Some("BLOCK"), Some("INPUT")));
+    assert_eq!(newest["uri"], "/app/login?user=ann&password=<redacted>", "{newest}");
+    assert_eq!(newest["matched_value"], "<redacted>", "{newest}");
+    let text = v.to_string();
+    assert!(!text.contains("s3cr3t") && !newest.to_string().contains(" OR "), "{text}");
+    // Excerpts escape what is not printable ASCII, and quotes.
+    assert!(samples[1]["matched_value"].as_str().unwrap().starts_with("BODY /id: 1\\' OR"), "{}", samples[1]);
+    let (status, _) = gw.admin_json(reqwest::Method::GET, "/waf/sampled-requests?web_acl=nope", None).await;
+    assert_eq!(status, 404);
 }
 
 #[test]

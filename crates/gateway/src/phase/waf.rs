@@ -71,6 +71,22 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<R
         (true, Some(rule)) => counters.challenged(rule),
         _ => counters.decided(rule, blocked),
     }
+    let (action, sampled_rule) = match (blocked, challenged, verdict.terminating_rule, verdict.counted.first()) {
+        (true, _, r, _) => ("BLOCK", r),
+        (_, true, r, _) => ("CHALLENGE", r),
+        (_, _, Some(r), _) => ("ALLOW", Some(r)),
+        (_, _, None, Some(c)) => ("COUNT", Some(*c)),
+        (_, _, None, None) => ("ALLOW", None),
+    };
+    let labels = cx.waf.as_ref().map_or(&[][..], |w| &w.labels[..]);
+    let decision = crate::waf_samples::Decision {
+        acl: acl.name(),
+        action,
+        rule: sampled_rule,
+        labels,
+        matched: verdict.matched.as_ref().map(|m| (m.field, m.value_excerpt.as_str())),
+    };
+    rt.waf_samples.record(&decision, cx.source_ip, req.method(), req.uri(), req.headers());
     for rule in verdict.counted.iter().filter_map(|r| index_of(r)) {
         counters.counted(rule);
     }
