@@ -120,6 +120,9 @@ pub struct CompiledStage {
     pub plans: Vec<StagePlan>,
     /// The stage's name as shared text.
     pub label: std::sync::Arc<str>,
+    /// The index of the stage's own web ACL in [`Compiled::web_acls`], if it names one; the
+    /// API's applies otherwise.
+    pub web_acl: Option<usize>,
 }
 
 /// One route's integration.
@@ -216,7 +219,14 @@ impl Compiled {
                 issues.push((join_key(&path, "name"), format!("API name `{}` is already used by apis[{j}]", api.name)));
             }
             if let Some(mut c) = compile_api(api, &config.iam, &path, &mut issues) {
-                c.web_acl = web_acl_of(api, &web_acls, &path, &mut issues);
+                c.web_acl = web_acl_of(api.web_acl.as_deref(), &web_acls, &path, &mut issues);
+                for (j, stage) in api.stages.iter().enumerate() {
+                    let at = join_index(&join_key(&path, "stages"), j);
+                    let found = web_acl_of(stage.web_acl.as_deref(), &web_acls, &at, &mut issues);
+                    if let Some(compiled) = c.stages.iter_mut().find(|s| s.name == stage.name) {
+                        compiled.web_acl = found;
+                    }
+                }
                 apis.push(c);
             }
         }
@@ -483,14 +493,9 @@ fn compile_web_acls(c: &Config, issues: &mut Vec<Issue>) -> Vec<(String, waf::We
     out
 }
 
-/// The index of the web ACL an API names.
-fn web_acl_of(
-    api: &crate::ApiConfig,
-    acls: &[(String, waf::WebAcl)],
-    at: &str,
-    issues: &mut Vec<Issue>,
-) -> Option<usize> {
-    let name = api.web_acl.as_deref()?;
+/// The index of the web ACL an API or stage names.
+fn web_acl_of(name: Option<&str>, acls: &[(String, waf::WebAcl)], at: &str, issues: &mut Vec<Issue>) -> Option<usize> {
+    let name = name?;
     let found = acls.iter().position(|(n, _)| n == name);
     if found.is_none() {
         let known: Vec<&str> = acls.iter().map(|(n, _)| n.as_str()).collect();

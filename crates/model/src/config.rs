@@ -572,6 +572,9 @@ pub struct StageConfig {
     /// One token bucket for the whole stage, all routes and clients together.
     #[serde(default)]
     pub throttle: Option<ThrottleConfig>,
+    /// The web ACL (by name, from `web_acls`) of this stage's requests, instead of the API's.
+    #[serde(default)]
+    pub web_acl: Option<String>,
 }
 
 /// Per-stage settings.
@@ -893,6 +896,7 @@ fn default_stages() -> Vec<StageConfig> {
         variables: BTreeMap::new(),
         settings: StageSettings::default(),
         throttle: None,
+        web_acl: None,
     }]
 }
 fn default_integration_timeout() -> Duration {

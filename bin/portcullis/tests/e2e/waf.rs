@@ -54,6 +54,10 @@ apis:
           url: '{upstream}/{{proxy}}'
   - name: plain
     base_path: /plain
+    stages:
+      - name: $default
+      - name: guarded
+        web_acl: main
     routes:
       - route: ANY /{{proxy+}}
         integration:
@@ -106,9 +110,11 @@ async fn a_web_acl_blocks_labels_and_counts_on_its_api() {
     let (status, _, _) = send(&gw, Method::GET, "/admin/users", "test/1", "").await;
     assert_eq!(status, 200);
     assert_eq!(up.hits(), hits + 1, "blocked requests never reach the upstream");
-    // An API without a web ACL is not inspected.
+    // An API without a web ACL is not inspected, but its stage with one is.
     let (status, _, _) = send(&gw, Method::GET, "/plain/x?id=1%20union%20select", "sqlmap", "").await;
     assert_eq!(status, 200);
+    let (status, _, _) = send(&gw, Method::GET, "/plain/guarded/x?id=1%20union%20select", "test/1", "").await;
+    assert_eq!(status, 403, "the stage's own web ACL");
 
     // The access log says what the ACL decided.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -132,7 +138,7 @@ async fn a_web_acl_blocks_labels_and_counts_on_its_api() {
     let text = gw.admin_call(None, Method::GET, "/metrics", None).await.text().await.unwrap();
     for series in [
         r#"portcullis_waf_requests_total{web_acl="main",rule="scanners",action="block"} 1"#,
-        r#"portcullis_waf_requests_total{web_acl="main",rule="union-select",action="block"} 2"#,
+        r#"portcullis_waf_requests_total{web_acl="main",rule="union-select",action="block"} 3"#,
         r#"portcullis_waf_requests_total{web_acl="main",rule="tag-curl",action="count"} 2"#,
         r#"portcullis_waf_requests_total{web_acl="main",rule="-",action="allow"} 3"#,
     ] {

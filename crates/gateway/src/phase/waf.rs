@@ -19,7 +19,9 @@ const BODY_LIMIT: usize = 16 * 1024;
 
 /// Evaluates the API's web ACL.
 pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<ReqBody>) -> Result<Flow, Reject> {
-    let Some(index) = cx.api(rt).and_then(|a| a.web_acl) else { return Ok(Flow::Continue) };
+    // A stage's own web ACL replaces the API's.
+    let index = cx.stage(rt).and_then(|s| s.web_acl).or_else(|| cx.api(rt).and_then(|a| a.web_acl));
+    let Some(index) = index else { return Ok(Flow::Continue) };
     let (Some(acl), Some(counters)) = (rt.compiled.web_acls.get(index), rt.waf_metrics.get(index)) else {
         return Ok(Flow::Continue);
     };

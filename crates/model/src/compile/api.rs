@@ -190,6 +190,7 @@ fn compile_stages(api: &ApiConfig, path: &str, issues: &mut Vec<Issue>) -> Vec<C
             throttle,
             plans: Vec::new(),
             label: std::sync::Arc::from(s.name.as_str()),
+            web_acl: None,
         });
     }
     out
