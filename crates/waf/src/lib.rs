@@ -1,6 +1,13 @@
 //! The web application firewall: AWS WAF's rule model (web ACLs, rule statements, the request
 //! fields they inspect, text transformations and labels) evaluated over a borrowed view of the
-//! request. Pure: no I/O, no clock, no store.
+//! request. No network I/O and no clock: the time comes in the view; the only files read are
+//! those the configuration names (IP lists, the geo database), when it is compiled. State
+//! that outlives one request (rate counts, IP lists, the geo database, the SQLi verdict memo)
+//! is shared process-wide by fingerprint, so a reload keeps it.
+//!
+//! * The managed rule groups (`core`, `known_bad_inputs`, `ip_reputation`, `bot_control`)
+//!   expand, when compiled, into ordinary rules over every input of the request, with the
+//!   SQLi and XSS detectors of `libinjectionrs` and layers of our own.
 //!
 //! * [`Transformation`] names one AWS WAF `TextTransformation` type, [`Transformation::apply`]
 //!   runs it over raw request bytes and [`apply_all`] runs a statement's list in order. Their

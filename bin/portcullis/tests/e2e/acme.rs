@@ -168,8 +168,9 @@ async fn certificates_are_issued_by_a_real_acme_server_and_survive_a_restart() {
     let (status, body) = gw.admin_json(reqwest::Method::POST, "/kms/rotate", None).await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = gw.admin_json(reqwest::Method::POST, "/kms/rewrap", None).await;
-    // The admin key, two server secrets, the ACME account and the certificate's key.
-    assert_eq!((status, body["rewrapped"].as_u64()), (200, Some(5)), "{body}");
+    // The admin key, three server secrets (API keys, authorizer cache, WAF challenge), the
+    // ACME account and the certificate's key.
+    assert_eq!((status, body["rewrapped"].as_u64()), (200, Some(6)), "{body}");
 
     // A restart finds the certificate in the store: served at once, nothing ordered.
     let data = gw.stop();
