@@ -258,7 +258,7 @@ impl Probe {
 }
 
 /// Whether `acl` blocks `probe`, evaluated in this process over the bytes the gateway would
-/// see (the body cut at the gateway's 16 KiB inspection limit).
+/// see (the body cut at the ACL's inspection limit).
 pub fn blocked_offline(acl: &waf::WebAcl, probe: &Probe) -> bool {
     why_blocked(acl, probe).is_some()
 }
@@ -266,15 +266,15 @@ pub fn blocked_offline(acl: &waf::WebAcl, probe: &Probe) -> bool {
 /// The rule that blocks `probe` and what it matched, as `rule FIELD: excerpt`; `None` when
 /// `acl` lets it through.
 pub fn why_blocked(acl: &waf::WebAcl, probe: &Probe) -> Option<String> {
-    const BODY_LIMIT: usize = 16 * 1024;
+    let limit = acl.body_limit();
     let view = waf::RequestView {
         method: &probe.method,
         path: probe.path.as_bytes(),
         query: probe.query.as_bytes(),
         headers: probe.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect(),
         client_ip: IpAddr::from([127, 0, 0, 1]),
-        body: (!probe.body.is_empty()).then(|| &probe.body[..probe.body.len().min(BODY_LIMIT)]),
-        body_truncated: probe.body.len() > BODY_LIMIT,
+        body: (!probe.body.is_empty()).then(|| &probe.body[..probe.body.len().min(limit)]),
+        body_truncated: probe.body.len() > limit,
         content_type: probe.content_type(),
         route: Some("ANY /{proxy+}"),
         now_s: 1_700_000_000,

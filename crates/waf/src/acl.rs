@@ -17,6 +17,8 @@ pub struct WebAcl {
     /// With `bot_control`: the crawlers verified by DNS besides the built-in search engines
     /// (a `User-Agent` word, lower case, and its domains).
     bots: Option<Vec<(String, Vec<String>)>>,
+    /// How many bytes of a body rules inspect.
+    body_limit: usize,
     /// Sorted by ascending priority; names and priorities are unique.
     rules: Vec<Rule>,
     /// `portcullis:webacl:<name>:`.
@@ -190,7 +192,8 @@ impl WebAcl {
         // Stable: a managed group's rules keep their order.
         rules.sort_by_key(|r| r.priority);
         let prefix = format!("portcullis:webacl:{name}:");
-        Ok(Self { name, default_action, challenge: ChallengeConfig::default(), bots: None, rules, prefix })
+        let (challenge, bots, body_limit) = (ChallengeConfig::default(), None, 16 * 1024);
+        Ok(Self { name, default_action, challenge, bots, body_limit, rules, prefix })
     }
 
     /// The same ACL with these challenge settings.
@@ -198,6 +201,18 @@ impl WebAcl {
     pub fn with_challenge(mut self, challenge: ChallengeConfig) -> Self {
         self.challenge = challenge;
         self
+    }
+
+    /// The same ACL inspecting at most `bytes` of a body.
+    #[must_use]
+    pub fn with_body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// How many bytes of a body rules inspect (the gateway reads that much, at most).
+    pub fn body_limit(&self) -> usize {
+        self.body_limit
     }
 
     /// The same ACL with `bot_control` on (`Some`), verifying these crawlers too.

@@ -22,6 +22,11 @@ pub struct WebAclConfig {
     pub name: String,
     /// `allow`, `block`, or `{block: {custom_response: …}}`.
     pub default_action: ActionConfig,
+    /// How much of a body rules inspect, in bytes: 8192 to 65536 (default 16384, API
+    /// Gateway's in AWS WAF). A longer body is inspected up to this, then each field's
+    /// `oversize` decides.
+    #[serde(default = "sixteen_kib")]
+    pub body_inspection_limit: usize,
     /// A MaxMind-format database (`GeoLite2-Country.mmdb`) for `geo_match` statements.
     #[serde(default)]
     pub geo_database: Option<String>,
@@ -660,6 +665,10 @@ single_key_enum!(DetailedField, "the field", {
 });
 
 // === helpers ===
+
+fn sixteen_kib() -> usize {
+    16 * 1024
+}
 
 fn sixteen() -> u8 {
     16

@@ -14,9 +14,6 @@ use crate::flow::Flow;
 use crate::reject::Reject;
 use crate::runtime::Runtime;
 
-/// How much of the body a web ACL inspects: API Gateway's default (16 KiB) in AWS WAF.
-const BODY_LIMIT: usize = 16 * 1024;
-
 /// Evaluates the API's web ACL.
 pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<ReqBody>) -> Result<Flow, Reject> {
     // A stage's own web ACL replaces the API's.
@@ -48,8 +45,8 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<R
         query: req.uri().query().unwrap_or("").as_bytes(),
         headers,
         client_ip: cx.source_ip,
-        body: body.as_ref().map(|b| &b[..b.len().min(BODY_LIMIT)]),
-        body_truncated: body.as_ref().is_some_and(|b| b.len() > BODY_LIMIT),
+        body: body.as_ref().map(|b| &b[..b.len().min(acl.body_limit())]),
+        body_truncated: body.as_ref().is_some_and(|b| b.len() > acl.body_limit()),
         content_type: req.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
         route: cx.api(rt).zip(cx.route).and_then(|(api, r)| api.route_labels.get(r)).map(|l| &**l),
         now_s,

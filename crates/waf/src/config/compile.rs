@@ -30,6 +30,10 @@ pub fn compile(cfg: &WebAclConfig, at: &str, issues: &mut Vec<(String, String)>)
     c.check_name(&cfg.name, &format!("{at}.name"));
     c.check_bodies(at);
     let default_action = c.default_action(&cfg.default_action, &format!("{at}.default_action"));
+    if !(8 * 1024..=64 * 1024).contains(&cfg.body_inspection_limit) {
+        let why = format!("body_inspection_limit {} must be 8192-65536 (bytes)", cfg.body_inspection_limit);
+        c.issue(format!("{at}.body_inspection_limit"), why);
+    }
     let challenge = match &cfg.challenge_config {
         None => crate::ChallengeConfig::default(),
         Some(settings) => {
@@ -100,7 +104,9 @@ pub fn compile(cfg: &WebAclConfig, at: &str, issues: &mut Vec<(String, String)>)
         return None;
     }
     match WebAcl::new(cfg.name.clone(), default_action?, rules) {
-        Ok(acl) => Some(acl.with_challenge(challenge).with_bot_control(c.bots.take())),
+        Ok(acl) => Some(
+            acl.with_challenge(challenge).with_bot_control(c.bots.take()).with_body_limit(cfg.body_inspection_limit),
+        ),
         Err(e) => {
             c.issue(at.to_owned(), e.to_string());
             None

@@ -356,6 +356,10 @@ rules:
     let mut problems = Vec::new();
     let acl = compile(&parse(yaml), "web_acls[0]", &mut problems).unwrap();
     assert!(acl.challenges());
+    assert_eq!(acl.body_limit(), 16 * 1024, "the default inspection limit");
+    let bigger =
+        compile(&parse("name: b\ndefault_action: allow\nbody_inspection_limit: 65536\n"), "x", &mut Vec::new());
+    assert_eq!(bigger.map(|a| a.body_limit()), Some(65536));
     let login = |token: Option<u64>| crate::RequestView {
         path: b"/login/admin",
         challenge_token_issued_s: token,
@@ -370,7 +374,8 @@ rules:
     assert_eq!((verdict.outcome, verdict.terminating_rule), (Outcome::Block(None), Some("after")));
     assert_eq!(verdict.counted, vec!["login"]);
 
-    let got = issues("name: x\ndefault_action: challenge\nchallenge_config: {immunity_time: 5, difficulty: 40}\n");
+    let got = issues("name: x\ndefault_action: challenge\nchallenge_config: {immunity_time: 5, difficulty: 40}\nbody_inspection_limit: 100\n");
+    has(&got, "web_acls[0].body_inspection_limit", "8192-65536");
     has(&got, "web_acls[0].default_action", "allow or block");
     has(&got, "web_acls[0].challenge_config.immunity_time", "60-259200");
     has(&got, "web_acls[0].challenge_config.difficulty", "8-24");
