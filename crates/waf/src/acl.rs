@@ -226,13 +226,14 @@ impl WebAcl {
     /// the domains the client's address must resolve to.
     pub fn bot_domains(&self, ua: &[u8]) -> Option<Vec<String>> {
         let extra = self.bots.as_ref()?;
-        let ua = String::from_utf8_lossy(ua).to_ascii_lowercase();
-        if let Some((_, domains)) = extra.iter().find(|(word, _)| ua.contains(word.as_str())) {
+        // On every request of the ACL: compared in place, without a lower-cased copy.
+        let names = |word: &[u8]| !word.is_empty() && ua.windows(word.len()).any(|w| w.eq_ignore_ascii_case(word));
+        if let Some((_, domains)) = extra.iter().find(|(word, _)| names(word.as_bytes())) {
             return Some(domains.clone());
         }
         crate::managed::VERIFIABLE
             .iter()
-            .find(|(word, _)| ua.contains(word))
+            .find(|(word, _)| names(word.as_bytes()))
             .map(|(_, domains)| domains.iter().map(|d| (*d).to_owned()).collect())
     }
 
