@@ -48,7 +48,7 @@ pub(crate) fn xss(value: &[u8], level: Sensitivity) -> bool {
     } else {
         decoded
     };
-    if guarded(|| libinjectionrs::detect_xss(&decoded).is_injection()) {
+    if tokenizer_xss(&decoded) {
         return true;
     }
     XSS_MARKUP.is_match(&decoded) || level == Sensitivity::High && XSS_EXTRA.is_match(&decoded)
@@ -66,31 +66,42 @@ pub(crate) fn warm() {
 /// a client's `User-Agent` or `Referer` come back on every request, and the port takes
 /// microseconds for each.
 fn tokenizer_sqli(value: &[u8]) -> bool {
+    remembered(&SQLI_MEMO, value, || libinjectionrs::detect_sqli(value).is_injection())
+}
+
+/// libinjection's XSS verdict on `value`, remembered likewise.
+fn tokenizer_xss(value: &[u8]) -> bool {
+    remembered(&XSS_MEMO, value, || libinjectionrs::detect_xss(value).is_injection())
+}
+
+/// `detect(value)` (run [`guarded`]), from `memo` when it holds the value.
+fn remembered(memo: &[Memo; 16], value: &[u8], detect: impl FnOnce() -> bool + std::panic::UnwindSafe) -> bool {
     if value.len() > MEMO_MAX_LEN {
-        return guarded(|| libinjectionrs::detect_sqli(value).is_injection());
+        return guarded(detect);
     }
-    let shard = &SQLI_MEMO[usize::from(value.iter().fold(0u8, |h, b| h.rotate_left(3) ^ b)) % SQLI_MEMO.len()];
+    let shard = &memo[usize::from(value.iter().fold(0u8, |h, b| h.rotate_left(3) ^ b)) % memo.len()];
     if let Some(&known) = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(value) {
         return known;
     }
-    let verdict = guarded(|| libinjectionrs::detect_sqli(value).is_injection());
-    let mut memo = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if memo.len() >= MEMO_ENTRIES / SQLI_MEMO.len() {
+    let verdict = guarded(detect);
+    let mut known = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if known.len() >= MEMO_ENTRIES / memo.len() {
         // Bounded: start over rather than track ages.
-        memo.clear();
+        known.clear();
     }
-    memo.insert(value.into(), verdict);
+    known.insert(value.into(), verdict);
     verdict
 }
 
 /// Remembered verdicts, in shards so that threads rarely wait for each other.
 static SQLI_MEMO: LazyLock<[Memo; 16]> = LazyLock::new(Default::default);
+static XSS_MEMO: LazyLock<[Memo; 16]> = LazyLock::new(Default::default);
 
 /// Verdicts by value.
 type Memo = Mutex<HashMap<Box<[u8]>, bool>>;
 /// Values longer than this are not remembered.
 const MEMO_MAX_LEN: usize = 512;
-/// At most this many verdicts are remembered (about 4 MiB at most).
+/// At most this many verdicts are remembered per detector (about 4 MiB at most).
 const MEMO_ENTRIES: usize = 8192;
 
 /// Runs a detector of the `libinjectionrs` port, taking a panic inside it for a detection:
@@ -105,15 +116,29 @@ fn guarded(detect: impl FnOnce() -> bool + std::panic::UnwindSafe) -> bool {
 /// corpora it reports no value this leaves out other than three benign ones, so most header
 /// values, identifiers and plain text skip it.
 fn may_be_sqli(value: &[u8]) -> bool {
-    value.iter().any(|b| SQLI_BYTES.contains(b))
-        || value.windows(2).any(|w| w == b"--" || w == b"/*")
-        || SQLI_HINT.is_match(value)
+    let comment = |w: &[u8]| w == b"--" || w == b"/*";
+    value.iter().any(|&b| SQLI_TABLE[usize::from(b)]) || value.windows(2).any(comment) || SQLI_HINT.is_match(value)
 }
 
 /// Whether `value` has a byte that markup or a script URL needs.
 fn may_be_xss(value: &[u8]) -> bool {
-    value.iter().any(|b| XSS_BYTES.contains(b))
+    value.iter().any(|&b| XSS_TABLE[usize::from(b)])
 }
+
+/// `bytes` as a table by byte value: one load per byte of a value instead of a search of the
+/// list (these run over every view of every input).
+const fn table(bytes: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        t[bytes[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+
+static SQLI_TABLE: [bool; 256] = table(SQLI_BYTES);
+static XSS_TABLE: [bool; 256] = table(XSS_BYTES);
 
 const SQLI_BYTES: &[u8] = b"'\"`#;=<>|&{}\\";
 const XSS_BYTES: &[u8] = b"<>:=&(`";

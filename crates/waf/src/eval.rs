@@ -20,6 +20,8 @@ pub(crate) struct Evaluation<'s, 'v, 'r> {
     inputs: Option<Vec<Input<'v>>>,
     /// Per input and view, the managed pattern rules that match; made with `inputs`.
     scans: Vec<Vec<u64>>,
+    /// The pattern rules that match any view of any input: the others need not look.
+    matched_anywhere: u64,
     /// Fully qualified labels added by rules that matched earlier, without repeats.
     pub(crate) labels: Vec<String>,
     /// The field and an excerpt of the value behind the most recent match.
@@ -45,6 +47,7 @@ impl<'s, 'v, 'r> Evaluation<'s, 'v, 'r> {
             cache: Vec::new(),
             inputs: None,
             scans: Vec::new(),
+            matched_anywhere: 0,
             labels: Vec::new(),
             hit: None,
             #[cfg(test)]
@@ -59,13 +62,14 @@ impl<'s, 'v, 'r> Evaluation<'s, 'v, 'r> {
 
     /// Every input of the request, collected, decoded and scanned by the pattern rules once
     /// for all managed rules.
-    pub(crate) fn inputs(&mut self) -> (&[Input<'v>], &[Vec<u64>]) {
+    pub(crate) fn inputs(&mut self) -> (&[Input<'v>], &[Vec<u64>], u64) {
         if self.inputs.is_none() {
             let collected = inputs::collect(self.view);
             self.scans = crate::managed::scan(&collected);
+            self.matched_anywhere = self.scans.iter().flatten().fold(0, |all, bits| all | bits);
             self.inputs = Some(collected);
         }
-        (self.inputs.as_deref().unwrap_or_default(), &self.scans)
+        (self.inputs.as_deref().unwrap_or_default(), &self.scans, self.matched_anywhere)
     }
 
     /// The values of `field` after `transforms`, computed on first use and then shared.

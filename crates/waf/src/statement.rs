@@ -283,8 +283,12 @@ impl Statement {
             Self::Managed(check) => {
                 let route = ev.view().route;
                 let view = ev.view();
-                let (inputs, scans) = ev.inputs();
-                let hit = check.find(view, inputs, scans, route);
+                let (inputs, scans, anywhere) = ev.inputs();
+                let hit = match check.bit {
+                    // A pattern rule that matches nowhere in the request needs no search.
+                    Some(bit) if anywhere & (1 << bit) == 0 => None,
+                    _ => check.find(view, inputs, scans, route),
+                };
                 let matched = hit.is_some();
                 if let Some(why) = hit {
                     ev.hit = Some(("INPUT", why));
