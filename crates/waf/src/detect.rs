@@ -66,39 +66,39 @@ pub(crate) fn warm() {
 /// a client's `User-Agent` or `Referer` come back on every request, and the port takes
 /// microseconds for each.
 fn tokenizer_sqli(value: &[u8]) -> bool {
-    remembered(&SQLI_MEMO, value, || libinjectionrs::detect_sqli(value).is_injection())
+    remembered(&SQLI_MEMO, value, || guarded(|| libinjectionrs::detect_sqli(value).is_injection()))
 }
 
 /// libinjection's XSS verdict on `value`, remembered likewise.
 fn tokenizer_xss(value: &[u8]) -> bool {
-    remembered(&XSS_MEMO, value, || libinjectionrs::detect_xss(value).is_injection())
+    remembered(&XSS_MEMO, value, || guarded(|| libinjectionrs::detect_xss(value).is_injection()))
 }
 
-/// `detect(value)` (run [`guarded`]), from `memo` when it holds the value.
-fn remembered(memo: &[Memo; 16], value: &[u8], detect: impl FnOnce() -> bool + std::panic::UnwindSafe) -> bool {
+/// `compute(value)`, from `memo` when it holds the value (values up to [`MEMO_MAX_LEN`]).
+pub(crate) fn remembered<T: Copy>(memo: &[Memo<T>; 16], value: &[u8], compute: impl FnOnce() -> T) -> T {
     if value.len() > MEMO_MAX_LEN {
-        return guarded(detect);
+        return compute();
     }
     let shard = &memo[usize::from(value.iter().fold(0u8, |h, b| h.rotate_left(3) ^ b)) % memo.len()];
     if let Some(&known) = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(value) {
         return known;
     }
-    let verdict = guarded(detect);
+    let result = compute();
     let mut known = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if known.len() >= MEMO_ENTRIES / memo.len() {
         // Bounded: start over rather than track ages.
         known.clear();
     }
-    known.insert(value.into(), verdict);
-    verdict
+    known.insert(value.into(), result);
+    result
 }
 
 /// Remembered verdicts, in shards so that threads rarely wait for each other.
-static SQLI_MEMO: LazyLock<[Memo; 16]> = LazyLock::new(Default::default);
-static XSS_MEMO: LazyLock<[Memo; 16]> = LazyLock::new(Default::default);
+static SQLI_MEMO: LazyLock<[Memo<bool>; 16]> = LazyLock::new(Default::default);
+static XSS_MEMO: LazyLock<[Memo<bool>; 16]> = LazyLock::new(Default::default);
 
-/// Verdicts by value.
-type Memo = Mutex<HashMap<Box<[u8]>, bool>>;
+/// Results by value.
+pub(crate) type Memo<T> = Mutex<HashMap<Box<[u8]>, T>>;
 /// Values longer than this are not remembered.
 const MEMO_MAX_LEN: usize = 512;
 /// At most this many verdicts are remembered per detector (about 4 MiB at most).

@@ -218,25 +218,40 @@ pub(crate) fn scan(inputs: &[Input<'_>]) -> Vec<Vec<u64>> {
         }
         bits
     };
+    let scan_view = |view: &[u8]| {
+        let mut bits = bits_of(&scanner.raw.0, &scanner.raw.1, view);
+        for (fold, set, rule_bits) in &scanner.folded {
+            if let Cow::Owned(prepared) = fold.apply(view) {
+                bits |= bits_of(set, rule_bits, &prepared);
+            }
+        }
+        bits
+    };
     inputs
         .iter()
         .map(|input| {
+            // A client sends the same headers and cookies with every request: their results
+            // are remembered (by value), as the tokenizers' are.
+            let repeats = matches!(input.part, Part::Header | Part::Cookie);
             input
                 .views
                 .iter()
-                .map(|view| {
-                    let mut bits = bits_of(&scanner.raw.0, &scanner.raw.1, view);
-                    for (fold, set, rule_bits) in &scanner.folded {
-                        if let Cow::Owned(prepared) = fold.apply(view) {
-                            bits |= bits_of(set, rule_bits, &prepared);
+                .map(
+                    |view| {
+                        if repeats {
+                            detect::remembered(&SCAN_MEMO, view, || scan_view(view))
+                        } else {
+                            scan_view(view)
                         }
-                    }
-                    bits
-                })
+                    },
+                )
                 .collect()
         })
         .collect()
 }
+
+/// Scan results of header and cookie values.
+static SCAN_MEMO: LazyLock<[detect::Memo<u64>; 16]> = LazyLock::new(Default::default);
 
 // === impl ManagedCheck ===
 
