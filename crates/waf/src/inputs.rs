@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use smallvec::SmallVec;
 
+use crate::request::split_once;
 use crate::{RequestView, Transformation};
 
 /// Where an input comes from.
@@ -389,19 +390,8 @@ fn split_all<'a, 's>(hay: &'a [u8], sep: &'s [u8]) -> impl Iterator<Item = &'a [
 }
 
 /// Where `needle` first occurs in `hay`.
-pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(0);
-    }
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-/// `bytes` split at the first `sep`.
-fn split_once(bytes: &[u8], sep: u8) -> (&[u8], &[u8]) {
-    match bytes.iter().position(|&b| b == sep) {
-        Some(i) => (&bytes[..i], &bytes[i + 1..]),
-        None => (bytes, &[]),
-    }
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    crate::statement::find_from(hay, needle, 0)
 }
 
 /// URL decoding is repeated at most this many times beyond the first.

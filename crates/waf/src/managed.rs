@@ -320,7 +320,9 @@ fn bot(check: &Bot, view: &crate::RequestView<'_>) -> Option<String> {
         Bot::NoUserAgent => ua.trim_ascii().is_empty(),
         Bot::NonBrowserHeaders => {
             let browser = ua.starts_with(b"Mozilla/")
-                && [&b"Chrome/"[..], b"Firefox/", b"Safari/"].iter().any(|w| crate::inputs::find(ua, w).is_some());
+                && [&b"Chrome/"[..], b"Firefox/", b"Safari/"]
+                    .iter()
+                    .any(|w| crate::statement::find_from(ua, w, 0).is_some());
             browser && !(has("accept-language") && has("accept-encoding"))
         }
         Bot::Verified => view.bot_verified == Some(true),

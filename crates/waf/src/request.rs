@@ -82,7 +82,7 @@ impl<'a> RequestView<'a> {
 }
 
 /// `bytes` split at the first `sep`: the part before and the part after (empty without `sep`).
-fn split_once(bytes: &[u8], sep: u8) -> (&[u8], &[u8]) {
+pub(crate) fn split_once(bytes: &[u8], sep: u8) -> (&[u8], &[u8]) {
     match bytes.iter().position(|&b| b == sep) {
         Some(i) => (&bytes[..i], bytes.get(i + 1..).unwrap_or_default()),
         None => (bytes, &[]),

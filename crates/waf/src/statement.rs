@@ -418,7 +418,7 @@ fn byte_match(position: Positional, value: &[u8], search: &[u8]) -> bool {
 }
 
 /// Where `needle` first occurs in `hay` at or after `from`.
-fn find_from(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+pub(crate) fn find_from(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     let rest = hay.get(from..)?;
     if needle.is_empty() {
         return Some(from);

@@ -334,12 +334,7 @@ impl Compiler<'_> {
                         Err(_) => self.issue(format!("{at}.cidrs[{i}]"), format!("{cidr:?} is not a CIDR")),
                     }
                 }
-                let forwarded = s.forwarded_ip.as_ref().map(|f| {
-                    if f.header.is_empty() || !f.header.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-                        self.issue(format!("{at}.forwarded_ip.header"), "header name must be A-Z, a-z, 0-9 and -");
-                    }
-                    ForwardedIp { header: f.header.to_ascii_lowercase(), position: f.position, fallback: f.fallback }
-                });
+                let forwarded = self.forwarded(s.forwarded_ip.as_ref(), &at);
                 (nets.len() == s.cidrs.len()).then_some(Statement::IpSet { nets, forwarded })
             }
             StatementConfig::LabelMatch(l) => {
@@ -386,11 +381,7 @@ impl Compiler<'_> {
                         None
                     }
                 };
-                let forwarded = g.forwarded_ip.as_ref().map(|f| ForwardedIp {
-                    header: f.header.to_ascii_lowercase(),
-                    position: f.position,
-                    fallback: f.fallback,
-                });
+                let forwarded = self.forwarded(g.forwarded_ip.as_ref(), &at);
                 let countries = g.country_codes.iter().map(|c| c.to_ascii_uppercase()).collect();
                 Some(Statement::GeoMatch { countries, db: db?, forwarded })
             }
@@ -426,6 +417,15 @@ impl Compiler<'_> {
             return None;
         }
         built.into_iter().collect()
+    }
+
+    /// A statement's `forwarded_ip` (at `at.forwarded_ip`), its header name checked.
+    pub(super) fn forwarded(&mut self, cfg: Option<&super::ForwardedIpConfig>, at: &str) -> Option<ForwardedIp> {
+        let f = cfg?;
+        if f.header.is_empty() || !f.header.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            self.issue(format!("{at}.forwarded_ip.header"), "header name must be A-Z, a-z, 0-9 and -");
+        }
+        Some(ForwardedIp { header: f.header.to_ascii_lowercase(), position: f.position, fallback: f.fallback })
     }
 
     pub(super) fn field(&mut self, cfg: &FieldConfig, at: &str) -> Option<FieldToMatch> {

@@ -155,11 +155,7 @@ impl Compiler<'_> {
         if !cfg.exclusions.is_empty() {
             self.issue(format!("{gat}.exclusions"), "ip_reputation inspects no fields; use scope_down_statement");
         }
-        let forwarded = cfg.forwarded_ip.as_ref().map(|f| crate::ForwardedIp {
-            header: f.header.to_ascii_lowercase(),
-            position: f.position,
-            fallback: f.fallback,
-        });
+        let forwarded = self.forwarded(cfg.forwarded_ip.as_ref(), gat);
         let scope_down = match &cfg.scope_down_statement {
             Some(s) => Some(self.statement(s, &format!("{gat}.scope_down_statement"), 2)?),
             None => None,

@@ -3,7 +3,7 @@
 use super::compile::Compiler;
 use super::{AggregateKeyConfig, AggregateKeyName, CustomKeyConfig, CustomKeyName, DetailedCustomKey, RateBasedConfig};
 use crate::statement::{AggregateKey, CustomKey, RateBased};
-use crate::{ForwardedIp, RateState, Statement};
+use crate::{RateState, Statement};
 
 impl Compiler<'_> {
     /// The statement, with the counts of the live rule of the same `fingerprint` (ACL and rule
@@ -19,11 +19,7 @@ impl Compiler<'_> {
                 format!("window {} must be one of 60, 120, 300, 600 (seconds)", cfg.window),
             );
         }
-        let forwarded = cfg.forwarded_ip.as_ref().map(|f| ForwardedIp {
-            header: f.header.to_ascii_lowercase(),
-            position: f.position,
-            fallback: f.fallback,
-        });
+        let forwarded = self.forwarded(cfg.forwarded_ip.as_ref(), at);
         let key = match &cfg.aggregate_key {
             None | Some(AggregateKeyConfig::Name(AggregateKeyName::Ip)) => AggregateKey::Ip,
             Some(AggregateKeyConfig::Name(AggregateKeyName::Constant)) => AggregateKey::Constant,

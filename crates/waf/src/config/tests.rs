@@ -335,6 +335,9 @@ rules:
     has(&got, "web_acls[0].rules[1].statement.rate_based.forwarded_ip", "needs forwarded_ip");
     has(&got, "web_acls[0].rules[2].statement.not.rate_based", "whole statement");
     has(&got, "web_acls[0].rules[3].statement.rate_based.aggregate_key.custom_keys", "1 to 5");
+    // Every statement's forwarded_ip header is checked the same way.
+    let got = issues("name: m\ndefault_action: allow\nrules:\n  - {name: a, priority: 1, action: block, statement: {rate_based: {limit: 100, aggregate_key: forwarded_ip, forwarded_ip: {header: 'x forwarded', position: first, fallback: no_match}}}}\n");
+    has(&got, "web_acls[0].rules[0].statement.rate_based.forwarded_ip.header", "A-Z, a-z, 0-9 and -");
 }
 
 #[test]

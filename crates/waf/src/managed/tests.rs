@@ -26,8 +26,6 @@ fn blocked_by<'a>(acl: &'a crate::WebAcl, v: &RequestView<'_>) -> Option<&'a str
 #[test]
 fn pattern_rules_fit_the_scan_bits() {
     assert!(super::pattern_rules().count() <= 64);
-    let (inputs, scans) = (crate::inputs::collect(&view(b"a=1", &[])), Vec::<Vec<u64>>::new());
-    assert!(!inputs.is_empty() && scans.is_empty());
 }
 
 #[test]
