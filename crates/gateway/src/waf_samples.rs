@@ -1,20 +1,21 @@
 //! Sampled requests of each web ACL, for the admin API (AWS WAF's `GetSampledRequests`): every
-//! request a rule decided (blocked, challenged, counted, allowed by a rule) and one in eight
-//! of those the default action let through, the last 500 per ACL, in memory. What could be a
+//! request a rule decided (blocked, challenged, counted, allowed by a rule) and at most one
+//! request the default action let through per 100 ms (so that sampling costs nothing at a
+//! high request rate), the last 500 per ACL, in memory. What could be a
 //! secret is redacted before it is kept: the values of credential headers, of query
 //! arguments with secret-like names, and the matched excerpt when it comes from either.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
 use serde::Serialize;
 
 /// At most this many samples are kept per web ACL.
 const PER_ACL: usize = 500;
-/// One in this many default-action decisions is sampled.
-const DEFAULT_EVERY: u64 = 8;
+/// At most one default-action decision per this many milliseconds is sampled.
+const DEFAULT_EVERY_MS: i64 = 100;
 /// Headers kept in a sample; others are listed by name only.
 const KEPT: [&str; 8] =
     ["host", "user-agent", "content-type", "content-length", "referer", "origin", "accept", "x-forwarded-for"];
@@ -38,7 +39,8 @@ const SECRET_WORDS: [&str; 12] = [
 #[derive(Debug, Default)]
 pub struct WafSamples {
     by_acl: Mutex<HashMap<String, VecDeque<Sample>>>,
-    defaults: AtomicU64,
+    /// When the last default-action decision was sampled (ms since the epoch).
+    last_default_ms: AtomicI64,
 }
 
 /// One sampled request.
@@ -85,7 +87,8 @@ impl WafSamples {
         uri: &http::Uri,
         headers: &http::HeaderMap,
     ) {
-        if d.rule.is_none() && !self.defaults.fetch_add(1, Ordering::Relaxed).is_multiple_of(DEFAULT_EVERY) {
+        let time_ms = limits::now_us() / 1000;
+        if d.rule.is_none() && !self.default_due(time_ms) {
             return;
         }
         let headers = headers
@@ -105,7 +108,7 @@ impl WafSamples {
         let (field, value) = d.matched.unwrap_or(("", ""));
         let from_secret = value.split(':').next().is_some_and(|where_| where_.split(' ').any(secret));
         let sample = Sample {
-            time_ms: limits::now_us() / 1000,
+            time_ms,
             client_ip: ip,
             method: method.to_string(),
             uri: redact_uri(uri),
@@ -122,6 +125,13 @@ impl WafSamples {
             list.pop_front();
         }
         list.push_back(sample);
+    }
+
+    /// Whether a default-action decision at `now_ms` is sampled: the first of each period.
+    fn default_due(&self, now_ms: i64) -> bool {
+        let last = self.last_default_ms.load(Ordering::Relaxed);
+        now_ms >= last.saturating_add(DEFAULT_EVERY_MS)
+            && self.last_default_ms.compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed).is_ok()
     }
 
     /// The newest samples of `acl` first, only those of `rule` when given, at most `max`.
@@ -187,5 +197,12 @@ mod tests {
         );
         assert_eq!(samples.list("main", Some("a"), 10).len(), 1);
         assert!(samples.list("other", None, 10).is_empty());
+    }
+
+    #[test]
+    fn default_action_is_sampled_once_per_period() {
+        let samples = WafSamples::default();
+        let due: Vec<bool> = [1_000, 1_050, 1_099, 1_100, 1_150, 1_300].map(|t| samples.default_due(t)).to_vec();
+        assert_eq!(due, [true, false, false, true, false, true]);
     }
 }

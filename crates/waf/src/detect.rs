@@ -6,11 +6,12 @@
 //! outside markup); `docs/waf.md` gives the measurements behind the choice.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::LazyLock;
 
 use regex::bytes::RegexSet;
 
+use crate::classes::Classes;
+use crate::memo::Memo;
 use crate::Transformation;
 
 /// How eagerly a detector reports (AWS `SensitivityLevel`).
@@ -26,18 +27,28 @@ pub enum Sensitivity {
 
 /// Whether `value` is SQL injection.
 pub(crate) fn sqli(value: &[u8], level: Sensitivity) -> bool {
-    if !may_be_sqli(value) {
+    sqli_given(value, level, Prescan::of(value))
+}
+
+/// Whether `value` is cross-site scripting, as markup or after HTML entity decoding.
+pub(crate) fn xss(value: &[u8], level: Sensitivity) -> bool {
+    xss_given(value, level, Prescan::of(value))
+}
+
+/// [`sqli`], with the detector's patterns over `value` already matched.
+pub(crate) fn sqli_given(value: &[u8], level: Sensitivity, scan: Prescan) -> bool {
+    if !may_be_sqli(value, scan) {
         return false;
     }
     if tokenizer_sqli(value) {
         return true;
     }
-    SQLI_KEYWORDS.is_match(value) || level == Sensitivity::High && SQLI_EXTRA.is_match(value)
+    scan.has(Prescan::SQLI_KEYWORDS, &SQLI_KEYWORDS, value) || level == Sensitivity::High && SQLI_EXTRA.is_match(value)
 }
 
-/// Whether `value` is cross-site scripting, as markup or after HTML entity decoding.
-pub(crate) fn xss(value: &[u8], level: Sensitivity) -> bool {
-    if !may_be_xss(value) {
+/// [`xss`], with the detector's patterns over `value` already matched.
+pub(crate) fn xss_given(value: &[u8], level: Sensitivity, scan: Prescan) -> bool {
+    if !scan.classes.has(Classes::XSS) {
         return false;
     }
     let decoded = Transformation::HtmlEntityDecode.apply(value);
@@ -51,7 +62,71 @@ pub(crate) fn xss(value: &[u8], level: Sensitivity) -> bool {
     if tokenizer_xss(&decoded) {
         return true;
     }
-    XSS_MARKUP.is_match(&decoded) || level == Sensitivity::High && XSS_EXTRA.is_match(&decoded)
+    // The scan saw `value`; a decoded view is another text.
+    let markup = match decoded {
+        Cow::Borrowed(_) => scan.has(Prescan::XSS_MARKUP, &XSS_MARKUP, value),
+        Cow::Owned(ref text) => XSS_MARKUP.is_match(text),
+    };
+    markup || level == Sensitivity::High && XSS_EXTRA.is_match(&decoded)
+}
+
+/// What a detector needs to know of a value before it looks closer: the classes of its bytes,
+/// and which of the detectors' low-sensitivity patterns match it. Managed rules get the
+/// patterns' results from their one combined scan of every view ([`crate::managed`]);
+/// statements match each pattern here when the detector needs it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Prescan {
+    pub(crate) classes: Classes,
+    /// The flags below, when known.
+    patterns: Option<u8>,
+}
+
+impl Prescan {
+    /// [`SQLI_HINT`] matches.
+    pub(crate) const SQLI_HINT: u8 = 1;
+    /// A pattern of [`SQLI_KEYWORDS`] matches.
+    pub(crate) const SQLI_KEYWORDS: u8 = 2;
+    /// A pattern of [`XSS_MARKUP`] matches.
+    pub(crate) const XSS_MARKUP: u8 = 4;
+
+    /// The classes of `value`; its patterns matched on demand.
+    fn of(value: &[u8]) -> Self {
+        Self { classes: Classes::of(value), patterns: None }
+    }
+
+    /// What a scan found: the classes and the pattern flags above.
+    pub(crate) fn known(classes: Classes, patterns: u8) -> Self {
+        Self { classes, patterns: Some(patterns) }
+    }
+
+    fn has(self, flag: u8, set: &LazyLock<impl Matcher>, value: &[u8]) -> bool {
+        self.patterns.map_or_else(|| set.matches_bytes(value), |known| known & flag != 0)
+    }
+}
+
+/// A regex or a set of them, for [`Prescan::has`].
+trait Matcher {
+    fn matches_bytes(&self, value: &[u8]) -> bool;
+}
+
+impl Matcher for regex::bytes::Regex {
+    fn matches_bytes(&self, value: &[u8]) -> bool {
+        self.is_match(value)
+    }
+}
+
+impl Matcher for RegexSet {
+    fn matches_bytes(&self, value: &[u8]) -> bool {
+        self.is_match(value)
+    }
+}
+
+/// The detectors' low-sensitivity patterns, for the managed rules' combined scan: each
+/// pattern and the [`Prescan`] flag it sets.
+pub(crate) fn prescan_patterns() -> impl Iterator<Item = (&'static str, u8)> {
+    std::iter::once((SQLI_HINT.as_str(), Prescan::SQLI_HINT))
+        .chain(SQLI_KEYWORDS.patterns().iter().map(|p| (p.as_str(), Prescan::SQLI_KEYWORDS)))
+        .chain(XSS_MARKUP.patterns().iter().map(|p| (p.as_str(), Prescan::XSS_MARKUP)))
 }
 
 /// Builds the detectors' pattern sets.
@@ -66,43 +141,17 @@ pub(crate) fn warm() {
 /// a client's `User-Agent` or `Referer` come back on every request, and the port takes
 /// microseconds for each.
 fn tokenizer_sqli(value: &[u8]) -> bool {
-    remembered(&SQLI_MEMO, value, || guarded(|| libinjectionrs::detect_sqli(value).is_injection()))
+    SQLI_MEMO.get_or(value, || guarded(|| libinjectionrs::detect_sqli(value).is_injection()))
 }
 
 /// libinjection's XSS verdict on `value`, remembered likewise.
 fn tokenizer_xss(value: &[u8]) -> bool {
-    remembered(&XSS_MEMO, value, || guarded(|| libinjectionrs::detect_xss(value).is_injection()))
+    XSS_MEMO.get_or(value, || guarded(|| libinjectionrs::detect_xss(value).is_injection()))
 }
 
-/// `compute(value)`, from `memo` when it holds the value (values up to [`MEMO_MAX_LEN`]).
-pub(crate) fn remembered<T: Copy>(memo: &[Memo<T>; 16], value: &[u8], compute: impl FnOnce() -> T) -> T {
-    if value.len() > MEMO_MAX_LEN {
-        return compute();
-    }
-    let shard = &memo[usize::from(value.iter().fold(0u8, |h, b| h.rotate_left(3) ^ b)) % memo.len()];
-    if let Some(&known) = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(value) {
-        return known;
-    }
-    let result = compute();
-    let mut known = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if known.len() >= MEMO_ENTRIES / memo.len() {
-        // Bounded: start over rather than track ages.
-        known.clear();
-    }
-    known.insert(value.into(), result);
-    result
-}
-
-/// Remembered verdicts, in shards so that threads rarely wait for each other.
-static SQLI_MEMO: LazyLock<[Memo<bool>; 16]> = LazyLock::new(Default::default);
-static XSS_MEMO: LazyLock<[Memo<bool>; 16]> = LazyLock::new(Default::default);
-
-/// Results by value.
-pub(crate) type Memo<T> = Mutex<HashMap<Box<[u8]>, T>>;
-/// Values longer than this are not remembered.
-const MEMO_MAX_LEN: usize = 512;
-/// At most this many verdicts are remembered per detector (about 4 MiB at most).
-const MEMO_ENTRIES: usize = 8192;
+/// Remembered verdicts.
+static SQLI_MEMO: LazyLock<Memo<bool>> = LazyLock::new(Memo::default);
+static XSS_MEMO: LazyLock<Memo<bool>> = LazyLock::new(Memo::default);
 
 /// Runs a detector of the `libinjectionrs` port, taking a panic inside it for a detection:
 /// the port is machine-translated C, and a crafted input that trips it must not get through.
@@ -111,39 +160,15 @@ fn guarded(detect: impl FnOnce() -> bool + std::panic::UnwindSafe) -> bool {
 }
 
 /// Whether `value` may be SQL injection at all: it has a byte no injection does without (a
-/// quote, a comment, a statement separator or an operator), a SQL keyword that joins clauses,
-/// or a function call. libinjection's port is slow (about 0.6 µs a value); on this project's
-/// corpora it reports no value this leaves out other than three benign ones, so most header
-/// values, identifiers and plain text skip it.
-fn may_be_sqli(value: &[u8]) -> bool {
-    let comment = |w: &[u8]| w == b"--" || w == b"/*";
-    value.iter().any(|&b| SQLI_TABLE[usize::from(b)]) || value.windows(2).any(comment) || SQLI_HINT.is_match(value)
+/// quote, a comment, a statement separator or an operator), or [`SQLI_HINT`] matched it (a SQL
+/// keyword that joins clauses, or a function call). libinjection's port is slow (about 0.6 µs
+/// a value); on this project's corpora it reports no value this leaves out other than three
+/// benign ones, so most header values, identifiers and plain text skip it.
+fn may_be_sqli(value: &[u8], scan: Prescan) -> bool {
+    scan.classes.has(Classes::SQLI) || scan.has(Prescan::SQLI_HINT, &SQLI_HINT, value)
 }
 
-/// Whether `value` has a byte that markup or a script URL needs.
-fn may_be_xss(value: &[u8]) -> bool {
-    value.iter().any(|&b| XSS_TABLE[usize::from(b)])
-}
-
-/// `bytes` as a table by byte value: one load per byte of a value instead of a search of the
-/// list (these run over every view of every input).
-const fn table(bytes: &[u8]) -> [bool; 256] {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < bytes.len() {
-        t[bytes[i] as usize] = true;
-        i += 1;
-    }
-    t
-}
-
-static SQLI_TABLE: [bool; 256] = table(SQLI_BYTES);
-static XSS_TABLE: [bool; 256] = table(XSS_BYTES);
-
-const SQLI_BYTES: &[u8] = b"'\"`#;=<>|&{}\\";
-const XSS_BYTES: &[u8] = b"<>:=&(`";
-
-/// What makes an injection without any of [`SQLI_BYTES`]: a clause keyword (`1 UNION SELECT 2`,
+/// What makes an injection without any byte of [`Classes::SQLI`]: a clause keyword (`1 UNION SELECT 2`,
 /// `1 ORDER BY 5`), a boolean with a literal (`1 or 1`), or a function call (`version()`).
 /// Words common in prose (`like`, `case`, `update`) are left out: without an operator or a
 /// quote beside them they make no injection.
@@ -255,14 +280,15 @@ mod tests {
 
     #[test]
     fn bare_tokens_skip_the_tokenizer() {
-        assert!(!may_be_sqli(b"abcDEF123_.,:"));
-        assert!(!may_be_sqli(b"Mozilla/5.0 (X11"[..11].as_ref()));
-        assert!(!may_be_sqli(b"Calle Mayor 12, 3B"));
-        assert!(may_be_sqli(b"1 or 1"));
-        assert!(may_be_sqli(b"-1 UNION ALL SELECT 7,7"));
-        assert!(may_be_sqli(b"x' --"));
-        assert!(may_be_sqli(b"ascii(substring(version(),1,1))"));
-        assert!(!may_be_sqli(b"Happy birthday (again) :)"));
-        assert!(!may_be_xss(b"plain words"));
+        let may = |v: &[u8]| may_be_sqli(v, Prescan::of(v));
+        assert!(!may(b"abcDEF123_.,:"));
+        assert!(!may(b"Mozilla/5.0 (X11"[..11].as_ref()));
+        assert!(!may(b"Calle Mayor 12, 3B"));
+        assert!(may(b"1 or 1"));
+        assert!(may(b"-1 UNION ALL SELECT 7,7"));
+        assert!(may(b"x' --"));
+        assert!(may(b"ascii(substring(version(),1,1))"));
+        assert!(!may(b"Happy birthday (again) :)"));
+        assert!(!Classes::of(b"plain words").has(Classes::XSS));
     }
 }

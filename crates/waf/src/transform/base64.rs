@@ -45,6 +45,30 @@ pub(super) fn base64_decode_ext(input: &[u8]) -> Cow<'_, [u8]> {
     finish(input, out)
 }
 
+/// The first bytes `t:base64DecodeExt` gives for `input` (up to 12: whole groups of its first 16
+/// digits), with ` ` read as `+`, into a buffer on the stack: a quick look before a full decode.
+/// `input` holds only digits of either alphabet and spaces.
+pub(crate) fn base64_ext_head(input: &[u8]) -> ([u8; 12], usize) {
+    let mut out = [0u8; 12];
+    let mut len = 0;
+    let mut group = 0u32;
+    let mut digits = 0;
+    let values = input.iter().filter_map(|&c| forgiving_value(if c == b' ' { b'+' } else { c }));
+    for value in values.take(16) {
+        group = group << 6 | u32::from(value);
+        digits += 1;
+        if digits % 4 == 0 {
+            let [_, b0, b1, b2] = group.to_be_bytes();
+            if let Some(slot) = out.get_mut(len..len + 3) {
+                slot.copy_from_slice(&[b0, b1, b2]);
+                len += 3;
+            }
+            group = 0;
+        }
+    }
+    (out, len)
+}
+
 /// Mbed TLS's `mbedtls_base64_decode`: spaces are allowed only before a line end (`\n` or
 /// `\r\n`), `=` only at the end and at most twice; anything else outside the standard alphabet
 /// is an error. Only whole groups of four are written, so a trailing group without its padding

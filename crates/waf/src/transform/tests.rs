@@ -241,3 +241,24 @@ fn apply_all_runs_in_order() {
     assert!(matches!(apply_all(&[T::Lowercase, T::Trim, T::None], b"abc"), Cow::Borrowed(b"abc")));
     assert!(matches!(apply_all(&[T::TrimLeft], b" abc"), Cow::Borrowed(b"abc")));
 }
+
+#[test]
+fn base64_ext_head_is_the_start_of_the_whole_decoding() {
+    let digits = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_ ";
+    let mut seed = 7u32;
+    for len in 0..40 {
+        for _ in 0..50 {
+            let input: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    digits[(seed >> 16) as usize % digits.len()]
+                })
+                .collect();
+            let spaced: Vec<u8> = input.iter().map(|&b| if b == b' ' { b'+' } else { b }).collect();
+            let whole = T::Base64DecodeExt.apply(&spaced);
+            let (head, n) = super::base64_ext_head(&input);
+            assert_eq!(n, (len.min(16) / 4) * 3, "{}", input.escape_ascii());
+            assert_eq!(&head[..n], &whole[..n], "{}", input.escape_ascii());
+        }
+    }
+}
