@@ -19,6 +19,7 @@ use crate::memo::Memo;
 mod bot_control;
 mod core;
 mod known_bad_inputs;
+mod protocol;
 
 /// A managed rule group.
 #[derive(Debug)]
@@ -59,6 +60,8 @@ pub(crate) enum Detector {
     LongerThan(usize),
     /// What the client is (`bot_control`).
     Bot(Bot),
+    /// A protocol anomaly of the request as a whole.
+    Protocol(protocol::Protocol),
 }
 
 /// A `bot_control` check.
@@ -366,8 +369,10 @@ impl ManagedCheck {
             return None;
         }
         let rule = self.rule;
-        if let Detector::Bot(check) = &rule.detector {
-            return bot(check, view);
+        match &rule.detector {
+            Detector::Bot(check) => return bot(check, view),
+            Detector::Protocol(check) => return check.find(view),
+            _ => {}
         }
         let mut at = 0;
         for input in inputs {
@@ -401,8 +406,8 @@ impl ManagedCheck {
         match self.rule.detector {
             Detector::Sqli => detect::sqli_given(view, self.level, scan),
             Detector::Xss => detect::xss_given(view, self.level, scan),
-            // Pattern rules are decided by `scan`, bot rules by the request as a whole.
-            Detector::Patterns(..) | Detector::LongerThan(_) | Detector::Bot(_) => false,
+            // Pattern rules are decided by `scan`, bot and protocol rules by the request as a whole.
+            Detector::Patterns(..) | Detector::LongerThan(_) | Detector::Bot(_) | Detector::Protocol(_) => false,
         }
     }
 }

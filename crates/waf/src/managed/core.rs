@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 
 use regex::bytes::RegexSet;
 
+use super::protocol::Protocol;
 use super::{set, set_ci, Detector, Fold, Group, ManagedRule, Sensitivity, ALL, ARGS};
 use crate::inputs::Part;
 
@@ -30,6 +31,32 @@ static RULES: &[ManagedRule] = &[
         "ProtocolAnomaly_NullByte",
         &[Part::Path, Part::Header],
         Detector::Patterns(&NUL, Fold::Exact),
+        Sensitivity::Low,
+    ),
+    // Protocol rules read the request as a whole; their parts say what they need read.
+    rule(
+        "ProtocolAnomaly_BodyOnGetOrHead",
+        &[Part::Body],
+        Detector::Protocol(Protocol::BodyOnGetOrHead),
+        Sensitivity::Low,
+    ),
+    rule(
+        "ProtocolAnomaly_MultipleContentType",
+        &[Part::Header],
+        Detector::Protocol(Protocol::MultipleContentType),
+        Sensitivity::Low,
+    ),
+    rule(
+        "ProtocolAnomaly_InvalidMultipart",
+        &[Part::Body],
+        Detector::Protocol(Protocol::InvalidMultipart),
+        Sensitivity::Low,
+    ),
+    rule("ProtocolAnomaly_InvalidRange", &[Part::Header], Detector::Protocol(Protocol::InvalidRange), Sensitivity::Low),
+    rule(
+        "ProtocolAnomaly_InvalidUrlEncoding",
+        &[Part::Path, Part::Query, Part::Body],
+        Detector::Protocol(Protocol::InvalidUrlEncoding),
         Sensitivity::Low,
     ),
     rule("SizeRestrictions_URIPath", &[Part::Path], Detector::LongerThan(2048), Sensitivity::Low),

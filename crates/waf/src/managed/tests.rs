@@ -216,13 +216,17 @@ fn clean_header_values_are_learned_and_attacks_never_are() {
 #[test]
 fn every_rule_over_headers_is_one_the_clean_header_memo_knows() {
     // `learn_clean_headers` knows the scan's patterns and the SQLi and XSS detectors, and bot
-    // rules read the request's headers, not the inputs; a header rule of another kind would
-    // need it to learn more.
+    // and protocol rules read the request's headers, not the inputs; a header rule of another
+    // kind would need it to learn more.
     for rule in super::GROUPS.iter().flat_map(|g| g.rules.iter()).filter(|r| r.parts.contains(&super::Part::Header)) {
         assert!(
             matches!(
                 rule.detector,
-                super::Detector::Patterns(..) | super::Detector::Sqli | super::Detector::Xss | super::Detector::Bot(_)
+                super::Detector::Patterns(..)
+                    | super::Detector::Sqli
+                    | super::Detector::Xss
+                    | super::Detector::Bot(_)
+                    | super::Detector::Protocol(_)
             ),
             "{}",
             rule.name
@@ -274,4 +278,18 @@ fn the_joined_scan_finds_what_each_view_alone_finds() {
         let scanned = super::scan(&inputs);
         assert_eq!(scanned, inputs.iter().map(|i| alone(&i.views[0])).collect::<Vec<_>>(), "{}", attack.escape_ascii());
     }
+}
+
+#[test]
+fn protocol_anomalies_block_through_the_group() {
+    let all = acl("");
+    let get_with_body = RequestView { method: "GET", ..crate::testutil::with_body(b"smuggled", false) };
+    assert_eq!(blocked_by(&all, &get_with_body), Some("core:ProtocolAnomaly_BodyOnGetOrHead"));
+    let two_types = view(b"", &[("content-type", b"text/plain"), ("content-type", b"application/json")]);
+    assert_eq!(blocked_by(&all, &two_types), Some("core:ProtocolAnomaly_MultipleContentType"));
+    assert_eq!(blocked_by(&all, &view(b"q=%%35%%63", &[])), Some("core:ProtocolAnomaly_InvalidUrlEncoding"));
+    assert_eq!(blocked_by(&all, &view(b"", &[("range", b"bytes=9-1")])), Some("core:ProtocolAnomaly_InvalidRange"));
+    // Excluded per route like any other rule.
+    let excluded = acl("        exclusions:\n          - {rules: [ProtocolAnomaly_InvalidUrlEncoding]}");
+    assert_eq!(blocked_by(&excluded, &view(b"q=100%", &[])), None);
 }
