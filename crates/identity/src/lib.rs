@@ -1,6 +1,11 @@
-//! Who is calling. For now: custom authorizers, compatible with API Gateway's Lambda
-//! authorizers — the event a function receives ([`custom::event`]), the answer it gives
-//! ([`custom::answer`]) and the cache of answers ([`custom::DecisionCache`]). The gateway makes
-//! the call itself, on its pooled upstream client, and evaluates the returned policy with `iam`.
+//! Who is calling.
+//!
+//! * Custom authorizers, compatible with API Gateway's Lambda authorizers: the event a function
+//!   receives ([`custom::event`]), the answer it gives ([`custom::answer`]) and the cache of
+//!   answers ([`custom::DecisionCache`]). The gateway makes the call itself, on its pooled
+//!   upstream client, and evaluates the returned policy with `iam`.
+//! * JSON Web Tokens of OpenID providers ([`jwt`]): the token, the provider's keys, and the
+//!   checks of a JWT authorizer.
 
 pub mod custom;
+pub mod jwt;

@@ -1,0 +1,70 @@
+//! JSON Web Tokens from an OpenID provider (reference §4): parsing the compact form, the
+//! provider's signing keys (a JWKS), and the checks a JWT authorizer makes before it trusts a
+//! token's claims.
+//!
+//! ```text
+//!   "h.p.s" ──▶ Token::parse ──▶ alg allowed? key-location headers refused
+//!                                   │
+//!   JWKS ──▶ KeySet::parse ──▶ key by kid ──▶ signature (ring) ──▶ Policy::check(claims)
+//! ```
+//!
+//! Written on `ring`, which the gateway already builds for TLS: the `jsonwebtoken` crate
+//! wants either `aws-lc-rs` (a C build) or RustCrypto's `rsa`, whose private-key operations
+//! have an open timing advisory. The compact serialisation is small; what matters is refusing
+//! everything outside the narrow path, and a fuzz target holds the parser to that.
+
+mod claims;
+mod keys;
+mod provider;
+mod token;
+
+pub use claims::{Claims, Policy};
+pub use keys::{KeySet, KeysError};
+pub use provider::{KeyCache, KeyDecision, Timing};
+pub use token::{Algorithm, Token};
+
+/// Why a token is refused. Each maps to the `error_description` of the `www-authenticate`
+/// answer, and none carries the token or a secret.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// Not three base64url parts, or a part is not what it should be.
+    #[error("the token is malformed")]
+    Malformed,
+    /// `alg` is `none`, an HMAC algorithm, or not one the authorizer allows.
+    #[error("the token's algorithm is not allowed")]
+    Algorithm,
+    /// The header names a key location (`jku`, `x5u`, `jwk`) or critical extensions (`crit`).
+    #[error("the token's header is not accepted")]
+    Header,
+    /// No key of the issuer has the token's `kid` (and algorithm).
+    #[error("the token's signing key is unknown")]
+    UnknownKey,
+    /// The signature does not verify.
+    #[error("the token's signature is invalid")]
+    Signature,
+    /// `iss` is not a trusted issuer.
+    #[error("the token's issuer is not trusted")]
+    Issuer,
+    /// Neither `aud` nor `client_id` is an allowed audience.
+    #[error("the token does not have a valid audience")]
+    Audience,
+    /// `exp` is missing or passed.
+    #[error("the token has expired")]
+    Expired,
+    /// `nbf` or `iat` is in the future.
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    /// `token_use` is not the one the authorizer takes.
+    #[error("the token is not of the expected use")]
+    TokenUse,
+    /// None of the route's scopes is in the token's `scope` or `scp`.
+    #[error("the token does not have the required scope")]
+    Scope,
+}
+
+/// The longest token accepted, in bytes (headers carry them; 8 KiB is more than any provider
+/// issues and bounds the work on a forged one).
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+#[cfg(test)]
+mod tests;
