@@ -1,6 +1,6 @@
 //! The WAF's challenge action: headless Chromium (Debian's `chromium`) solves the proof of work
 //! and reaches the upstream; a client without JavaScript gets the 202 and no token; a token
-//! that was edited, or sent with another user agent, does not pass.
+//! that was edited, sent with another user agent, or kept past the immunity time does not pass.
 
 use std::time::Duration;
 
@@ -151,4 +151,29 @@ async fn headless_chromium_solves_the_challenge_and_reaches_the_upstream() {
     assert!(up.hits() >= 1, "chromium never reached the upstream\n{dom}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(dom.contains("portcullis-waf-token"), "{dom}");
     assert!(!dom.contains("Checking your browser"), "{dom}");
+}
+
+/// A token past the ACL's immunity time no longer passes: the client is challenged again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_expires_with_the_immunity_time() {
+    let up = Upstream::start().await;
+    let gw = Gw::start(&config(&up.url()).replace("immunity_time: 300", "immunity_time: 60"));
+    let (_, _, html) = get(&gw, "/login", BROWSER_UA, &[("accept", "text/html,*/*")]).await;
+    let r = gw
+        .client()
+        .post(gw.url("/login"))
+        .header("user-agent", BROWSER_UA)
+        .header("x-portcullis-challenge", solve(&html))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let token = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    assert_eq!(get(&gw, "/login", BROWSER_UA, &[("cookie", &token)]).await.0, 200);
+    // The shortest immunity the config allows is 60 s; the token was issued within the last
+    // second or two.
+    tokio::time::sleep(Duration::from_secs(62)).await;
+    let (status, headers, _) = get(&gw, "/login", BROWSER_UA, &[("cookie", &token)]).await;
+    assert_eq!((status, headers["x-portcullis-waf-action"].to_str().unwrap()), (202, "challenge"));
+    assert_eq!(up.hits(), 1);
 }
