@@ -98,7 +98,8 @@ fn body_inputs<'v>(out: &mut Vec<Input<'v>>, body: &'v [u8], content_type: &str)
         m if m == "application/json" || m.ends_with("+json") => {
             let start = out.len();
             let mut de = serde_json::Deserializer::from_slice(body);
-            let parsed = JsonInputs { out: &mut *out, pointer: &mut String::new() }.deserialize(&mut de);
+            let parsed = JsonInputs { out: &mut *out, pointer: &mut String::with_capacity(POINTER_CAPACITY) }
+                .deserialize(&mut de);
             if parsed.and_then(|()| de.end()).is_err() {
                 // Not JSON after all: the body as one text.
                 out.truncate(start);
@@ -432,6 +433,8 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     crate::statement::find_from(hay, needle, 0)
 }
 
+/// Room for the usual JSON Pointer without growing.
+const POINTER_CAPACITY: usize = 128;
 /// URL decoding is repeated at most this many times beyond the first.
 const MAX_EXTRA_DECODES: usize = 2;
 /// Shorter values are not taken for Base64.

@@ -244,8 +244,12 @@ impl Pass {
 
     /// Whether any pattern may match any of `views`: false only when none does.
     fn anywhere<'a>(&self, views: impl Iterator<Item = Cow<'a, [u8]>>) -> bool {
-        let mut joined = Vec::with_capacity(JOINED_CAPACITY);
+        let mut joined = Vec::new();
         for view in views {
+            // Most requests have no view that a fold changes: no buffer then.
+            if joined.is_empty() {
+                joined.reserve(JOINED_CAPACITY);
+            }
             joined.extend_from_slice(&view);
             joined.push(b'\n');
         }

@@ -9,8 +9,12 @@ use std::sync::{Mutex, PoisonError};
 /// Results by value, for values up to [`MAX_LEN`] bytes.
 #[derive(Debug, Default)]
 pub(crate) struct Memo<T> {
-    shards: [Mutex<HashMap<Box<[u8]>, T>>; SHARDS],
+    shards: [Mutex<Shard<T>>; SHARDS],
 }
+
+/// One shard: a fast hash with a random seed per process (the values are the client's; the
+/// bound on each shard caps what colliding ones could cost).
+type Shard<T> = HashMap<Box<[u8]>, T, foldhash::fast::RandomState>;
 
 impl<T: Copy> Memo<T> {
     /// What was remembered of `value`.
@@ -45,7 +49,7 @@ impl<T: Copy> Memo<T> {
 
     /// The shard of `value`, from its length and ends: no pass over the value besides the
     /// map's own hash.
-    fn shard(&self, value: &[u8]) -> &Mutex<HashMap<Box<[u8]>, T>> {
+    fn shard(&self, value: &[u8]) -> &Mutex<Shard<T>> {
         let ends = usize::from(value.first().copied().unwrap_or(0) ^ value.last().copied().unwrap_or(0));
         &self.shards[(value.len() ^ ends.rotate_left(3)) % SHARDS]
     }
