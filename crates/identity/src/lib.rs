@@ -6,6 +6,8 @@
 //!   upstream client, and evaluates the returned policy with `iam`.
 //! * JSON Web Tokens of OpenID providers ([`jwt`]): the token, the provider's keys, and the
 //!   checks of a JWT authorizer.
+//! * Time-based one-time passwords ([`totp`]) for multi-factor sign-in.
 
 pub mod custom;
 pub mod jwt;
+pub mod totp;
