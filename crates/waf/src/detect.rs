@@ -43,7 +43,8 @@ pub(crate) fn sqli_given(value: &[u8], level: Sensitivity, scan: Prescan) -> boo
     if tokenizer_sqli(value) {
         return true;
     }
-    scan.has(Prescan::SQLI_KEYWORDS, &SQLI_KEYWORDS, value) || level == Sensitivity::High && SQLI_EXTRA.is_match(value)
+    scan.has(Prescan::SQLI_KEYWORDS, || SQLI_KEYWORDS.is_match(value))
+        || level == Sensitivity::High && SQLI_EXTRA.is_match(value)
 }
 
 /// [`xss`], with the detector's patterns over `value` already matched.
@@ -64,7 +65,7 @@ pub(crate) fn xss_given(value: &[u8], level: Sensitivity, scan: Prescan) -> bool
     }
     // The scan saw `value`; a decoded view is another text.
     let markup = match decoded {
-        Cow::Borrowed(_) => scan.has(Prescan::XSS_MARKUP, &XSS_MARKUP, value),
+        Cow::Borrowed(_) => scan.has(Prescan::XSS_MARKUP, || XSS_MARKUP.is_match(value)),
         Cow::Owned(ref text) => XSS_MARKUP.is_match(text),
     };
     markup || level == Sensitivity::High && XSS_EXTRA.is_match(&decoded)
@@ -99,25 +100,9 @@ impl Prescan {
         Self { classes, patterns: Some(patterns) }
     }
 
-    fn has(self, flag: u8, set: &LazyLock<impl Matcher>, value: &[u8]) -> bool {
-        self.patterns.map_or_else(|| set.matches_bytes(value), |known| known & flag != 0)
-    }
-}
-
-/// A regex or a set of them, for [`Prescan::has`].
-trait Matcher {
-    fn matches_bytes(&self, value: &[u8]) -> bool;
-}
-
-impl Matcher for regex::bytes::Regex {
-    fn matches_bytes(&self, value: &[u8]) -> bool {
-        self.is_match(value)
-    }
-}
-
-impl Matcher for RegexSet {
-    fn matches_bytes(&self, value: &[u8]) -> bool {
-        self.is_match(value)
+    /// Whether the pattern behind `flag` matches: known from the scan, or `matches()` now.
+    fn has(self, flag: u8, matches: impl FnOnce() -> bool) -> bool {
+        self.patterns.map_or_else(matches, |known| known & flag != 0)
     }
 }
 
@@ -165,7 +150,7 @@ fn guarded(detect: impl FnOnce() -> bool + std::panic::UnwindSafe) -> bool {
 /// a value); on this project's corpora it reports no value this leaves out other than three
 /// benign ones, so most header values, identifiers and plain text skip it.
 fn may_be_sqli(value: &[u8], scan: Prescan) -> bool {
-    scan.classes.has(Classes::SQLI) || scan.has(Prescan::SQLI_HINT, &SQLI_HINT, value)
+    scan.classes.has(Classes::SQLI) || scan.has(Prescan::SQLI_HINT, || SQLI_HINT.is_match(value))
 }
 
 /// What makes an injection without any byte of [`Classes::SQLI`]: a clause keyword (`1 UNION SELECT 2`,

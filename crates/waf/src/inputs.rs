@@ -384,7 +384,7 @@ fn base64_text(value: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The boundary parameter of a multipart content type.
-fn boundary(content_type: &str) -> Option<&str> {
+pub(crate) fn boundary(content_type: &str) -> Option<&str> {
     content_type.split(';').skip(1).find_map(|p| {
         let (k, v) = p.trim().split_once('=')?;
         k.trim().eq_ignore_ascii_case("boundary").then(|| v.trim().trim_matches('"')).filter(|b| !b.is_empty())

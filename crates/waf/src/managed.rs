@@ -313,6 +313,16 @@ pub(crate) fn scan(inputs: &[Input<'_>]) -> Vec<u64> {
     out
 }
 
+/// Each input with the scan bits of its views ([`scan`] gives them flat, in order).
+fn with_scans<'i, 'v>(inputs: &'i [Input<'v>], scans: &'i [u64]) -> impl Iterator<Item = (&'i Input<'v>, &'i [u64])> {
+    let mut rest = scans;
+    inputs.iter().map(move |input| {
+        let (mine, after) = rest.split_at(input.views.len().min(rest.len()));
+        rest = after;
+        (input, mine)
+    })
+}
+
 /// What the detectors need to know of a view, from its scan bits.
 fn prescan(bits: u64) -> detect::Prescan {
     let byte = |shift: u32| u8::try_from((bits >> shift) & 0xff).unwrap_or(u8::MAX);
@@ -332,15 +342,12 @@ pub(crate) fn known_clean_header(value: &[u8]) -> bool {
 /// no verdict of the SQLi or XSS detector at high sensitivity. (Bot control reads the
 /// headers from the request, not from the inputs; size rules do not look at headers.)
 pub(crate) fn learn_clean_headers(inputs: &[Input<'_>], scans: &[u64]) {
-    let mut at = 0;
-    for input in inputs {
-        let bits = scans.get(at).copied().unwrap_or(u64::MAX);
-        at += input.views.len();
-        let [value] = &input.views[..] else { continue };
+    for (input, bits) in with_scans(inputs, scans) {
+        let (Some(value), [bits]) = (input.views.first(), bits) else { continue };
         if input.part != Part::Header || value.len() > crate::memo::MAX_LEN || CLEAN_HEADERS.get(value).is_some() {
             continue;
         }
-        let matched = bits & !(0xff << CLASSES_SHIFT) != 0
+        let matched = *bits & !(0xff << CLASSES_SHIFT) != 0
             || detect::sqli(value, Sensitivity::High)
             || detect::xss(value, Sensitivity::High);
         CLEAN_HEADERS.insert(value, !matched);
@@ -378,10 +385,7 @@ impl ManagedCheck {
             Detector::Protocol(check) => return check.find(view),
             _ => {}
         }
-        let mut at = 0;
-        for input in inputs {
-            let scan = scans.get(at..at + input.views.len()).unwrap_or_default();
-            at += input.views.len();
+        for (input, scan) in with_scans(inputs, scans) {
             if !rule.parts.contains(&input.part) || active.iter().any(|e| e.fields.iter().any(|f| f.covers(input))) {
                 continue;
             }

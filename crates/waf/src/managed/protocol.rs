@@ -52,11 +52,7 @@ impl Protocol {
                 if !media.eq_ignore_ascii_case("multipart/form-data") {
                     return None;
                 }
-                let boundary = ct.split(';').skip(1).find_map(|p| {
-                    let (k, v) = p.trim().split_once('=')?;
-                    k.trim().eq_ignore_ascii_case("boundary").then(|| v.trim().trim_matches('"'))
-                });
-                match boundary.filter(|b| !b.is_empty()) {
+                match crate::inputs::boundary(ct) {
                     None => Some("HEADER content-type: multipart without a boundary".to_owned()),
                     Some(b) => {
                         let delimiter = [b"--".as_slice(), b.as_bytes()].concat();
