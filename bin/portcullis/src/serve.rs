@@ -146,6 +146,8 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         directory: directory.clone(),
         metering: metering.clone(),
         decisions,
+        jwt_providers: Arc::default(),
+        verified: Arc::default(),
         tls: tls.clone(),
         challenge_key: challenge_key.to_vec().into(),
         waf_samples: Arc::default(),
@@ -211,6 +213,7 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         stopped.clone(),
     ));
     tokio::spawn(gateway::waf_lists::run(gw.clone(), stopped.clone()));
+    tokio::spawn(gateway::jwks::run(gw.clone(), stopped.clone()));
     if let Some((link, prefix)) = waf_link {
         tokio::spawn(gateway::waf_share::run(gw.clone(), link, prefix, stopped.clone()));
     }

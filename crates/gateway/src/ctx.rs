@@ -105,6 +105,8 @@ pub(crate) struct RequestCtx {
     pub(crate) usage_plan: Option<usize>,
     /// throttle: what the `RateLimit-*` headers say.
     pub(crate) rate_limit: Option<crate::metering::RateInfo>,
+    /// authorize: the `WWW-Authenticate` challenge of a refused bearer token (RFC 6750 §3).
+    pub(crate) www_authenticate: Option<HeaderValue>,
     /// waf: what the API's web ACL decided.
     pub(crate) waf: Option<Box<WafDecision>>,
     /// rescue: the gateway response sent, if any.
@@ -130,12 +132,14 @@ pub(crate) struct WafDecision {
     pub(crate) labels: Vec<String>,
 }
 
-/// What a custom authorizer said about a request, for `$context.authorizer.*`, the upstream
-/// headers and the API key of `api_key_source: AUTHORIZER`.
+/// What a custom or JWT authorizer said about a request, for `$context.authorizer.*`, the
+/// upstream headers and the API key of `api_key_source: AUTHORIZER`.
 #[derive(Debug, Default)]
 pub(crate) struct AuthorizerOutcome {
     /// The answer, when there was one.
     pub(crate) verdict: Option<std::sync::Arc<identity::custom::Verdict>>,
+    /// A JWT authorizer's verified token (`$context.authorizer.claims.NAME`).
+    pub(crate) jwt: Option<std::sync::Arc<identity::jwt::Verified>>,
     /// Why the request was refused or failed (`$context.authorizer.error`).
     pub(crate) error: Option<String>,
     /// The whole authorizer step (`$context.authorizer.latency`).
@@ -193,6 +197,7 @@ impl RequestCtx {
             api_key: None,
             usage_plan: None,
             rate_limit: None,
+            www_authenticate: None,
             waf: None,
             error: None,
             error_message: None,
@@ -329,7 +334,8 @@ impl TemplateVars for Vars<'_> {
     }
 
     /// `principalId`, the gateway's own `error`, `latency`, `integrationLatency` and
-    /// `integrationStatus` (these names win over `context` keys), then the answer's `context`.
+    /// `integrationStatus` (these names win over `context` keys), then the answer's `context`;
+    /// for a JWT authorizer, `claims.NAME`.
     fn authorizer(&self, key: &str, out: &mut String) -> bool {
         use std::fmt::Write as _;
         let Some(a) = self.cx.authorizer.as_deref() else { return false };
@@ -340,6 +346,9 @@ impl TemplateVars for Vars<'_> {
             "latency" => write!(out, "{}", a.latency.as_millis()).ok(),
             "integrationLatency" => a.call_latency.and_then(|d| write!(out, "{}", d.as_millis()).ok()),
             "integrationStatus" | "status" => a.call_status.and_then(|s| write!(out, "{s}").ok()),
+            _ if a.jwt.is_some() => {
+                key.strip_prefix("claims.").and_then(|name| a.jwt.as_ref()?.claims.text(name)).map(|v| out.push_str(&v))
+            }
             _ => verdict
                 .and_then(identity::custom::Verdict::context)
                 .and_then(|c| c.get(key))

@@ -24,6 +24,8 @@ mod framing;
 #[cfg(fuzzing)]
 pub mod fuzzing;
 mod gateway;
+mod http_fetch;
+pub mod jwks;
 mod listener;
 mod metering;
 mod ocsp;

@@ -34,6 +34,12 @@ pub struct Runtime {
     authorizers: Vec<Vec<AuthorizerEndpoint>>,
     /// Cached authorizer answers, shared by every runtime of the process.
     pub(crate) decisions: Arc<identity::custom::DecisionCache>,
+    /// Each JWT authorizer's providers and checks, by [api][authorizer].
+    jwt: Vec<Vec<JwtAuthorizer>>,
+    /// OpenID providers' keys, shared by every runtime of the process.
+    pub(crate) jwt_providers: Arc<crate::jwks::Providers>,
+    /// Verified tokens, shared by every runtime of the process.
+    pub(crate) verified: Arc<identity::jwt::VerifiedTokens>,
     /// TLS endpoints by domain, shared with the listener: requests must arrive on a connection
     /// made for the domain their `Host` names.
     pub(crate) tls: Arc<crate::domains::TlsSelector>,
@@ -52,6 +58,10 @@ pub struct Services {
     pub metering: Arc<crate::Metering>,
     /// Cached custom-authorizer answers.
     pub decisions: Arc<identity::custom::DecisionCache>,
+    /// OpenID providers' keys for JWT authorizers.
+    pub jwt_providers: Arc<crate::jwks::Providers>,
+    /// Tokens JWT authorizers verified.
+    pub verified: Arc<identity::jwt::VerifiedTokens>,
     /// TLS endpoints by domain, shared with the API listener.
     pub tls: Arc<crate::domains::TlsSelector>,
     /// The key that signs WAF challenge puzzles and tokens (the same on every node).
@@ -69,6 +79,19 @@ pub(crate) struct AuthorizerEndpoint {
     pub(crate) fingerprint: [u8; 32],
 }
 
+/// What one JWT authorizer checks, and with whose keys.
+#[derive(Debug)]
+pub(crate) struct JwtAuthorizer {
+    /// The providers of its issuers, in config order.
+    pub(crate) providers: Vec<Arc<crate::jwks::Provider>>,
+    /// The claims checks for each issuer, in the same order.
+    pub(crate) policies: Vec<identity::jwt::Policy>,
+    /// The algorithms it accepts.
+    pub(crate) algorithms: Vec<identity::jwt::Algorithm>,
+    /// Its verified tokens' fingerprint.
+    pub(crate) fingerprint: [u8; 32],
+}
+
 // === impl Runtime ===
 
 impl Runtime {
@@ -80,7 +103,8 @@ impl Runtime {
         access_log: AccessLog,
         services: Services,
     ) -> Result<Self, ClientError> {
-        let Services { directory, metering, decisions, tls, challenge_key, waf_samples } = services;
+        let Services { directory, metering, decisions, jwt_providers, verified, tls, challenge_key, waf_samples } =
+            services;
         let keys = compiled.apis.iter().flat_map(|a| a.routes.iter()).filter_map(|(_, r)| client_key(r));
         let authorizer_keys = compiled.apis.iter().flat_map(|a| a.authorizers.iter()).map(authorizer_key);
         let clients = Clients::build(keys.chain(authorizer_keys), previous.map(|p| &p.clients))?;
@@ -99,6 +123,13 @@ impl Runtime {
                     })
                     .collect()
             })
+            .collect();
+        let providers = jwt_providers.for_config(&compiled).map_err(ClientError::Provider)?;
+        let jwt = compiled
+            .apis
+            .iter()
+            .zip(providers)
+            .map(|(api, by_authorizer)| jwt_authorizers(api, by_authorizer))
             .collect();
         let route_clients = compiled
             .apis
@@ -149,6 +180,9 @@ impl Runtime {
             metering,
             authorizers,
             decisions,
+            jwt,
+            jwt_providers,
+            verified,
             tls,
             challenge_key,
             waf_samples,
@@ -166,6 +200,8 @@ impl Runtime {
             directory: self.directory.clone(),
             metering: self.metering.clone(),
             decisions: self.decisions.clone(),
+            jwt_providers: self.jwt_providers.clone(),
+            verified: self.verified.clone(),
             tls: self.tls.clone(),
             challenge_key: self.challenge_key.clone(),
             waf_samples: self.waf_samples.clone(),
@@ -175,6 +211,11 @@ impl Runtime {
     /// How to reach authorizer `index` of API `api`.
     pub(crate) fn authorizer(&self, api: usize, index: usize) -> Option<&AuthorizerEndpoint> {
         self.authorizers.get(api)?.get(index)
+    }
+
+    /// JWT authorizer `index` of API `api`.
+    pub(crate) fn jwt_authorizer(&self, api: usize, index: usize) -> Option<&JwtAuthorizer> {
+        self.jwt.get(api)?.get(index)
     }
 
     /// The metric series for a request routed this far.
@@ -188,6 +229,30 @@ impl Runtime {
         let Some(series) = self.route_metrics.get(a).and_then(|v| v.get(s)) else { return &self.unrouted };
         route.and_then(|r| series.get(r)).or_else(|| series.last()).unwrap_or(&self.unrouted)
     }
+}
+
+/// The checks of an API's JWT authorizers, with their issuers' providers.
+fn jwt_authorizers(api: &model::CompiledApi, providers: Vec<Vec<Arc<crate::jwks::Provider>>>) -> Vec<JwtAuthorizer> {
+    api.jwt_authorizers
+        .iter()
+        .zip(providers)
+        .map(|(a, providers)| JwtAuthorizer {
+            policies: a
+                .issuers
+                .iter()
+                .map(|i| identity::jwt::Policy {
+                    issuers: vec![i.issuer.clone()],
+                    audiences: i.audiences.clone(),
+                    token_use: a.token_use.clone(),
+                    clock_skew_s: a.clock_skew.as_secs(),
+                    required: a.required_claims.clone(),
+                })
+                .collect(),
+            providers,
+            algorithms: a.algorithms.iter().filter_map(|n| identity::jwt::Algorithm::from_name(n)).collect(),
+            fingerprint: identity::jwt::fingerprint(&api.name, &a.source),
+        })
+        .collect()
 }
 
 /// An authorizer's client: connecting may take its whole call timeout.

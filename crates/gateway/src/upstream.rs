@@ -35,6 +35,9 @@ pub enum ClientError {
     /// rustls refused the settings.
     #[error("upstream TLS: {0}")]
     Rustls(#[from] rustls::Error),
+    /// A JWT authorizer's provider cannot be reached as configured (its `ca_file`).
+    #[error("JWT authorizer: {0}")]
+    Provider(String),
 }
 
 /// Clients by key.

@@ -77,16 +77,6 @@ async fn refresh(client: &reqwest::Client, list: &IpList) -> Result<usize, Strin
 }
 
 async fn fetch(client: &reqwest::Client, url: &str) -> Result<String, String> {
-    let mut resp = client.get(url).send().await.map_err(|e| e.to_string())?;
-    if !resp.status().is_success() {
-        return Err(format!("{url}: status {}", resp.status()));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_BYTES {
-            return Err(format!("{url}: more than {MAX_BYTES} bytes"));
-        }
-    }
+    let body = crate::http_fetch::get_capped(client, url, MAX_BYTES).await?;
     String::from_utf8(body).map_err(|_| format!("{url}: not UTF-8 text"))
 }

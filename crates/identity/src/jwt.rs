@@ -17,11 +17,13 @@ mod claims;
 mod keys;
 mod provider;
 mod token;
+mod verified;
 
 pub use claims::{Claims, Policy};
 pub use keys::{KeySet, KeysError};
 pub use provider::{KeyCache, KeyDecision, Timing};
 pub use token::{Algorithm, Token};
+pub use verified::{Verified, VerifiedTokens};
 
 /// Why a token is refused. Each maps to the `error_description` of the `www-authenticate`
 /// answer, and none carries the token or a secret.
@@ -57,9 +59,33 @@ pub enum Rejection {
     /// `token_use` is not the one the authorizer takes.
     #[error("the token is not of the expected use")]
     TokenUse,
+    /// A required claim is missing or has another value.
+    #[error("the token does not have a required claim")]
+    Claim,
     /// None of the route's scopes is in the token's `scope` or `scp`.
     #[error("the token does not have the required scope")]
     Scope,
+}
+
+/// The token in an `Authorization`-style header value: the value itself, or what follows
+/// `Bearer ` (any case), trimmed.
+pub fn bearer(value: &str) -> &str {
+    let value = value.trim();
+    match value.get(..7) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => value[7..].trim_start(),
+        _ => value,
+    }
+}
+
+/// A fingerprint of a JWT authorizer's settings and the API it belongs to: verified tokens
+/// are cached under it, so a changed setting never reuses a verdict made under the old one.
+pub fn fingerprint(api: &str, authorizer: &model::JwtAuthorizerConfig) -> [u8; 32] {
+    use sha2::{Digest as _, Sha256};
+    let mut h = Sha256::new();
+    h.update(api.as_bytes());
+    h.update([0]);
+    h.update(serde_json::to_vec(authorizer).unwrap_or_default());
+    h.finalize().into()
 }
 
 /// The longest token accepted, in bytes (headers carry them; 8 KiB is more than any provider

@@ -20,6 +20,7 @@ use crate::upstream_url::UrlPart;
 mod api;
 mod authorizer;
 mod domains;
+mod jwt;
 mod metering;
 
 use api::{check_overlaps, compile_api};
@@ -78,6 +79,10 @@ pub struct CompiledApi {
     pub api_key_source: crate::config::ApiKeySource,
     /// The API's custom authorizers, in config order.
     pub authorizers: Vec<crate::authorizer::CompiledAuthorizer>,
+    /// The API's JWT authorizers, in config order.
+    pub jwt_authorizers: Vec<crate::jwt::CompiledJwtAuthorizer>,
+    /// Each route's `authorization_scopes`, by route index.
+    pub route_scopes: Vec<Vec<String>>,
     /// The API's resource policy, with short-form resources expanded.
     pub resource_policy: Option<iam::policy::Policy>,
     /// Each route's client-certificate demand, by route index.
@@ -103,6 +108,8 @@ pub enum CompiledAuth {
     Iam,
     /// The custom authorizer at this index of the API's `authorizers`.
     Custom(usize),
+    /// The JWT authorizer at this index of the API's `jwt_authorizers`.
+    Jwt(usize),
 }
 
 /// One stage of an API.

@@ -303,6 +303,10 @@ pub struct ApiConfig {
     /// Custom authorizers that routes of this API may use (`auth: custom`).
     #[serde(default)]
     pub authorizers: Vec<crate::authorizer::AuthorizerConfig>,
+    /// JWT authorizers that routes of this API may use (`auth: jwt`): tokens of OpenID
+    /// providers, checked by the gateway against the providers' published keys.
+    #[serde(default)]
+    pub jwt_authorizers: Vec<crate::jwt::JwtAuthorizerConfig>,
     /// The web ACL (by name, from `web_acls`) that inspects every request routed to this API,
     /// before authorisation.
     #[serde(default)]
@@ -597,13 +601,19 @@ pub struct RouteConfig {
     pub route: String,
     /// What answers the request.
     pub integration: IntegrationConfig,
-    /// How callers are authenticated: `none` (default), `iam` (SigV4 and IAM policies) or
-    /// `custom` (the custom authorizer named in `authorizer`).
+    /// How callers are authenticated: `none` (default), `iam` (SigV4 and IAM policies),
+    /// `custom` (the custom authorizer named in `authorizer`) or `jwt` (the JWT authorizer
+    /// named in `authorizer`).
     #[serde(default)]
     pub auth: RouteAuth,
-    /// With `auth: custom`: the name of one of the API's `authorizers`.
+    /// With `auth: custom`: the name of one of the API's `authorizers`; with `auth: jwt`, of
+    /// its `jwt_authorizers`.
     #[serde(default)]
     pub authorizer: Option<String>,
+    /// With `auth: jwt`: the token must grant at least one of these scopes (in its `scope` or
+    /// `scp` claim), or the request gets 403. At most 10.
+    #[serde(default)]
+    pub authorization_scopes: Vec<String>,
     /// Demand a valid client certificate (mutual TLS) on this route, optionally from given
     /// issuers or with given SANs; without one the request gets 403.
     #[serde(default)]
@@ -629,6 +639,8 @@ pub enum RouteAuth {
     Iam,
     /// A custom authorizer decides (Lambda-authorizer compatible; see docs/authorizers.md).
     Custom,
+    /// A JSON Web Token from a trusted OpenID provider (see docs/jwt-authorizers.md).
+    Jwt,
 }
 
 /// IAM settings.

@@ -12,6 +12,7 @@ mod cors;
 mod domains;
 mod duration;
 mod interpolate;
+mod jwt;
 mod load;
 mod path;
 mod positions;
@@ -44,6 +45,7 @@ pub use domains::{
     MutualTlsConfig, MutualTlsMode, RouteClientCert, SecurityPolicy,
 };
 pub use duration::Duration;
+pub use jwt::{provider_url_issue, CompiledJwtAuthorizer, JwtAuthorizerConfig, JwtIssuerConfig, JWT_ALGORITHMS};
 pub use load::{load_file, load_str, ConfigError, ConfigErrors};
 pub use path::{canonicalize, PathError};
 pub use response_type::ResponseType;

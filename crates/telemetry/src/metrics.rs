@@ -144,6 +144,12 @@ struct AuthorizerLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyFetchLabels {
+    issuer: String,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CertLabels {
     name: String,
     source: &'static str,
@@ -185,6 +191,8 @@ pub struct Metrics {
     throttled: Family<LevelLabel, Counter>,
     degraded: Family<ModeLabel, Counter>,
     authorizer: Family<AuthorizerLabels, Counter>,
+    jwt: Family<AuthorizerLabels, Counter>,
+    key_fetches: Family<KeyFetchLabels, Counter>,
     certificate_expiry: Family<CertLabels, Gauge>,
     certificates_expiring: Gauge,
     alarm_transitions: Family<AlarmLabels, Counter>,
@@ -219,6 +227,8 @@ impl Metrics {
             throttled: Family::default(),
             degraded: Family::default(),
             authorizer: Family::default(),
+            jwt: Family::default(),
+            key_fetches: Family::default(),
             certificate_expiry: Family::default(),
             certificates_expiring: Gauge::default(),
             alarm_transitions: Family::default(),
@@ -261,6 +271,16 @@ impl Metrics {
             "authorizer_decisions",
             "Custom-authorizer decisions by where the answer came from (node, shared, function; none when refused before any answer) and result (allow, deny, unauthorized, failure, configuration_error)",
             m.authorizer.clone(),
+        );
+        registry.register(
+            "jwt_authorizer_decisions",
+            "JWT-authorizer decisions by source (cache: a token verified before; verified: its signature checked now; none: refused before) and result (allow, unauthorized, forbidden, configuration_error)",
+            m.jwt.clone(),
+        );
+        registry.register(
+            "jwt_key_fetches",
+            "Fetches of OpenID providers' signing keys (discovery and JWKS) by issuer and result (ok, error)",
+            m.key_fetches.clone(),
         );
         registry.register(
             "certificate_expiry_timestamp_seconds",
@@ -341,6 +361,17 @@ impl Metrics {
     /// Counts a custom-authorizer decision.
     pub fn authorizer(&self, source: &'static str, result: &'static str) {
         self.authorizer.get_or_create(&AuthorizerLabels { source, result }).inc();
+    }
+
+    /// Counts a JWT-authorizer decision.
+    pub fn jwt_authorizer(&self, source: &'static str, result: &'static str) {
+        self.jwt.get_or_create(&AuthorizerLabels { source, result }).inc();
+    }
+
+    /// Counts a fetch of `issuer`'s signing keys.
+    pub fn jwt_key_fetch(&self, issuer: &str, ok: bool) {
+        let result = if ok { "ok" } else { "error" };
+        self.key_fetches.get_or_create(&KeyFetchLabels { issuer: issuer.to_owned(), result }).inc();
     }
 
     /// Records when the certificate for `name` expires.

@@ -15,6 +15,7 @@ mod domains;
 mod fixtures;
 mod harness;
 mod iam;
+mod jwt;
 mod lifecycle;
 mod limits;
 mod logs;

@@ -8,6 +8,8 @@
 //!   auth: iam + resource policy     → Table A: either side's Allow, unless someone denies
 //!   auth: custom                    → the authorizer's answer (see `custom`); with a resource
 //!                                     policy, its explicit deny first, then Table A
+//!   auth: jwt                       → a valid token (see `jwt`); then a resource policy, if
+//!                                     any, must explicitly allow, as for `none`
 //! ```
 //!
 //! Signature errors are the texts `execute-api` sends, under `INVALID_SIGNATURE`,
@@ -35,6 +37,7 @@ use crate::reject::Reject;
 use crate::runtime::Runtime;
 
 mod custom;
+mod jwt;
 
 const ACTION: &str = "execute-api:Invoke";
 
@@ -53,6 +56,14 @@ pub(crate) async fn check(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<R
         CompiledAuth::None => None,
         CompiledAuth::Iam => Some(authenticate(rt, cx, req).await?),
         CompiledAuth::Custom(index) => return custom::check(rt, cx, req, index).await,
+        // The token first; then a resource policy, on its own, must allow (reference §2.4).
+        CompiledAuth::Jwt(index) => {
+            jwt::check(rt, cx, req, index).await?;
+            if resource_policy.is_none() {
+                return Ok(Flow::Continue);
+            }
+            None
+        }
     };
     let arn = method_arn(rt, cx);
     let mut request = RequestContext::new(ACTION, &arn).principal(caller.as_ref().map(|c| c.principal.clone()));

@@ -93,9 +93,14 @@ async fn proxy(
 /// template names a value the request does not have is not sent at all, rather than as `-`.
 fn set_authorizer_headers(rt: &Runtime, cx: &RequestCtx, headers: &mut HeaderMap) {
     let Some(api) = cx.api(rt) else { return };
-    let Some(&CompiledAuth::Custom(i)) = cx.route.and_then(|r| api.route_auth.get(r)) else { return };
-    let Some(spec) = api.authorizers.get(i) else { return };
-    set_templated(rt, cx, headers, &spec.upstream_headers);
+    let templates = match cx.route.and_then(|r| api.route_auth.get(r)) {
+        Some(&CompiledAuth::Custom(i)) => api.authorizers.get(i).map(|a| &a.upstream_headers),
+        Some(&CompiledAuth::Jwt(i)) => api.jwt_authorizers.get(i).map(|a| &a.upstream_headers),
+        _ => None,
+    };
+    if let Some(templates) = templates {
+        set_templated(rt, cx, headers, templates);
+    }
 }
 
 /// Sets headers rendered from templates, each replacing the client's of the same name; one

@@ -22,6 +22,9 @@ pub(crate) fn finish(rt: &Runtime, cx: &mut RequestCtx, resp: &mut Response<ResB
     if let Some(v) = cx.hsts.clone().unwrap_or_else(|| rt.compiled.hsts.clone()) {
         resp.headers_mut().insert(http::header::STRICT_TRANSPORT_SECURITY, v);
     }
+    if let Some(v) = cx.www_authenticate.take() {
+        resp.headers_mut().insert(http::header::WWW_AUTHENTICATE, v);
+    }
     if let Some(r) = cx.rate_limit {
         let headers = resp.headers_mut();
         headers.insert(RATELIMIT_LIMIT, r.limit.into());

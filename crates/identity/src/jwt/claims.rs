@@ -16,6 +16,8 @@ pub struct Policy {
     pub token_use: Option<String>,
     /// Leeway for `exp`, `nbf` and `iat`, in seconds.
     pub clock_skew_s: u64,
+    /// Claims that must be present with exactly these string values.
+    pub required: Vec<(String, String)>,
 }
 
 /// The claims of a token that passed every check.
@@ -50,10 +52,12 @@ impl Policy {
                 return Err(Rejection::TokenUse);
             }
         }
-        if !scopes.is_empty() && !token_scopes(&claims).any(|s| scopes.iter().any(|r| r == s)) {
-            return Err(Rejection::Scope);
+        if self.required.iter().any(|(name, value)| text(name) != Some(value.as_str())) {
+            return Err(Rejection::Claim);
         }
-        Ok(Claims(claims))
+        let claims = Claims(claims);
+        claims.check_scopes(scopes)?;
+        Ok(claims)
     }
 
     fn audience_ok(&self, claims: &Map<String, Value>) -> bool {
@@ -92,6 +96,19 @@ impl Claims {
     /// The scopes the token grants.
     pub fn scopes(&self) -> Vec<&str> {
         token_scopes(&self.0).collect()
+    }
+
+    /// When `scopes` is not empty, one of them must be granted.
+    pub fn check_scopes(&self, scopes: &[String]) -> Result<(), Rejection> {
+        if scopes.is_empty() || token_scopes(&self.0).any(|s| scopes.iter().any(|r| r == s)) {
+            return Ok(());
+        }
+        Err(Rejection::Scope)
+    }
+
+    /// Whether the token is still within `exp` (plus `clock_skew_s`) at `now_s`.
+    pub fn unexpired(&self, now_s: u64, clock_skew_s: u64) -> bool {
+        self.0.get("exp").and_then(Value::as_f64).is_some_and(|exp| exp + clock_skew_s as f64 > now_s as f64)
     }
 
     /// `exp`, in seconds since the epoch (checked present by [`Policy::check`]).

@@ -119,6 +119,11 @@ impl KeyCache {
         self.state.read().failures
     }
 
+    /// The keys in hand, if any.
+    pub fn current(&self) -> Option<Arc<KeySet>> {
+        self.state.read().keys.clone()
+    }
+
     /// Whether keys were ever fetched.
     pub fn ready(&self) -> bool {
         self.state.read().keys.is_some()

@@ -26,7 +26,13 @@ fn claims() -> Value {
 }
 
 fn policy() -> Policy {
-    Policy { issuers: vec![ISS.into()], audiences: vec!["client-1".into()], token_use: None, clock_skew_s: 60 }
+    Policy {
+        issuers: vec![ISS.into()],
+        audiences: vec!["client-1".into()],
+        token_use: None,
+        clock_skew_s: 60,
+        required: vec![],
+    }
 }
 
 /// A P-256 key: its signer, and its JWK with `kid`.
@@ -273,4 +279,37 @@ fn jwks_documents_keep_their_signing_keys() {
     assert!(set.has_kid("k1"));
     assert_eq!(KeySet::parse(br#"{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}"#).unwrap_err(), KeysError::NoUsableKey);
     assert!(matches!(KeySet::parse(b"[]").unwrap_err(), KeysError::NotJwks(_)));
+}
+
+#[test]
+fn required_claims_must_match_exactly() {
+    let key = Es256::new("k1");
+    let set = keys(&[key.jwk()]);
+    let mut with_tenant = claims();
+    with_tenant["tenant"] = json!("acme");
+    let token = key.sign(&with_tenant);
+    let parsed = Token::parse(&token).unwrap();
+    set.verify(&parsed).unwrap();
+    let want = |v: &str| Policy { required: vec![("tenant".into(), v.into())], ..policy() };
+    assert!(want("acme").check(parsed.claims.clone(), NOW, &[]).is_ok());
+    assert_eq!(want("other").check(parsed.claims.clone(), NOW, &[]).unwrap_err(), Rejection::Claim);
+    let plain_text = key.sign(&claims());
+    let plain = Token::parse(&plain_text).unwrap();
+    assert_eq!(want("acme").check(plain.claims, NOW, &[]).unwrap_err(), Rejection::Claim);
+}
+
+#[test]
+fn the_token_is_read_bare_or_after_bearer() {
+    assert_eq!(super::bearer("Bearer a.b.c"), "a.b.c");
+    assert_eq!(super::bearer("bearer   a.b.c "), "a.b.c");
+    assert_eq!(super::bearer("a.b.c"), "a.b.c");
+    assert_eq!(super::bearer("Basic a.b.c"), "Basic a.b.c", "another scheme stays, and fails to parse");
+    assert!(Token::parse(super::bearer("Basic a.b.c")).is_err());
+}
+
+#[test]
+fn every_algorithm_the_config_offers_is_one_the_verifier_knows() {
+    for name in model::JWT_ALGORITHMS {
+        assert!(super::Algorithm::from_name(name).is_some(), "{name}");
+    }
 }

@@ -87,7 +87,8 @@ pub(super) fn compile_api(
         return None;
     }
     let authorizers = super::authorizer::compile_authorizers(api, path, issues);
-    let route_auth = super::authorizer::route_auth(api, &authorizers, path, issues);
+    let jwt_authorizers = super::jwt::compile_jwt_authorizers(api, path, issues);
+    let route_auth = super::authorizer::route_auth(api, &authorizers, &jwt_authorizers, path, issues);
     let route_throttle = api
         .routes
         .iter()
@@ -104,6 +105,8 @@ pub(super) fn compile_api(
     Some(CompiledApi {
         route_auth,
         authorizers,
+        jwt_authorizers,
+        route_scopes: api.routes.iter().map(|r| r.authorization_scopes.clone()).collect(),
         api_key_source: api.api_key_source,
         route_key_required: api.routes.iter().map(|r| r.api_key_required).collect(),
         route_client_cert: api.routes.iter().map(|r| r.client_certificate.clone()).collect(),

@@ -1,10 +1,12 @@
-//! Compiling an API's custom authorizers and the routes' references to them.
+//! Compiling an API's custom authorizers and the routes' references to them (and to its JWT
+//! authorizers, compiled in `jwt`).
 
 use http::header::HeaderName;
 
 use super::{CompiledAuth, Issue};
 use crate::authorizer::{AuthorizerType, CompiledAuthorizer, IdentitySource, PayloadFormat};
 use crate::config::{ApiConfig, ApiKeySource, RouteAuth};
+use crate::jwt::CompiledJwtAuthorizer;
 use crate::positions::{join_index, join_key};
 use crate::template::Template;
 
@@ -77,7 +79,7 @@ pub(super) fn compile_authorizers(api: &ApiConfig, path: &str, issues: &mut Vec<
         if a.simple_responses && a.payload_format_version != PayloadFormat::V2 {
             issues.push((at("simple_responses"), "simple responses need payload_format_version \"2.0\"".into()));
         }
-        let upstream_headers = upstream_headers(a, &at("upstream_headers"), issues);
+        let upstream_headers = upstream_headers(&a.upstream_headers, &at("upstream_headers"), issues);
         if issues.len() > before {
             continue;
         }
@@ -131,13 +133,15 @@ fn identity_sources(a: &crate::authorizer::AuthorizerConfig, at: &str, issues: &
     out
 }
 
-fn upstream_headers(
-    a: &crate::authorizer::AuthorizerConfig,
+/// An authorizer's `upstream_headers`: valid names the gateway does not set itself, and
+/// templates.
+pub(super) fn upstream_headers(
+    headers: &std::collections::BTreeMap<String, String>,
     at: &str,
     issues: &mut Vec<Issue>,
 ) -> Vec<(HeaderName, Template)> {
     let mut out = Vec::new();
-    for (name, text) in &a.upstream_headers {
+    for (name, text) in headers {
         let here = join_key(at, name);
         let Ok(header) = HeaderName::from_bytes(name.as_bytes()) else {
             issues.push((here, "not a valid header name".into()));
@@ -155,11 +159,13 @@ fn upstream_headers(
     out
 }
 
-/// Each route's authorisation; `auth: custom` must name one of the API's authorizers, and with
-/// `api_key_source: AUTHORIZER` every route that requires a key must have one.
+/// Each route's authorisation: `auth: custom` and `auth: jwt` must name one of the API's
+/// `authorizers` or `jwt_authorizers`, scopes go with `auth: jwt` only, and with
+/// `api_key_source: AUTHORIZER` every route that requires a key must have a custom authorizer.
 pub(super) fn route_auth(
     api: &ApiConfig,
     authorizers: &[CompiledAuthorizer],
+    jwt_authorizers: &[CompiledJwtAuthorizer],
     path: &str,
     issues: &mut Vec<Issue>,
 ) -> Vec<CompiledAuth> {
@@ -169,30 +175,36 @@ pub(super) fn route_auth(
         let auth = match (r.auth, &r.authorizer) {
             (RouteAuth::None, None) => CompiledAuth::None,
             (RouteAuth::Iam, None) => CompiledAuth::Iam,
-            (RouteAuth::Custom, Some(name)) => match api.authorizers.iter().position(|a| &a.name == name) {
-                // An authorizer that failed to compile was reported already.
-                Some(_) => {
-                    authorizers.iter().position(|a| &a.name == name).map_or(CompiledAuth::None, CompiledAuth::Custom)
-                }
-                None => {
-                    let known: Vec<&str> = api.authorizers.iter().map(|a| a.name.as_str()).collect();
-                    let hint = crate::suggest::closest(name, known.iter().copied())
-                        .map(|s| format!(" (did you mean `{s}`?)"))
-                        .unwrap_or_default();
-                    issues.push((at("authorizer"), format!("this API has no authorizer `{name}`{hint}")));
-                    CompiledAuth::None
-                }
-            },
+            (RouteAuth::Custom, Some(name)) => {
+                let defined: Vec<&str> = api.authorizers.iter().map(|a| a.name.as_str()).collect();
+                let compiled = authorizers.iter().map(|a| a.name.as_str());
+                find(name, &defined, compiled, "authorizer", &at("authorizer"), issues)
+                    .map_or(CompiledAuth::None, CompiledAuth::Custom)
+            }
+            (RouteAuth::Jwt, Some(name)) => {
+                let defined: Vec<&str> = api.jwt_authorizers.iter().map(|a| a.name.as_str()).collect();
+                let compiled = jwt_authorizers.iter().map(|a| a.name.as_str());
+                find(name, &defined, compiled, "JWT authorizer", &at("authorizer"), issues)
+                    .map_or(CompiledAuth::None, CompiledAuth::Jwt)
+            }
             (RouteAuth::Custom, None) => {
                 issues
                     .push((at("authorizer"), "`auth: custom` needs the name of one of the API's `authorizers`".into()));
                 CompiledAuth::None
             }
+            (RouteAuth::Jwt, None) => {
+                issues.push((
+                    at("authorizer"),
+                    "`auth: jwt` needs the name of one of the API's `jwt_authorizers`".into(),
+                ));
+                CompiledAuth::None
+            }
             (_, Some(_)) => {
-                issues.push((at("authorizer"), "an authorizer is used only with `auth: custom`".into()));
+                issues.push((at("authorizer"), "an authorizer is used only with `auth: custom` or `auth: jwt`".into()));
                 CompiledAuth::None
             }
         };
+        check_scopes(r, &at("authorization_scopes"), issues);
         if api.api_key_source == ApiKeySource::Authorizer
             && r.api_key_required
             && !matches!(auth, CompiledAuth::Custom(_))
@@ -206,4 +218,43 @@ pub(super) fn route_auth(
         out.push(auth);
     }
     out
+}
+
+/// The index of the compiled authorizer `name`; an issue when the API defines none of that
+/// name (one that failed to compile was reported already).
+fn find<'a>(
+    name: &str,
+    defined: &[&str],
+    mut compiled: impl Iterator<Item = &'a str>,
+    kind: &str,
+    at: &str,
+    issues: &mut Vec<Issue>,
+) -> Option<usize> {
+    if defined.contains(&name) {
+        return compiled.position(|n| n == name);
+    }
+    let hint = crate::suggest::closest(name, defined.iter().copied())
+        .map(|s| format!(" (did you mean `{s}`?)"))
+        .unwrap_or_default();
+    issues.push((at.to_owned(), format!("this API has no {kind} `{name}`{hint}")));
+    None
+}
+
+/// API Gateway's limit of scopes per route.
+const MAX_SCOPES: usize = 10;
+
+fn check_scopes(r: &crate::config::RouteConfig, at: &str, issues: &mut Vec<Issue>) {
+    if r.authorization_scopes.is_empty() {
+        return;
+    }
+    if r.auth != RouteAuth::Jwt {
+        issues.push((at.to_owned(), "scopes are checked only on routes with `auth: jwt`".into()));
+    } else if r.authorization_scopes.len() > MAX_SCOPES {
+        issues.push((at.to_owned(), format!("at most {MAX_SCOPES} scopes per route")));
+    }
+    for (i, scope) in r.authorization_scopes.iter().enumerate() {
+        if scope.is_empty() || scope.len() > 256 || scope.bytes().any(|b| b.is_ascii_whitespace() || b == b'"') {
+            issues.push((join_index(at, i), "a scope is 1-256 characters without spaces or quotes".into()));
+        }
+    }
 }

@@ -382,7 +382,8 @@ fn authorizer_mistakes_are_named_with_their_places() {
     let errs = errors(&text);
     assert!(errs.iter().any(|e| e.contains("routes[0].authorizer: `auth: custom` needs the name")), "{errs:?}");
     assert!(
-        errs.iter().any(|e| e.contains("routes[1].authorizer: an authorizer is used only with `auth: custom`")),
+        errs.iter()
+            .any(|e| e.contains("routes[1].authorizer: an authorizer is used only with `auth: custom` or `auth: jwt`")),
         "{errs:?}"
     );
     let text = AUTHORIZERS.replace("simple_responses: true", "ttl: 5s").replace(
@@ -394,6 +395,83 @@ fn authorizer_mistakes_are_named_with_their_places() {
         errs.iter().any(|e| e.contains("authorizers[1].identity_sources: caching keys on the identity sources")),
         "{errs:?}"
     );
+}
+
+const JWT: &str = "\
+apis:
+  - name: pets
+    jwt_authorizers:
+      - name: users
+        issuers:
+          - issuer: https://id.example.com/pool1
+            audiences: [app1, app2]
+          - issuer: 'http://127.0.0.1:9000'
+            audiences: [app3]
+            jwks_uri: 'http://127.0.0.1:9000/keys?v=2'
+        algorithms: [RS256, ES256]
+        token_use: access
+        required_claims: { tenant: acme }
+        upstream_headers:
+          x-user: $context.authorizer.claims.sub
+    routes:
+      - route: GET /pets
+        auth: jwt
+        authorizer: users
+        authorization_scopes: [pets/read, pets/admin]
+        integration: { type: mock }
+      - route: GET /open
+        integration: { type: mock }
+";
+
+#[test]
+fn jwt_authorizers_compile_with_their_issuers_and_route_scopes() -> Result<(), String> {
+    let c = load_str("x.yaml", JWT, |_| None).map_err(|e| e.to_string())?;
+    let api = &c.apis[0];
+    assert_eq!(api.route_auth, vec![crate::CompiledAuth::Jwt(0), crate::CompiledAuth::None]);
+    assert_eq!(api.route_scopes, vec![vec!["pets/read".to_owned(), "pets/admin".to_owned()], vec![]]);
+    let users = &api.jwt_authorizers[0];
+    assert_eq!(users.header, http::header::AUTHORIZATION, "the default identity source");
+    assert_eq!(users.issuers.len(), 2);
+    assert_eq!(users.algorithms, ["RS256", "ES256"]);
+    assert_eq!(users.required_claims, vec![("tenant".to_owned(), "acme".to_owned())]);
+    assert_eq!(users.clock_skew, std::time::Duration::from_secs(30));
+    assert_eq!(users.keys_refresh, std::time::Duration::from_secs(3600));
+    assert_eq!(users.upstream_headers.len(), 1);
+    Ok(())
+}
+
+#[test]
+fn jwt_authorizer_mistakes_are_named_with_their_places() {
+    let text = JWT
+        .replace("https://id.example.com/pool1", "http://id.example.com/pool1")
+        .replace("audiences: [app3]", "audiences: []")
+        .replace("[RS256, ES256]", "[RS256, HS256, none, XS1]")
+        .replace("token_use: access", "token_use: refresh")
+        .replace("authorizer: users", "authorizer: user");
+    assert_eq!(
+        errors(&text),
+        vec![
+            "x.yaml:6:13: apis[0].jwt_authorizers[0].issuers[0].issuer: must be https:// (http:// only on a loopback address)",
+            "x.yaml:9:13: apis[0].jwt_authorizers[0].issuers[1].audiences: name 1-50 audiences (client ids): a token for another application of the same provider must not pass",
+            "x.yaml:11:29: apis[0].jwt_authorizers[0].algorithms[1]: `HS256` is never accepted: tokens must be signed with the provider's private key",
+            "x.yaml:11:36: apis[0].jwt_authorizers[0].algorithms[2]: `none` is never accepted: tokens must be signed with the provider's private key",
+            "x.yaml:11:42: apis[0].jwt_authorizers[0].algorithms[3]: `XS1` is not one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA",
+            "x.yaml:12:9: apis[0].jwt_authorizers[0].token_use: must be `access` or `id`",
+            "x.yaml:19:9: apis[0].routes[0].authorizer: this API has no JWT authorizer `user` (did you mean `users`?)",
+        ]
+    );
+    let text = JWT
+        .replace("https://id.example.com/pool1", "https://id.example.com/pool1?x=1")
+        .replace("        auth: jwt\n        authorizer: users\n", "")
+        .replace("route: GET /open\n", "route: GET /open\n        auth: jwt\n");
+    let errs = errors(&text);
+    for want in [
+        "issuers[0].issuer: must not have a query or fragment",
+        "routes[0].authorization_scopes: scopes are checked only on routes with `auth: jwt`",
+        "routes[1].authorizer: `auth: jwt` needs the name of one of the API's `jwt_authorizers`",
+    ] {
+        assert!(errs.iter().any(|e| e.contains(want)), "{want}: {errs:?}");
+    }
 }
 
 #[test]

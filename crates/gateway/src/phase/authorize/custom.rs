@@ -251,10 +251,9 @@ async fn exchange(client: &UpstreamClient, url: Uri, event: Bytes) -> Result<(u1
     *request.method_mut() = http::Method::POST;
     *request.uri_mut() = url;
     request.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
-    let resp = client
-        .request(request)
-        .await
-        .map_err(|e| CallError::Configuration(format!("cannot call the function: {}", error_chain(&e))))?;
+    let resp = client.request(request).await.map_err(|e| {
+        CallError::Configuration(format!("cannot call the function: {}", crate::http_fetch::error_chain(&e)))
+    })?;
     let (parts, body) = resp.into_parts();
     let body = http_body_util::Limited::new(body, MAX_ANSWER_BYTES)
         .collect()
@@ -262,18 +261,6 @@ async fn exchange(client: &UpstreamClient, url: Uri, event: Bytes) -> Result<(u1
         .map_err(|e| CallError::Configuration(format!("reading the answer: {e}")))?
         .to_bytes();
     Ok((parts.status.as_u16(), parts.headers, body))
-}
-
-/// An error and its causes, `a: b: c`, for the log.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 fn unauthorized(why: &'static str) -> Reject {
