@@ -7,6 +7,7 @@
 #   CASE=apikey bash bench/compare.sh           # ... with and without an API key and usage plan
 #   CASE=apikey-redis bash bench/compare.sh     # the same with the counters on Redis
 #   CASE=authorizer bash bench/compare.sh       # ... with and without a custom authorizer
+#   CASE=jwt bash bench/compare.sh              # ... with and without a JWT authorizer
 #   CASE=logging bash bench/compare.sh          # access logs to encrypted files against plain files
 #   CASE=waf bash bench/compare.sh              # the managed WAF groups against no WAF and nginx + ModSecurity + CRS
 #
@@ -53,6 +54,12 @@
 # first call every request is answered from the node's cache and the policy is checked against
 # its method ARN. It reports the authorizer/open ratio (target: at least 0.90).
 #
+# CASE=jwt measures a JWT authorizer: one gateway, two routes to the same upstream that differ
+# only in `auth: jwt` with a scope (the issuer is bench-upstream, which serves a discovery
+# document, a JWKS of one P-256 key and an ES256 access token), in interleaved rounds; wrk
+# sends one token, so after the first request its verification is found in the cache (SHA-256
+# of the token, the scopes, the claims for the log). It reports jwt/open (target: at least 0.85).
+#
 # CASE=logging measures access-log encryption: two gateway processes with the same open route,
 # both writing every request's access-log line to rotating files (stdout off), one with
 # `encrypt: true` (each segment's own KMS data key, AES-256-GCM chunks) and one with
@@ -68,7 +75,7 @@
 # Nothing is pinned to CPUs: on a small shared machine wrk, the proxy and the upstream compete
 # for the same cores and the figures are noisy; compare the ratio more than the absolutes.
 #
-# Env: CASE (nginx, iam, apikey, apikey-redis, authorizer or logging), ROUNDS (3), DURATION (10s), CONNS (32),
+# Env: CASE (nginx, iam, apikey, apikey-redis, authorizer, jwt, logging or waf), ROUNDS (3), DURATION (10s), CONNS (32),
 # WARMUP (2s), REDIS_URL (redis://127.0.0.1:6379/0, for CASE=apikey-redis), REDIS_SCOPE (all,
 # or plans: only the usage plan on Redis, the gateway's own buckets per node), and the ports
 # CASE=waf measures the WAF: one gateway with two APIs to the same upstream that differ only in
@@ -102,8 +109,8 @@ die() {
 	exit 1
 }
 
-[[ $CASE == nginx || $CASE == iam || $CASE == apikey || $CASE == apikey-redis || $CASE == authorizer || $CASE == logging || $CASE == waf ]] ||
-	die "CASE must be nginx, iam, apikey, apikey-redis, authorizer, logging or waf, not '$CASE'"
+[[ $CASE == nginx || $CASE == iam || $CASE == apikey || $CASE == apikey-redis || $CASE == authorizer || $CASE == jwt || $CASE == logging || $CASE == waf ]] ||
+	die "CASE must be nginx, iam, apikey, apikey-redis, authorizer, jwt, logging or waf, not '$CASE'"
 [[ $REDIS_SCOPE == all || $REDIS_SCOPE == plans ]] || die "REDIS_SCOPE must be all or plans, not '$REDIS_SCOPE'"
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
 [[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "CONNS must be a positive integer, not '$CONNS'"
@@ -272,6 +279,16 @@ $(route '/authorized/{proxy+}' 'auth: custom')
         type: TOKEN
         url: http://127.0.0.1:$UPSTREAM_PORT/authorize
         ttl: 3600s"
+elif [[ $CASE == jwt ]]; then
+	ROUTES="$(route '/open/{proxy+}')
+$(route '/jwt/{proxy+}' 'auth: jwt')
+        authorizer: idp
+        authorization_scopes: [bench/read]
+    jwt_authorizers:
+      - name: idp
+        issuers:
+          - issuer: http://127.0.0.1:$UPSTREAM_PORT
+            audiences: [bench]"
 elif [[ $CASE == waf ]]; then
 	# A second API with the web ACL; the first stays open. Only `web_acl` differs.
 	ROUTES="$(route '/open/{proxy+}')
@@ -462,6 +479,7 @@ OPEN_URL=https://127.0.0.1:$GATEWAY_PORT/open/bench
 IAM_URL=https://127.0.0.1:$GATEWAY_PORT/secure/bench
 KEYED_URL=https://127.0.0.1:$GATEWAY_PORT/keyed/bench
 AUTHORIZED_URL=https://127.0.0.1:$GATEWAY_PORT/authorized/bench
+JWT_URL=https://127.0.0.1:$GATEWAY_PORT/jwt/bench
 LOCAL_URL=https://127.0.0.1:$LOCAL_PORT/open/bench
 WAF_URL="https://127.0.0.1:$GATEWAY_PORT/waf/v1/orders?expand=items&dry_run=false&lang=es"
 WAF_OPEN_URL="https://127.0.0.1:$GATEWAY_PORT/open/v1/orders?expand=items&dry_run=false&lang=es"
@@ -541,6 +559,14 @@ elif [[ $CASE == authorizer ]]; then
 	[[ $OPEN_PROBE == 200,* ]] || die "the open route answered '$OPEN_PROBE' instead of 200"
 	[[ $AUTHORIZED_PROBE == 200,* ]] || die "the authorizer route answered '$AUTHORIZED_PROBE' to a request with a token instead of 200"
 	[[ $NOTOKEN_PROBE == 401,* ]] || die "the authorizer route answered '$NOTOKEN_PROBE' to a request without a token instead of 401"
+elif [[ $CASE == jwt ]]; then
+	TOKEN=(-H "authorization: Bearer $(curl -sf "http://127.0.0.1:$UPSTREAM_PORT/token")")
+	OPEN_PROBE=$(probe "$OPEN_URL")
+	JWT_PROBE=$(probe "$JWT_URL" "${TOKEN[@]}")
+	NOTOKEN_PROBE=$(probe "$JWT_URL")
+	[[ $OPEN_PROBE == 200,* ]] || die "the open route answered '$OPEN_PROBE' instead of 200"
+	[[ $JWT_PROBE == 200,* ]] || die "the JWT route answered '$JWT_PROBE' to a request with a token instead of 200"
+	[[ $NOTOKEN_PROBE == 401,* ]] || die "the JWT route answered '$NOTOKEN_PROBE' to a request without a token instead of 401"
 elif [[ $CASE == logging ]]; then
 	ENC_URL=$GW_URL
 	PLAIN_URL=https://127.0.0.1:$LOCAL_PORT/bench
@@ -790,6 +816,34 @@ EOF
 	done
 	report_medians authorizer open "ratio authorizer/open"
 	echo "(target: at least 0.90; CPU: time the gateway process used, per request and as a share of one core)"
+elif [[ $CASE == jwt ]]; then
+	cat <<EOF
+
+Portcullis with and without a JWT authorizer: the same HTTPS keep-alive route to a local
+HTTP/1.1 upstream, once with \`auth: jwt\` and a scope (an ES256 access token, verified once and
+then found in the cache: SHA-256 of the token, the scope, the claims) and once without
+NOTE: nothing is pinned to CPUs. This machine has $(nproc) core(s), shared by wrk, the gateway,
+      the upstream and whatever else runs here (load average now: $(cut -d' ' -f1-3 /proc/loadavg)).
+      Figures are noisy; the jwt/open ratio is more meaningful than the absolutes.
+client:   wrk -t1 -c$CONNS -d$DURATION --latency (HTTP/1.1 over TLS, keep-alive), $ROUNDS interleaved rounds, ${WARMUP} warm-up each;
+          jwt rounds send one bearer token
+gateway:  portcullis --workers 1, access log off, TLS: $(tls_of "$GATEWAY_PORT")
+open: ANY /open/{proxy+}            $OPEN_URL    probe: $OPEN_PROBE
+jwt:  ANY /jwt/{proxy+}, auth: jwt  $JWT_URL    probe: $JWT_PROBE (no token: ${NOTOKEN_PROBE%%,*})
+      issuer: http://127.0.0.1:$UPSTREAM_PORT (bench-upstream: discovery, JWKS, token)
+upstream: bench-upstream (one thread) on http://127.0.0.1:$UPSTREAM_PORT
+
+EOF
+	echo "warming up ($WARMUP each)..."
+	run_wrk open "$OPEN_URL" "$WARMUP" warmup
+	run_wrk jwt "$JWT_URL" "$WARMUP" warmup "${TOKEN[@]}"
+	header_row
+	for ((r = 1; r <= ROUNDS; r++)); do
+		run_wrk open "$OPEN_URL" "$DURATION" "$r"
+		run_wrk jwt "$JWT_URL" "$DURATION" "$r" "${TOKEN[@]}"
+	done
+	report_medians jwt open "ratio jwt/open"
+	echo "(target: at least 0.85; CPU: time the gateway process used, per request and as a share of one core)"
 elif [[ $CASE == logging ]]; then
 	cat <<EOF
 

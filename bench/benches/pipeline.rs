@@ -184,6 +184,8 @@ fn pipeline(c: &mut Criterion) {
         directory,
         metering,
         decisions,
+        jwt_providers: Default::default(),
+        verified: Default::default(),
         tls,
         challenge_key: vec![7u8; 32].into(),
         waf_samples: Default::default(),

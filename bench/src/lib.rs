@@ -4,6 +4,7 @@
 
 use std::time::SystemTime;
 
+pub mod jwt_issuer;
 pub mod waf_corpus;
 
 use aws_credential_types::Credentials;
