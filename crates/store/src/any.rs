@@ -285,3 +285,89 @@ impl Store for AnyStore {
         dispatch!(self, s => s.ping().await)
     }
 }
+
+impl crate::PoolStore for AnyStore {
+    async fn pool_user_create(&self, u: &crate::PoolUser) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.pool_user_create(u).await)
+    }
+
+    async fn pool_user(&self, pool: &str, sub: &str) -> Result<Option<crate::PoolUser>, StoreError> {
+        dispatch!(self, s => s.pool_user(pool, sub).await)
+    }
+
+    async fn pool_user_by_name(&self, pool: &str, username: &str) -> Result<Option<crate::PoolUser>, StoreError> {
+        dispatch!(self, s => s.pool_user_by_name(pool, username).await)
+    }
+
+    async fn pool_users_by_email(&self, pool: &str, email: &str) -> Result<Vec<crate::PoolUser>, StoreError> {
+        dispatch!(self, s => s.pool_users_by_email(pool, email).await)
+    }
+
+    async fn pool_users(&self, pool: &str) -> Result<Vec<crate::PoolUser>, StoreError> {
+        dispatch!(self, s => s.pool_users(pool).await)
+    }
+
+    async fn pool_user_replace(&self, u: &crate::PoolUser, expected_updated_ms: i64) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.pool_user_replace(u, expected_updated_ms).await)
+    }
+
+    async fn pool_user_delete(&self, pool: &str, sub: &str) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.pool_user_delete(pool, sub).await)
+    }
+
+    async fn pool_signin_failed(&self, pool: &str, sub: &str) -> Result<Option<i64>, StoreError> {
+        dispatch!(self, s => s.pool_signin_failed(pool, sub).await)
+    }
+
+    async fn pool_signin_lock(&self, pool: &str, sub: &str, until_ms: i64) -> Result<(), StoreError> {
+        dispatch!(self, s => s.pool_signin_lock(pool, sub, until_ms).await)
+    }
+
+    async fn pool_signin_reset(&self, pool: &str, sub: &str) -> Result<(), StoreError> {
+        dispatch!(self, s => s.pool_signin_reset(pool, sub).await)
+    }
+
+    async fn pool_group_add(&self, pool: &str, group: &str, sub: &str) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.pool_group_add(pool, group, sub).await)
+    }
+
+    async fn pool_group_remove(&self, pool: &str, group: &str, sub: &str) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.pool_group_remove(pool, group, sub).await)
+    }
+
+    async fn pool_groups_of(&self, pool: &str, sub: &str) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, s => s.pool_groups_of(pool, sub).await)
+    }
+
+    async fn pool_code_put(&self, c: &crate::PoolCode) -> Result<(), StoreError> {
+        dispatch!(self, s => s.pool_code_put(c).await)
+    }
+
+    async fn pool_code(&self, pool: &str, sub: &str, purpose: &str) -> Result<Option<crate::PoolCode>, StoreError> {
+        dispatch!(self, s => s.pool_code(pool, sub, purpose).await)
+    }
+
+    async fn pool_code_attempt(&self, pool: &str, sub: &str, purpose: &str) -> Result<Option<i64>, StoreError> {
+        dispatch!(self, s => s.pool_code_attempt(pool, sub, purpose).await)
+    }
+
+    async fn pool_code_delete(&self, pool: &str, sub: &str, purpose: &str) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.pool_code_delete(pool, sub, purpose).await)
+    }
+
+    async fn pool_refresh_put(&self, t: &crate::RefreshToken) -> Result<(), StoreError> {
+        dispatch!(self, s => s.pool_refresh_put(t).await)
+    }
+
+    async fn pool_refresh_take(&self, pool: &str, token_hash: &str) -> Result<crate::RefreshTake, StoreError> {
+        dispatch!(self, s => s.pool_refresh_take(pool, token_hash).await)
+    }
+
+    async fn pool_refresh_revoke_family(&self, pool: &str, family: &str) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.pool_refresh_revoke_family(pool, family).await)
+    }
+
+    async fn pool_refresh_revoke_user(&self, pool: &str, sub: &str) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.pool_refresh_revoke_user(pool, sub).await)
+    }
+}

@@ -1,7 +1,8 @@
 //! Runtime state that outlives a request and a reload: admin credentials, the audit trail,
 //! IAM entities and credentials, KMS-sealed server secrets, API keys with their usage-plan
 //! attachments, metered usage per plan, key and day, TLS certificates with the leases that
-//! let one node at a time order one, and alarm definitions. One [`Store`] trait, two implementations: embedded SQLite
+//! let one node at a time order one, alarm definitions, and user pools' users, codes and
+//! refresh tokens ([`PoolStore`]). One [`Store`] trait, two implementations: embedded SQLite
 //! (the default) and PostgreSQL (for a cluster). [`AnyStore`] picks one by URL.
 //!
 //! Both run versioned migrations at open, inside a transaction, and refuse a database whose
@@ -14,6 +15,8 @@ pub mod audit_chain;
 mod certificate_types;
 mod error;
 mod iam_types;
+mod pool_sql;
+mod pool_types;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -25,6 +28,8 @@ pub use api_key_types::{ApiKey, ApiKeyInsert, UsageRecord};
 pub use certificate_types::{CertificateSource, StoredCertificate};
 pub use error::StoreError;
 pub use iam_types::{Credential, DeleteOutcome, Entity, EntityKind, KeyInsert, Relation};
+pub use pool_sql::PoolStore;
+pub use pool_types::{PoolCode, PoolUser, RefreshTake, RefreshToken};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::{AdminCredential, AuditRecord, AuditSearch, NewAuditRecord, Outcome};

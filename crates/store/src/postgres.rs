@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     crate::sql::MIGRATION_V4,
     crate::sql::MIGRATION_V5,
     crate::sql::MIGRATION_V6,
+    crate::pool_sql::MIGRATION_V7,
 ];
 
 /// Nodes starting together migrate one at a time: the others wait on this lock, then find
@@ -50,3 +51,4 @@ impl PostgresStore {
 }
 
 crate::sql::impl_store!(PostgresStore, PgRow, MIGRATIONS, Some(MIGRATION_LOCK));
+crate::pool_sql::impl_pool_store!(PostgresStore, PgRow);

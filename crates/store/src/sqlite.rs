@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     crate::sql::MIGRATION_V4,
     crate::sql::MIGRATION_V5,
     crate::sql::MIGRATION_V6,
+    crate::pool_sql::MIGRATION_V7,
 ];
 
 // === impl SqliteStore ===
@@ -46,3 +47,4 @@ impl SqliteStore {
 
 // SQLite serialises writers itself; no lock statement is needed.
 crate::sql::impl_store!(SqliteStore, SqliteRow, MIGRATIONS, None::<&str>);
+crate::pool_sql::impl_pool_store!(SqliteStore, SqliteRow);

@@ -7,6 +7,7 @@ use portcullis_store::{
     DeleteOutcome, Entity, EntityKind, KeyInsert, NewAuditRecord, Outcome, Relation, Store, StoreError, StoredAlarm,
     StoredCertificate, UsageRecord,
 };
+use portcullis_store::{PoolCode, PoolStore, PoolUser, RefreshTake, RefreshToken};
 
 async fn suite(store: &AnyStore) {
     store.ping().await.unwrap_or_else(|e| panic!("ping: {e}"));
@@ -184,6 +185,124 @@ async fn audit_fields_suite(store: &AnyStore) {
     assert_eq!(found[1].hash, documented_hash(&found[1].prev_hash, &seven_fields(&plain)), "old seven-field form");
     let head = ok("audit_head", store.audit_head().await);
     assert_chained(&found, &found[0].prev_hash, &head);
+}
+
+fn pool_user(pool: &str, sub: &str, username: &str, email: &str) -> PoolUser {
+    PoolUser {
+        pool: pool.into(),
+        sub: sub.into(),
+        username: username.into(),
+        email: email.into(),
+        status: "UNCONFIRMED".into(),
+        enabled: true,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        attributes: r#"{"name":"Ann ü"}"#.into(),
+        mfa_secret: String::new(),
+        mfa_enabled: false,
+        mfa_last_step: 0,
+        failed_signins: 0,
+        locked_until_ms: 0,
+        created_ms: 10,
+        updated_ms: 10,
+    }
+}
+
+fn refresh(hash: &str, sub: &str, family: &str) -> RefreshToken {
+    RefreshToken {
+        pool: "main".into(),
+        token_hash: hash.into(),
+        sub: sub.into(),
+        client_id: "web".into(),
+        family: family.into(),
+        scope: "openid".into(),
+        auth_time_ms: 5,
+        expires_ms: 1_000,
+        used: false,
+        revoked: false,
+    }
+}
+
+async fn pool_suite(store: &AnyStore) {
+    // Names are unique per pool whatever their case; another pool may reuse them.
+    let ann = pool_user("main", "s-ann", "Ann", "ann@example.com");
+    assert!(ok("create", store.pool_user_create(&ann).await));
+    assert!(!ok("same name", store.pool_user_create(&pool_user("main", "s-2", "ANN", "")).await));
+    assert!(!ok("same sub", store.pool_user_create(&pool_user("main", "s-ann", "other", "")).await));
+    assert!(ok("other pool", store.pool_user_create(&pool_user("staff", "s-ann", "ann", "")).await));
+    assert_eq!(ok("by name", store.pool_user_by_name("main", "aNN").await), Some(ann.clone()));
+    assert_eq!(ok("by sub", store.pool_user("main", "s-ann").await), Some(ann.clone()));
+    let bob = pool_user("main", "s-bob", "bob", "ann@example.com");
+    assert!(ok("create", store.pool_user_create(&bob).await));
+    let same_mail = ok("by email", store.pool_users_by_email("main", "ANN@example.com").await);
+    assert_eq!(same_mail.iter().map(|u| u.sub.as_str()).collect::<Vec<_>>(), ["s-ann", "s-bob"]);
+    assert_eq!(ok("list", store.pool_users("main").await).len(), 2);
+
+    // Replacement is compare-and-set on the version.
+    let confirmed = PoolUser { status: "CONFIRMED".into(), updated_ms: 20, ..ann.clone() };
+    assert!(ok("replace", store.pool_user_replace(&confirmed, 10).await));
+    assert!(!ok("stale replace", store.pool_user_replace(&PoolUser { updated_ms: 21, ..ann.clone() }, 10).await));
+    assert_eq!(ok("read", store.pool_user("main", "s-ann").await).map(|u| u.status), Some("CONFIRMED".into()));
+
+    // Failed sign-ins count in the database, so every node sees the same number.
+    assert_eq!(ok("fail", store.pool_signin_failed("main", "s-ann").await), Some(1));
+    assert_eq!(ok("fail", store.pool_signin_failed("main", "s-ann").await), Some(2));
+    assert_eq!(ok("fail", store.pool_signin_failed("main", "nobody").await), None);
+    ok("lock", store.pool_signin_lock("main", "s-ann", 99).await);
+    let locked = ok("read", store.pool_user("main", "s-ann").await).unwrap_or_else(|| panic!("no user"));
+    assert_eq!((locked.failed_signins, locked.locked_until_ms), (2, 99));
+    ok("reset", store.pool_signin_reset("main", "s-ann").await);
+    let reset = ok("read", store.pool_user("main", "s-ann").await).unwrap_or_else(|| panic!("no user"));
+    assert_eq!((reset.failed_signins, reset.locked_until_ms), (0, 0));
+
+    // Groups.
+    assert!(ok("add", store.pool_group_add("main", "admins", "s-ann").await));
+    assert!(!ok("again", store.pool_group_add("main", "admins", "s-ann").await));
+    assert!(ok("add", store.pool_group_add("main", "staff", "s-ann").await));
+    assert_eq!(ok("groups", store.pool_groups_of("main", "s-ann").await), ["admins", "staff"]);
+    assert!(ok("remove", store.pool_group_remove("main", "staff", "s-ann").await));
+    assert!(!ok("remove", store.pool_group_remove("main", "staff", "s-ann").await));
+
+    // Codes: one per purpose, replaced by a new one, attempts counted, used once.
+    let code = PoolCode {
+        pool: "main".into(),
+        sub: "s-ann".into(),
+        purpose: "confirm".into(),
+        code_hash: "h1".into(),
+        expires_ms: 100,
+        attempts: 0,
+    };
+    ok("code", store.pool_code_put(&code).await);
+    assert_eq!(ok("attempt", store.pool_code_attempt("main", "s-ann", "confirm").await), Some(1));
+    ok("new code", store.pool_code_put(&PoolCode { code_hash: "h2".into(), ..code.clone() }).await);
+    let stored = ok("read", store.pool_code("main", "s-ann", "confirm").await).unwrap_or_else(|| panic!("no code"));
+    assert_eq!((stored.code_hash.as_str(), stored.attempts), ("h2", 0));
+    assert!(ok("use", store.pool_code_delete("main", "s-ann", "confirm").await));
+    assert!(!ok("use twice", store.pool_code_delete("main", "s-ann", "confirm").await));
+    assert_eq!(ok("attempt", store.pool_code_attempt("main", "s-ann", "confirm").await), None);
+
+    // Refresh tokens: exactly one exchange is fresh; a replay names the family to revoke.
+    ok("put", store.pool_refresh_put(&refresh("t1", "s-ann", "f1")).await);
+    ok("put", store.pool_refresh_put(&refresh("t2", "s-ann", "f1")).await);
+    ok("put", store.pool_refresh_put(&refresh("t3", "s-bob", "f2")).await);
+    assert!(
+        matches!(ok("take", store.pool_refresh_take("main", "t1").await), RefreshTake::Fresh(t) if t.family == "f1")
+    );
+    assert!(matches!(ok("again", store.pool_refresh_take("main", "t1").await), RefreshTake::Replayed(t) if t.used));
+    assert_eq!(ok("unknown", store.pool_refresh_take("main", "nope").await), RefreshTake::Unknown);
+    assert_eq!(ok("revoke family", store.pool_refresh_revoke_family("main", "f1").await), 2);
+    assert!(
+        matches!(ok("revoked", store.pool_refresh_take("main", "t2").await), RefreshTake::Replayed(t) if t.revoked)
+    );
+    assert_eq!(ok("revoke user", store.pool_refresh_revoke_user("main", "s-bob").await), 1);
+
+    // Deleting a user takes its groups, codes and tokens along.
+    ok("code", store.pool_code_put(&code).await);
+    assert!(ok("delete", store.pool_user_delete("main", "s-ann").await));
+    assert!(!ok("delete twice", store.pool_user_delete("main", "s-ann").await));
+    assert!(ok("groups", store.pool_groups_of("main", "s-ann").await).is_empty());
+    assert_eq!(ok("code", store.pool_code("main", "s-ann", "confirm").await), None);
+    assert_eq!(ok("token", store.pool_refresh_take("main", "t2").await), RefreshTake::Unknown);
+    assert!(ok("name free again", store.pool_user_create(&pool_user("main", "s-new", "ann", "")).await));
 }
 
 fn alarm(name: &str, definition: &str, updated_ms: i64) -> StoredAlarm {
@@ -550,6 +669,7 @@ async fn sqlite_store() {
     api_key_suite(&store).await;
     certificate_suite(&store).await;
     alarm_suite(&store).await;
+    pool_suite(&store).await;
     // Reopening migrates nothing and keeps the data.
     drop(store);
     let again = AnyStore::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
@@ -577,6 +697,7 @@ async fn postgres_store() {
     api_key_suite(&store).await;
     certificate_suite(&store).await;
     alarm_suite(&store).await;
+    pool_suite(&store).await;
 
     drop(store);
     let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
@@ -1475,9 +1596,15 @@ async fn migrates_a_v4_database() {
     let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
 }
 
+/// Rolls a freshly opened database back to schema version 6 (as a build before user pools left
+/// it).
+const BACK_TO_V6: &str = "DROP TABLE pool_users; DROP TABLE pool_group_members; DROP TABLE pool_codes; \
+     DROP TABLE pool_refresh_tokens; DELETE FROM schema_version WHERE version = 7";
+
 /// Rolls a freshly opened database back to schema version 5 (as a build before alarms and the
-/// audit record's access key id, user agent and parameters left it).
-const BACK_TO_V5: &str = "DROP TABLE alarms; ALTER TABLE audit_log DROP COLUMN parameters; \
+/// audit record's access key id, user agent and parameters left it); [`BACK_TO_V6`] first.
+const BACK_TO_V5: &str = "DROP TABLE pool_users; DROP TABLE pool_group_members; DROP TABLE pool_codes; \
+     DROP TABLE pool_refresh_tokens; DELETE FROM schema_version WHERE version = 7; DROP TABLE alarms; ALTER TABLE audit_log DROP COLUMN parameters; \
      ALTER TABLE audit_log DROP COLUMN user_agent; ALTER TABLE audit_log DROP COLUMN access_key_id; \
      DELETE FROM schema_version WHERE version = 6";
 
@@ -1545,4 +1672,34 @@ async fn migrates_a_v5_database() {
     after_v5_migration(&store).await;
     drop(store);
     let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
+}
+
+/// Data written at version 6 is still there after migrating to 7, and user pools work.
+async fn after_v6_migration(store: &AnyStore) {
+    assert_eq!(ok("alarm", store.alarm("v6-alarm").await).map(|a| a.name), Some("v6-alarm".into()));
+    assert_eq!(ok("pool_users", store.pool_users("main").await), []);
+    assert!(ok("pool_user_create", store.pool_user_create(&pool_user("main", "s-1", "ann", "")).await));
+}
+
+#[tokio::test]
+async fn migrates_a_v6_database() {
+    let (url, dir) = sqlite_db();
+    for (url, cleanup) in [(url, None), {
+        let (admin, url, db) = postgres_db().await;
+        (url, Some((admin, db)))
+    }] {
+        let store = ok("open", AnyStore::open(&url).await);
+        ok("put_alarm", store.put_alarm(&alarm("v6-alarm", "{}", 1)).await);
+        drop(store);
+        let raw = Raw::connect(&url).await;
+        raw.run(BACK_TO_V6).await;
+        raw.close().await;
+        let store = ok("reopen", AnyStore::open(&url).await);
+        after_v6_migration(&store).await;
+        drop(store);
+        if let Some((admin, db)) = cleanup {
+            let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }
