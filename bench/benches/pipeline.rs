@@ -186,6 +186,7 @@ fn pipeline(c: &mut Criterion) {
         decisions,
         jwt_providers: Default::default(),
         verified: Default::default(),
+        user_pools: Default::default(),
         tls,
         challenge_key: vec![7u8; 32].into(),
         waf_samples: Default::default(),

@@ -148,6 +148,7 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         decisions,
         jwt_providers: Arc::default(),
         verified: Arc::default(),
+        user_pools: Arc::default(),
         tls: tls.clone(),
         challenge_key: challenge_key.to_vec().into(),
         waf_samples: Arc::default(),

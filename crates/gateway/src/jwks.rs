@@ -62,6 +62,9 @@ pub struct NoKeys {
     issuer: String,
 }
 
+/// One JWT authorizer's providers, by issuer (`None` for the gateway's own pools).
+pub(crate) type IssuerProviders = Vec<Option<Arc<Provider>>>;
+
 /// Every provider in use, shared by the process's runtimes.
 #[derive(Debug, Default)]
 pub struct Providers {
@@ -71,9 +74,10 @@ pub struct Providers {
 // === impl Providers ===
 
 impl Providers {
-    /// The providers of each JWT authorizer of `compiled`, by [api][authorizer][issuer],
-    /// reusing those in hand; providers no longer used are forgotten.
-    pub(crate) fn for_config(&self, compiled: &model::Compiled) -> Result<Vec<Vec<Vec<Arc<Provider>>>>, String> {
+    /// The providers of each JWT authorizer of `compiled`, by [api][authorizer][issuer]
+    /// (`None` for the gateway's own pools), reusing those in hand; providers no longer used
+    /// are forgotten.
+    pub(crate) fn for_config(&self, compiled: &model::Compiled) -> Result<Vec<Vec<IssuerProviders>>, String> {
         let mut by_key = self.by_key.lock();
         let mut in_use = HashMap::new();
         let mut out = Vec::with_capacity(compiled.apis.len());
@@ -82,6 +86,10 @@ impl Providers {
             for a in &api.jwt_authorizers {
                 let mut providers = Vec::with_capacity(a.issuers.len());
                 for issuer in &a.issuers {
+                    if issuer.user_pool.is_some() {
+                        providers.push(None);
+                        continue;
+                    }
                     let key = ProviderKey {
                         issuer: issuer.issuer.clone(),
                         jwks_uri: issuer.jwks_uri.clone(),
@@ -94,7 +102,7 @@ impl Providers {
                         None => Arc::new(Provider::new(key.clone())?),
                     };
                     in_use.insert(key, provider.clone());
-                    providers.push(provider);
+                    providers.push(Some(provider));
                 }
                 authorizers.push(providers);
             }

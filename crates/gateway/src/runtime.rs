@@ -40,6 +40,10 @@ pub struct Runtime {
     pub(crate) jwt_providers: Arc<crate::jwks::Providers>,
     /// Verified tokens, shared by every runtime of the process.
     pub(crate) verified: Arc<identity::jwt::VerifiedTokens>,
+    /// The user pools, shared by every runtime of the process.
+    user_pools: Arc<crate::UserPools>,
+    /// The slot of each of `compiled.user_pools`.
+    pub(crate) pool_slots: Vec<Arc<crate::user_pools::PoolSlot>>,
     /// TLS endpoints by domain, shared with the listener: requests must arrive on a connection
     /// made for the domain their `Host` names.
     pub(crate) tls: Arc<crate::domains::TlsSelector>,
@@ -62,6 +66,8 @@ pub struct Services {
     pub jwt_providers: Arc<crate::jwks::Providers>,
     /// Tokens JWT authorizers verified.
     pub verified: Arc<identity::jwt::VerifiedTokens>,
+    /// The user pools served.
+    pub user_pools: Arc<crate::UserPools>,
     /// TLS endpoints by domain, shared with the API listener.
     pub tls: Arc<crate::domains::TlsSelector>,
     /// The key that signs WAF challenge puzzles and tokens (the same on every node).
@@ -82,14 +88,23 @@ pub(crate) struct AuthorizerEndpoint {
 /// What one JWT authorizer checks, and with whose keys.
 #[derive(Debug)]
 pub(crate) struct JwtAuthorizer {
-    /// The providers of its issuers, in config order.
-    pub(crate) providers: Vec<Arc<crate::jwks::Provider>>,
+    /// Where each issuer's keys come from, in config order.
+    pub(crate) keys: Vec<IssuerKeys>,
     /// The claims checks for each issuer, in the same order.
     pub(crate) policies: Vec<identity::jwt::Policy>,
     /// The algorithms it accepts.
     pub(crate) algorithms: Vec<identity::jwt::Algorithm>,
     /// Its verified tokens' fingerprint.
     pub(crate) fingerprint: [u8; 32],
+}
+
+/// Where an issuer's keys come from.
+#[derive(Debug)]
+pub(crate) enum IssuerKeys {
+    /// An OpenID provider, fetched.
+    Remote(Arc<crate::jwks::Provider>),
+    /// One of the gateway's pools, read in the process.
+    Pool(Arc<crate::user_pools::PoolSlot>),
 }
 
 // === impl Runtime ===
@@ -103,8 +118,18 @@ impl Runtime {
         access_log: AccessLog,
         services: Services,
     ) -> Result<Self, ClientError> {
-        let Services { directory, metering, decisions, jwt_providers, verified, tls, challenge_key, waf_samples } =
-            services;
+        let Services {
+            directory,
+            metering,
+            decisions,
+            jwt_providers,
+            verified,
+            user_pools,
+            tls,
+            challenge_key,
+            waf_samples,
+        } = services;
+        let pool_slots = user_pools.for_config(&compiled);
         let keys = compiled.apis.iter().flat_map(|a| a.routes.iter()).filter_map(|(_, r)| client_key(r));
         let authorizer_keys = compiled.apis.iter().flat_map(|a| a.authorizers.iter()).map(authorizer_key);
         let clients = Clients::build(keys.chain(authorizer_keys), previous.map(|p| &p.clients))?;
@@ -129,7 +154,7 @@ impl Runtime {
             .apis
             .iter()
             .zip(providers)
-            .map(|(api, by_authorizer)| jwt_authorizers(api, by_authorizer))
+            .map(|(api, by_authorizer)| jwt_authorizers(&compiled, api, by_authorizer, &pool_slots))
             .collect();
         let route_clients = compiled
             .apis
@@ -183,6 +208,8 @@ impl Runtime {
             jwt,
             jwt_providers,
             verified,
+            user_pools,
+            pool_slots,
             tls,
             challenge_key,
             waf_samples,
@@ -202,6 +229,7 @@ impl Runtime {
             decisions: self.decisions.clone(),
             jwt_providers: self.jwt_providers.clone(),
             verified: self.verified.clone(),
+            user_pools: self.user_pools.clone(),
             tls: self.tls.clone(),
             challenge_key: self.challenge_key.clone(),
             waf_samples: self.waf_samples.clone(),
@@ -231,26 +259,47 @@ impl Runtime {
     }
 }
 
-/// The checks of an API's JWT authorizers, with their issuers' providers.
-fn jwt_authorizers(api: &model::CompiledApi, providers: Vec<Vec<Arc<crate::jwks::Provider>>>) -> Vec<JwtAuthorizer> {
+/// The checks of an API's JWT authorizers, with their issuers' keys.
+fn jwt_authorizers(
+    compiled: &Compiled,
+    api: &model::CompiledApi,
+    providers: Vec<crate::jwks::IssuerProviders>,
+    pool_slots: &[Arc<crate::user_pools::PoolSlot>],
+) -> Vec<JwtAuthorizer> {
+    let pool_slot = |name: &str| {
+        let index = compiled.user_pools.iter().position(|p| p.name == name)?;
+        pool_slots.get(index).cloned()
+    };
     api.jwt_authorizers
         .iter()
         .zip(providers)
-        .map(|(a, providers)| JwtAuthorizer {
-            policies: a
+        .map(|(a, providers)| {
+            // Policies and keys stay aligned: an issuer without keys (none, as compiled) is left out of both.
+            let (policies, keys) = a
                 .issuers
                 .iter()
-                .map(|i| identity::jwt::Policy {
-                    issuers: vec![i.issuer.clone()],
-                    audiences: i.audiences.clone(),
-                    token_use: a.token_use.clone(),
-                    clock_skew_s: a.clock_skew.as_secs(),
-                    required: a.required_claims.clone(),
+                .zip(providers)
+                .filter_map(|(i, provider)| {
+                    let keys = match (provider, i.user_pool.as_deref()) {
+                        (Some(p), _) => IssuerKeys::Remote(p),
+                        (None, pool) => IssuerKeys::Pool(pool_slot(pool?)?),
+                    };
+                    let policy = identity::jwt::Policy {
+                        issuers: vec![i.issuer.clone()],
+                        audiences: i.audiences.clone(),
+                        token_use: a.token_use.clone(),
+                        clock_skew_s: a.clock_skew.as_secs(),
+                        required: a.required_claims.clone(),
+                    };
+                    Some((policy, keys))
                 })
-                .collect(),
-            providers,
-            algorithms: a.algorithms.iter().filter_map(|n| identity::jwt::Algorithm::from_name(n)).collect(),
-            fingerprint: identity::jwt::fingerprint(&api.name, &a.source),
+                .unzip();
+            JwtAuthorizer {
+                keys,
+                policies,
+                algorithms: a.algorithms.iter().filter_map(|n| identity::jwt::Algorithm::from_name(n)).collect(),
+                fingerprint: identity::jwt::fingerprint(&api.name, &a.source),
+            }
         })
         .collect()
 }
@@ -264,6 +313,6 @@ fn authorizer_key(a: &model::CompiledAuthorizer) -> ClientKey {
 fn client_key(route: &CompiledRoute) -> Option<ClientKey> {
     match route {
         CompiledRoute::Http(h) => Some((h.connect_timeout.as_std(), h.ca_file.clone())),
-        CompiledRoute::Mock(_) => None,
+        CompiledRoute::Mock(_) | CompiledRoute::UserPool(_) => None,
     }
 }

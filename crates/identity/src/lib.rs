@@ -6,8 +6,10 @@
 //!   upstream client, and evaluates the returned policy with `iam`.
 //! * JSON Web Tokens of OpenID providers ([`jwt`]): the token, the provider's keys, and the
 //!   checks of a JWT authorizer.
+//! * User pools ([`pool`]): sign-up, sign-in, codes, TOTP and the tokens the pool signs.
 //! * Time-based one-time passwords ([`totp`]) for multi-factor sign-in.
 
 pub mod custom;
 pub mod jwt;
+pub mod pool;
 pub mod totp;

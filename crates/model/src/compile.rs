@@ -22,6 +22,7 @@ mod authorizer;
 mod domains;
 mod jwt;
 mod metering;
+mod user_pool;
 
 use api::{check_overlaps, compile_api};
 pub use metering::{CompiledPlan, StagePlan};
@@ -55,6 +56,8 @@ pub struct Compiled {
     pub client_limit: Option<limits::Limit>,
     /// Usage plans, in config order.
     pub plans: Vec<CompiledPlan>,
+    /// User pools, in config order.
+    pub user_pools: Vec<std::sync::Arc<crate::user_pool::UserPoolConfig>>,
 }
 
 /// One API, ready to serve.
@@ -139,6 +142,8 @@ pub enum CompiledRoute {
     Http(HttpIntegration),
     /// A static answer.
     Mock(MockIntegration),
+    /// The user pool at this index of [`Compiled::user_pools`].
+    UserPool(usize),
 }
 
 /// An upstream HTTP integration.
@@ -225,7 +230,7 @@ impl Compiled {
             if let Some(j) = config.apis[..i].iter().position(|a| a.name == api.name) {
                 issues.push((join_key(&path, "name"), format!("API name `{}` is already used by apis[{j}]", api.name)));
             }
-            if let Some(mut c) = compile_api(api, &config.iam, &path, &mut issues) {
+            if let Some(mut c) = compile_api(api, &config.iam, &config.user_pools, &path, &mut issues) {
                 c.web_acl = web_acl_of(api.web_acl.as_deref(), &web_acls, &path, &mut issues);
                 for (j, stage) in api.stages.iter().enumerate() {
                     let at = join_index(&join_key(&path, "stages"), j);
@@ -242,6 +247,7 @@ impl Compiled {
         let (global_limit, client_limit) = metering::global_limits(&config, &mut issues);
         let plans = metering::compile_plans(&config, &mut apis, global_limit, &mut issues);
         metering::check_key_routes(&config, &apis, &mut issues);
+        let user_pools = user_pool::compile_user_pools(&config.user_pools, &mut issues);
         if !issues.is_empty() {
             return Err(issues);
         }
@@ -262,6 +268,7 @@ impl Compiled {
             global_limit,
             client_limit,
             plans,
+            user_pools,
         })
     }
 

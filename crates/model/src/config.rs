@@ -99,6 +99,10 @@ pub struct Config {
     /// The APIs this gateway serves.
     #[serde(default)]
     pub apis: Vec<ApiConfig>,
+    /// User pools: sign-up, sign-in and tokens, served by routes with `integration: {type:
+    /// user_pool}` (see docs/user-pools.md).
+    #[serde(default)]
+    pub user_pools: Vec<crate::user_pool::UserPoolConfig>,
 }
 
 /// The plain-HTTP redirect listener.
@@ -708,13 +712,16 @@ pub enum IntegrationKind {
     Http,
     /// Answer with a static response from config.
     Mock,
+    /// Serve a user pool's endpoints (sign-up, sign-in, tokens, keys) under the route's
+    /// greedy parameter.
+    UserPool,
 }
 
 /// An integration: an HTTP upstream or a mock response.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationConfig {
-    /// `http` or `mock`.
+    /// `http`, `mock` or `user_pool`.
     #[serde(rename = "type")]
     pub kind: IntegrationKind,
     /// (http) Upstream URL. `{name}` is replaced by the path parameter `name`, `{proxy}` by a
@@ -744,6 +751,9 @@ pub struct IntegrationConfig {
     /// (mock) Response body.
     #[serde(default)]
     pub body: Option<String>,
+    /// (user_pool) The name of one of `user_pools`.
+    #[serde(default)]
+    pub pool: Option<String>,
 }
 
 /// CORS, as API Gateway HTTP APIs define it.

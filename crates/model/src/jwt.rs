@@ -59,8 +59,13 @@ pub struct JwtAuthorizerConfig {
 pub struct JwtIssuerConfig {
     /// The issuer exactly as tokens carry it in `iss`: an `https://` URL without query or
     /// fragment (`http://` only on a loopback address). Its keys are found through
-    /// `ISSUER/.well-known/openid-configuration` unless `jwks_uri` is given.
+    /// `ISSUER/.well-known/openid-configuration` unless `jwks_uri` is given. Instead of
+    /// `issuer`, `user_pool` names one of the gateway's own pools.
+    #[serde(default)]
     pub issuer: String,
+    /// One of the gateway's `user_pools`: its issuer, with its keys read in the process.
+    #[serde(default)]
+    pub user_pool: Option<String>,
     /// The audiences accepted from this issuer: a token's `aud`, or its `client_id` when it
     /// has no `aud`, must be one of them.
     pub audiences: Vec<String>,

@@ -22,6 +22,7 @@ mod routes;
 mod suggest;
 mod template;
 mod upstream_url;
+mod user_pool;
 
 pub use alarms::{
     compile_alarm, AlarmConfig, AlarmDimensions, AlarmTemplate, CompiledAlarm, MetricsConfig, Webhook, WebhookConfig,
@@ -53,6 +54,10 @@ pub use responses::{ResponseOverrides, ResponseSpec};
 pub use routes::{RouteKey, RouteMatch, RouteTable};
 pub use template::{ContextVar, Escape, Template, TemplateVars};
 pub use upstream_url::{UpstreamUrl, UrlPart};
+pub use user_pool::{
+    AuthFlow, ClientConfig, CodeDelivery, DeliveryKind, GroupConfig, Lockout, MfaMode, PasswordPolicy, SignInWith,
+    UserPoolConfig,
+};
 
 /// The JSON Schema of the config file.
 pub fn json_schema() -> serde_json::Value {

@@ -22,6 +22,7 @@ mod logs;
 mod routing;
 mod sign;
 mod tls;
+mod user_pools;
 mod waf;
 mod waf_bots;
 mod waf_challenge;

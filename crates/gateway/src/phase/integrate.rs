@@ -25,7 +25,44 @@ pub(crate) async fn call(rt: &Runtime, cx: &mut RequestCtx, req: &mut Request<Re
     match route {
         CompiledRoute::Mock(m) => Ok(Flow::Reply(mock(m))),
         CompiledRoute::Http(h) => proxy(rt, cx, req, h).await.map(Flow::Reply),
+        CompiledRoute::UserPool(i) => user_pool(rt, cx, req, *i).await.map(Flow::Reply),
     }
+}
+
+/// A user pool's endpoint: the path under the route's greedy parameter, the whole body.
+async fn user_pool(
+    rt: &Runtime,
+    cx: &mut RequestCtx,
+    req: &mut Request<ReqBody>,
+    index: usize,
+) -> Result<Response<body::ResBody>, Reject> {
+    let Some(slot) = rt.pool_slots.get(index) else {
+        return Err(Reject::internal(ResponseType::ApiConfigurationError, "no such user pool"));
+    };
+    let now_ms = i64::try_from(crate::time_fmt::epoch_ms(cx.time)).unwrap_or(i64::MAX);
+    let pool = slot.get(&rt.directory, now_ms).await.map_err(|e| {
+        Reject::internal(ResponseType::IntegrationFailure, "the user pool could not be opened").because(e)
+    })?;
+    let body = req.body_mut().buffer().await.map_err(|e| e.reject())?;
+    let greedy = cx.route(rt).is_some_and(|(key, _)| key.greedy);
+    let path = format!("/{}", cx.params.last().filter(|_| greedy).map_or("", |(_, v)| v.as_str()));
+    let request = identity::pool::PoolRequest {
+        method: &cx.method,
+        path: &path,
+        headers: req.headers(),
+        body: &body,
+        source: cx.source_ip,
+        now_ms,
+    };
+    let answer = identity::pool::handle(&pool, request).await;
+    let mut resp = Response::new(body::full(answer.body));
+    *resp.status_mut() = http::StatusCode::from_u16(answer.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(answer.content_type));
+    for (name, value) in answer.headers {
+        headers.insert(name, value);
+    }
+    Ok(resp)
 }
 
 fn mock(m: &MockIntegration) -> Response<body::ResBody> {

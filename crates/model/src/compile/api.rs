@@ -15,6 +15,7 @@ use crate::upstream_url::UrlPart;
 pub(super) fn compile_api(
     api: &ApiConfig,
     iam: &IamConfig,
+    pools: &[crate::user_pool::UserPoolConfig],
     path: &str,
     issues: &mut Vec<Issue>,
 ) -> Option<CompiledApi> {
@@ -52,9 +53,13 @@ pub(super) fn compile_api(
         let rpath = join_index(&join_key(path, "routes"), i);
         match RouteKey::parse(&r.route) {
             Ok(key) => {
-                if let Some(c) =
-                    compile_integration(&r.integration, &key, api, &join_key(&rpath, "integration"), issues)
-                {
+                let at = join_key(&rpath, "integration");
+                let compiled = if r.integration.kind == IntegrationKind::UserPool {
+                    user_pool_route(r, pools, &rpath, issues)
+                } else {
+                    compile_integration(&r.integration, &key, api, &at, issues)
+                };
+                if let Some(c) = compiled {
                     routes.push((key, c));
                 }
             }
@@ -87,7 +92,7 @@ pub(super) fn compile_api(
         return None;
     }
     let authorizers = super::authorizer::compile_authorizers(api, path, issues);
-    let jwt_authorizers = super::jwt::compile_jwt_authorizers(api, path, issues);
+    let jwt_authorizers = super::jwt::compile_jwt_authorizers(api, pools, path, issues);
     let route_auth = super::authorizer::route_auth(api, &authorizers, &jwt_authorizers, path, issues);
     let route_throttle = api
         .routes
@@ -199,6 +204,51 @@ fn compile_stages(api: &ApiConfig, path: &str, issues: &mut Vec<Issue>) -> Vec<C
     out
 }
 
+/// A route that serves a user pool (`auth: none`, naming a pool). A greedy route's parameter
+/// is the path within the pool; any other route is the pool's root (`POST /auth` for
+/// Cognito's JSON protocol, beside `ANY /auth/{proxy+}`).
+fn user_pool_route(
+    r: &crate::config::RouteConfig,
+    pools: &[crate::user_pool::UserPoolConfig],
+    path: &str,
+    issues: &mut Vec<Issue>,
+) -> Option<CompiledRoute> {
+    let at = join_key(path, "integration");
+    let cfg = &r.integration;
+    let before = issues.len();
+    for (field, set) in [("url", cfg.url.is_some()), ("ca_file", cfg.ca_file.is_some()), ("body", cfg.body.is_some())] {
+        if set {
+            issues.push((join_key(&at, field), format!("a user_pool integration has no `{field}`")));
+        }
+    }
+    if r.auth != crate::config::RouteAuth::None {
+        issues.push((
+            join_key(path, "auth"),
+            "a user pool's endpoints authenticate their callers themselves: use `auth: none`".into(),
+        ));
+    }
+    let index = match cfg.pool.as_deref() {
+        None => {
+            issues.push((join_key(&at, "pool"), "name one of `user_pools`".into()));
+            None
+        }
+        Some(name) => {
+            let found = pools.iter().position(|p| p.name == name);
+            if found.is_none() {
+                let hint = crate::suggest::closest(name, pools.iter().map(|p| p.name.as_str()))
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                issues.push((join_key(&at, "pool"), format!("there is no user pool `{name}`{hint}")));
+            }
+            found
+        }
+    };
+    if issues.len() > before {
+        return None;
+    }
+    index.map(CompiledRoute::UserPool)
+}
+
 fn compile_integration(
     cfg: &IntegrationConfig,
     key: &RouteKey,
@@ -208,6 +258,9 @@ fn compile_integration(
 ) -> Option<CompiledRoute> {
     let at = |f: &str| join_key(path, f);
     let before = issues.len();
+    if cfg.pool.is_some() {
+        issues.push((at("pool"), "only a `type: user_pool` integration names a pool".into()));
+    }
     let mut headers = Vec::new();
     let mut header_templates = Vec::new();
     for (name, value) in &cfg.headers {
@@ -312,6 +365,8 @@ fn compile_integration(
                 body: cfg.body.clone().unwrap_or_default(),
             }))
         }
+        // Compiled by `user_pool_route` before this is called.
+        IntegrationKind::UserPool => None,
     }
 }
 

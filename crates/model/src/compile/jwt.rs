@@ -3,7 +3,7 @@
 use super::Issue;
 use crate::authorizer::IdentitySource;
 use crate::config::ApiConfig;
-use crate::jwt::{provider_url_issue, CompiledJwtAuthorizer, JWT_ALGORITHMS};
+use crate::jwt::{provider_url_issue, CompiledJwtAuthorizer, JwtIssuerConfig, JWT_ALGORITHMS};
 use crate::positions::{join_index, join_key};
 
 /// API Gateway's limit of audiences per authorizer.
@@ -13,6 +13,7 @@ const MAX_SKEW: std::time::Duration = std::time::Duration::from_secs(300);
 
 pub(super) fn compile_jwt_authorizers(
     api: &ApiConfig,
+    pools: &[crate::user_pool::UserPoolConfig],
     path: &str,
     issues: &mut Vec<Issue>,
 ) -> Vec<CompiledJwtAuthorizer> {
@@ -27,7 +28,8 @@ pub(super) fn compile_jwt_authorizers(
         if api.jwt_authorizers[..i].iter().any(|o| o.name == a.name) {
             issues.push((at("name"), format!("JWT authorizer `{}` is defined twice", a.name)));
         }
-        check_issuers(a, &at("issuers"), issues);
+        let issuers = resolve_pools(a, pools, &at("issuers"), issues);
+        check_issuers(&issuers, &at("issuers"), issues);
         if a.algorithms.is_empty() {
             issues.push((at("algorithms"), "name at least one algorithm".into()));
         }
@@ -69,7 +71,7 @@ pub(super) fn compile_jwt_authorizers(
         let Some(header) = header.filter(|_| issues.len() == before) else { continue };
         out.push(CompiledJwtAuthorizer {
             name: a.name.clone(),
-            issuers: a.issuers.clone(),
+            issuers,
             algorithms: a.algorithms.clone(),
             token_use: a.token_use.clone(),
             required_claims: a.required_claims.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
@@ -84,16 +86,46 @@ pub(super) fn compile_jwt_authorizers(
     out
 }
 
-fn check_issuers(a: &crate::jwt::JwtAuthorizerConfig, at: &str, issues: &mut Vec<Issue>) {
-    if a.issuers.is_empty() {
+/// The issuers with those named by `user_pool` filled in from the pool.
+fn resolve_pools(
+    a: &crate::jwt::JwtAuthorizerConfig,
+    pools: &[crate::user_pool::UserPoolConfig],
+    at: &str,
+    issues: &mut Vec<Issue>,
+) -> Vec<JwtIssuerConfig> {
+    let mut out = a.issuers.clone();
+    for (i, issuer) in out.iter_mut().enumerate() {
+        let at = |f: &str| join_key(&join_index(at, i), f);
+        let Some(name) = issuer.user_pool.as_deref() else { continue };
+        if !issuer.issuer.is_empty() || issuer.jwks_uri.is_some() || issuer.ca_file.is_some() {
+            issues.push((
+                at("user_pool"),
+                "a pool's issuer and keys are known: give `user_pool` without `issuer`, `jwks_uri` or `ca_file`".into(),
+            ));
+        }
+        match pools.iter().find(|p| p.name == name) {
+            Some(p) => issuer.issuer.clone_from(&p.issuer),
+            None => {
+                let hint = crate::suggest::closest(name, pools.iter().map(|p| p.name.as_str()))
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                issues.push((at("user_pool"), format!("there is no user pool `{name}`{hint}")));
+            }
+        }
+    }
+    out
+}
+
+fn check_issuers(issuers: &[JwtIssuerConfig], at: &str, issues: &mut Vec<Issue>) {
+    if issuers.is_empty() {
         issues.push((at.to_owned(), "name at least one issuer".into()));
     }
-    for (i, issuer) in a.issuers.iter().enumerate() {
+    for (i, issuer) in issuers.iter().enumerate() {
         let at = |f: &str| join_key(&join_index(at, i), f);
-        if let Some(why) = provider_url_issue(&issuer.issuer, false) {
+        if let Some(why) = provider_url_issue(&issuer.issuer, false).filter(|_| issuer.user_pool.is_none()) {
             issues.push((at("issuer"), why));
         }
-        if a.issuers[..i].iter().any(|o| o.issuer == issuer.issuer) {
+        if issuers[..i].iter().any(|o| o.issuer == issuer.issuer) {
             issues.push((at("issuer"), format!("issuer `{}` is listed twice", issuer.issuer)));
         }
         if issuer.audiences.is_empty() || issuer.audiences.len() > MAX_AUDIENCES {

@@ -474,6 +474,70 @@ fn jwt_authorizer_mistakes_are_named_with_their_places() {
     }
 }
 
+const POOLS: &str = "\
+user_pools:
+  - name: main
+    issuer: 'https://auth.example.com/main'
+    clients:
+      - id: web
+apis:
+  - name: app
+    jwt_authorizers:
+      - name: pool
+        issuers:
+          - user_pool: main
+            audiences: [web]
+    routes:
+      - route: ANY /auth/{proxy+}
+        integration: { type: user_pool, pool: main }
+      - route: GET /me
+        auth: jwt
+        authorizer: pool
+        integration: { type: mock }
+";
+
+#[test]
+fn user_pools_compile_and_jwt_authorizers_take_their_issuer() -> Result<(), String> {
+    let c = load_str("x.yaml", POOLS, |_| None).map_err(|e| e.to_string())?;
+    assert_eq!(c.user_pools.len(), 1);
+    assert_eq!(c.user_pools[0].password_policy.min_length, 8, "Cognito's default");
+    assert_eq!(c.user_pools[0].clients[0].refresh_token_ttl.as_std().as_secs(), 30 * 86_400);
+    let issuer = &c.apis[0].jwt_authorizers[0].issuers[0];
+    assert_eq!(issuer.issuer, "https://auth.example.com/main");
+    Ok(())
+}
+
+#[test]
+fn user_pool_mistakes_are_named_with_their_places() {
+    let text = POOLS
+        .replace("issuer: 'https://auth.example.com/main'", "issuer: 'http://auth.example.com/main'\n    password_policy: { min_length: 4 }\n    code_delivery: { type: webhook }")
+        .replace("      - id: web\n", "      - id: web\n      - id: web\n")
+        .replace("pool: main }", "pool: mian }");
+    let errs = errors(&text);
+    for want in [
+        "user_pools[0].issuer: must be https:// (http:// only on a loopback address)",
+        "user_pools[0].password_policy.min_length: must be from 8 to 256",
+        "user_pools[0].code_delivery.url: `type: webhook` needs a URL",
+        "user_pools[0].clients[1].id: client `web` is defined twice",
+        "routes[0].integration.pool: there is no user pool `mian` (did you mean `main`?)",
+    ] {
+        assert!(errs.iter().any(|e| e.contains(want)), "{want}: {errs:?}");
+    }
+    let errs = errors(&POOLS.replace("- user_pool: main", "- user_pool: mains"));
+    let want = "jwt_authorizers[0].issuers[0].user_pool: there is no user pool `mains` (did you mean `main`?)";
+    assert!(errs.iter().any(|e| e.contains(want)), "{errs:?}");
+    let text = POOLS.replace(
+        "integration: { type: user_pool, pool: main }",
+        "auth: iam\n        integration: { type: user_pool, pool: main }",
+    );
+    let errs = errors(&text);
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("routes[0].auth: a user pool's endpoints authenticate their callers themselves")),
+        "{errs:?}"
+    );
+}
+
 #[test]
 fn domain_mistakes_are_named_with_their_places() {
     let text = "\

@@ -25,7 +25,7 @@ use crate::body::ReqBody;
 use crate::ctx::RequestCtx;
 use crate::flow::Flow;
 use crate::reject::Reject;
-use crate::runtime::{JwtAuthorizer, Runtime};
+use crate::runtime::{IssuerKeys, JwtAuthorizer, Runtime};
 
 /// Checks the request's token with the API's JWT authorizer `index`.
 pub(super) async fn check(
@@ -106,6 +106,8 @@ enum Failure {
     Refused(Rejection),
     /// The issuer's keys could not be had.
     NoKeys(crate::jwks::NoKeys),
+    /// The gateway's own pool could not be opened.
+    Pool(identity::pool::PoolError),
 }
 
 impl Failure {
@@ -117,6 +119,10 @@ impl Failure {
                 "the issuer's signing keys could not be fetched",
             )
             .because(e),
+            Self::Pool(e) => {
+                Reject::internal(ResponseType::AuthorizerConfigurationError, "the user pool could not be opened")
+                    .because(e)
+            }
         }
     }
 }
@@ -135,10 +141,19 @@ async fn verify(rt: &Runtime, az: &JwtAuthorizer, text: &str, now_s: u64) -> Res
         .iter()
         .position(|p| p.issuers.iter().any(|i| Some(i.as_str()) == iss))
         .ok_or(Failure::Refused(Rejection::Issuer))?;
-    let (Some(provider), Some(policy)) = (az.providers.get(issuer), az.policies.get(issuer)) else {
+    let (Some(source), Some(policy)) = (az.keys.get(issuer), az.policies.get(issuer)) else {
         return Err(Failure::Refused(Rejection::Issuer));
     };
-    let keys = provider.keys_for(token.kid.as_deref(), &rt.metrics).await.map_err(Failure::NoKeys)?;
+    let keys = match source {
+        IssuerKeys::Remote(provider) => {
+            provider.keys_for(token.kid.as_deref(), &rt.metrics).await.map_err(Failure::NoKeys)?
+        }
+        IssuerKeys::Pool(slot) => {
+            let now_ms = i64::try_from(now_s.saturating_mul(1000)).unwrap_or(i64::MAX);
+            let pool = slot.get(&rt.directory, now_ms).await.map_err(Failure::Pool)?;
+            pool.signer().keys().clone()
+        }
+    };
     keys.verify(&token).map_err(Failure::Refused)?;
     let kid = token.kid.clone();
     let claims = policy.check(token.claims, now_s, &[]).map_err(Failure::Refused)?;
@@ -148,8 +163,12 @@ async fn verify(rt: &Runtime, az: &JwtAuthorizer, text: &str, now_s: u64) -> Res
 /// Whether the key that verified a cached token is still published: a key the provider
 /// withdrew stops vouching for tokens at once, not when they expire.
 fn still_published(az: &JwtAuthorizer, v: &Verified) -> bool {
-    let Some(keys) = az.providers.get(v.issuer).and_then(|p| p.current()) else { return false };
-    v.kid.as_deref().is_none_or(|kid| keys.has_kid(kid))
+    let keys = match az.keys.get(v.issuer) {
+        Some(IssuerKeys::Remote(p)) => p.current(),
+        Some(IssuerKeys::Pool(slot)) => slot.opened().map(|pool| pool.signer().keys().clone()),
+        None => None,
+    };
+    keys.is_some_and(|keys| v.kid.as_deref().is_none_or(|kid| keys.has_kid(kid)))
 }
 
 /// A refused token: 401, with the reason in the challenge and `$context.authorizer.error`.

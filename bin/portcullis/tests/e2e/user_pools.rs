@@ -1,0 +1,466 @@
+//! User pools, end to end over TLS: sign-up with a code from the log, sign-in, the JWT
+//! authorizer taking the pool's tokens, lock-out after failed sign-ins (unknown names alike),
+//! refresh-token rotation with reuse detection, password reset and change, TOTP enrolment and
+//! sign-in, the OpenID endpoints. Requests are Cognito's JSON protocol as its SDKs send it.
+
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+use crate::harness::{Gw, Upstream};
+
+fn config(up: &str) -> String {
+    format!(
+        "user_pools:
+  - name: main
+    issuer: 'https://localhost/auth'
+    mfa: optional
+    custom_attributes: ['custom:tier']
+    lockout: {{ after: 3, initial: 1s, max: 4s }}
+    clients:
+      - id: web
+      - id: cli
+        auth_flows: [user_password]
+apis:
+  - name: app
+    jwt_authorizers:
+      - name: pool
+        issuers:
+          - user_pool: main
+            audiences: [web]
+        token_use: access
+        upstream_headers:
+          x-user: $context.authorizer.claims.username
+    routes:
+      - route: POST /auth
+        integration: {{ type: user_pool, pool: main }}
+      - route: ANY /auth/{{proxy+}}
+        integration: {{ type: user_pool, pool: main }}
+      - route: GET /me
+        auth: jwt
+        authorizer: pool
+        integration: {{ type: http, url: '{up}/me' }}
+      - route: GET /admin
+        auth: jwt
+        authorizer: pool
+        authorization_scopes: [pets/admin]
+        integration: {{ type: mock }}
+"
+    )
+}
+
+/// One call of Cognito's JSON protocol: status, `__type` (empty on success) and body.
+async fn call(gw: &Gw, op: &str, body: Value) -> (u16, String, Value) {
+    let resp = gw
+        .client()
+        .post(gw.url("/auth"))
+        .header("x-amz-target", format!("AWSCognitoIdentityProviderService.{op}"))
+        .header("content-type", "application/x-amz-json-1.1")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let v: Value = resp.json().await.unwrap_or(Value::Null);
+    (status, v["__type"].as_str().unwrap_or("").to_owned(), v)
+}
+
+/// A log line without its colours.
+fn plain(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().find(|&c| c == 'm');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The last code the pool wrote to the log for `username` and `purpose`.
+async fn code(gw: &Gw, username: &str, purpose: &str) -> String {
+    let find = || {
+        gw.stderr_lines().iter().map(|l| plain(l)).rev().find_map(|l| {
+            let ours = l.contains("user-pool code")
+                && l.contains(&format!("username={username}"))
+                && l.contains(&format!("purpose=\"{purpose}\""));
+            ours.then(|| l.split("code=").nth(1)?.split_whitespace().next().map(|c| c.trim_matches('"').to_owned()))?
+        })
+    };
+    for _ in 0..50 {
+        if let Some(c) = find() {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no {purpose} code for {username} in the log:\n{}", gw.stderr_lines().join("\n"));
+}
+
+async fn sign_in(gw: &Gw, user: &str, password: &str) -> (u16, String, Value) {
+    call(
+        gw,
+        "InitiateAuth",
+        json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "web",
+               "AuthParameters": {"USERNAME": user, "PASSWORD": password}}),
+    )
+    .await
+}
+
+async fn sign_up_confirmed(gw: &Gw, user: &str, password: &str) {
+    let (status, kind, _) = call(
+        gw,
+        "SignUp",
+        json!({"ClientId": "web", "Username": user, "Password": password,
+               "UserAttributes": [{"Name": "email", "Value": format!("{user}@example.com")}]}),
+    )
+    .await;
+    assert_eq!((status, kind.as_str()), (200, ""));
+    let c = code(gw, user, "confirm").await;
+    let (status, _, body) =
+        call(gw, "ConfirmSignUp", json!({"ClientId": "web", "Username": user, "ConfirmationCode": c})).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_confirm_sign_in_and_call_a_route_with_the_token() {
+    let upstream = Upstream::start().await;
+    let gw = Gw::start(&config(&upstream.url()));
+    let c = gw.client();
+
+    // The policy is checked before anything is stored.
+    let (status, kind, body) =
+        call(&gw, "SignUp", json!({"ClientId": "web", "Username": "ann", "Password": "short"})).await;
+    assert_eq!((status, kind.as_str()), (400, "InvalidPasswordException"), "{body}");
+    let (_, kind, _) = call(
+        &gw,
+        "SignUp",
+        json!({"ClientId": "web", "Username": "ann", "Password": "Correct-h0rse",
+               "UserAttributes": [{"Name": "custom:unknown", "Value": "x"}]}),
+    )
+    .await;
+    assert_eq!(kind, "InvalidParameterException");
+
+    let (status, _, body) = call(
+        &gw,
+        "SignUp",
+        json!({"ClientId": "web", "Username": "ann", "Password": "Correct-h0rse",
+               "UserAttributes": [{"Name": "email", "Value": "Ann@Example.com"}, {"Name": "custom:tier", "Value": "gold"}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["UserConfirmed"], false);
+    assert_eq!(body["CodeDeliveryDetails"]["Destination"], "a***@e***");
+    let (_, kind, _) =
+        call(&gw, "SignUp", json!({"ClientId": "web", "Username": "ANN", "Password": "Correct-h0rse"})).await;
+    assert_eq!(kind, "UsernameExistsException", "names are unique whatever their case");
+
+    // Before confirming: the right password tells so, a wrong one tells nothing.
+    assert_eq!(sign_in(&gw, "ann", "Correct-h0rse").await.1, "UserNotConfirmedException");
+    let (_, kind, body) = sign_in(&gw, "ann", "Wrong-h0rse").await;
+    assert_eq!(
+        (kind.as_str(), body["message"].as_str()),
+        ("NotAuthorizedException", Some("Incorrect username or password."))
+    );
+
+    let real = code(&gw, "ann", "confirm").await;
+    let wrong = if real == "000000" { "000001" } else { "000000" };
+    let (_, kind, _) =
+        call(&gw, "ConfirmSignUp", json!({"ClientId": "web", "Username": "ann", "ConfirmationCode": wrong})).await;
+    assert_eq!(kind, "CodeMismatchException");
+    let (status, _, _) =
+        call(&gw, "ConfirmSignUp", json!({"ClientId": "web", "Username": "ann", "ConfirmationCode": real})).await;
+    assert_eq!(status, 200);
+    let (_, kind, _) =
+        call(&gw, "ConfirmSignUp", json!({"ClientId": "web", "Username": "ann", "ConfirmationCode": real})).await;
+    assert_eq!(kind, "NotAuthorizedException", "a code is good once");
+
+    let (status, _, body) = sign_in(&gw, "ann", "Correct-h0rse").await;
+    assert_eq!(status, 200, "{body}");
+    let result = &body["AuthenticationResult"];
+    let (access, id) = (result["AccessToken"].as_str().unwrap(), result["IdToken"].as_str().unwrap());
+    assert_eq!(result["TokenType"], "Bearer");
+    assert_eq!(result["ExpiresIn"], 3600);
+    let a = claims(access);
+    assert_eq!(
+        (a["iss"].as_str(), a["token_use"].as_str(), a["client_id"].as_str()),
+        (Some("https://localhost/auth"), Some("access"), Some("web"))
+    );
+    assert!(a.get("aud").is_none());
+    let i = claims(id);
+    assert_eq!(
+        (i["aud"].as_str(), i["email"].as_str(), i["custom:tier"].as_str()),
+        (Some("web"), Some("ann@example.com"), Some("gold"))
+    );
+    assert_eq!(i["cognito:username"], "ann");
+
+    // The pool's access token opens the JWT route; its claims reach the upstream.
+    let resp = c.get(gw.url("/me")).bearer_auth(access).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap()["headers"]["x-user"], "ann");
+    // Not the ID token (token_use: access), not without the route's scope.
+    assert_eq!(c.get(gw.url("/me")).bearer_auth(id).send().await.unwrap().status(), 401);
+    assert_eq!(c.get(gw.url("/admin")).bearer_auth(access).send().await.unwrap().status(), 403);
+
+    // GetUser and the OpenID endpoints.
+    let (_, _, me) = call(&gw, "GetUser", json!({"AccessToken": access})).await;
+    assert_eq!(me["Username"], "ann");
+    let doc: Value =
+        c.get(gw.url("/auth/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(doc["issuer"], "https://localhost/auth");
+    assert_eq!(doc["jwks_uri"], "https://localhost/auth/.well-known/jwks.json");
+    let jwks: Value = c.get(gw.url("/auth/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(jwks["keys"][0]["kid"], claims_header(access)["kid"]);
+    let info = c.get(gw.url("/auth/oauth2/userInfo")).bearer_auth(access).send().await.unwrap();
+    assert_eq!(info.status(), 200);
+    let info: Value = info.json().await.unwrap();
+    assert_eq!((info["email"].as_str(), info["email_verified"].as_bool()), (Some("ann@example.com"), Some(true)));
+    let bad = c.get(gw.url("/auth/oauth2/userInfo")).bearer_auth("x.y.z").send().await.unwrap();
+    assert_eq!(bad.status(), 401);
+    assert!(bad.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+
+    // A client without the flow.
+    let (_, kind, _) = call(
+        &gw,
+        "InitiateAuth",
+        json!({"AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": "cli", "AuthParameters": {"REFRESH_TOKEN": "x"}}),
+    )
+    .await;
+    assert_eq!(kind, "InvalidParameterException");
+    assert_eq!(upstream.hits(), 1);
+}
+
+fn claims_header(token: &str) -> Value {
+    let header = token.split('.').next().unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_sign_ins_lock_known_and_unknown_names_alike() {
+    let upstream = Upstream::start().await;
+    let gw = Gw::start(&config(&upstream.url()));
+    sign_up_confirmed(&gw, "bob", "Correct-h0rse").await;
+    for name in ["bob", "ghost"] {
+        for _ in 0..3 {
+            let (_, kind, body) = sign_in(&gw, name, "Wrong-h0rse").await;
+            assert_eq!(
+                (kind.as_str(), body["message"].as_str()),
+                ("NotAuthorizedException", Some("Incorrect username or password.")),
+                "{name}"
+            );
+        }
+        // Locked now: even the right password is refused, and an unknown name says the same.
+        let (_, kind, body) = sign_in(&gw, name, "Correct-h0rse").await;
+        assert_eq!(
+            (kind.as_str(), body["message"].as_str()),
+            ("NotAuthorizedException", Some("Password attempts exceeded")),
+            "{name}"
+        );
+    }
+    // The lock ends (1 s here), and the right password then works and clears the count.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(sign_in(&gw, "bob", "Correct-h0rse").await.0, 200);
+    assert_eq!(sign_in(&gw, "bob", "Wrong-h0rse").await.2["message"], "Incorrect username or password.");
+    assert_eq!(sign_in(&gw, "bob", "Correct-h0rse").await.0, 200, "one failure after a success does not lock");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_tokens_rotate_and_a_replay_revokes_the_family() {
+    let upstream = Upstream::start().await;
+    let gw = Gw::start(&config(&upstream.url()));
+    sign_up_confirmed(&gw, "cat", "Correct-h0rse").await;
+    let (_, _, body) = sign_in(&gw, "cat", "Correct-h0rse").await;
+    let first = body["AuthenticationResult"]["RefreshToken"].as_str().unwrap().to_owned();
+    let refresh = |token: String| {
+        let gw = &gw;
+        async move {
+            call(
+                gw,
+                "InitiateAuth",
+                json!({"AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": "web",
+                                            "AuthParameters": {"REFRESH_TOKEN": token}}),
+            )
+            .await
+        }
+    };
+    let (status, _, body) = refresh(first.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let second = body["AuthenticationResult"]["RefreshToken"].as_str().unwrap().to_owned();
+    assert_ne!(second, first, "rotated");
+    assert_eq!(claims(body["AuthenticationResult"]["AccessToken"].as_str().unwrap())["username"], "cat");
+    // The first token again: a theft signal. It fails, and so does the family's newest.
+    let (_, kind, body) = refresh(first).await;
+    assert_eq!(
+        (kind.as_str(), body["message"].as_str()),
+        ("NotAuthorizedException", Some("Refresh Token has been revoked"))
+    );
+    assert_eq!(refresh(second).await.1, "NotAuthorizedException");
+
+    // The token endpoint's refresh_token grant, and revocation.
+    let (_, _, body) = sign_in(&gw, "cat", "Correct-h0rse").await;
+    let token = body["AuthenticationResult"]["RefreshToken"].as_str().unwrap().to_owned();
+    let c = gw.client();
+    let resp = c
+        .post(gw.url("/auth/oauth2/token"))
+        .form(&[("grant_type", "refresh_token"), ("client_id", "web"), ("refresh_token", &token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let t: Value = resp.json().await.unwrap();
+    assert_eq!(t["token_type"], "Bearer");
+    let next = t["refresh_token"].as_str().unwrap().to_owned();
+    let resp = c
+        .post(gw.url("/auth/oauth2/revoke"))
+        .form(&[("token", next.as_str()), ("client_id", "web")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = c
+        .post(gw.url("/auth/oauth2/token"))
+        .form(&[("grant_type", "refresh_token"), ("client_id", "web"), ("refresh_token", &next)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (resp.status().as_u16(), resp.json::<Value>().await.unwrap()["error"].clone()),
+        (400, json!("invalid_grant"))
+    );
+    let resp = c.post(gw.url("/auth/oauth2/token")).form(&[("grant_type", "password")]).send().await.unwrap();
+    assert_eq!(resp.json::<Value>().await.unwrap()["error"], "unsupported_grant_type");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forgotten_and_changed_passwords() {
+    let upstream = Upstream::start().await;
+    let gw = Gw::start(&config(&upstream.url()));
+    sign_up_confirmed(&gw, "dan", "Correct-h0rse").await;
+    let (_, _, body) = sign_in(&gw, "dan", "Correct-h0rse").await;
+    let refresh = body["AuthenticationResult"]["RefreshToken"].as_str().unwrap().to_owned();
+
+    // For an unknown name the answer looks the same, and no code is sent.
+    let (status, _, ghost) = call(&gw, "ForgotPassword", json!({"ClientId": "web", "Username": "nobody"})).await;
+    assert_eq!(status, 200);
+    assert!(ghost["CodeDeliveryDetails"].is_object());
+    let (status, _, _) = call(&gw, "ForgotPassword", json!({"ClientId": "web", "Username": "dan"})).await;
+    assert_eq!(status, 200);
+    let c = code(&gw, "dan", "reset").await;
+    let (_, kind, _) = call(
+        &gw,
+        "ConfirmForgotPassword",
+        json!({"ClientId": "web", "Username": "dan", "ConfirmationCode": c, "Password": "weak"}),
+    )
+    .await;
+    assert_eq!(kind, "InvalidPasswordException");
+    let (status, _, body) = call(
+        &gw,
+        "ConfirmForgotPassword",
+        json!({"ClientId": "web", "Username": "dan", "ConfirmationCode": c, "Password": "New-h0rse-1"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(sign_in(&gw, "dan", "Correct-h0rse").await.1, "NotAuthorizedException");
+    let (status, _, body) = sign_in(&gw, "dan", "New-h0rse-1").await;
+    assert_eq!(status, 200);
+    let refreshed = call(
+        &gw,
+        "InitiateAuth",
+        json!({"AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": "web",
+                                                      "AuthParameters": {"REFRESH_TOKEN": refresh}}),
+    )
+    .await;
+    assert_eq!(refreshed.1, "NotAuthorizedException", "a reset revokes the refresh tokens");
+
+    let access = body["AuthenticationResult"]["AccessToken"].as_str().unwrap().to_owned();
+    let (_, kind, _) = call(
+        &gw,
+        "ChangePassword",
+        json!({"AccessToken": access, "PreviousPassword": "nope", "ProposedPassword": "Newer-h0rse-2"}),
+    )
+    .await;
+    assert_eq!(kind, "NotAuthorizedException");
+    let (status, _, _) = call(
+        &gw,
+        "ChangePassword",
+        json!({"AccessToken": access, "PreviousPassword": "New-h0rse-1", "ProposedPassword": "Newer-h0rse-2"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(sign_in(&gw, "dan", "Newer-h0rse-2").await.0, 200);
+}
+
+/// RFC 6238's code of a base32 `secret` at time step `step` (written here from the RFC, not
+/// with the gateway's code).
+fn totp(secret_b32: &str, step: u64) -> String {
+    let mut bits = 0u64;
+    let mut n = 0;
+    let mut key = Vec::new();
+    for ch in secret_b32.trim_end_matches('=').chars() {
+        let v = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".find(ch).unwrap() as u64;
+        bits = (bits << 5) | v;
+        n += 5;
+        if n >= 8 {
+            key.push((bits >> (n - 8)) as u8);
+            n -= 8;
+        }
+    }
+    let tag =
+        ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &key), &step.to_be_bytes());
+    let h = tag.as_ref();
+    let o = usize::from(h[19] & 0x0f);
+    let word = u32::from_be_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]) & 0x7fff_ffff;
+    format!("{:06}", word % 1_000_000)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn totp_enrolment_then_sign_in_with_a_code_used_once() {
+    let upstream = Upstream::start().await;
+    let gw = Gw::start(&config(&upstream.url()));
+    sign_up_confirmed(&gw, "eve", "Correct-h0rse").await;
+    let (_, _, body) = sign_in(&gw, "eve", "Correct-h0rse").await;
+    let access = body["AuthenticationResult"]["AccessToken"].as_str().unwrap().to_owned();
+    let (status, _, assoc) = call(&gw, "AssociateSoftwareToken", json!({"AccessToken": access})).await;
+    assert_eq!(status, 200, "{assoc}");
+    let secret = assoc["SecretCode"].as_str().unwrap().to_owned();
+    assert!(assoc["OtpauthUri"].as_str().unwrap().starts_with("otpauth://totp/"));
+    let step = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 30;
+    let (_, kind, _) = call(&gw, "VerifySoftwareToken", json!({"AccessToken": access, "UserCode": "000000"})).await;
+    assert!(kind == "CodeMismatchException" || totp(&secret, step) == "000000");
+    let (status, _, v) =
+        call(&gw, "VerifySoftwareToken", json!({"AccessToken": access, "UserCode": totp(&secret, step)})).await;
+    assert_eq!((status, v["Status"].as_str()), (200, Some("SUCCESS")));
+
+    // Sign-in now asks for a code. The step after is within the window; the one just used
+    // is not good again.
+    let (status, _, body) = sign_in(&gw, "eve", "Correct-h0rse").await;
+    assert_eq!((status, body["ChallengeName"].as_str()), (200, Some("SOFTWARE_TOKEN_MFA")), "{body}");
+    let session = body["Session"].as_str().unwrap().to_owned();
+    let answer = |code: String, session: String| {
+        let gw = &gw;
+        async move {
+            call(
+                gw,
+                "RespondToAuthChallenge",
+                json!({"ClientId": "web", "ChallengeName": "SOFTWARE_TOKEN_MFA",
+                "Session": session, "ChallengeResponses": {"USERNAME": "eve", "SOFTWARE_TOKEN_MFA_CODE": code}}),
+            )
+            .await
+        }
+    };
+    assert_eq!(answer(totp(&secret, step), session.clone()).await.1, "CodeMismatchException", "replayed");
+    let (_, kind, _) = answer(totp(&secret, step + 1), format!("{session}x")).await;
+    assert_eq!(kind, "NotAuthorizedException", "a forged session");
+    let (status, _, body) = answer(totp(&secret, step + 1), session.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["AuthenticationResult"]["AccessToken"].is_string());
+    assert_eq!(answer(totp(&secret, step + 1), session).await.1, "CodeMismatchException", "a code is good once");
+}

@@ -1,0 +1,110 @@
+//! The user pools the gateway serves: each opened on its first request (its signing key and
+//! secret come from the store, sealed by the KMS) and kept across reloads while its config
+//! stays the same. Codes go to the log or to a webhook.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use identity::pool::{CodeMessage, CodeSender, LogSender, PoolError, UserPool};
+use model::{DeliveryKind, UserPoolConfig};
+use parking_lot::Mutex;
+
+/// A pool, opened on first use.
+#[derive(Debug)]
+pub(crate) struct PoolSlot {
+    config: Arc<UserPoolConfig>,
+    pool: tokio::sync::OnceCell<Arc<UserPool>>,
+}
+
+/// Every pool in use, shared by the process's runtimes.
+#[derive(Debug, Default)]
+pub struct UserPools {
+    by_name: Mutex<HashMap<String, Arc<PoolSlot>>>,
+}
+
+impl UserPools {
+    /// The slots of `compiled`'s pools, in its order: the slot in hand when the pool's config
+    /// is unchanged, a new one otherwise. Pools no longer configured are forgotten.
+    pub(crate) fn for_config(&self, compiled: &model::Compiled) -> Vec<Arc<PoolSlot>> {
+        let mut by_name = self.by_name.lock();
+        let slots: Vec<Arc<PoolSlot>> = compiled
+            .user_pools
+            .iter()
+            .map(|cfg| match by_name.get(&cfg.name) {
+                Some(slot) if *slot.config == **cfg => slot.clone(),
+                _ => Arc::new(PoolSlot { config: cfg.clone(), pool: tokio::sync::OnceCell::new() }),
+            })
+            .collect();
+        *by_name = slots.iter().map(|s| (s.config.name.clone(), s.clone())).collect();
+        slots
+    }
+}
+
+impl PoolSlot {
+    /// The pool, if a request opened it already.
+    pub(crate) fn opened(&self) -> Option<&Arc<UserPool>> {
+        self.pool.get()
+    }
+
+    /// The pool, opened now if this is its first request.
+    pub(crate) async fn get(&self, dir: &Arc<directory::Directory>, now_ms: i64) -> Result<Arc<UserPool>, PoolError> {
+        self.pool
+            .get_or_try_init(|| async {
+                let sender = sender(&self.config)?;
+                UserPool::open(self.config.clone(), dir.clone(), sender, now_ms).await.map(Arc::new)
+            })
+            .await
+            .cloned()
+    }
+}
+
+fn sender(cfg: &UserPoolConfig) -> Result<Arc<dyn CodeSender>, PoolError> {
+    let d = &cfg.code_delivery;
+    match (d.kind, d.url.as_deref()) {
+        (DeliveryKind::Webhook, Some(url)) => {
+            let mut builder =
+                reqwest::Client::builder().timeout(Duration::from_secs(5)).redirect(reqwest::redirect::Policy::none());
+            if let Some(path) = &d.ca_file {
+                let pem = std::fs::read(path).map_err(|e| PoolError::Internal(format!("{}: {e}", path.display())))?;
+                let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                    .map_err(|e| PoolError::Internal(format!("{}: {e}", path.display())))?;
+                builder = builder.tls_built_in_root_certs(false);
+                for c in certs {
+                    builder = builder.add_root_certificate(c);
+                }
+            }
+            let client = builder.build().map_err(|e| PoolError::Internal(e.to_string()))?;
+            Ok(Arc::new(Webhook { client, url: url.to_owned() }))
+        }
+        _ => Ok(Arc::new(LogSender)),
+    }
+}
+
+/// Codes POSTed as JSON to a URL: `{"pool", "username", "email", "purpose", "code"}`.
+#[derive(Debug)]
+struct Webhook {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl CodeSender for Webhook {
+    fn send(&self, m: CodeMessage) -> futures_util::future::BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let body = serde_json::json!({"pool": m.pool, "username": m.username, "email": m.email,
+                                          "purpose": m.purpose, "code": m.code});
+            let resp = self
+                .client
+                .post(&self.url)
+                .json(&body)
+                .send()
+                .await
+                .map_err(|e| format!("{}: {}", self.url, crate::http_fetch::error_chain(&e)))?;
+            if resp.status().is_success() {
+                Ok(())
+            } else {
+                Err(format!("{}: status {}", self.url, resp.status()))
+            }
+        })
+    }
+}

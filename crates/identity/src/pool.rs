@@ -1,0 +1,786 @@
+//! User pools (reference §4.4, §4.5): users who sign up with a confirmation code, sign in with
+//! a password (and a TOTP code when they enrolled one), and get ID, access and refresh tokens
+//! signed by the pool.
+//!
+//! ```text
+//!   SignUp ─▶ UNCONFIRMED ─ConfirmSignUp(code)─▶ CONFIRMED ─InitiateAuth─▶ tokens
+//!                                                    │            └─ SOFTWARE_TOKEN_MFA ─▶ tokens
+//!   ForgotPassword ─▶ code ─ConfirmForgotPassword─▶ new password, refresh tokens revoked
+//! ```
+//!
+//! Guessing is slowed three ways: failed sign-ins per user are counted in the store (every node
+//! sees them) and lock the user out with doubling delays; failures per client address are
+//! counted here; and a name the pool does not know behaves exactly like a known one — the same
+//! answers, a password hash checked all the same, locked out after as many failures — so that
+//! nobody learns which names exist by signing in. Codes and refresh tokens are kept as HMACs
+//! under a pool secret the KMS seals.
+
+mod api;
+mod error;
+mod guard;
+mod password;
+mod tokens;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use hmac::{Hmac, Mac as _};
+use model::{AuthFlow, ClientConfig, SignInWith, UserPoolConfig};
+use serde_json::{json, Map, Value};
+use sha2::Sha256;
+use store::{PoolCode, PoolStore as _, PoolUser, RefreshTake, RefreshToken};
+use subtle::ConstantTimeEq as _;
+use zeroize::Zeroizing;
+
+pub use api::{handle, PoolRequest, PoolResponse};
+pub use error::PoolError;
+pub use tokens::Signer;
+
+use error::{ATTEMPTS_EXCEEDED, WRONG_PASSWORD};
+
+/// How long a sign-up confirmation code is good for (Cognito: 24 hours).
+const CONFIRM_CODE_MS: i64 = 24 * 3600 * 1000;
+/// How long a password-reset code is good for (Cognito: 1 hour).
+const RESET_CODE_MS: i64 = 3600 * 1000;
+/// Wrong tries a code takes before it is void.
+const CODE_ATTEMPTS: i64 = 5;
+/// How long an MFA challenge's session is good for (Cognito: 3 minutes).
+const MFA_SESSION_MS: i64 = 3 * 60 * 1000;
+/// The scope of tokens from a name and password (Cognito's).
+const SIGNIN_SCOPE: &str = "aws.cognito.signin.user.admin";
+/// The attributes every pool has (OpenID Connect's standard claims).
+const STANDARD_ATTRIBUTES: [&str; 17] = [
+    "name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "profile",
+    "picture",
+    "website",
+    "email",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+    "phone_number",
+    "address",
+    "updated_at",
+];
+
+/// Where a code goes.
+#[derive(Debug, Clone)]
+pub struct CodeMessage {
+    /// The pool.
+    pub pool: String,
+    /// The user's name.
+    pub username: String,
+    /// The e-mail address, or empty.
+    pub email: String,
+    /// `confirm` or `reset`.
+    pub purpose: &'static str,
+    /// The code.
+    pub code: String,
+}
+
+/// Delivers codes (the gateway's log, or a webhook).
+pub trait CodeSender: Send + Sync + std::fmt::Debug {
+    /// Sends one code.
+    fn send(&self, message: CodeMessage) -> futures_util::future::BoxFuture<'_, Result<(), String>>;
+}
+
+/// Codes written to the log, for development (`code_delivery: {type: log}`).
+#[derive(Debug)]
+pub struct LogSender;
+
+impl CodeSender for LogSender {
+    fn send(&self, m: CodeMessage) -> futures_util::future::BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            tracing::warn!(pool = %m.pool, username = %m.username, purpose = m.purpose, code = %m.code,
+                "user-pool code (code_delivery: log, for development only)");
+            Ok(())
+        })
+    }
+}
+
+/// One user pool, ready to serve.
+#[derive(Debug)]
+pub struct UserPool {
+    cfg: Arc<UserPoolConfig>,
+    dir: Arc<directory::Directory>,
+    signer: Signer,
+    secret: Zeroizing<Vec<u8>>,
+    sender: Arc<dyn CodeSender>,
+    guard: guard::Guard,
+}
+
+/// Tokens for a signed-in user.
+#[derive(Debug)]
+pub struct Tokens {
+    /// The access token.
+    pub access: String,
+    /// The ID token.
+    pub id: String,
+    /// The refresh token.
+    pub refresh: String,
+    /// Seconds the access token lives.
+    pub expires_in: u64,
+}
+
+/// What a sign-in came to.
+#[derive(Debug)]
+pub enum SignIn {
+    /// Signed in.
+    Tokens(Tokens),
+    /// A TOTP code is needed; answer the challenge with this session.
+    Mfa {
+        /// The challenge's session.
+        session: String,
+    },
+}
+
+/// A caller identified by one of the pool's access tokens.
+#[derive(Debug)]
+pub struct Caller {
+    /// The user.
+    pub user: PoolUser,
+    /// The token's claims.
+    pub claims: crate::jwt::Claims,
+}
+
+impl UserPool {
+    /// Opens the pool: its signing key and secret, made on first use.
+    pub async fn open(
+        cfg: Arc<UserPoolConfig>,
+        dir: Arc<directory::Directory>,
+        sender: Arc<dyn CodeSender>,
+        now_ms: i64,
+    ) -> Result<Self, PoolError> {
+        let signer = Signer::load(&dir, &cfg.name, now_ms).await?;
+        let secret = dir
+            .server_secret(&format!("user-pool:{}", cfg.name), now_ms)
+            .await
+            .map_err(|e| PoolError::Internal(format!("pool secret: {e}")))?;
+        Ok(Self { cfg, dir, signer, secret, sender, guard: guard::Guard::default() })
+    }
+
+    /// Its config.
+    pub fn config(&self) -> &UserPoolConfig {
+        &self.cfg
+    }
+
+    /// Its signing keys.
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    fn client(&self, id: &str, flow: Option<AuthFlow>) -> Result<&ClientConfig, PoolError> {
+        let client = self
+            .cfg
+            .clients
+            .iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| PoolError::InvalidParameter(format!("User pool client {id} does not exist.")))?;
+        match flow {
+            Some(f) if !client.auth_flows.contains(&f) => {
+                Err(PoolError::InvalidParameter(format!("{f:?} flow is not enabled for this client")))
+            }
+            _ => Ok(client),
+        }
+    }
+
+    fn store(&self) -> &store::AnyStore {
+        self.dir.store()
+    }
+
+    fn mac(&self, parts: &[&str]) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).unwrap_or_else(|_| unreachable!("any key length"));
+        for p in parts {
+            mac.update(p.as_bytes());
+            mac.update(&[0]);
+        }
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// The user a sign-in or code request names (by e-mail address in an `email` pool).
+    async fn find(&self, name: &str) -> Result<Option<PoolUser>, PoolError> {
+        Ok(self.store().pool_user_by_name(&self.cfg.name, name).await?)
+    }
+
+    // --- sign-up -----------------------------------------------------------------------------
+
+    /// Creates an unconfirmed user and sends a confirmation code.
+    pub async fn sign_up(
+        &self,
+        client_id: &str,
+        username: &str,
+        password: &str,
+        attributes: &[(String, String)],
+        now_ms: i64,
+    ) -> Result<Value, PoolError> {
+        self.client(client_id, None)?;
+        let mut attrs = self.attributes(attributes)?;
+        let username = match self.cfg.sign_in_with {
+            SignInWith::Email => {
+                let email = username.trim().to_lowercase();
+                check_email(&email)?;
+                attrs.insert("email".into(), json!(email));
+                email
+            }
+            SignInWith::Username => check_username(username)?.to_owned(),
+        };
+        password::check(&self.cfg.password_policy, password)?;
+        let email = attrs.remove("email").and_then(|v| v.as_str().map(str::to_lowercase)).unwrap_or_default();
+        if !email.is_empty() {
+            check_email(&email)?;
+        }
+        let user = PoolUser {
+            pool: self.cfg.name.clone(),
+            sub: uuid::Uuid::new_v4().to_string(),
+            username,
+            email,
+            status: "UNCONFIRMED".into(),
+            enabled: true,
+            password_hash: password::hash(password).await?,
+            attributes: Value::Object(attrs).to_string(),
+            mfa_secret: String::new(),
+            mfa_enabled: false,
+            mfa_last_step: 0,
+            failed_signins: 0,
+            locked_until_ms: 0,
+            created_ms: now_ms,
+            updated_ms: now_ms,
+        };
+        if !self.store().pool_user_create(&user).await? {
+            return Err(PoolError::UsernameExists);
+        }
+        let delivery = self.send_code(&user, "confirm", CONFIRM_CODE_MS, now_ms).await?;
+        Ok(json!({"UserConfirmed": false, "UserSub": user.sub, "CodeDeliveryDetails": delivery}))
+    }
+
+    /// The attributes a client may set: standard ones and the pool's custom ones, strings.
+    fn attributes(&self, given: &[(String, String)]) -> Result<Map<String, Value>, PoolError> {
+        let mut out = Map::new();
+        for (name, value) in given {
+            let known = STANDARD_ATTRIBUTES.contains(&name.as_str()) || self.cfg.custom_attributes.contains(name);
+            if !known {
+                return Err(PoolError::InvalidParameter(format!("Attribute does not exist in the schema: {name}")));
+            }
+            if value.chars().count() > 2048 {
+                return Err(PoolError::InvalidParameter(format!("Attribute {name} is longer than 2048 characters")));
+            }
+            out.insert(name.clone(), json!(value));
+        }
+        Ok(out)
+    }
+
+    /// Confirms a sign-up with its code.
+    pub async fn confirm_sign_up(
+        &self,
+        client_id: &str,
+        username: &str,
+        code: &str,
+        now_ms: i64,
+    ) -> Result<(), PoolError> {
+        self.client(client_id, None)?;
+        let Some(user) = self.find(username).await? else { return Err(PoolError::CodeMismatch) };
+        if user.status != "UNCONFIRMED" {
+            return Err(PoolError::NotAuthorized("User cannot be confirmed. Current status is CONFIRMED"));
+        }
+        self.use_code(&user, "confirm", code, now_ms).await?;
+        self.update(&user, now_ms, |u| u.status = "CONFIRMED".into()).await
+    }
+
+    /// Sends a new confirmation code to an unconfirmed user. For anyone else the answer looks
+    /// the same and nothing is sent.
+    pub async fn resend_code(&self, client_id: &str, username: &str, now_ms: i64) -> Result<Value, PoolError> {
+        self.client(client_id, None)?;
+        match self.find(username).await? {
+            Some(user) if user.status == "UNCONFIRMED" => {
+                let delivery = self.send_code(&user, "confirm", CONFIRM_CODE_MS, now_ms).await?;
+                Ok(json!({"CodeDeliveryDetails": delivery}))
+            }
+            _ => Ok(json!({"CodeDeliveryDetails": self.pretend_delivery(username)})),
+        }
+    }
+
+    // --- passwords ---------------------------------------------------------------------------
+
+    /// Sends a password-reset code to a confirmed, enabled user; for anyone else the answer
+    /// looks the same and nothing is sent.
+    pub async fn forgot_password(&self, client_id: &str, username: &str, now_ms: i64) -> Result<Value, PoolError> {
+        self.client(client_id, None)?;
+        match self.find(username).await? {
+            Some(user) if user.enabled && user.status != "UNCONFIRMED" => {
+                let delivery = self.send_code(&user, "reset", RESET_CODE_MS, now_ms).await?;
+                Ok(json!({"CodeDeliveryDetails": delivery}))
+            }
+            _ => Ok(json!({"CodeDeliveryDetails": self.pretend_delivery(username)})),
+        }
+    }
+
+    /// Sets a new password with a reset code; the user's refresh tokens are revoked.
+    pub async fn confirm_forgot_password(
+        &self,
+        client_id: &str,
+        username: &str,
+        code: &str,
+        password: &str,
+        now_ms: i64,
+    ) -> Result<(), PoolError> {
+        self.client(client_id, None)?;
+        password::check(&self.cfg.password_policy, password)?;
+        let Some(user) = self.find(username).await? else { return Err(PoolError::CodeMismatch) };
+        self.use_code(&user, "reset", code, now_ms).await?;
+        let hash = password::hash(password).await?;
+        self.update(&user, now_ms, |u| {
+            u.password_hash.clone_from(&hash);
+            u.failed_signins = 0;
+            u.locked_until_ms = 0;
+            if u.status == "RESET_REQUIRED" {
+                u.status = "CONFIRMED".into();
+            }
+        })
+        .await?;
+        self.store().pool_refresh_revoke_user(&self.cfg.name, &user.sub).await?;
+        Ok(())
+    }
+
+    /// Changes the caller's password; its refresh tokens are revoked.
+    pub async fn change_password(
+        &self,
+        caller: &Caller,
+        previous: &str,
+        proposed: &str,
+        now_ms: i64,
+    ) -> Result<(), PoolError> {
+        if !password::verify(Some(caller.user.password_hash.clone()), previous).await {
+            self.store().pool_signin_failed(&self.cfg.name, &caller.user.sub).await?;
+            return Err(PoolError::NotAuthorized(WRONG_PASSWORD));
+        }
+        password::check(&self.cfg.password_policy, proposed)?;
+        let hash = password::hash(proposed).await?;
+        self.update(&caller.user, now_ms, |u| u.password_hash.clone_from(&hash)).await?;
+        self.store().pool_refresh_revoke_user(&self.cfg.name, &caller.user.sub).await?;
+        Ok(())
+    }
+
+    // --- sign-in -----------------------------------------------------------------------------
+
+    /// `USER_PASSWORD_AUTH`: the name and password, then a TOTP challenge or tokens.
+    pub async fn sign_in(
+        &self,
+        client_id: &str,
+        username: &str,
+        password: &str,
+        source: IpAddr,
+        now_ms: i64,
+    ) -> Result<SignIn, PoolError> {
+        self.client(client_id, Some(AuthFlow::UserPassword))?;
+        if self.guard.address_blocked(source, self.cfg.lockout.per_address, now_ms) {
+            return Err(PoolError::TooManyRequests);
+        }
+        let user = self.find(username).await?;
+        let Some(user) = user else {
+            let key = username.trim().to_lowercase();
+            if self.guard.unknown_locked_until(&key) > now_ms {
+                return Err(PoolError::NotAuthorized(ATTEMPTS_EXCEEDED));
+            }
+            password::verify(None, password).await;
+            self.guard.address_failed(source, now_ms);
+            self.guard.unknown_failed(&key, &self.cfg.lockout, now_ms);
+            return Err(PoolError::NotAuthorized(WRONG_PASSWORD));
+        };
+        if user.locked_until_ms > now_ms {
+            return Err(PoolError::NotAuthorized(ATTEMPTS_EXCEEDED));
+        }
+        if !password::verify(Some(user.password_hash.clone()), password).await {
+            self.guard.address_failed(source, now_ms);
+            let failures = self.store().pool_signin_failed(&self.cfg.name, &user.sub).await?.unwrap_or(0);
+            if let Some(until) = guard::lock_until(&self.cfg.lockout, failures, now_ms) {
+                self.store().pool_signin_lock(&self.cfg.name, &user.sub, until).await?;
+            }
+            return Err(PoolError::NotAuthorized(WRONG_PASSWORD));
+        }
+        // The right password: now the user's state may be told.
+        if !user.enabled {
+            return Err(PoolError::NotAuthorized("User is disabled."));
+        }
+        match user.status.as_str() {
+            "UNCONFIRMED" => return Err(PoolError::UserNotConfirmed),
+            "RESET_REQUIRED" => return Err(PoolError::PasswordResetRequired),
+            _ => {}
+        }
+        if user.failed_signins > 0 {
+            self.store().pool_signin_reset(&self.cfg.name, &user.sub).await?;
+        }
+        if user.mfa_enabled {
+            let expires = (now_ms + MFA_SESSION_MS).to_string();
+            let body = format!("{}.{client_id}.{expires}.{now_ms}", user.sub);
+            let session = format!("{body}.{}", self.mac(&["mfa-session", &body]));
+            return Ok(SignIn::Mfa { session });
+        }
+        self.issue(&user, client_id, now_ms, now_ms).await.map(SignIn::Tokens)
+    }
+
+    /// Answers a `SOFTWARE_TOKEN_MFA` challenge with the session and a TOTP code.
+    pub async fn answer_mfa(
+        &self,
+        client_id: &str,
+        session: &str,
+        code: &str,
+        now_ms: i64,
+    ) -> Result<Tokens, PoolError> {
+        const EXPIRED: PoolError = PoolError::NotAuthorized("Invalid session for the user, session is expired.");
+        let (body, mac) = session.rsplit_once('.').ok_or(EXPIRED)?;
+        if !bool::from(self.mac(&["mfa-session", body]).as_bytes().ct_eq(mac.as_bytes())) {
+            return Err(EXPIRED);
+        }
+        let mut parts = body.split('.');
+        let (Some(sub), Some(client), Some(expires), Some(auth_time)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(EXPIRED);
+        };
+        let expires: i64 = expires.parse().map_err(|_| EXPIRED)?;
+        if client != client_id || expires <= now_ms {
+            return Err(EXPIRED);
+        }
+        let user = self.store().pool_user(&self.cfg.name, sub).await?.ok_or(EXPIRED)?;
+        if !user.enabled || !user.mfa_enabled {
+            return Err(EXPIRED);
+        }
+        let step = self.totp_step(&user, code, now_ms)?;
+        // A code is good once: the step is recorded compare-and-set.
+        self.update(&user, now_ms, |u| u.mfa_last_step = step).await?;
+        self.issue(&user, client_id, auth_time.parse().unwrap_or(now_ms), now_ms).await
+    }
+
+    /// The time step `code` matches for `user`, later than any used before.
+    fn totp_step(&self, user: &PoolUser, code: &str, now_ms: i64) -> Result<i64, PoolError> {
+        let secret = self.open_totp(user)?;
+        let now_s = u64::try_from(now_ms / 1000).unwrap_or(0);
+        let step = crate::totp::verify(&secret, code.trim(), now_s).ok_or(PoolError::CodeMismatch)?;
+        let step = i64::try_from(step).unwrap_or(i64::MAX);
+        if step <= user.mfa_last_step {
+            return Err(PoolError::CodeMismatch);
+        }
+        Ok(step)
+    }
+
+    fn totp_context(&self, user: &PoolUser) -> kms::EncryptionContext {
+        kms::EncryptionContext::new()
+            .with("purpose", "user-pool-totp")
+            .with("pool", &self.cfg.name)
+            .with("sub", &user.sub)
+    }
+
+    fn open_totp(&self, user: &PoolUser) -> Result<Zeroizing<Vec<u8>>, PoolError> {
+        if user.mfa_secret.is_empty() {
+            return Err(PoolError::InvalidParameter("No software token is associated with the user".into()));
+        }
+        Ok(self.dir.kms().open_text(&self.totp_context(user), &user.mfa_secret)?)
+    }
+
+    /// Makes a TOTP secret for the caller (not yet asked at sign-in): the secret in base32 and
+    /// its `otpauth://` URI for an authenticator app.
+    pub async fn associate_totp(&self, caller: &Caller, now_ms: i64) -> Result<Value, PoolError> {
+        let secret =
+            Zeroizing::new(crate::totp::new_secret().map_err(|_| PoolError::Internal("no randomness".into()))?);
+        let sealed = self.dir.kms().seal_text(&self.totp_context(&caller.user), &secret)?;
+        self.update(&caller.user, now_ms, |u| {
+            u.mfa_secret.clone_from(&sealed);
+            u.mfa_enabled = false;
+        })
+        .await?;
+        Ok(json!({
+            "SecretCode": crate::totp::base32(&secret),
+            "OtpauthUri": crate::totp::otpauth_uri(&self.cfg.name, &caller.user.username, &secret),
+        }))
+    }
+
+    /// Checks a first code from the caller's app and turns TOTP on for its sign-ins.
+    pub async fn verify_totp(&self, caller: &Caller, code: &str, now_ms: i64) -> Result<Value, PoolError> {
+        if self.cfg.mfa == model::MfaMode::Off {
+            return Err(PoolError::InvalidParameter("Multi-factor authentication is off for this pool".into()));
+        }
+        let step = self.totp_step(&caller.user, code, now_ms)?;
+        self.update(&caller.user, now_ms, |u| {
+            u.mfa_enabled = true;
+            u.mfa_last_step = step;
+        })
+        .await?;
+        Ok(json!({"Status": "SUCCESS"}))
+    }
+
+    // --- tokens ------------------------------------------------------------------------------
+
+    /// New tokens, and a refresh token starting a new family.
+    async fn issue(
+        &self,
+        user: &PoolUser,
+        client_id: &str,
+        auth_time_ms: i64,
+        now_ms: i64,
+    ) -> Result<Tokens, PoolError> {
+        let family = uuid::Uuid::new_v4().to_string();
+        self.tokens(user, client_id, &family, auth_time_ms, now_ms).await
+    }
+
+    async fn tokens(
+        &self,
+        user: &PoolUser,
+        client_id: &str,
+        family: &str,
+        auth_time_ms: i64,
+        now_ms: i64,
+    ) -> Result<Tokens, PoolError> {
+        let client = self.client(client_id, None)?;
+        let groups = self.store().pool_groups_of(&self.cfg.name, &user.sub).await?;
+        let mut groups: Vec<&model::GroupConfig> =
+            self.cfg.groups.iter().filter(|g| groups.contains(&g.name)).collect();
+        groups.sort_by_key(|g| g.precedence);
+        let names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
+        let now_s = u64::try_from(now_ms / 1000).unwrap_or(0);
+        let subject = tokens::Subject {
+            user,
+            groups: &names,
+            client_id,
+            auth_time_s: u64::try_from(auth_time_ms / 1000).unwrap_or(0),
+        };
+        let access_ttl = client.access_token_ttl.as_std().as_secs();
+        let mut id_claims =
+            tokens::id_claims(&self.cfg.issuer, &subject, now_s, client.id_token_ttl.as_std().as_secs());
+        let roles: Vec<&str> = groups.iter().filter_map(|g| g.role.as_deref()).collect();
+        if let Some(first) = roles.first() {
+            id_claims.insert("cognito:preferred_role".into(), json!(first));
+            id_claims.insert("cognito:roles".into(), json!(roles));
+        }
+        let refresh = tokens::new_refresh_token()?;
+        let refresh_ms = i64::try_from(client.refresh_token_ttl.as_std().as_millis()).unwrap_or(i64::MAX);
+        self.store()
+            .pool_refresh_put(&RefreshToken {
+                pool: self.cfg.name.clone(),
+                token_hash: self.mac(&["refresh", &refresh]),
+                sub: user.sub.clone(),
+                client_id: client_id.to_owned(),
+                family: family.to_owned(),
+                scope: SIGNIN_SCOPE.into(),
+                auth_time_ms,
+                expires_ms: now_ms.saturating_add(refresh_ms),
+                used: false,
+                revoked: false,
+            })
+            .await?;
+        Ok(Tokens {
+            access: self.signer.sign(&tokens::access_claims(
+                &self.cfg.issuer,
+                &subject,
+                now_s,
+                access_ttl,
+                SIGNIN_SCOPE,
+            ))?,
+            id: self.signer.sign(&id_claims)?,
+            refresh,
+            expires_in: access_ttl,
+        })
+    }
+
+    /// `REFRESH_TOKEN_AUTH` and the token endpoint's `refresh_token` grant: new tokens and a new
+    /// refresh token of the same family. A refresh token used twice is a stolen one: its whole
+    /// family is revoked, the thief's tokens and the owner's alike.
+    pub async fn refresh(&self, client_id: &str, refresh: &str, now_ms: i64) -> Result<Tokens, PoolError> {
+        self.client(client_id, Some(AuthFlow::RefreshToken))?;
+        let hash = self.mac(&["refresh", refresh]);
+        let t = match self.store().pool_refresh_take(&self.cfg.name, &hash).await? {
+            RefreshTake::Fresh(t) => t,
+            RefreshTake::Replayed(t) => {
+                let revoked = self.store().pool_refresh_revoke_family(&self.cfg.name, &t.family).await?;
+                if !t.revoked {
+                    tracing::warn!(pool = %self.cfg.name, sub = %t.sub, family = %t.family, revoked,
+                        "a used refresh token was presented again: its family is revoked");
+                }
+                return Err(PoolError::NotAuthorized("Refresh Token has been revoked"));
+            }
+            RefreshTake::Unknown => return Err(PoolError::NotAuthorized("Invalid Refresh Token")),
+        };
+        if t.client_id != client_id || t.expires_ms <= now_ms {
+            return Err(PoolError::NotAuthorized("Invalid Refresh Token"));
+        }
+        let user = self.store().pool_user(&self.cfg.name, &t.sub).await?;
+        let Some(user) = user.filter(|u| u.enabled) else {
+            return Err(PoolError::NotAuthorized("Refresh Token has been revoked"));
+        };
+        self.tokens(&user, client_id, &t.family, t.auth_time_ms, now_ms).await
+    }
+
+    /// Revokes a refresh token's family (the token endpoint's `/oauth2/revoke`).
+    pub async fn revoke(&self, client_id: &str, refresh: &str) -> Result<(), PoolError> {
+        self.client(client_id, None)?;
+        let hash = self.mac(&["refresh", refresh]);
+        match self.store().pool_refresh_take(&self.cfg.name, &hash).await? {
+            RefreshTake::Fresh(t) | RefreshTake::Replayed(t) if t.client_id == client_id => {
+                self.store().pool_refresh_revoke_family(&self.cfg.name, &t.family).await?;
+                Ok(())
+            }
+            // RFC 7009 §2.2: an unknown token is not an error.
+            _ => Ok(()),
+        }
+    }
+
+    /// Revokes every refresh token of the caller (`GlobalSignOut`).
+    pub async fn sign_out_everywhere(&self, caller: &Caller) -> Result<(), PoolError> {
+        self.store().pool_refresh_revoke_user(&self.cfg.name, &caller.user.sub).await?;
+        Ok(())
+    }
+
+    /// The caller of one of this pool's access tokens: signature, issuer, client, expiry, and
+    /// a user that still exists and is enabled.
+    pub async fn caller(&self, access_token: &str, now_ms: i64) -> Result<Caller, PoolError> {
+        const INVALID: PoolError = PoolError::NotAuthorized("Invalid Access Token");
+        let token = crate::jwt::Token::parse(crate::jwt::bearer(access_token)).map_err(|_| INVALID)?;
+        self.signer.keys().verify(&token).map_err(|_| INVALID)?;
+        let policy = crate::jwt::Policy {
+            issuers: vec![self.cfg.issuer.clone()],
+            audiences: self.cfg.clients.iter().map(|c| c.id.clone()).collect(),
+            token_use: Some("access".into()),
+            clock_skew_s: 0,
+            required: vec![],
+        };
+        let now_s = u64::try_from(now_ms / 1000).unwrap_or(0);
+        let claims = policy.check(token.claims, now_s, &[]).map_err(|_| INVALID)?;
+        let sub = claims.text("sub").unwrap_or_default();
+        let user = self.store().pool_user(&self.cfg.name, &sub).await?;
+        let user = user.filter(|u| u.enabled).ok_or(PoolError::NotAuthorized("Access Token has been revoked"))?;
+        Ok(Caller { user, claims })
+    }
+
+    /// The caller's attributes, as `GetUser` and `/oauth2/userInfo` give them.
+    pub fn attributes_of(user: &PoolUser) -> Map<String, Value> {
+        let mut out = match serde_json::from_str::<Value>(&user.attributes) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        out.insert("sub".into(), json!(user.sub));
+        if !user.email.is_empty() {
+            out.insert("email".into(), json!(user.email));
+            out.insert("email_verified".into(), json!(user.status != "UNCONFIRMED"));
+        }
+        out
+    }
+
+    // --- codes -------------------------------------------------------------------------------
+
+    async fn send_code(
+        &self,
+        user: &PoolUser,
+        purpose: &'static str,
+        valid_ms: i64,
+        now_ms: i64,
+    ) -> Result<Value, PoolError> {
+        let code = new_code()?;
+        self.store()
+            .pool_code_put(&PoolCode {
+                pool: self.cfg.name.clone(),
+                sub: user.sub.clone(),
+                purpose: purpose.into(),
+                code_hash: self.mac(&["code", &user.sub, purpose, &code]),
+                expires_ms: now_ms + valid_ms,
+                attempts: 0,
+            })
+            .await?;
+        let message = CodeMessage {
+            pool: self.cfg.name.clone(),
+            username: user.username.clone(),
+            email: user.email.clone(),
+            purpose,
+            code,
+        };
+        self.sender.send(message).await.map_err(|e| PoolError::Internal(format!("code delivery: {e}")))?;
+        Ok(delivery_details(&user.email))
+    }
+
+    /// The same answer as [`Self::send_code`]'s for a name that gets no code.
+    fn pretend_delivery(&self, username: &str) -> Value {
+        let email =
+            if self.cfg.sign_in_with == SignInWith::Email { username.trim().to_lowercase() } else { String::new() };
+        delivery_details(&email)
+    }
+
+    /// Checks a code and uses it up; wrong codes are counted against it.
+    async fn use_code(&self, user: &PoolUser, purpose: &str, code: &str, now_ms: i64) -> Result<(), PoolError> {
+        let pool = &self.cfg.name;
+        let stored = self.store().pool_code(pool, &user.sub, purpose).await?.ok_or(PoolError::CodeMismatch)?;
+        if stored.expires_ms <= now_ms || stored.attempts >= CODE_ATTEMPTS {
+            return Err(PoolError::ExpiredCode);
+        }
+        let given = self.mac(&["code", &user.sub, purpose, code.trim()]);
+        if !bool::from(given.as_bytes().ct_eq(stored.code_hash.as_bytes())) {
+            self.store().pool_code_attempt(pool, &user.sub, purpose).await?;
+            return Err(PoolError::CodeMismatch);
+        }
+        // Deleting decides between two requests with the same code: one wins.
+        if !self.store().pool_code_delete(pool, &user.sub, purpose).await? {
+            return Err(PoolError::CodeMismatch);
+        }
+        Ok(())
+    }
+
+    /// Applies `change` to the user's newest row, compare-and-set; retried a few times when
+    /// another request changed the user meanwhile.
+    async fn update(&self, user: &PoolUser, now_ms: i64, change: impl Fn(&mut PoolUser)) -> Result<(), PoolError> {
+        let mut current = user.clone();
+        for _ in 0..4 {
+            let mut next = current.clone();
+            change(&mut next);
+            next.updated_ms = now_ms.max(current.updated_ms + 1);
+            if self.store().pool_user_replace(&next, current.updated_ms).await? {
+                return Ok(());
+            }
+            current = self.store().pool_user(&self.cfg.name, &user.sub).await?.ok_or(PoolError::UserNotFound)?;
+        }
+        Err(PoolError::Internal("the user kept changing under this update".into()))
+    }
+}
+
+/// A six-digit code.
+fn new_code() -> Result<String, PoolError> {
+    let mut bytes = [0u8; 4];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| PoolError::Internal("no randomness".into()))?;
+    Ok(format!("{:06}", u32::from_be_bytes(bytes) % 1_000_000))
+}
+
+/// `CodeDeliveryDetails`, the address masked as Cognito masks it (`a***@e***`).
+fn delivery_details(email: &str) -> Value {
+    let masked = match email.split_once('@') {
+        Some((local, domain)) => {
+            let first = |s: &str| s.chars().next().map(String::from).unwrap_or_default();
+            format!("{}***@{}***", first(local), first(domain))
+        }
+        None => String::new(),
+    };
+    json!({"Destination": masked, "DeliveryMedium": "EMAIL", "AttributeName": "email"})
+}
+
+fn check_username(name: &str) -> Result<&str, PoolError> {
+    let ok =
+        !name.is_empty() && name.chars().count() <= 128 && !name.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(name)
+    } else {
+        Err(PoolError::InvalidParameter("Username must be 1-128 characters without spaces".into()))
+    }
+}
+
+fn check_email(email: &str) -> Result<(), PoolError> {
+    let ok = email.len() <= 254
+        && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(PoolError::InvalidParameter("Invalid email address format.".into()))
+    }
+}

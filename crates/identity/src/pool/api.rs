@@ -1,0 +1,356 @@
+//! A pool's HTTP surface, under the route that serves it:
+//!
+//! | request | answer |
+//! | --- | --- |
+//! | `POST /` with `X-Amz-Target: AWSCognitoIdentityProviderService.OP` | Cognito's JSON protocol: `SignUp`, `ConfirmSignUp`, `ResendConfirmationCode`, `InitiateAuth`, `RespondToAuthChallenge`, `ForgotPassword`, `ConfirmForgotPassword`, `ChangePassword`, `AssociateSoftwareToken`, `VerifySoftwareToken`, `GetUser`, `GlobalSignOut`, `RevokeToken` |
+//! | `GET /.well-known/openid-configuration` | the discovery document |
+//! | `GET /.well-known/jwks.json` | the signing keys |
+//! | `GET /oauth2/userInfo` | the bearer's attributes |
+//! | `POST /oauth2/token` | `grant_type=refresh_token` |
+//! | `POST /oauth2/revoke` | revokes a refresh token's family |
+//!
+//! Cognito's SDKs speak the first form unchanged; the rest is OAuth 2.0 and OpenID Connect.
+
+use std::net::IpAddr;
+
+use http::{HeaderMap, HeaderValue, Method};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{Caller, PoolError, SignIn, Tokens, UserPool};
+
+/// A request to a pool, as the gateway hands it over.
+#[derive(Debug)]
+pub struct PoolRequest<'a> {
+    /// The method.
+    pub method: &'a Method,
+    /// The path under the route's mount point, from `/`.
+    pub path: &'a str,
+    /// The headers.
+    pub headers: &'a HeaderMap,
+    /// The whole body.
+    pub body: &'a [u8],
+    /// The client's address.
+    pub source: IpAddr,
+    /// The request's time, ms since the epoch.
+    pub now_ms: i64,
+}
+
+/// A pool's answer.
+#[derive(Debug)]
+pub struct PoolResponse {
+    /// The status.
+    pub status: u16,
+    /// The content type.
+    pub content_type: &'static str,
+    /// Extra headers.
+    pub headers: Vec<(http::HeaderName, HeaderValue)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+const AMZ_JSON: &str = "application/x-amz-json-1.1";
+const JSON: &str = "application/json";
+const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
+
+impl PoolResponse {
+    fn json(status: u16, content_type: &'static str, body: &Value) -> Self {
+        Self { status, content_type, headers: Vec::new(), body: body.to_string().into_bytes() }
+    }
+
+    /// Cognito's error form: `{"__type": …, "message": …}` and `x-amzn-ErrorType`.
+    fn error(e: &PoolError) -> Self {
+        if let PoolError::Internal(detail) = e {
+            tracing::error!(error = %detail, "user pool: internal error");
+        }
+        let mut r = Self::json(e.status(), AMZ_JSON, &json!({"__type": e.kind(), "message": e.to_string()}));
+        if let Ok(v) = HeaderValue::from_str(e.kind()) {
+            r.headers.push((http::HeaderName::from_static("x-amzn-errortype"), v));
+        }
+        r
+    }
+
+    /// OAuth 2.0's error form (RFC 6749 §5.2).
+    fn oauth_error(status: u16, error: &str) -> Self {
+        Self::json(status, JSON, &json!({"error": error}))
+    }
+}
+
+/// Answers one request to `pool`.
+pub async fn handle(pool: &UserPool, req: PoolRequest<'_>) -> PoolResponse {
+    let get = req.method == Method::GET || req.method == Method::HEAD;
+    match (req.path, get) {
+        ("/" | "", false) if req.method == Method::POST => match cognito(pool, &req).await {
+            Ok(v) => PoolResponse::json(200, AMZ_JSON, &v),
+            Err(e) => PoolResponse::error(&e),
+        },
+        ("/.well-known/openid-configuration", true) => PoolResponse::json(200, JSON, &discovery(pool)),
+        ("/.well-known/jwks.json", true) => PoolResponse {
+            status: 200,
+            content_type: JSON,
+            headers: vec![(http::header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"))],
+            body: pool.signer().jwks().as_bytes().to_vec(),
+        },
+        ("/oauth2/userInfo", _) => user_info(pool, &req).await,
+        ("/oauth2/token", false) => token_endpoint(pool, &req).await,
+        ("/oauth2/revoke", false) => revoke_endpoint(pool, &req).await,
+        _ => PoolResponse::json(404, JSON, &json!({"message": "Not Found"})),
+    }
+}
+
+fn discovery(pool: &UserPool) -> Value {
+    let iss = pool.config().issuer.trim_end_matches('/');
+    json!({
+        "issuer": pool.config().issuer,
+        "jwks_uri": format!("{iss}/.well-known/jwks.json"),
+        "token_endpoint": format!("{iss}/oauth2/token"),
+        "userinfo_endpoint": format!("{iss}/oauth2/userInfo"),
+        "revocation_endpoint": format!("{iss}/oauth2/revoke"),
+        "grant_types_supported": ["refresh_token"],
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "scopes_supported": ["openid", "email", "profile", super::SIGNIN_SCOPE],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "email", "email_verified",
+                             "cognito:username", "cognito:groups"],
+    })
+}
+
+/// Cognito's JSON protocol.
+async fn cognito(pool: &UserPool, req: &PoolRequest<'_>) -> Result<Value, PoolError> {
+    let target = req.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let op = target.strip_prefix(TARGET_PREFIX).unwrap_or(target);
+    let body: Value = serde_json::from_slice(req.body)
+        .map_err(|e| PoolError::InvalidParameter(format!("the body is not JSON: {e}")))?;
+    let now = req.now_ms;
+    match op {
+        "SignUp" => {
+            let r: SignUpReq = parse(body)?;
+            let attrs: Vec<(String, String)> = r.user_attributes.into_iter().map(|a| (a.name, a.value)).collect();
+            pool.sign_up(&r.client_id, &r.username, &r.password, &attrs, now).await
+        }
+        "ConfirmSignUp" => {
+            let r: CodeReq = parse(body)?;
+            pool.confirm_sign_up(&r.client_id, &r.username, &r.confirmation_code, now).await.map(|()| json!({}))
+        }
+        "ResendConfirmationCode" => {
+            let r: UserReq = parse(body)?;
+            pool.resend_code(&r.client_id, &r.username, now).await
+        }
+        "ForgotPassword" => {
+            let r: UserReq = parse(body)?;
+            pool.forgot_password(&r.client_id, &r.username, now).await
+        }
+        "ConfirmForgotPassword" => {
+            let r: ResetReq = parse(body)?;
+            pool.confirm_forgot_password(&r.client_id, &r.username, &r.confirmation_code, &r.password, now)
+                .await
+                .map(|()| json!({}))
+        }
+        "InitiateAuth" => initiate_auth(pool, parse(body)?, req.source, now).await,
+        "RespondToAuthChallenge" => {
+            let r: ChallengeReq = parse(body)?;
+            if r.challenge_name != "SOFTWARE_TOKEN_MFA" {
+                return Err(PoolError::InvalidParameter(format!("Unknown challenge {}", r.challenge_name)));
+            }
+            let code = r.challenge_responses.get("SOFTWARE_TOKEN_MFA_CODE").and_then(Value::as_str).unwrap_or("");
+            pool.answer_mfa(&r.client_id, &r.session, code, now).await.map(|t| authentication_result(&t))
+        }
+        "RevokeToken" => {
+            let r: RevokeReq = parse(body)?;
+            pool.revoke(&r.client_id, &r.token).await.map(|()| json!({}))
+        }
+        "ChangePassword" | "AssociateSoftwareToken" | "VerifySoftwareToken" | "GetUser" | "GlobalSignOut" => {
+            let token = body.get("AccessToken").and_then(Value::as_str).unwrap_or("");
+            let caller = pool.caller(token, now).await?;
+            with_caller(pool, op, &caller, &body, now).await
+        }
+        other => Err(PoolError::UnknownOperation(other.to_owned())),
+    }
+}
+
+/// The operations of a signed-in user, named by their access token.
+async fn with_caller(pool: &UserPool, op: &str, caller: &Caller, body: &Value, now: i64) -> Result<Value, PoolError> {
+    let text = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or("").to_owned();
+    match op {
+        "ChangePassword" => pool
+            .change_password(caller, &text("PreviousPassword"), &text("ProposedPassword"), now)
+            .await
+            .map(|()| json!({})),
+        "AssociateSoftwareToken" => pool.associate_totp(caller, now).await,
+        "VerifySoftwareToken" => pool.verify_totp(caller, &text("UserCode"), now).await,
+        "GlobalSignOut" => pool.sign_out_everywhere(caller).await.map(|()| json!({})),
+        _ => {
+            let attrs = UserPool::attributes_of(&caller.user);
+            let list: Vec<Value> = attrs.iter().map(|(k, v)| json!({"Name": k, "Value": as_text(v)})).collect();
+            Ok(json!({"Username": caller.user.username, "UserAttributes": list,
+                      "MFAOptions": [], "PreferredMfaSetting": if caller.user.mfa_enabled { "SOFTWARE_TOKEN_MFA" } else { "" }}))
+        }
+    }
+}
+
+async fn initiate_auth(pool: &UserPool, r: AuthReq, source: IpAddr, now: i64) -> Result<Value, PoolError> {
+    let param = |name: &str| r.auth_parameters.get(name).and_then(Value::as_str).unwrap_or("").to_owned();
+    match r.auth_flow.as_str() {
+        "USER_PASSWORD_AUTH" => {
+            match pool.sign_in(&r.client_id, &param("USERNAME"), &param("PASSWORD"), source, now).await? {
+                SignIn::Tokens(t) => Ok(authentication_result(&t)),
+                SignIn::Mfa { session } => {
+                    Ok(json!({"ChallengeName": "SOFTWARE_TOKEN_MFA", "Session": session, "ChallengeParameters": {}}))
+                }
+            }
+        }
+        "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => {
+            pool.refresh(&r.client_id, &param("REFRESH_TOKEN"), now).await.map(|t| authentication_result(&t))
+        }
+        other => Err(PoolError::InvalidParameter(format!("Unsupported auth flow {other}"))),
+    }
+}
+
+fn authentication_result(t: &Tokens) -> Value {
+    json!({"AuthenticationResult": {"AccessToken": t.access, "IdToken": t.id, "RefreshToken": t.refresh,
+                                     "ExpiresIn": t.expires_in, "TokenType": "Bearer"},
+           "ChallengeParameters": {}})
+}
+
+/// `/oauth2/userInfo`: the bearer's attributes, or RFC 6750's challenge.
+async fn user_info(pool: &UserPool, req: &PoolRequest<'_>) -> PoolResponse {
+    let token = req.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    match pool.caller(token, req.now_ms).await {
+        Ok(c) => {
+            let mut attrs = UserPool::attributes_of(&c.user);
+            attrs.insert("username".into(), json!(c.user.username));
+            PoolResponse::json(200, JSON, &Value::Object(attrs))
+        }
+        Err(PoolError::Internal(e)) => PoolResponse::error(&PoolError::Internal(e)),
+        Err(_) => {
+            let mut r = PoolResponse::json(401, JSON, &json!({"error": "invalid_token"}));
+            r.headers.push((
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(
+                    r#"Bearer error="invalid_token", error_description="Access token is expired, disabled, or deleted, or the user has globally signed out.""#,
+                ),
+            ));
+            r
+        }
+    }
+}
+
+/// `/oauth2/token`: the `refresh_token` grant, form-encoded.
+async fn token_endpoint(pool: &UserPool, req: &PoolRequest<'_>) -> PoolResponse {
+    let form: std::collections::HashMap<String, String> = form_urlencoded::parse(req.body).into_owned().collect();
+    let field = |k: &str| form.get(k).map_or("", String::as_str);
+    match field("grant_type") {
+        "refresh_token" => match pool.refresh(field("client_id"), field("refresh_token"), req.now_ms).await {
+            Ok(t) => {
+                let mut r = PoolResponse::json(
+                    200,
+                    JSON,
+                    &json!({"access_token": t.access, "id_token": t.id, "refresh_token": t.refresh,
+                            "token_type": "Bearer", "expires_in": t.expires_in}),
+                );
+                r.headers.push((http::header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+                r
+            }
+            Err(PoolError::InvalidParameter(_)) => PoolResponse::oauth_error(400, "invalid_client"),
+            Err(PoolError::Internal(e)) => PoolResponse::error(&PoolError::Internal(e)),
+            Err(_) => PoolResponse::oauth_error(400, "invalid_grant"),
+        },
+        "" => PoolResponse::oauth_error(400, "invalid_request"),
+        _ => PoolResponse::oauth_error(400, "unsupported_grant_type"),
+    }
+}
+
+/// `/oauth2/revoke` (RFC 7009): `token` and `client_id`, form-encoded.
+async fn revoke_endpoint(pool: &UserPool, req: &PoolRequest<'_>) -> PoolResponse {
+    let form: std::collections::HashMap<String, String> = form_urlencoded::parse(req.body).into_owned().collect();
+    let field = |k: &str| form.get(k).map_or("", String::as_str);
+    if field("token").is_empty() {
+        return PoolResponse::oauth_error(400, "invalid_request");
+    }
+    match pool.revoke(field("client_id"), field("token")).await {
+        Ok(()) => PoolResponse { status: 200, content_type: JSON, headers: Vec::new(), body: Vec::new() },
+        Err(PoolError::InvalidParameter(_)) => PoolResponse::oauth_error(401, "invalid_client"),
+        Err(e) => PoolResponse::error(&e),
+    }
+}
+
+fn as_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, PoolError> {
+    serde_json::from_value(body).map_err(|e| PoolError::InvalidParameter(e.to_string()))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SignUpReq {
+    client_id: String,
+    username: String,
+    password: String,
+    #[serde(default)]
+    user_attributes: Vec<Attribute>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Attribute {
+    name: String,
+    value: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UserReq {
+    client_id: String,
+    username: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CodeReq {
+    client_id: String,
+    username: String,
+    confirmation_code: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ResetReq {
+    client_id: String,
+    username: String,
+    confirmation_code: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AuthReq {
+    auth_flow: String,
+    client_id: String,
+    #[serde(default)]
+    auth_parameters: serde_json::Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ChallengeReq {
+    client_id: String,
+    challenge_name: String,
+    #[serde(default)]
+    session: String,
+    #[serde(default)]
+    challenge_responses: serde_json::Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RevokeReq {
+    client_id: String,
+    token: String,
+}

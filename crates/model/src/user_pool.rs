@@ -1,0 +1,230 @@
+//! User pools as the config writes them: who may sign up and sign in, how passwords and codes
+//! are handled, the app clients that get tokens, and the groups users belong to
+//! (docs/user-pools.md). Users themselves live in the store.
+
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::duration::Duration;
+
+/// A user pool: one issuer of tokens.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UserPoolConfig {
+    /// The name routes and the admin API refer to. Letters, digits, `-` and `_`.
+    pub name: String,
+    /// The pool's issuer: the public URL where a route with `integration: {type: user_pool}`
+    /// serves it, exactly as tokens carry it in `iss` (`https://`, or `http://` on loopback).
+    pub issuer: String,
+    /// What users sign in with: `username` (default) or `email` (the address is the name).
+    #[serde(default)]
+    pub sign_in_with: SignInWith,
+    /// What a password must be.
+    #[serde(default)]
+    pub password_policy: PasswordPolicy,
+    /// Time-based one-time passwords at sign-in: `off` (default) or `optional` (users who
+    /// enrolled a TOTP app are asked for a code).
+    #[serde(default)]
+    pub mfa: MfaMode,
+    /// Where confirmation and reset codes go.
+    #[serde(default)]
+    pub code_delivery: CodeDelivery,
+    /// How failed sign-ins are slowed down.
+    #[serde(default)]
+    pub lockout: Lockout,
+    /// Attributes users may have besides the standard ones (`name`, `email`, `phone_number`,
+    /// …): names of the form `custom:NAME`.
+    #[serde(default)]
+    pub custom_attributes: Vec<String>,
+    /// Groups users can be added to (by the admin API).
+    #[serde(default)]
+    pub groups: Vec<GroupConfig>,
+    /// The applications that sign users in and receive tokens.
+    pub clients: Vec<ClientConfig>,
+}
+
+/// The sign-in name.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInWith {
+    /// A user name chosen at sign-up.
+    #[default]
+    Username,
+    /// The e-mail address.
+    Email,
+}
+
+/// Password rules (Cognito's defaults).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordPolicy {
+    /// Shortest password, 8 to 256 (default 8).
+    #[serde(default = "default_min_length")]
+    pub min_length: usize,
+    /// At least one lower-case letter (default true).
+    #[serde(default = "yes")]
+    pub require_lowercase: bool,
+    /// At least one upper-case letter (default true).
+    #[serde(default = "yes")]
+    pub require_uppercase: bool,
+    /// At least one digit (default true).
+    #[serde(default = "yes")]
+    pub require_digits: bool,
+    /// At least one symbol (default true).
+    #[serde(default = "yes")]
+    pub require_symbols: bool,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_length: default_min_length(),
+            require_lowercase: true,
+            require_uppercase: true,
+            require_digits: true,
+            require_symbols: true,
+        }
+    }
+}
+
+/// Multi-factor sign-in.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaMode {
+    /// Never asked.
+    #[default]
+    Off,
+    /// Asked of users who enrolled a TOTP app.
+    Optional,
+}
+
+/// Where codes are delivered.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CodeDelivery {
+    /// `log` (default: the gateway's log, for development) or `webhook`.
+    #[serde(default, rename = "type")]
+    pub kind: DeliveryKind,
+    /// (webhook) The URL each code is POSTed to as JSON: `https://`, or `http://` on loopback.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// (webhook) PEM file of the CA of an https URL, instead of the public roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// The kind of code delivery.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryKind {
+    /// Written to the gateway's log.
+    #[default]
+    Log,
+    /// POSTed to a URL.
+    Webhook,
+}
+
+/// Lock-out after failed sign-ins.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Lockout {
+    /// Failed sign-ins of one user before it is locked (default 5).
+    #[serde(default = "default_lockout_after")]
+    pub after: u32,
+    /// The first lock; each further failure doubles it (default 1s).
+    #[serde(default = "default_lockout_initial")]
+    pub initial: Duration,
+    /// The longest lock (default 15m).
+    #[serde(default = "default_lockout_max")]
+    pub max: Duration,
+    /// Failed sign-ins from one client address, any users, per 15 minutes before that address
+    /// is refused for a while (default 100).
+    #[serde(default = "default_per_address")]
+    pub per_address: u32,
+}
+
+impl Default for Lockout {
+    fn default() -> Self {
+        Self {
+            after: default_lockout_after(),
+            initial: default_lockout_initial(),
+            max: default_lockout_max(),
+            per_address: default_per_address(),
+        }
+    }
+}
+
+/// A group of users.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    /// Its name, in tokens' `cognito:groups`.
+    pub name: String,
+    /// Lower wins when a user's groups name different roles (default 0).
+    #[serde(default)]
+    pub precedence: u32,
+    /// An IAM role ARN given to members, in ID tokens' `cognito:roles` / `cognito:preferred_role`.
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+/// An app client.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// The client id: ID tokens' `aud`, access tokens' `client_id`.
+    pub id: String,
+    /// Sign-in flows it may use: `user_password` (a name and password sent to the pool) and
+    /// `refresh_token` (default: both).
+    #[serde(default = "default_flows")]
+    pub auth_flows: Vec<AuthFlow>,
+    /// Lifetime of access tokens, 5m to 1d (default 1h).
+    #[serde(default = "default_token_ttl")]
+    pub access_token_ttl: Duration,
+    /// Lifetime of ID tokens, 5m to 1d (default 1h).
+    #[serde(default = "default_token_ttl")]
+    pub id_token_ttl: Duration,
+    /// Lifetime of refresh tokens, 1h to 3650d (default 30d).
+    #[serde(default = "default_refresh_ttl")]
+    pub refresh_token_ttl: Duration,
+}
+
+/// A sign-in flow of an app client.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthFlow {
+    /// `USER_PASSWORD_AUTH`: the name and password in the request.
+    UserPassword,
+    /// `REFRESH_TOKEN_AUTH`: a refresh token for new tokens.
+    RefreshToken,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_min_length() -> usize {
+    8
+}
+fn default_lockout_after() -> u32 {
+    5
+}
+fn default_lockout_initial() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_lockout_max() -> Duration {
+    Duration::from_secs(900)
+}
+fn default_per_address() -> u32 {
+    100
+}
+fn default_flows() -> Vec<AuthFlow> {
+    vec![AuthFlow::UserPassword, AuthFlow::RefreshToken]
+}
+fn default_token_ttl() -> Duration {
+    Duration::from_secs(3600)
+}
+fn default_refresh_ttl() -> Duration {
+    Duration::from_secs(30 * 86_400)
+}
