@@ -136,6 +136,10 @@ impl Control for Ops {
         serde_json::to_value(self.gateway.waf_samples().list(acl, rule, max)).ok()
     }
 
+    fn user_pools(&self) -> Vec<std::sync::Arc<model::UserPoolConfig>> {
+        self.gateway.runtime().compiled.user_pools.clone()
+    }
+
     fn file_certificates(&self) -> Vec<admin::CertView> {
         let certs = self.gateway.certs().inventory();
         certs

@@ -32,6 +32,9 @@ pub trait Control: Send + Sync + 'static {
     /// The newest sampled requests of web ACL `acl` on this node (of `rule` only, if given),
     /// at most `max`, as JSON; `None` when the running config has no such ACL.
     fn waf_samples(&self, acl: &str, rule: Option<&str>, max: usize) -> Option<serde_json::Value>;
+
+    /// The user pools of the running config.
+    fn user_pools(&self) -> Vec<std::sync::Arc<model::UserPoolConfig>>;
 }
 
 /// A certificate as the inventory shows it.

@@ -12,6 +12,7 @@ mod digest;
 mod iam;
 mod keys;
 mod logs;
+mod pools;
 mod redact;
 mod routes;
 

@@ -74,6 +74,7 @@ pub fn router(
         .route("/audit/verify", get(verify_audit))
         .merge(crate::iam::routes())
         .merge(crate::keys::routes())
+        .merge(crate::pools::routes())
         .merge(crate::certs::routes())
         .merge(crate::logs::routes())
         .merge(crate::alarm_routes::routes())

@@ -15,6 +15,7 @@
 //! nobody learns which names exist by signing in. Codes and refresh tokens are kept as HMACs
 //! under a pool secret the KMS seals.
 
+pub mod admin;
 mod api;
 mod error;
 mod guard;
@@ -220,21 +221,10 @@ impl UserPool {
         now_ms: i64,
     ) -> Result<Value, PoolError> {
         self.client(client_id, None)?;
-        let mut attrs = self.attributes(attributes)?;
-        let username = match self.cfg.sign_in_with {
-            SignInWith::Email => {
-                let email = username.trim().to_lowercase();
-                check_email(&email)?;
-                attrs.insert("email".into(), json!(email));
-                email
-            }
-            SignInWith::Username => check_username(username)?.to_owned(),
-        };
+        let mut attrs = check_attributes(&self.cfg, attributes)?;
+        let username = sign_in_name(&self.cfg, username, &mut attrs)?;
         password::check(&self.cfg.password_policy, password)?;
-        let email = attrs.remove("email").and_then(|v| v.as_str().map(str::to_lowercase)).unwrap_or_default();
-        if !email.is_empty() {
-            check_email(&email)?;
-        }
+        let email = take_email(&mut attrs)?;
         let user = PoolUser {
             pool: self.cfg.name.clone(),
             sub: uuid::Uuid::new_v4().to_string(),
@@ -257,22 +247,6 @@ impl UserPool {
         }
         let delivery = self.send_code(&user, "confirm", CONFIRM_CODE_MS, now_ms).await?;
         Ok(json!({"UserConfirmed": false, "UserSub": user.sub, "CodeDeliveryDetails": delivery}))
-    }
-
-    /// The attributes a client may set: standard ones and the pool's custom ones, strings.
-    fn attributes(&self, given: &[(String, String)]) -> Result<Map<String, Value>, PoolError> {
-        let mut out = Map::new();
-        for (name, value) in given {
-            let known = STANDARD_ATTRIBUTES.contains(&name.as_str()) || self.cfg.custom_attributes.contains(name);
-            if !known {
-                return Err(PoolError::InvalidParameter(format!("Attribute does not exist in the schema: {name}")));
-            }
-            if value.chars().count() > 2048 {
-                return Err(PoolError::InvalidParameter(format!("Attribute {name} is longer than 2048 characters")));
-            }
-            out.insert(name.clone(), json!(value));
-        }
-        Ok(out)
     }
 
     /// Confirms a sign-up with its code.
@@ -762,6 +736,45 @@ fn delivery_details(email: &str) -> Value {
         None => String::new(),
     };
     json!({"Destination": masked, "DeliveryMedium": "EMAIL", "AttributeName": "email"})
+}
+
+/// The attributes a client may set: standard ones and the pool's custom ones, strings.
+fn check_attributes(cfg: &UserPoolConfig, given: &[(String, String)]) -> Result<Map<String, Value>, PoolError> {
+    let mut out = Map::new();
+    for (name, value) in given {
+        let known = STANDARD_ATTRIBUTES.contains(&name.as_str()) || cfg.custom_attributes.contains(name);
+        if !known {
+            return Err(PoolError::InvalidParameter(format!("Attribute does not exist in the schema: {name}")));
+        }
+        if value.chars().count() > 2048 {
+            return Err(PoolError::InvalidParameter(format!("Attribute {name} is longer than 2048 characters")));
+        }
+        out.insert(name.clone(), json!(value));
+    }
+    Ok(out)
+}
+
+/// The name a user signs in with: the given one, or in an `email` pool the address
+/// (lower-cased, and also the `email` attribute).
+fn sign_in_name(cfg: &UserPoolConfig, given: &str, attrs: &mut Map<String, Value>) -> Result<String, PoolError> {
+    match cfg.sign_in_with {
+        SignInWith::Email => {
+            let email = given.trim().to_lowercase();
+            check_email(&email)?;
+            attrs.insert("email".into(), json!(email));
+            Ok(email)
+        }
+        SignInWith::Username => check_username(given).map(str::to_owned),
+    }
+}
+
+/// The `email` attribute, lower-cased and checked, taken out of the others (it has a column).
+fn take_email(attrs: &mut Map<String, Value>) -> Result<String, PoolError> {
+    let email = attrs.remove("email").and_then(|v| v.as_str().map(str::to_lowercase)).unwrap_or_default();
+    if !email.is_empty() {
+        check_email(&email)?;
+    }
+    Ok(email)
 }
 
 fn check_username(name: &str) -> Result<&str, PoolError> {

@@ -464,3 +464,156 @@ async fn totp_enrolment_then_sign_in_with_a_code_used_once() {
     assert!(body["AuthenticationResult"]["AccessToken"].is_string());
     assert_eq!(answer(totp(&secret, step + 1), session).await.1, "CodeMismatchException", "a code is good once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administrators_create_disable_group_and_delete_users_with_an_audit_trail() {
+    use reqwest::Method;
+    let upstream = Upstream::start().await;
+    let text = config(&upstream.url()).replace(
+        "    clients:\n      - id: web\n",
+        "    groups:\n      - name: admins\n        precedence: 1\n        role: 'arn:aws:iam::123456789012:role/admin'\n      - name: staff\n        precedence: 5\n    clients:\n      - id: web\n",
+    );
+    let gw = Gw::start(&text);
+    let (status, pools) = gw.admin_json(Method::GET, "/user-pools", None).await;
+    assert_eq!((status, pools["items"][0]["name"].as_str()), (200, Some("main")), "{pools}");
+
+    let new = json!({"username": "fay", "password": "Correct-h0rse", "attributes": {"name": "Fay"}});
+    let (status, user) = gw.admin_json(Method::POST, "/user-pools/main/users", Some(new.clone())).await;
+    assert_eq!((status, user["status"].as_str()), (201, Some("CONFIRMED")), "{user}");
+    assert!(user.get("password_hash").is_none() && !user.to_string().contains("argon2"), "{user}");
+    let (status, dup) = gw.admin_json(Method::POST, "/user-pools/main/users", Some(new)).await;
+    assert_eq!(status, 409, "{dup}");
+    let (status, _) = gw
+        .admin_json(Method::POST, "/user-pools/main/users", Some(json!({"username": "gus", "password": "weak"})))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(gw.admin_json(Method::GET, "/user-pools/nope/users", None).await.0, 404);
+
+    // Groups reach the tokens, the role of the lowest precedence first.
+    for group in ["staff", "admins"] {
+        let (status, _) = gw.admin_json(Method::PUT, &format!("/user-pools/main/users/fay/groups/{group}"), None).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(gw.admin_json(Method::PUT, "/user-pools/main/users/fay/groups/nobody", None).await.0, 404);
+    let (status, _, body) = sign_in(&gw, "fay", "Correct-h0rse").await;
+    assert_eq!(status, 200, "{body}");
+    let id = claims(body["AuthenticationResult"]["IdToken"].as_str().unwrap());
+    assert_eq!(id["cognito:groups"], json!(["admins", "staff"]));
+    assert_eq!(id["cognito:preferred_role"], "arn:aws:iam::123456789012:role/admin");
+    let refresh = body["AuthenticationResult"]["RefreshToken"].as_str().unwrap().to_owned();
+
+    // Disabled: no sign-in, no refresh.
+    let (status, user) =
+        gw.admin_json(Method::PATCH, "/user-pools/main/users/fay", Some(json!({"enabled": false}))).await;
+    assert_eq!((status, user["enabled"].as_bool()), (200, Some(false)));
+    assert_eq!(sign_in(&gw, "fay", "Correct-h0rse").await.2["message"], "User is disabled.");
+    let refreshed = call(
+        &gw,
+        "InitiateAuth",
+        json!({"AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": "web",
+                                                      "AuthParameters": {"REFRESH_TOKEN": refresh}}),
+    )
+    .await;
+    assert_eq!(refreshed.1, "NotAuthorizedException");
+    gw.admin_json(Method::PATCH, "/user-pools/main/users/fay", Some(json!({"enabled": true}))).await;
+
+    // A required reset: the password no longer signs in until the forgot-password flow.
+    let (status, user) = gw.admin_json(Method::POST, "/user-pools/main/users/fay/reset-password", None).await;
+    assert_eq!((status, user["status"].as_str()), (200, Some("RESET_REQUIRED")));
+    assert_eq!(sign_in(&gw, "fay", "Correct-h0rse").await.1, "PasswordResetRequiredException");
+
+    let (status, list) = gw.admin_json(Method::GET, "/user-pools/main/users", None).await;
+    assert_eq!((status, list["items"].as_array().map(Vec::len)), (200, Some(1)));
+    let (status, _) = gw.admin_json(Method::DELETE, "/user-pools/main/users/fay", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(gw.admin_json(Method::GET, "/user-pools/main/users/fay", None).await.0, 404);
+    assert_eq!(sign_in(&gw, "fay", "Correct-h0rse").await.2["message"], "Incorrect username or password.");
+
+    // Every change is in the audit trail, without a password.
+    let (_, audit) = gw.admin_json(Method::GET, "/audit?limit=100", None).await;
+    let text = audit.to_string();
+    for action in [
+        "user-pools.AdminCreateUser",
+        "user-pools.AdminAddUserToGroup",
+        "user-pools.AdminDisableUser",
+        "user-pools.AdminResetUserPassword",
+        "user-pools.AdminDeleteUser",
+    ] {
+        assert!(text.contains(action), "{action} missing: {text}");
+    }
+    assert!(!text.contains("Correct-h0rse"), "a password reached the audit trail");
+}
+
+/// boto3, installed once per test run into the target directory (pinned version).
+fn boto3_path() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("boto3-1.35.99");
+        if !dir.join("boto3").exists() {
+            let status = std::process::Command::new("python3")
+                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
+                .arg(&dir)
+                .arg("boto3==1.35.99")
+                .status()
+                .unwrap_or_else(|e| panic!("python3 -m pip: {e}"));
+            assert!(status.success(), "pip could not install boto3");
+        }
+        dir
+    })
+}
+
+/// One call through AWS's own Cognito client.
+fn boto3(gw: &Gw, op: &str, params: &Value) -> Value {
+    let ca = gw.dir.path().join("ca.pem");
+    std::fs::write(&ca, &gw.ca_pem).unwrap();
+    let endpoint = format!("https://localhost:{}/auth", gw.api.port());
+    let out = std::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/cognito_client.py"))
+        .args([endpoint.as_str(), ca.to_str().unwrap(), op, &params.to_string()])
+        .env("PYTHONPATH", boto3_path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_own_cognito_client_signs_up_and_in() {
+    let upstream = Upstream::start().await;
+    let gw = Gw::start(&config(&upstream.url()));
+    let up = boto3(
+        &gw,
+        "SignUp",
+        &json!({"ClientId": "web", "Username": "hal", "Password": "Correct-h0rse",
+               "UserAttributes": [{"Name": "email", "Value": "hal@example.com"}]}),
+    );
+    assert_eq!(up["UserConfirmed"], false, "{up}");
+    let c = code(&gw, "hal", "confirm").await;
+    let confirmed = boto3(&gw, "ConfirmSignUp", &json!({"ClientId": "web", "Username": "hal", "ConfirmationCode": c}));
+    assert!(confirmed.get("error").is_none(), "{confirmed}");
+    let wrong = boto3(
+        &gw,
+        "InitiateAuth",
+        &json!({"ClientId": "web", "AuthFlow": "USER_PASSWORD_AUTH",
+               "AuthParameters": {"USERNAME": "hal", "PASSWORD": "Wrong-h0rse"}}),
+    );
+    assert_eq!(wrong["error"], "NotAuthorizedException", "{wrong}");
+    let signed_in = boto3(
+        &gw,
+        "InitiateAuth",
+        &json!({"ClientId": "web", "AuthFlow": "USER_PASSWORD_AUTH",
+               "AuthParameters": {"USERNAME": "hal", "PASSWORD": "Correct-h0rse"}}),
+    );
+    let access = signed_in["AuthenticationResult"]["AccessToken"].as_str().unwrap_or_else(|| panic!("{signed_in}"));
+    let me = boto3(&gw, "GetUser", &json!({"AccessToken": access}));
+    assert_eq!(me["Username"], "hal", "{me}");
+    let resp = gw.client().get(gw.url("/me")).bearer_auth(access).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let refreshed = boto3(
+        &gw,
+        "InitiateAuth",
+        &json!({"ClientId": "web", "AuthFlow": "REFRESH_TOKEN_AUTH",
+               "AuthParameters": {"REFRESH_TOKEN": signed_in["AuthenticationResult"]["RefreshToken"]}}),
+    );
+    assert!(refreshed["AuthenticationResult"]["IdToken"].is_string(), "{refreshed}");
+}
