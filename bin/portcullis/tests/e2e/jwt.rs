@@ -479,11 +479,13 @@ async fn keys_are_fetched_before_use_again_for_a_new_kid_and_withdrawn_keys_stop
 }
 
 #[test]
-fn the_shipped_example_is_a_valid_config() {
-    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["validate", "--config", "../../examples/jwt.yaml"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+fn the_shipped_examples_are_valid_configs() {
+    for example in ["../../examples/jwt.yaml", "../../examples/user-pool.yaml"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(["validate", "--config", example])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{example}: {}", String::from_utf8_lossy(&out.stderr));
+    }
 }
