@@ -19,6 +19,8 @@ pub mod admin;
 mod api;
 mod error;
 mod guard;
+mod oauth;
+mod page;
 mod password;
 mod tokens;
 
@@ -121,8 +123,8 @@ pub struct UserPool {
 pub struct Tokens {
     /// The access token.
     pub access: String,
-    /// The ID token.
-    pub id: String,
+    /// The ID token (always for a name and password; with the `openid` scope for OAuth).
+    pub id: Option<String>,
     /// The refresh token.
     pub refresh: String,
     /// Seconds the access token lives.
@@ -137,6 +139,41 @@ pub enum SignIn {
     /// A TOTP code is needed; answer the challenge with this session.
     Mfa {
         /// The challenge's session.
+        session: String,
+    },
+}
+
+/// What a sign-in's tokens are for.
+#[derive(Debug)]
+struct Grant<'a> {
+    /// The access token's scopes, space-separated.
+    scope: &'a str,
+    /// The authorization request's `nonce`, echoed in the ID token.
+    nonce: Option<&'a str>,
+    /// Whether an ID token is issued.
+    id_token: bool,
+}
+
+impl Grant<'static> {
+    /// A sign-in with a name and password (Cognito's `InitiateAuth`).
+    fn sign_in() -> Self {
+        Self { scope: SIGNIN_SCOPE, nonce: None, id_token: true }
+    }
+}
+
+/// Whether the space-separated `scopes` include `scope`.
+fn has_scope(scopes: &str, scope: &str) -> bool {
+    scopes.split_ascii_whitespace().any(|s| s == scope)
+}
+
+/// A password that checked out.
+#[derive(Debug)]
+enum Checked {
+    /// Signed in.
+    Done(Box<PoolUser>),
+    /// TOTP is asked for; the challenge's session.
+    Mfa {
+        /// The session.
         session: String,
     },
 }
@@ -352,6 +389,24 @@ impl UserPool {
         now_ms: i64,
     ) -> Result<SignIn, PoolError> {
         self.client(client_id, Some(AuthFlow::UserPassword))?;
+        match self.check_password(client_id, username, password, source, now_ms).await? {
+            Checked::Mfa { session } => Ok(SignIn::Mfa { session }),
+            Checked::Done(user) => {
+                self.issue(&user, client_id, now_ms, now_ms, &Grant::sign_in()).await.map(SignIn::Tokens)
+            }
+        }
+    }
+
+    /// The name and password of a sign-in (any flow): the user, or the MFA challenge's session
+    /// when the user enrolled TOTP. Every failure is counted (see the module doc).
+    async fn check_password(
+        &self,
+        client_id: &str,
+        username: &str,
+        password: &str,
+        source: IpAddr,
+        now_ms: i64,
+    ) -> Result<Checked, PoolError> {
         if self.guard.address_blocked(source, self.cfg.lockout.per_address, now_ms) {
             return Err(PoolError::TooManyRequests);
         }
@@ -393,9 +448,9 @@ impl UserPool {
             let expires = (now_ms + MFA_SESSION_MS).to_string();
             let body = format!("{}.{client_id}.{expires}.{now_ms}", user.sub);
             let session = format!("{body}.{}", self.mac(&["mfa-session", &body]));
-            return Ok(SignIn::Mfa { session });
+            return Ok(Checked::Mfa { session });
         }
-        self.issue(&user, client_id, now_ms, now_ms).await.map(SignIn::Tokens)
+        Ok(Checked::Done(Box::new(user)))
     }
 
     /// Answers a `SOFTWARE_TOKEN_MFA` challenge with the session and a TOTP code.
@@ -406,6 +461,18 @@ impl UserPool {
         code: &str,
         now_ms: i64,
     ) -> Result<Tokens, PoolError> {
+        let (user, auth_time_ms) = self.check_mfa(client_id, session, code, now_ms).await?;
+        self.issue(&user, client_id, auth_time_ms, now_ms, &Grant::sign_in()).await
+    }
+
+    /// The user and sign-in time of an MFA challenge answered with a good code.
+    async fn check_mfa(
+        &self,
+        client_id: &str,
+        session: &str,
+        code: &str,
+        now_ms: i64,
+    ) -> Result<(PoolUser, i64), PoolError> {
         const EXPIRED: PoolError = PoolError::NotAuthorized("Invalid session for the user, session is expired.");
         let (body, mac) = session.rsplit_once('.').ok_or(EXPIRED)?;
         if !bool::from(self.mac(&["mfa-session", body]).as_bytes().ct_eq(mac.as_bytes())) {
@@ -428,7 +495,7 @@ impl UserPool {
         let step = self.totp_step(&user, code, now_ms)?;
         // A code is good once: the step is recorded compare-and-set.
         self.update(&user, now_ms, |u| u.mfa_last_step = step).await?;
-        self.issue(&user, client_id, auth_time.parse().unwrap_or(now_ms), now_ms).await
+        Ok((user, auth_time.parse().unwrap_or(now_ms)))
     }
 
     /// The time step `code` matches for `user`, later than any used before.
@@ -497,9 +564,10 @@ impl UserPool {
         client_id: &str,
         auth_time_ms: i64,
         now_ms: i64,
+        grant: &Grant<'_>,
     ) -> Result<Tokens, PoolError> {
         let family = uuid::Uuid::new_v4().to_string();
-        self.tokens(user, client_id, &family, auth_time_ms, now_ms).await
+        self.tokens(user, client_id, &family, auth_time_ms, now_ms, grant).await
     }
 
     async fn tokens(
@@ -509,6 +577,7 @@ impl UserPool {
         family: &str,
         auth_time_ms: i64,
         now_ms: i64,
+        grant: &Grant<'_>,
     ) -> Result<Tokens, PoolError> {
         let client = self.client(client_id, None)?;
         let groups = self.store().pool_groups_of(&self.cfg.name, &user.sub).await?;
@@ -524,13 +593,18 @@ impl UserPool {
             auth_time_s: u64::try_from(auth_time_ms / 1000).unwrap_or(0),
         };
         let access_ttl = client.access_token_ttl.as_std().as_secs();
-        let mut id_claims =
-            tokens::id_claims(&self.cfg.issuer, &subject, now_s, client.id_token_ttl.as_std().as_secs());
+        let id_ttl = client.id_token_ttl.as_std().as_secs();
+        let mut id_claims = tokens::id_claims(&self.cfg.issuer, &subject, now_s, id_ttl);
         let roles: Vec<&str> = groups.iter().filter_map(|g| g.role.as_deref()).collect();
         if let Some(first) = roles.first() {
             id_claims.insert("cognito:preferred_role".into(), json!(first));
             id_claims.insert("cognito:roles".into(), json!(roles));
         }
+        if let Some(nonce) = grant.nonce {
+            id_claims.insert("nonce".into(), json!(nonce));
+        }
+        // An OAuth grant gets an ID token only with the `openid` scope.
+        let id = if grant.id_token { Some(self.signer.sign(&id_claims)?) } else { None };
         let refresh = tokens::new_refresh_token()?;
         let refresh_ms = i64::try_from(client.refresh_token_ttl.as_std().as_millis()).unwrap_or(i64::MAX);
         self.store()
@@ -540,25 +614,15 @@ impl UserPool {
                 sub: user.sub.clone(),
                 client_id: client_id.to_owned(),
                 family: family.to_owned(),
-                scope: SIGNIN_SCOPE.into(),
+                scope: grant.scope.to_owned(),
                 auth_time_ms,
                 expires_ms: now_ms.saturating_add(refresh_ms),
                 used: false,
                 revoked: false,
             })
             .await?;
-        Ok(Tokens {
-            access: self.signer.sign(&tokens::access_claims(
-                &self.cfg.issuer,
-                &subject,
-                now_s,
-                access_ttl,
-                SIGNIN_SCOPE,
-            ))?,
-            id: self.signer.sign(&id_claims)?,
-            refresh,
-            expires_in: access_ttl,
-        })
+        let access = tokens::access_claims(&self.cfg.issuer, &subject, now_s, access_ttl, grant.scope);
+        Ok(Tokens { access: self.signer.sign(&access)?, id, refresh, expires_in: access_ttl })
     }
 
     /// `REFRESH_TOKEN_AUTH` and the token endpoint's `refresh_token` grant: new tokens and a new
@@ -586,7 +650,9 @@ impl UserPool {
         let Some(user) = user.filter(|u| u.enabled) else {
             return Err(PoolError::NotAuthorized("Refresh Token has been revoked"));
         };
-        self.tokens(&user, client_id, &t.family, t.auth_time_ms, now_ms).await
+        let id_token = t.scope == SIGNIN_SCOPE || has_scope(&t.scope, "openid");
+        let grant = Grant { scope: &t.scope, nonce: None, id_token };
+        self.tokens(&user, client_id, &t.family, t.auth_time_ms, now_ms, &grant).await
     }
 
     /// Revokes a refresh token's family (the token endpoint's `/oauth2/revoke`).

@@ -43,6 +43,19 @@ pub struct UserPoolConfig {
     pub groups: Vec<GroupConfig>,
     /// The applications that sign users in and receive tokens.
     pub clients: Vec<ClientConfig>,
+    /// APIs with scopes of their own: scope `IDENTIFIER/NAME` in access tokens.
+    #[serde(default)]
+    pub resource_servers: Vec<ResourceServerConfig>,
+}
+
+/// A resource server: an API whose scopes clients may ask for.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceServerConfig {
+    /// Its identifier, the scopes' prefix (`pets` gives `pets/read`).
+    pub identifier: String,
+    /// Its scopes' names.
+    pub scopes: Vec<String>,
 }
 
 /// The sign-in name.
@@ -189,6 +202,32 @@ pub struct ClientConfig {
     /// Lifetime of refresh tokens, 1h to 3650d (default 30d).
     #[serde(default = "default_refresh_ttl")]
     pub refresh_token_ttl: Duration,
+    /// OAuth 2.0 grants it may use at `/oauth2/authorize` and `/oauth2/token`: `code`
+    /// (authorization code with PKCE S256) and `client_credentials` (needs a secret).
+    #[serde(default)]
+    pub oauth_flows: Vec<OAuthFlow>,
+    /// Where `/oauth2/authorize` may send the browser back: compared exactly. `https://`, or
+    /// `http://` on loopback (native apps); no fragment.
+    #[serde(default)]
+    pub callback_urls: Vec<String>,
+    /// Scopes it may ask for: `openid`, `email`, `profile`, `phone`,
+    /// `aws.cognito.signin.user.admin`, and the resource servers' `IDENTIFIER/NAME`.
+    #[serde(default)]
+    pub allowed_scopes: Vec<String>,
+    /// A confidential client: the hex SHA-256 of its secret (`openssl rand -hex 32`, then
+    /// `printf %s SECRET | sha256sum`). Without one the client is public and must use PKCE.
+    #[serde(default)]
+    pub secret_sha256: Option<String>,
+}
+
+/// An OAuth 2.0 grant of an app client.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OAuthFlow {
+    /// The authorization code grant, through the hosted sign-in page.
+    Code,
+    /// The client credentials grant (machine to machine).
+    ClientCredentials,
 }
 
 /// A sign-in flow of an app client.

@@ -23,6 +23,7 @@ mod routing;
 mod sign;
 mod tls;
 mod user_pools;
+mod user_pools_oauth;
 mod waf;
 mod waf_bots;
 mod waf_challenge;

@@ -49,6 +49,7 @@ async fn user_pool(
     let request = identity::pool::PoolRequest {
         method: &cx.method,
         path: &path,
+        query: cx.query.as_deref(),
         headers: req.headers(),
         body: &body,
         source: cx.source_ip,

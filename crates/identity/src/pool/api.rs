@@ -17,7 +17,7 @@ use http::{HeaderMap, HeaderValue, Method};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{Caller, PoolError, SignIn, Tokens, UserPool};
+use super::{oauth, page, Caller, PoolError, SignIn, Tokens, UserPool};
 
 /// A request to a pool, as the gateway hands it over.
 #[derive(Debug)]
@@ -26,6 +26,8 @@ pub struct PoolRequest<'a> {
     pub method: &'a Method,
     /// The path under the route's mount point, from `/`.
     pub path: &'a str,
+    /// The query string, if any.
+    pub query: Option<&'a str>,
     /// The headers.
     pub headers: &'a HeaderMap,
     /// The whole body.
@@ -92,6 +94,9 @@ pub async fn handle(pool: &UserPool, req: PoolRequest<'_>) -> PoolResponse {
             body: pool.signer().jwks().as_bytes().to_vec(),
         },
         ("/oauth2/userInfo", _) => user_info(pool, &req).await,
+        ("/oauth2/authorize", true) => authorize(pool, &req),
+        ("/login", false) => login(pool, &req).await,
+        ("/login/mfa", false) => login_mfa(pool, &req).await,
         ("/oauth2/token", false) => token_endpoint(pool, &req).await,
         ("/oauth2/revoke", false) => revoke_endpoint(pool, &req).await,
         _ => PoolResponse::json(404, JSON, &json!({"message": "Not Found"})),
@@ -103,14 +108,16 @@ fn discovery(pool: &UserPool) -> Value {
     json!({
         "issuer": pool.config().issuer,
         "jwks_uri": format!("{iss}/.well-known/jwks.json"),
+        "authorization_endpoint": format!("{iss}/oauth2/authorize"),
         "token_endpoint": format!("{iss}/oauth2/token"),
         "userinfo_endpoint": format!("{iss}/oauth2/userInfo"),
         "revocation_endpoint": format!("{iss}/oauth2/revoke"),
-        "grant_types_supported": ["refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"],
-        "token_endpoint_auth_methods_supported": ["none"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "scopes_supported": ["openid", "email", "profile", super::SIGNIN_SCOPE],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "email", "email_verified",
                              "cognito:username", "cognito:groups"],
@@ -237,29 +244,115 @@ async fn user_info(pool: &UserPool, req: &PoolRequest<'_>) -> PoolResponse {
     }
 }
 
-/// `/oauth2/token`: the `refresh_token` grant, form-encoded.
-async fn token_endpoint(pool: &UserPool, req: &PoolRequest<'_>) -> PoolResponse {
-    let form: std::collections::HashMap<String, String> = form_urlencoded::parse(req.body).into_owned().collect();
-    let field = |k: &str| form.get(k).map_or("", String::as_str);
-    match field("grant_type") {
-        "refresh_token" => match pool.refresh(field("client_id"), field("refresh_token"), req.now_ms).await {
-            Ok(t) => {
-                let mut r = PoolResponse::json(
-                    200,
-                    JSON,
-                    &json!({"access_token": t.access, "id_token": t.id, "refresh_token": t.refresh,
-                            "token_type": "Bearer", "expires_in": t.expires_in}),
-                );
-                r.headers.push((http::header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
-                r
-            }
-            Err(PoolError::InvalidParameter(_)) => PoolResponse::oauth_error(400, "invalid_client"),
-            Err(PoolError::Internal(e)) => PoolResponse::error(&PoolError::Internal(e)),
-            Err(_) => PoolResponse::oauth_error(400, "invalid_grant"),
-        },
-        "" => PoolResponse::oauth_error(400, "invalid_request"),
-        _ => PoolResponse::oauth_error(400, "unsupported_grant_type"),
+/// `/oauth2/authorize`: the sign-in page for a good request.
+fn authorize(pool: &UserPool, req: &PoolRequest<'_>) -> PoolResponse {
+    let query = req.query.unwrap_or("");
+    match pool.authorize_request(&oauth::params(query.as_bytes())) {
+        Ok(r) => page::sign_in(&pool.config().name, &r, None),
+        Err(e) => auth_error(pool, e),
     }
+}
+
+fn auth_error(pool: &UserPool, e: oauth::AuthError) -> PoolResponse {
+    match e {
+        oauth::AuthError::Page(why) => page::refused(&pool.config().name, &why),
+        oauth::AuthError::Redirect { redirect_uri, error, state } => {
+            page::redirect(&oauth::redirect_to(&redirect_uri, &[("error", error), ("state", &state)]))
+        }
+    }
+}
+
+/// `/login`: the hosted page's form. The request it carries is checked again.
+async fn login(pool: &UserPool, req: &PoolRequest<'_>) -> PoolResponse {
+    let form = oauth::params(req.body);
+    let r = match pool.authorize_request(&form) {
+        Ok(r) => r,
+        Err(e) => return auth_error(pool, e),
+    };
+    let field = |k: &str| form.get(k).map_or("", String::as_str);
+    let name = &pool.config().name;
+    match pool.hosted_sign_in(&r, field("username"), field("password"), req.source, req.now_ms).await {
+        Ok(Ok(code)) => page::redirect(&oauth::redirect_to(&r.redirect_uri, &[("code", &code), ("state", &r.state)])),
+        Ok(Err(session)) => page::mfa(name, &r, &session, None),
+        Err(PoolError::Internal(e)) => PoolResponse::error(&PoolError::Internal(e)),
+        Err(e) => page::sign_in(name, &r, Some(&e.to_string())),
+    }
+}
+
+/// `/login/mfa`: the TOTP step of the hosted page.
+async fn login_mfa(pool: &UserPool, req: &PoolRequest<'_>) -> PoolResponse {
+    let form = oauth::params(req.body);
+    let r = match pool.authorize_request(&form) {
+        Ok(r) => r,
+        Err(e) => return auth_error(pool, e),
+    };
+    let field = |k: &str| form.get(k).map_or("", String::as_str);
+    let name = &pool.config().name;
+    match pool.hosted_mfa(&r, field("session"), field("code"), req.now_ms).await {
+        Ok(code) => page::redirect(&oauth::redirect_to(&r.redirect_uri, &[("code", &code), ("state", &r.state)])),
+        Err(PoolError::Internal(e)) => PoolResponse::error(&PoolError::Internal(e)),
+        Err(e @ PoolError::CodeMismatch) => page::mfa(name, &r, field("session"), Some(&e.to_string())),
+        Err(e) => page::sign_in(name, &r, Some(&e.to_string())),
+    }
+}
+
+/// `/oauth2/token`: `authorization_code`, `refresh_token` and `client_credentials`,
+/// form-encoded, the client authenticated by `client_secret_basic` or `client_secret_post`
+/// (public clients: `client_id` alone).
+async fn token_endpoint(pool: &UserPool, req: &PoolRequest<'_>) -> PoolResponse {
+    let form = oauth::params(req.body);
+    let field = |k: &str| form.get(k).map_or("", String::as_str);
+    let authorization = req.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let result = async {
+        let grant = field("grant_type");
+        if !matches!(grant, "authorization_code" | "refresh_token" | "client_credentials") {
+            return Err(if grant.is_empty() { None } else { Some("unsupported_grant_type") });
+        }
+        let client = pool.token_client(authorization, &form).map_err(|e| Some(e.code().1))?;
+        let tokens = match grant {
+            "authorization_code" => pool
+                .redeem_code(client, field("code"), field("redirect_uri"), field("code_verifier"), req.now_ms)
+                .await
+                .map_err(|e| oauth_failure(&e))?,
+            "refresh_token" => {
+                pool.refresh(&client.id, field("refresh_token"), req.now_ms).await.map_err(|e| match e {
+                    PoolError::Internal(d) => oauth_failure(&oauth::OAuthError::Internal(PoolError::Internal(d))),
+                    PoolError::InvalidParameter(_) => Some("unauthorized_client"),
+                    _ => Some("invalid_grant"),
+                })?
+            }
+            _ => return pool.client_credentials(client, field("scope"), req.now_ms).map_err(|e| oauth_failure(&e)),
+        };
+        Ok(json!({"access_token": tokens.access, "id_token": tokens.id, "refresh_token": tokens.refresh,
+                  "token_type": "Bearer", "expires_in": tokens.expires_in}))
+    }
+    .await;
+    match result {
+        Ok(mut body) => {
+            if body["id_token"].is_null() {
+                body.as_object_mut().map(|o| o.remove("id_token"));
+            }
+            let mut r = PoolResponse::json(200, JSON, &body);
+            r.headers.push((http::header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+            r
+        }
+        Err(None) => PoolResponse::oauth_error(400, "invalid_request"),
+        Err(Some("invalid_client")) => {
+            let mut r = PoolResponse::oauth_error(401, "invalid_client");
+            r.headers.push((http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic")));
+            r
+        }
+        Err(Some("server_error")) => PoolResponse::oauth_error(500, "server_error"),
+        Err(Some(code)) => PoolResponse::oauth_error(400, code),
+    }
+}
+
+/// The `error` of a failed grant; internal failures are logged here.
+fn oauth_failure(e: &oauth::OAuthError) -> Option<&'static str> {
+    if let oauth::OAuthError::Internal(PoolError::Internal(detail)) = e {
+        tracing::error!(error = %detail, "user pool: token endpoint failed");
+    }
+    Some(e.code().1)
 }
 
 /// `/oauth2/revoke` (RFC 7009): `token` and `client_id`, form-encoded.

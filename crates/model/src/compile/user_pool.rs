@@ -48,6 +48,19 @@ pub(super) fn compile_user_pools(pools: &[UserPoolConfig], issues: &mut Vec<Issu
                 issues.push((join_key(&here, "name"), format!("group `{}` is defined twice", g.name)));
             }
         }
+        for (j, r) in p.resource_servers.iter().enumerate() {
+            let here = join_index(&at("resource_servers"), j);
+            let ok = |s: &str| !s.is_empty() && s.len() <= 256 && !s.contains(['/', ' ', '"']);
+            if !ok(&r.identifier) {
+                issues.push((join_key(&here, "identifier"), "1-256 characters without `/`, spaces or quotes".into()));
+            }
+            if r.scopes.iter().any(|s| !ok(s)) {
+                issues.push((
+                    join_key(&here, "scopes"),
+                    "each scope: 1-256 characters without `/`, spaces or quotes".into(),
+                ));
+            }
+        }
         if p.clients.is_empty() {
             issues.push((at("clients"), "name at least one app client".into()));
         }
@@ -63,6 +76,7 @@ pub(super) fn compile_user_pools(pools: &[UserPoolConfig], issues: &mut Vec<Issu
             if c.auth_flows.is_empty() {
                 issues.push((field("auth_flows"), "name at least one flow".into()));
             }
+            check_oauth(p, c, &here, issues);
             for (name, ttl, (lo, hi)) in [
                 ("access_token_ttl", c.access_token_ttl, TOKEN_TTL),
                 ("id_token_ttl", c.id_token_ttl, TOKEN_TTL),
@@ -79,6 +93,46 @@ pub(super) fn compile_user_pools(pools: &[UserPoolConfig], issues: &mut Vec<Issu
         }
     }
     out
+}
+
+/// The scopes every pool knows.
+const STANDARD_SCOPES: [&str; 5] = ["openid", "email", "profile", "phone", "aws.cognito.signin.user.admin"];
+
+fn check_oauth(p: &UserPoolConfig, c: &crate::user_pool::ClientConfig, at: &str, issues: &mut Vec<Issue>) {
+    use crate::user_pool::OAuthFlow;
+    let field = |f: &str| join_key(at, f);
+    for (i, url) in c.callback_urls.iter().enumerate() {
+        if let Some(why) = crate::jwt::provider_url_issue(url, true) {
+            issues.push((join_index(&field("callback_urls"), i), why));
+        }
+    }
+    if c.oauth_flows.contains(&OAuthFlow::Code) && c.callback_urls.is_empty() {
+        issues.push((field("callback_urls"), "the `code` flow needs at least one callback URL".into()));
+    }
+    if c.oauth_flows.contains(&OAuthFlow::ClientCredentials) && c.secret_sha256.is_none() {
+        issues.push((
+            field("oauth_flows"),
+            "`client_credentials` is for confidential clients: set `secret_sha256`".into(),
+        ));
+    }
+    if let Some(h) = &c.secret_sha256 {
+        if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            issues.push((field("secret_sha256"), "64 hex digits: `printf %s SECRET | sha256sum`".into()));
+        }
+    }
+    for (i, scope) in c.allowed_scopes.iter().enumerate() {
+        let custom = scope.split_once('/').is_some_and(|(rs, name)| {
+            p.resource_servers.iter().any(|r| r.identifier == rs && r.scopes.iter().any(|s| s == name))
+        });
+        if !custom && !STANDARD_SCOPES.contains(&scope.as_str()) {
+            issues.push((
+                join_index(&field("allowed_scopes"), i),
+                format!(
+                    "`{scope}` is neither a standard scope nor one of the pool's resource servers' `IDENTIFIER/NAME`"
+                ),
+            ));
+        }
+    }
 }
 
 fn check_lockout(p: &UserPoolConfig, at: &str, issues: &mut Vec<Issue>) {

@@ -539,6 +539,32 @@ fn user_pool_mistakes_are_named_with_their_places() {
 }
 
 #[test]
+fn oauth_client_mistakes_are_named_with_their_places() {
+    let text = POOLS.replace(
+        "      - id: web\n",
+        "      - id: web\n        oauth_flows: [code, client_credentials]\n        callback_urls: ['http://app.example.com/cb']\n        allowed_scopes: [openid, pets/read]\n        secret_sha256: abc\n",
+    );
+    let errs = errors(&text);
+    for want in [
+        "clients[0].callback_urls[0]: must be https:// (http:// only on a loopback address)",
+        "clients[0].secret_sha256: 64 hex digits",
+        "clients[0].allowed_scopes[1]: `pets/read` is neither a standard scope nor one of the pool's resource servers' `IDENTIFIER/NAME`",
+    ] {
+        assert!(errs.iter().any(|e| e.contains(want)), "{want}: {errs:?}");
+    }
+    let text = POOLS.replace("      - id: web\n", "      - id: web\n        oauth_flows: [code, client_credentials]\n");
+    let errs = errors(&text);
+    assert!(
+        errs.iter().any(|e| e.contains("clients[0].callback_urls: the `code` flow needs at least one callback URL")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter().any(|e| e.contains("clients[0].oauth_flows: `client_credentials` is for confidential clients")),
+        "{errs:?}"
+    );
+}
+
+#[test]
 fn domain_mistakes_are_named_with_their_places() {
     let text = "\
 tls:

@@ -1,0 +1,130 @@
+//! The hosted sign-in page: plain HTML forms, no script, with headers that keep it out of
+//! frames and caches and let it post only to itself.
+
+use http::HeaderValue;
+
+use super::api::PoolResponse;
+use super::oauth::AuthRequest;
+
+/// The sign-in form, carrying the authorization request along.
+pub(super) fn sign_in(pool: &str, r: &AuthRequest, error: Option<&str>) -> PoolResponse {
+    let body = format!(
+        r#"<h1>Sign in</h1>{error}<form method="post" action="../login">{hidden}
+<label>User name <input name="username" autocomplete="username" required autofocus></label>
+<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+<button type="submit">Sign in</button></form>"#,
+        error = error_text(error),
+        hidden = hidden(r, None),
+    );
+    page(if error.is_some() { 400 } else { 200 }, pool, &body)
+}
+
+/// The TOTP step.
+pub(super) fn mfa(pool: &str, r: &AuthRequest, session: &str, error: Option<&str>) -> PoolResponse {
+    let body = format!(
+        r#"<h1>Enter your code</h1>{error}<form method="post" action="../login/mfa">{hidden}
+<label>Code from your authenticator app <input name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{{6}}" required autofocus></label>
+<button type="submit">Continue</button></form>"#,
+        error = error_text(error),
+        hidden = hidden(r, Some(session)),
+    );
+    page(if error.is_some() { 400 } else { 200 }, pool, &body)
+}
+
+/// A request that cannot be sent back to the application.
+pub(super) fn refused(pool: &str, why: &str) -> PoolResponse {
+    page(400, pool, &format!("<h1>This sign-in cannot go on</h1><p>{}</p>", escape(why)))
+}
+
+/// A 302 to `location`.
+pub(super) fn redirect(location: &str) -> PoolResponse {
+    let mut r = PoolResponse { status: 302, content_type: "text/plain", headers: Vec::new(), body: Vec::new() };
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers.push((http::header::LOCATION, v));
+    }
+    r.headers.push((http::header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+    r
+}
+
+fn error_text(error: Option<&str>) -> String {
+    error.map(|e| format!(r#"<p role="alert" class="error">{}</p>"#, escape(e))).unwrap_or_default()
+}
+
+fn hidden(r: &AuthRequest, session: Option<&str>) -> String {
+    let mut fields = vec![
+        ("response_type", "code"),
+        ("client_id", r.client_id.as_str()),
+        ("redirect_uri", r.redirect_uri.as_str()),
+        ("state", r.state.as_str()),
+        ("scope", r.scope.as_str()),
+        ("nonce", r.nonce.as_str()),
+        ("code_challenge", r.code_challenge.as_str()),
+    ];
+    if !r.code_challenge.is_empty() {
+        fields.push(("code_challenge_method", "S256"));
+    }
+    if let Some(s) = session {
+        fields.push(("session", s));
+    }
+    fields.iter().map(|(k, v)| format!(r#"<input type="hidden" name="{k}" value="{}">"#, escape(v))).collect()
+}
+
+fn page(status: u16, pool: &str, body: &str) -> PoolResponse {
+    let html = format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Sign in — {pool}</title><style>body{{font-family:system-ui,sans-serif;max-width:24rem;margin:4rem auto;padding:0 1rem}}
+label{{display:block;margin:1rem 0}}input{{display:block;width:100%;padding:.5rem;font-size:1rem}}
+button{{padding:.6rem 1.2rem;font-size:1rem}}.error{{color:#b00020}}</style></head><body>{body}</body></html>"#,
+        pool = escape(pool),
+    );
+    let headers = [
+        (http::header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        (http::header::X_FRAME_OPTIONS, "DENY"),
+        (http::header::CACHE_CONTROL, "no-store"),
+        (http::header::REFERRER_POLICY, "no-referrer"),
+    ];
+    PoolResponse {
+        status,
+        content_type: "text/html; charset=utf-8",
+        headers: headers.into_iter().map(|(k, v)| (k, HeaderValue::from_static(v))).collect(),
+        body: html.into_bytes(),
+    }
+}
+
+/// Text safe in HTML text and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_escaped_in_the_page() {
+        let r = AuthRequest {
+            client_id: "web".into(),
+            redirect_uri: "https://app.example/cb".into(),
+            state: r#""><script>alert(1)</script>"#.into(),
+            scope: "openid".into(),
+            nonce: String::new(),
+            code_challenge: String::new(),
+        };
+        let p = sign_in("main", &r, Some("<b>bad</b>"));
+        let html = String::from_utf8(p.body).unwrap_or_default();
+        assert!(!html.contains("<script>") && !html.contains("<b>bad"), "{html}");
+        assert!(html.contains("&quot;&gt;&lt;script&gt;"));
+        assert!(p.headers.iter().any(|(k, v)| k == http::header::X_FRAME_OPTIONS && v == "DENY"));
+    }
+}
