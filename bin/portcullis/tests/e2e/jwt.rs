@@ -27,12 +27,13 @@ use crate::harness::{eventually, Gw, Upstream};
 // ---------------------------------------------------------------------------------------------
 // The outside provider: oidc-provider under Node.js.
 
-/// `oidc-provider`, installed once per test run from the pinned lock file.
-fn node_provider_dir() -> &'static std::path::Path {
+/// The npm programs of the tests (`oidc-provider`, `playwright-core`), installed once per test
+/// run from the pinned lock file.
+pub fn node_tools_dir() -> &'static std::path::Path {
     static INSTALLED: OnceLock<std::path::PathBuf> = OnceLock::new();
     INSTALLED.get_or_init(|| {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/oidc");
-        if !dir.join("node_modules/oidc-provider").exists() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/node");
+        if !dir.join("node_modules/playwright-core").exists() || !dir.join("node_modules/oidc-provider").exists() {
             let status = Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
                 .current_dir(&dir)
@@ -52,7 +53,7 @@ struct NodeProvider {
 
 impl NodeProvider {
     fn start() -> Self {
-        let dir = node_provider_dir();
+        let dir = node_tools_dir();
         let mut child = Command::new("node")
             .arg("provider.mjs")
             .current_dir(dir)

@@ -293,3 +293,63 @@ async fn a_confidential_client_gets_an_access_token_for_its_scopes() {
     let public = http.post(&token_url).form(&[("grant_type", "client_credentials"), ("client_id", "web")]);
     assert_eq!(public.send().await.unwrap().json::<Value>().await.unwrap()["error"], "unauthorized_client");
 }
+
+/// A person on the hosted page in Debian's Chromium (playwright-core drives it): what the
+/// browser ends on, `callback URL` or `page TEXT`.
+async fn browser_sign_in(authorize_url: String, password: &str, totp: Option<String>) -> String {
+    let dir = crate::jwt::node_tools_dir();
+    let mut args =
+        vec!["sign_in.mjs".to_owned(), authorize_url, CALLBACK.to_owned(), "ann".to_owned(), password.to_owned()];
+    args.extend(totp);
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("timeout").arg("60").arg("node").args(&args).current_dir(dir).output()
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("node: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_signs_in_on_the_hosted_page_in_chromium() {
+    let up = Upstream::start().await;
+    let (gw, issuer) = start(&up).await;
+    let verifier = "a-browser-flow-verifier-with-enough-entropy-0123456789";
+    let challenge =
+        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sha2::Sha256::digest(verifier));
+    let authorize = format!(
+        "https://127.0.0.1:{}/auth/oauth2/authorize?response_type=code&client_id=web&redirect_uri={}&scope=openid%20email&state=s1&nonce=n1&code_challenge={challenge}&code_challenge_method=S256",
+        gw.api.port(),
+        "https%3A%2F%2Fapp.example.com%2Fcallback",
+    );
+    let ended = browser_sign_in(authorize.clone(), "Wrong-h0rse", None).await;
+    assert!(ended.starts_with("page ") && ended.contains("Incorrect username or password."), "{ended}");
+
+    let ended = browser_sign_in(authorize, "Correct-h0rse", None).await;
+    let url = ended.strip_prefix("callback ").unwrap_or_else(|| panic!("the browser did not reach the app: {ended}"));
+    assert_eq!(query_param(url, "state").as_deref(), Some("s1"));
+    let code = query_param(url, "code").unwrap();
+    let resp = http(&gw)
+        .post(format!("{issuer}/oauth2/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", "web"),
+            ("code", code.as_str()),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let id = body["id_token"].as_str().unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, id.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!((claims["nonce"].as_str(), claims["email"].as_str()), (Some("n1"), Some("ann@example.com")));
+}

@@ -16,7 +16,7 @@ pub(super) fn sign_in(pool: &str, r: &AuthRequest, error: Option<&str>) -> PoolR
         error = error_text(error),
         hidden = hidden(r, None),
     );
-    page(if error.is_some() { 400 } else { 200 }, pool, &body)
+    page(if error.is_some() { 400 } else { 200 }, pool, &body, Some(&r.redirect_uri))
 }
 
 /// The TOTP step.
@@ -28,12 +28,12 @@ pub(super) fn mfa(pool: &str, r: &AuthRequest, session: &str, error: Option<&str
         error = error_text(error),
         hidden = hidden(r, Some(session)),
     );
-    page(if error.is_some() { 400 } else { 200 }, pool, &body)
+    page(if error.is_some() { 400 } else { 200 }, pool, &body, Some(&r.redirect_uri))
 }
 
 /// A request that cannot be sent back to the application.
 pub(super) fn refused(pool: &str, why: &str) -> PoolResponse {
-    page(400, pool, &format!("<h1>This sign-in cannot go on</h1><p>{}</p>", escape(why)))
+    page(400, pool, &format!("<h1>This sign-in cannot go on</h1><p>{}</p>", escape(why)), None)
 }
 
 /// A 302 to `location`.
@@ -69,7 +69,9 @@ fn hidden(r: &AuthRequest, session: Option<&str>) -> String {
     fields.iter().map(|(k, v)| format!(r#"<input type="hidden" name="{k}" value="{}">"#, escape(v))).collect()
 }
 
-fn page(status: u16, pool: &str, body: &str) -> PoolResponse {
+/// A page; its forms may post to the pool and be redirected to `redirect_uri`'s origin only
+/// (browsers apply `form-action` to where a form's answer redirects, too).
+fn page(status: u16, pool: &str, body: &str, redirect_uri: Option<&str>) -> PoolResponse {
     let html = format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>Sign in — {pool}</title><style>body{{font-family:system-ui,sans-serif;max-width:24rem;margin:4rem auto;padding:0 1rem}}
@@ -77,18 +79,25 @@ label{{display:block;margin:1rem 0}}input{{display:block;width:100%;padding:.5re
 button{{padding:.6rem 1.2rem;font-size:1rem}}.error{{color:#b00020}}</style></head><body>{body}</body></html>"#,
         pool = escape(pool),
     );
-    let headers = [
-        (http::header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    let origin = redirect_uri
+        .and_then(|u| u.parse::<http::Uri>().ok())
+        .and_then(|u| Some(format!(" {}://{}", u.scheme_str()?, u.authority()?)));
+    let csp = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'{}; frame-ancestors 'none'; base-uri 'none'",
+        origin.unwrap_or_default()
+    );
+    let mut headers: Vec<(http::HeaderName, HeaderValue)> = [
         (http::header::X_FRAME_OPTIONS, "DENY"),
         (http::header::CACHE_CONTROL, "no-store"),
         (http::header::REFERRER_POLICY, "no-referrer"),
-    ];
-    PoolResponse {
-        status,
-        content_type: "text/html; charset=utf-8",
-        headers: headers.into_iter().map(|(k, v)| (k, HeaderValue::from_static(v))).collect(),
-        body: html.into_bytes(),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, HeaderValue::from_static(v)))
+    .collect();
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        headers.push((http::header::CONTENT_SECURITY_POLICY, v));
     }
+    PoolResponse { status, content_type: "text/html; charset=utf-8", headers, body: html.into_bytes() }
 }
 
 /// Text safe in HTML text and attribute values.
@@ -126,5 +135,10 @@ mod tests {
         assert!(!html.contains("<script>") && !html.contains("<b>bad"), "{html}");
         assert!(html.contains("&quot;&gt;&lt;script&gt;"));
         assert!(p.headers.iter().any(|(k, v)| k == http::header::X_FRAME_OPTIONS && v == "DENY"));
+        let csp = p.headers.iter().find(|(k, _)| k == http::header::CONTENT_SECURITY_POLICY).map(|(_, v)| v.clone());
+        assert!(
+            csp.is_some_and(|v| v.to_str().unwrap_or("").contains("form-action 'self' https://app.example;")),
+            "the form's answer may redirect to the app, and nowhere else"
+        );
     }
 }
