@@ -1,5 +1,6 @@
-//! Redaction of the running config before it leaves the process: store passwords, and the
-//! values of headers and stage variables whose names look like credentials.
+//! Redaction of the running config before it leaves the process: store passwords, client
+//! secrets (user pools' identity providers), and the values of headers and stage variables
+//! whose names look like credentials.
 
 use serde_json::Value;
 
@@ -30,7 +31,9 @@ fn redact_headers(v: &mut Value) {
     match v {
         Value::Object(map) => {
             for (k, child) in map.iter_mut() {
-                if k == "headers" || k == "variables" {
+                if k == "client_secret" {
+                    *child = Value::String("REDACTED".into());
+                } else if k == "headers" || k == "variables" {
                     if let Value::Object(h) = child {
                         for (name, value) in h.iter_mut() {
                             if is_sensitive(name) {

@@ -18,6 +18,7 @@
 pub mod admin;
 mod api;
 mod error;
+mod federation;
 mod guard;
 mod oauth;
 mod page;
@@ -116,6 +117,7 @@ pub struct UserPool {
     secret: Zeroizing<Vec<u8>>,
     sender: Arc<dyn CodeSender>,
     guard: guard::Guard,
+    idps: Vec<federation::Idp>,
 }
 
 /// Tokens for a signed-in user.
@@ -200,7 +202,8 @@ impl UserPool {
             .server_secret(&format!("user-pool:{}", cfg.name), now_ms)
             .await
             .map_err(|e| PoolError::Internal(format!("pool secret: {e}")))?;
-        Ok(Self { cfg, dir, signer, secret, sender, guard: guard::Guard::default() })
+        let idps = cfg.identity_providers.iter().cloned().map(federation::Idp::new).collect::<Result<_, _>>()?;
+        Ok(Self { cfg, dir, signer, secret, sender, guard: guard::Guard::default(), idps })
     }
 
     /// Its config.

@@ -55,8 +55,8 @@ pub use routes::{RouteKey, RouteMatch, RouteTable};
 pub use template::{ContextVar, Escape, Template, TemplateVars};
 pub use upstream_url::{UpstreamUrl, UrlPart};
 pub use user_pool::{
-    AuthFlow, ClientConfig, CodeDelivery, DeliveryKind, GroupConfig, Lockout, MfaMode, OAuthFlow, PasswordPolicy,
-    ResourceServerConfig, SignInWith, UserPoolConfig,
+    AuthFlow, ClientConfig, CodeDelivery, DeliveryKind, GroupConfig, IdentityProviderConfig, Lockout, MfaMode,
+    OAuthFlow, PasswordPolicy, ResourceServerConfig, SignInWith, UserPoolConfig,
 };
 
 /// The JSON Schema of the config file.

@@ -46,6 +46,40 @@ pub struct UserPoolConfig {
     /// APIs with scopes of their own: scope `IDENTIFIER/NAME` in access tokens.
     #[serde(default)]
     pub resource_servers: Vec<ResourceServerConfig>,
+    /// Outside OpenID Connect providers users may sign in with from the hosted page.
+    #[serde(default)]
+    pub identity_providers: Vec<IdentityProviderConfig>,
+}
+
+/// An outside OpenID Connect provider (federation).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityProviderConfig {
+    /// Its name: on the hosted page's button, in `identity_provider=NAME`, and the prefix of
+    /// its users' names (`NAME_SUB`). Letters, digits, `-` and `_`.
+    pub name: String,
+    /// Its issuer: found through `ISSUER/.well-known/openid-configuration` (`https://`, or
+    /// `http://` on loopback).
+    pub issuer: String,
+    /// The pool's client id at the provider.
+    pub client_id: String,
+    /// The pool's client secret at the provider, usually from the environment
+    /// (`client_secret: ${CORP_SECRET}`); redacted from the admin API's `/config`.
+    pub client_secret: String,
+    /// Scopes asked of the provider (default: `openid email profile`).
+    #[serde(default = "default_idp_scopes")]
+    pub scopes: Vec<String>,
+    /// Pool attribute ← provider claim (default: `email`, `name`, `given_name`,
+    /// `family_name` from the claims of the same names).
+    #[serde(default)]
+    pub attribute_mapping: std::collections::BTreeMap<String, String>,
+    /// PEM file of the CA of an https provider, instead of the public roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+fn default_idp_scopes() -> Vec<String> {
+    ["openid", "email", "profile"].iter().map(|s| (*s).to_owned()).collect()
 }
 
 /// A resource server: an API whose scopes clients may ask for.

@@ -46,24 +46,32 @@ pub fn node_tools_dir() -> &'static std::path::Path {
 }
 
 /// A running `oidc-provider`; killed on drop.
-struct NodeProvider {
-    issuer: String,
+pub struct NodeProvider {
+    pub issuer: String,
     child: Child,
 }
 
 impl NodeProvider {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Started with extra environment (`REDIRECT_URI` adds the code-flow client).
+    pub fn start_with(env: &[(&str, &str)]) -> Self {
         let dir = node_tools_dir();
         let mut child = Command::new("node")
             .arg("provider.mjs")
+            .envs(env.iter().copied())
             .current_dir(dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("node: {e}"));
-        let stdout = child.stdout.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
+        stdout.read_line(&mut line).unwrap();
+        // Whatever it prints later is read too: a closed pipe would end it at its next line.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         let issuer = line.trim().strip_prefix("ready ").unwrap_or_else(|| panic!("provider said {line:?}")).to_owned();
         Self { issuer, child }
     }

@@ -296,13 +296,18 @@ async fn a_confidential_client_gets_an_access_token_for_its_scopes() {
 
 /// A person on the hosted page in Debian's Chromium (playwright-core drives it): what the
 /// browser ends on, `callback URL` or `page TEXT`.
-async fn browser_sign_in(authorize_url: String, password: &str, totp: Option<String>) -> String {
+async fn browser_sign_in(authorize_url: String, passwords: &str, provider: Option<&str>) -> String {
     let dir = crate::jwt::node_tools_dir();
-    let mut args =
-        vec!["sign_in.mjs".to_owned(), authorize_url, CALLBACK.to_owned(), "ann".to_owned(), password.to_owned()];
-    args.extend(totp);
+    let args =
+        vec!["sign_in.mjs".to_owned(), authorize_url, CALLBACK.to_owned(), "ann".to_owned(), passwords.to_owned()];
+    let provider = provider.unwrap_or("").to_owned();
     let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("timeout").arg("60").arg("node").args(&args).current_dir(dir).output()
+        let mut cmd = std::process::Command::new("timeout");
+        cmd.arg("60").arg("node").args(&args).current_dir(dir);
+        if !provider.is_empty() {
+            cmd.env("PROVIDER", provider);
+        }
+        cmd.output()
     })
     .await
     .unwrap()
@@ -327,7 +332,8 @@ async fn a_person_signs_in_on_the_hosted_page_in_chromium() {
     let ended = browser_sign_in(authorize.clone(), "Wrong-h0rse", None).await;
     assert!(ended.starts_with("page ") && ended.contains("Incorrect username or password."), "{ended}");
 
-    let ended = browser_sign_in(authorize, "Correct-h0rse", None).await;
+    // A wrong password, then the right one on the page that said so.
+    let ended = browser_sign_in(authorize, "Wrong-h0rse,Correct-h0rse", None).await;
     let url = ended.strip_prefix("callback ").unwrap_or_else(|| panic!("the browser did not reach the app: {ended}"));
     assert_eq!(query_param(url, "state").as_deref(), Some("s1"));
     let code = query_param(url, "code").unwrap();
@@ -352,4 +358,73 @@ async fn a_person_signs_in_on_the_hosted_page_in_chromium() {
     )
     .unwrap();
     assert_eq!((claims["nonce"].as_str(), claims["email"].as_str()), (Some("n1"), Some("ann@example.com")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_signs_in_through_an_outside_openid_provider() {
+    let up = Upstream::start().await;
+    let gw = Gw::start(&config("https://localhost/auth", &up.url()));
+    // Our issuer is the address the browser reaches; the provider sends the person back there.
+    let issuer = format!("https://127.0.0.1:{}/auth", gw.api.port());
+    let idp = crate::jwt::NodeProvider::start_with(&[("REDIRECT_URI", &format!("{issuer}/oauth2/idpresponse"))]);
+    let federated = config(&issuer, &up.url()).replace(
+        "    clients:\n",
+        &format!(
+            "    identity_providers:\n      - name: corp\n        issuer: '{}'\n        client_id: portcullis\n        client_secret: portcullis-secret\n    clients:\n",
+            idp.issuer
+        ),
+    );
+    gw.rewrite_config(&federated);
+    let (status, body) = gw.admin_json(Method::POST, "/reload", None).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, config) = gw.admin_json(Method::GET, "/config", None).await;
+    assert!(!config.to_string().contains("portcullis-secret"), "the provider's client secret is redacted");
+
+    let verifier = "federated-sign-in-verifier-with-enough-entropy-0123456789";
+    let challenge =
+        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sha2::Sha256::digest(verifier));
+    let authorize = format!(
+        "{issuer}/oauth2/authorize?response_type=code&client_id=web&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcallback&scope=openid%20email&state=fed&nonce=n2&code_challenge={challenge}&code_challenge_method=S256"
+    );
+    let ended = browser_sign_in(authorize.clone(), "", Some("corp")).await;
+    let url = ended.strip_prefix("callback ").unwrap_or_else(|| panic!("the browser did not reach the app: {ended}"));
+    assert_eq!(query_param(url, "state").as_deref(), Some("fed"));
+    let code = query_param(url, "code").unwrap_or_else(|| panic!("{url}"));
+    let resp = http(&gw)
+        .post(format!("{issuer}/oauth2/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", "web"),
+            ("code", code.as_str()),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let payload = body["id_token"].as_str().unwrap().split('.').nth(1).unwrap().to_owned();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap(),
+    )
+    .unwrap();
+    // The provider's claims, mapped to the pool user `corp_SUB`.
+    assert_eq!(claims["cognito:username"], "corp_ann", "{claims}");
+    assert_eq!((claims["email"].as_str(), claims["name"].as_str()), (Some("ann@corp.example"), Some("Corp ann")));
+    assert_eq!((claims["iss"].as_str(), claims["nonce"].as_str()), (Some(issuer.as_str()), Some("n2")));
+    let (status, user) = gw.admin_json(Method::GET, "/user-pools/main/users/corp_ann", None).await;
+    assert_eq!((status, user["status"].as_str()), (200, Some("EXTERNAL_PROVIDER")), "{user}");
+
+    // Again, straight to the provider: the same pool user.
+    let direct = authorize.replace("&state=fed", "&state=fed2&identity_provider=corp");
+    let ended = browser_sign_in(direct, "", Some("corp")).await;
+    assert!(ended.starts_with("callback "), "{ended}");
+    let (_, list) = gw.admin_json(Method::GET, "/user-pools/main/users", None).await;
+    let names: Vec<&str> = list["items"].as_array().unwrap().iter().filter_map(|u| u["username"].as_str()).collect();
+    assert_eq!(names.iter().filter(|n| **n == "corp_ann").count(), 1, "{names:?}");
+    // A federated user has no password here.
+    let form = [("grant_type", "password"), ("username", "corp_ann"), ("password", "")];
+    let refused = http(&gw).post(format!("{issuer}/oauth2/token")).form(&form).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
 }

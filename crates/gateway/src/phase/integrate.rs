@@ -46,9 +46,11 @@ async fn user_pool(
     let body = req.body_mut().buffer().await.map_err(|e| e.reject())?;
     let greedy = cx.route(rt).is_some_and(|(key, _)| key.greedy);
     let path = format!("/{}", cx.params.last().filter(|_| greedy).map_or("", |(_, v)| v.as_str()));
+    let base = cx.path.strip_suffix(path.trim_end_matches('/')).unwrap_or("").trim_end_matches('/');
     let request = identity::pool::PoolRequest {
         method: &cx.method,
         path: &path,
+        base,
         query: cx.query.as_deref(),
         headers: req.headers(),
         body: &body,

@@ -26,6 +26,9 @@ pub struct PoolRequest<'a> {
     pub method: &'a Method,
     /// The path under the route's mount point, from `/`.
     pub path: &'a str,
+    /// The mount point: the request's path without `path` (`/auth`), for the hosted page's
+    /// links.
+    pub base: &'a str,
     /// The query string, if any.
     pub query: Option<&'a str>,
     /// The headers.
@@ -94,7 +97,9 @@ pub async fn handle(pool: &UserPool, req: PoolRequest<'_>) -> PoolResponse {
             body: pool.signer().jwks().as_bytes().to_vec(),
         },
         ("/oauth2/userInfo", _) => user_info(pool, &req).await,
-        ("/oauth2/authorize", true) => authorize(pool, &req),
+        ("/oauth2/authorize", true) => authorize(pool, &req).await,
+        ("/oauth2/idp", true) => federate(pool, &req).await,
+        ("/oauth2/idpresponse", true) => federation_response(pool, &req).await,
         ("/login", false) => login(pool, &req).await,
         ("/login/mfa", false) => login_mfa(pool, &req).await,
         ("/oauth2/token", false) => token_endpoint(pool, &req).await,
@@ -244,12 +249,59 @@ async fn user_info(pool: &UserPool, req: &PoolRequest<'_>) -> PoolResponse {
     }
 }
 
-/// `/oauth2/authorize`: the sign-in page for a good request.
-fn authorize(pool: &UserPool, req: &PoolRequest<'_>) -> PoolResponse {
-    let query = req.query.unwrap_or("");
-    match pool.authorize_request(&oauth::params(query.as_bytes())) {
-        Ok(r) => page::sign_in(&pool.config().name, &r, None),
+/// `/oauth2/authorize`: the sign-in page for a good request, or straight to the provider it
+/// names in `identity_provider`.
+async fn authorize(pool: &UserPool, req: &PoolRequest<'_>) -> PoolResponse {
+    let params = oauth::params(req.query.unwrap_or("").as_bytes());
+    match pool.authorize_request(&params) {
+        Ok(r) => match params.get("identity_provider") {
+            Some(name) => to_provider(pool, req, &r, name).await,
+            None => sign_in_page(pool, req, &r, None),
+        },
         Err(e) => auth_error(pool, e),
+    }
+}
+
+fn sign_in_page(pool: &UserPool, req: &PoolRequest<'_>, r: &oauth::AuthRequest, error: Option<&str>) -> PoolResponse {
+    let providers: Vec<&str> = pool.config().identity_providers.iter().map(|i| i.name.as_str()).collect();
+    page::sign_in(&pool.config().name, req.base, r, &providers, error)
+}
+
+/// `/oauth2/idp?provider=NAME&…`: the hosted page's "Sign in with NAME".
+async fn federate(pool: &UserPool, req: &PoolRequest<'_>) -> PoolResponse {
+    let params = oauth::params(req.query.unwrap_or("").as_bytes());
+    match pool.authorize_request(&params) {
+        Ok(r) => to_provider(pool, req, &r, params.get("provider").map_or("", String::as_str)).await,
+        Err(e) => auth_error(pool, e),
+    }
+}
+
+async fn to_provider(pool: &UserPool, req: &PoolRequest<'_>, r: &oauth::AuthRequest, name: &str) -> PoolResponse {
+    match pool.federate(r, name, req.now_ms).await {
+        Ok(location) => page::redirect(&location),
+        Err(PoolError::Internal(e)) => {
+            tracing::error!(provider = name, error = %e, "user pool: the identity provider cannot be reached");
+            page::refused(&pool.config().name, "The identity provider cannot be reached. Please try again later.")
+        }
+        Err(e) => sign_in_page(pool, req, r, Some(&e.to_string())),
+    }
+}
+
+/// `/oauth2/idpresponse`: back from the provider; on to the app with the pool's code.
+async fn federation_response(pool: &UserPool, req: &PoolRequest<'_>) -> PoolResponse {
+    let params = oauth::params(req.query.unwrap_or("").as_bytes());
+    match pool.federation_response(&params, req.now_ms).await {
+        Ok((r, Ok(code))) => {
+            page::redirect(&oauth::redirect_to(&r.redirect_uri, &[("code", &code), ("state", &r.state)]))
+        }
+        Ok((r, Err(_provider_error))) => {
+            page::redirect(&oauth::redirect_to(&r.redirect_uri, &[("error", "access_denied"), ("state", &r.state)]))
+        }
+        Err(PoolError::Internal(e)) => {
+            tracing::error!(error = %e, "user pool: federated sign-in failed");
+            page::refused(&pool.config().name, "The sign-in with the identity provider failed. Please try again.")
+        }
+        Err(e) => page::refused(&pool.config().name, &e.to_string()),
     }
 }
 
@@ -273,9 +325,9 @@ async fn login(pool: &UserPool, req: &PoolRequest<'_>) -> PoolResponse {
     let name = &pool.config().name;
     match pool.hosted_sign_in(&r, field("username"), field("password"), req.source, req.now_ms).await {
         Ok(Ok(code)) => page::redirect(&oauth::redirect_to(&r.redirect_uri, &[("code", &code), ("state", &r.state)])),
-        Ok(Err(session)) => page::mfa(name, &r, &session, None),
+        Ok(Err(session)) => page::mfa(name, req.base, &r, &session, None),
         Err(PoolError::Internal(e)) => PoolResponse::error(&PoolError::Internal(e)),
-        Err(e) => page::sign_in(name, &r, Some(&e.to_string())),
+        Err(e) => sign_in_page(pool, req, &r, Some(&e.to_string())),
     }
 }
 
@@ -291,8 +343,8 @@ async fn login_mfa(pool: &UserPool, req: &PoolRequest<'_>) -> PoolResponse {
     match pool.hosted_mfa(&r, field("session"), field("code"), req.now_ms).await {
         Ok(code) => page::redirect(&oauth::redirect_to(&r.redirect_uri, &[("code", &code), ("state", &r.state)])),
         Err(PoolError::Internal(e)) => PoolResponse::error(&PoolError::Internal(e)),
-        Err(e @ PoolError::CodeMismatch) => page::mfa(name, &r, field("session"), Some(&e.to_string())),
-        Err(e) => page::sign_in(name, &r, Some(&e.to_string())),
+        Err(e @ PoolError::CodeMismatch) => page::mfa(name, req.base, &r, field("session"), Some(&e.to_string())),
+        Err(e) => sign_in_page(pool, req, &r, Some(&e.to_string())),
     }
 }
 

@@ -130,7 +130,13 @@ impl UserPool {
     }
 
     /// A code for `sub` and this request, recorded so that it is used once.
-    async fn new_code(&self, r: &AuthRequest, sub: &str, auth_time_ms: i64, now_ms: i64) -> Result<String, PoolError> {
+    pub(super) async fn new_code(
+        &self,
+        r: &AuthRequest,
+        sub: &str,
+        auth_time_ms: i64,
+        now_ms: i64,
+    ) -> Result<String, PoolError> {
         let id = uuid::Uuid::new_v4().to_string();
         let expires = now_ms + CODE_MS;
         let statement = json!({"id": id, "sub": sub, "client": r.client_id, "redirect_uri": r.redirect_uri,

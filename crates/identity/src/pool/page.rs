@@ -6,27 +6,50 @@ use http::HeaderValue;
 use super::api::PoolResponse;
 use super::oauth::AuthRequest;
 
-/// The sign-in form, carrying the authorization request along.
-pub(super) fn sign_in(pool: &str, r: &AuthRequest, error: Option<&str>) -> PoolResponse {
+/// The sign-in form, carrying the authorization request along, and a link per identity
+/// provider.
+/// `base` is the path the pool is served under (`/auth`): the page's links and forms are
+/// absolute paths, right whichever of the pool's URLs shows it.
+pub(super) fn sign_in(
+    pool: &str,
+    base: &str,
+    r: &AuthRequest,
+    providers: &[&str],
+    error: Option<&str>,
+) -> PoolResponse {
+    let links: String = providers
+        .iter()
+        .map(|p| {
+            let query = provider_query(r, p);
+            format!(
+                r#"<p><a class="idp" href="{}/oauth2/idp?{}">Sign in with {}</a></p>"#,
+                escape(base),
+                escape(&query),
+                escape(p)
+            )
+        })
+        .collect();
     let body = format!(
-        r#"<h1>Sign in</h1>{error}<form method="post" action="../login">{hidden}
+        r#"<h1>Sign in</h1>{error}{links}<form method="post" action="{base}/login">{hidden}
 <label>User name <input name="username" autocomplete="username" required autofocus></label>
 <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
 <button type="submit">Sign in</button></form>"#,
         error = error_text(error),
         hidden = hidden(r, None),
+        base = escape(base),
     );
     page(if error.is_some() { 400 } else { 200 }, pool, &body, Some(&r.redirect_uri))
 }
 
 /// The TOTP step.
-pub(super) fn mfa(pool: &str, r: &AuthRequest, session: &str, error: Option<&str>) -> PoolResponse {
+pub(super) fn mfa(pool: &str, base: &str, r: &AuthRequest, session: &str, error: Option<&str>) -> PoolResponse {
     let body = format!(
-        r#"<h1>Enter your code</h1>{error}<form method="post" action="../login/mfa">{hidden}
+        r#"<h1>Enter your code</h1>{error}<form method="post" action="{base}/login/mfa">{hidden}
 <label>Code from your authenticator app <input name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{{6}}" required autofocus></label>
 <button type="submit">Continue</button></form>"#,
         error = error_text(error),
         hidden = hidden(r, Some(session)),
+        base = escape(base),
     );
     page(if error.is_some() { 400 } else { 200 }, pool, &body, Some(&r.redirect_uri))
 }
@@ -50,7 +73,17 @@ fn error_text(error: Option<&str>) -> String {
     error.map(|e| format!(r#"<p role="alert" class="error">{}</p>"#, escape(e))).unwrap_or_default()
 }
 
-fn hidden(r: &AuthRequest, session: Option<&str>) -> String {
+/// The query of `/oauth2/idp` for provider `p`: the authorization request again.
+fn provider_query(r: &AuthRequest, p: &str) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    q.append_pair("provider", p);
+    for (k, v) in request_fields(r) {
+        q.append_pair(k, v);
+    }
+    q.finish()
+}
+
+fn request_fields(r: &AuthRequest) -> Vec<(&'static str, &str)> {
     let mut fields = vec![
         ("response_type", "code"),
         ("client_id", r.client_id.as_str()),
@@ -63,6 +96,11 @@ fn hidden(r: &AuthRequest, session: Option<&str>) -> String {
     if !r.code_challenge.is_empty() {
         fields.push(("code_challenge_method", "S256"));
     }
+    fields
+}
+
+fn hidden(r: &AuthRequest, session: Option<&str>) -> String {
+    let mut fields = request_fields(r);
     if let Some(s) = session {
         fields.push(("session", s));
     }
@@ -130,10 +168,14 @@ mod tests {
             nonce: String::new(),
             code_challenge: String::new(),
         };
-        let p = sign_in("main", &r, Some("<b>bad</b>"));
+        let p = sign_in("main", "/auth", &r, &["corp"], Some("<b>bad</b>"));
         let html = String::from_utf8(p.body).unwrap_or_default();
         assert!(!html.contains("<script>") && !html.contains("<b>bad"), "{html}");
         assert!(html.contains("&quot;&gt;&lt;script&gt;"));
+        assert!(
+            html.contains(r#"action="/auth/login""#) && html.contains(r#"href="/auth/oauth2/idp?provider=corp&amp;"#),
+            "{html}"
+        );
         assert!(p.headers.iter().any(|(k, v)| k == http::header::X_FRAME_OPTIONS && v == "DENY"));
         let csp = p.headers.iter().find(|(k, _)| k == http::header::CONTENT_SECURITY_POLICY).map(|(_, v)| v.clone());
         assert!(

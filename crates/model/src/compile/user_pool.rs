@@ -61,6 +61,30 @@ pub(super) fn compile_user_pools(pools: &[UserPoolConfig], issues: &mut Vec<Issu
                 ));
             }
         }
+        for (j, idp) in p.identity_providers.iter().enumerate() {
+            let here = join_index(&at("identity_providers"), j);
+            if !super::api::is_name(&idp.name, 32) {
+                issues.push((join_key(&here, "name"), "use 1-32 letters, digits, `-` or `_`".into()));
+            }
+            if p.identity_providers[..j].iter().any(|o| o.name == idp.name) {
+                issues.push((join_key(&here, "name"), format!("identity provider `{}` is defined twice", idp.name)));
+            }
+            if let Some(why) = crate::jwt::provider_url_issue(&idp.issuer, false) {
+                issues.push((join_key(&here, "issuer"), why));
+            }
+            if idp.client_id.is_empty() || idp.client_secret.is_empty() {
+                issues.push((
+                    join_key(&here, "client_secret"),
+                    "the pool's client id and secret at the provider are required".into(),
+                ));
+            }
+            if !idp.scopes.iter().any(|s| s == "openid") {
+                issues.push((
+                    join_key(&here, "scopes"),
+                    "must include `openid`: the provider's ID token names the user".into(),
+                ));
+            }
+        }
         if p.clients.is_empty() {
             issues.push((at("clients"), "name at least one app client".into()));
         }
