@@ -140,6 +140,17 @@ impl Control for Ops {
         self.gateway.runtime().compiled.user_pools.clone()
     }
 
+    fn signing_keys_rotated<'a>(
+        &'a self,
+        pool: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            if let Err(e) = self.gateway.reload_pool_keys(pool).await {
+                tracing::warn!(pool, error = %e, "user pool: keys not read again after the rotation");
+            }
+        })
+    }
+
     fn file_certificates(&self) -> Vec<admin::CertView> {
         let certs = self.gateway.certs().inventory();
         certs

@@ -215,6 +215,7 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
     ));
     tokio::spawn(gateway::waf_lists::run(gw.clone(), stopped.clone()));
     tokio::spawn(gateway::jwks::run(gw.clone(), stopped.clone()));
+    tokio::spawn(gateway::user_pools::run(gw.clone(), stopped.clone()));
     if let Some((link, prefix)) = waf_link {
         tokio::spawn(gateway::waf_share::run(gw.clone(), link, prefix, stopped.clone()));
     }

@@ -35,6 +35,9 @@ pub trait Control: Send + Sync + 'static {
 
     /// The user pools of the running config.
     fn user_pools(&self) -> Vec<std::sync::Arc<model::UserPoolConfig>>;
+
+    /// Pool `pool`'s signing keys were rotated: this node reads them again now.
+    fn signing_keys_rotated<'a>(&'a self, pool: &'a str) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 }
 
 /// A certificate as the inventory shows it.

@@ -25,6 +25,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/user-pools/{pool}/users/{user}", get(get_user).patch(update_user).delete(delete_user))
         .route("/user-pools/{pool}/users/{user}/reset-password", post(reset_password))
         .route("/user-pools/{pool}/users/{user}/groups/{group}", put(add_to_group).delete(remove_from_group))
+        .route("/user-pools/{pool}/signing-keys", post(rotate_key))
 }
 
 fn pool_arn(s: &AppState, pool: &str) -> String {
@@ -218,6 +219,36 @@ async fn set_group(who: Authed, s: AppState, pool: String, user: String, group: 
     };
     with_pool(&who, &s, &pool, (action, &target), Some(audit), StatusCode::OK, |cfg| async move {
         admin::set_group(&store, &cfg, &user, &group, member).await
+    })
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rotation {
+    /// A PKCS#8 PEM private key (RSA 2048-4096 bits, or P-256) to sign with from now on;
+    /// without one, a new P-256 key is made. (Its name keeps it out of the audit record.)
+    #[serde(default)]
+    private_key_pem: Option<String>,
+}
+
+async fn rotate_key(
+    who: Authed,
+    State(s): State<AppState>,
+    Path(pool): Path<String>,
+    body: Option<Json<Rotation>>,
+) -> Response {
+    let target = pool_arn(&s, &pool);
+    let (dir, control) = (s.directory.clone(), s.control.clone());
+    let Json(body) = body.unwrap_or_default();
+    let audit = Some("user-pools.RotateSigningKey");
+    with_pool(&who, &s, &pool, ("portcullis:RotateSigningKey", &target), audit, StatusCode::OK, |cfg| async move {
+        let overlap = i64::try_from(cfg.signing_key_overlap.as_std().as_millis()).unwrap_or(i64::MAX);
+        let import = body.private_key_pem.as_deref().map(str::as_bytes);
+        let kid = identity::pool::rotate(&dir, &cfg.name, import, overlap, now_ms()).await?;
+        // This node signs with the new key at once; the others within 15 seconds.
+        control.signing_keys_rotated(&cfg.name).await;
+        Ok(json!({"kid": kid, "overlap_ms": overlap}))
     })
     .await
 }

@@ -115,6 +115,15 @@ impl Gateway {
         self.current.load().waf_samples.clone()
     }
 
+    /// Reads user pool `pool`'s signing keys again, if a request opened it on this node.
+    pub async fn reload_pool_keys(&self, pool: &str) -> Result<(), identity::pool::PoolError> {
+        let rt = self.runtime();
+        let Some(index) = rt.compiled.user_pools.iter().position(|p| p.name == pool) else { return Ok(()) };
+        let Some(opened) = rt.pool_slots.get(index).and_then(|s| s.opened()) else { return Ok(()) };
+        let now_ms = i64::try_from(crate::time_fmt::epoch_ms(std::time::SystemTime::now())).unwrap_or(i64::MAX);
+        opened.reload_keys(now_ms).await.map(|_| ())
+    }
+
     /// The runtime serving new requests now.
     pub fn runtime(&self) -> Arc<Runtime> {
         self.current.load_full()

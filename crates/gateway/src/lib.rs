@@ -37,7 +37,7 @@ mod runtime;
 mod time_fmt;
 mod tls;
 mod upstream;
-mod user_pools;
+pub mod user_pools;
 pub mod waf_lists;
 mod waf_samples;
 pub mod waf_share;

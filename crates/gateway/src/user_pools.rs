@@ -59,6 +59,32 @@ impl PoolSlot {
     }
 }
 
+/// How often opened pools read their signing keys again (a rotation elsewhere, an overlap
+/// that ended).
+const KEYS_TICK: Duration = Duration::from_secs(15);
+
+/// Keeps the opened pools' signing keys current until `stopped` turns true.
+pub async fn run(gw: Arc<crate::Gateway>, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(KEYS_TICK);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        let rt = gw.runtime();
+        let now_ms = i64::try_from(crate::time_fmt::epoch_ms(std::time::SystemTime::now())).unwrap_or(i64::MAX);
+        for pool in rt.pool_slots.iter().filter_map(|s| s.opened()) {
+            match pool.reload_keys(now_ms).await {
+                Ok(true) => {
+                    tracing::info!(pool = %pool.config().name, kid = %pool.signer().kid(), "user pool: signing keys changed")
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(pool = %pool.config().name, error = %e, "user pool: signing keys not read"),
+            }
+        }
+    }
+}
+
 fn sender(cfg: &UserPoolConfig) -> Result<Arc<dyn CodeSender>, PoolError> {
     let d = &cfg.code_delivery;
     match (d.kind, d.url.as_deref()) {

@@ -38,7 +38,7 @@ use zeroize::Zeroizing;
 
 pub use api::{handle, PoolRequest, PoolResponse};
 pub use error::PoolError;
-pub use tokens::Signer;
+pub use tokens::{rotate, Signer};
 
 use error::{ATTEMPTS_EXCEEDED, WRONG_PASSWORD};
 
@@ -113,7 +113,9 @@ impl CodeSender for LogSender {
 pub struct UserPool {
     cfg: Arc<UserPoolConfig>,
     dir: Arc<directory::Directory>,
-    signer: Signer,
+    signer: parking_lot::RwLock<Arc<Signer>>,
+    /// When the keys were last read for an unknown key id, ms since the epoch.
+    keys_read_ms: std::sync::atomic::AtomicI64,
     secret: Zeroizing<Vec<u8>>,
     sender: Arc<dyn CodeSender>,
     guard: guard::Guard,
@@ -197,13 +199,15 @@ impl UserPool {
         sender: Arc<dyn CodeSender>,
         now_ms: i64,
     ) -> Result<Self, PoolError> {
-        let signer = Signer::load(&dir, &cfg.name, now_ms).await?;
+        let signer = Signer::load(&dir, &cfg.name, overlap_ms(&cfg), now_ms).await?;
+        let signer = parking_lot::RwLock::new(Arc::new(signer));
         let secret = dir
             .server_secret(&format!("user-pool:{}", cfg.name), now_ms)
             .await
             .map_err(|e| PoolError::Internal(format!("pool secret: {e}")))?;
         let idps = cfg.identity_providers.iter().cloned().map(federation::Idp::new).collect::<Result<_, _>>()?;
-        Ok(Self { cfg, dir, signer, secret, sender, guard: guard::Guard::default(), idps })
+        let keys_read_ms = std::sync::atomic::AtomicI64::new(now_ms);
+        Ok(Self { cfg, dir, signer, keys_read_ms, secret, sender, guard: guard::Guard::default(), idps })
     }
 
     /// Its config.
@@ -212,8 +216,36 @@ impl UserPool {
     }
 
     /// Its signing keys.
-    pub fn signer(&self) -> &Signer {
-        &self.signer
+    pub fn signer(&self) -> Arc<Signer> {
+        self.signer.read().clone()
+    }
+
+    /// The keys to verify a token naming `kid`: read again first when the key is unknown
+    /// here (another node rotated), at most once per 5 seconds.
+    pub async fn keys_for(&self, kid: Option<&str>, now_ms: i64) -> Arc<crate::jwt::KeySet> {
+        let keys = self.signer().keys().clone();
+        let unknown = kid.is_some_and(|k| !keys.has_kid(k));
+        let last = self.keys_read_ms.load(std::sync::atomic::Ordering::Relaxed);
+        if unknown && now_ms - last >= 5_000 {
+            self.keys_read_ms.store(now_ms, std::sync::atomic::Ordering::Relaxed);
+            if let Err(e) = self.reload_keys(now_ms).await {
+                tracing::warn!(pool = %self.cfg.name, error = %e, "user pool: keys not read again");
+            }
+            return self.signer().keys().clone();
+        }
+        keys
+    }
+
+    /// Reads the keys again if they were rotated since (on another node, or by the admin API);
+    /// also drops retired keys whose overlap ended. Returns whether anything changed.
+    pub async fn reload_keys(&self, now_ms: i64) -> Result<bool, PoolError> {
+        let current = self.signer();
+        let fresh = Signer::load(&self.dir, &self.cfg.name, overlap_ms(&self.cfg), now_ms).await?;
+        let changed = fresh.jwks() != current.jwks() || fresh.kid() != current.kid();
+        if changed {
+            *self.signer.write() = Arc::new(fresh);
+        }
+        Ok(changed)
     }
 
     fn client(&self, id: &str, flow: Option<AuthFlow>) -> Result<&ClientConfig, PoolError> {
@@ -607,7 +639,7 @@ impl UserPool {
             id_claims.insert("nonce".into(), json!(nonce));
         }
         // An OAuth grant gets an ID token only with the `openid` scope.
-        let id = if grant.id_token { Some(self.signer.sign(&id_claims)?) } else { None };
+        let id = if grant.id_token { Some(self.signer().sign(&id_claims)?) } else { None };
         let refresh = tokens::new_refresh_token()?;
         let refresh_ms = i64::try_from(client.refresh_token_ttl.as_std().as_millis()).unwrap_or(i64::MAX);
         self.store()
@@ -625,7 +657,7 @@ impl UserPool {
             })
             .await?;
         let access = tokens::access_claims(&self.cfg.issuer, &subject, now_s, access_ttl, grant.scope);
-        Ok(Tokens { access: self.signer.sign(&access)?, id, refresh, expires_in: access_ttl })
+        Ok(Tokens { access: self.signer().sign(&access)?, id, refresh, expires_in: access_ttl })
     }
 
     /// `REFRESH_TOKEN_AUTH` and the token endpoint's `refresh_token` grant: new tokens and a new
@@ -683,7 +715,7 @@ impl UserPool {
     pub async fn caller(&self, access_token: &str, now_ms: i64) -> Result<Caller, PoolError> {
         const INVALID: PoolError = PoolError::NotAuthorized("Invalid Access Token");
         let token = crate::jwt::Token::parse(crate::jwt::bearer(access_token)).map_err(|_| INVALID)?;
-        self.signer.keys().verify(&token).map_err(|_| INVALID)?;
+        self.signer().keys().verify(&token).map_err(|_| INVALID)?;
         let policy = crate::jwt::Policy {
             issuers: vec![self.cfg.issuer.clone()],
             audiences: self.cfg.clients.iter().map(|c| c.id.clone()).collect(),
@@ -785,6 +817,11 @@ impl UserPool {
         }
         Err(PoolError::Internal("the user kept changing under this update".into()))
     }
+}
+
+/// How long a retired signing key stays published, in ms.
+fn overlap_ms(cfg: &UserPoolConfig) -> i64 {
+    i64::try_from(cfg.signing_key_overlap.as_std().as_millis()).unwrap_or(i64::MAX)
 }
 
 /// A six-digit code.

@@ -49,6 +49,14 @@ pub struct UserPoolConfig {
     /// Outside OpenID Connect providers users may sign in with from the hosted page.
     #[serde(default)]
     pub identity_providers: Vec<IdentityProviderConfig>,
+    /// How long a signing key retired by a rotation stays published, so that the tokens it
+    /// signed keep verifying (default 1d, the longest token lifetime).
+    #[serde(default = "default_overlap")]
+    pub signing_key_overlap: Duration,
+}
+
+fn default_overlap() -> Duration {
+    Duration::from_secs(86_400)
 }
 
 /// An outside OpenID Connect provider (federation).

@@ -617,3 +617,85 @@ async fn aws_own_cognito_client_signs_up_and_in() {
     );
     assert!(refreshed["AuthenticationResult"]["IdToken"].is_string(), "{refreshed}");
 }
+
+/// A 2048-bit RSA key in PKCS#8 PEM, made by the openssl CLI.
+fn rsa_pem(dir: &std::path::Path) -> String {
+    let path = dir.join("pool-rsa.pem");
+    let out = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_keys_rotate_with_an_overlap_and_an_imported_rsa_key_signs_rs256() {
+    use reqwest::Method;
+    let upstream = Upstream::start().await;
+    let gw = Gw::start(&config(&upstream.url()));
+    sign_up_confirmed(&gw, "ivy", "Correct-h0rse").await;
+    let access = |body: &Value| body["AuthenticationResult"]["AccessToken"].as_str().unwrap().to_owned();
+    let first = access(&sign_in(&gw, "ivy", "Correct-h0rse").await.2);
+    let kid1 = claims_header(&first)["kid"].as_str().unwrap().to_owned();
+
+    let (status, rotated) = gw.admin_json(Method::POST, "/user-pools/main/signing-keys", Some(json!({}))).await;
+    assert_eq!(status, 200, "{rotated}");
+    let kid2 = rotated["kid"].as_str().unwrap().to_owned();
+    assert_ne!(kid1, kid2);
+    let second = access(&sign_in(&gw, "ivy", "Correct-h0rse").await.2);
+    assert_eq!(claims_header(&second)["kid"], kid2.as_str(), "the new key signs at once on this node");
+    let jwks: Value =
+        gw.client().get(gw.url("/auth/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().filter_map(|k| k["kid"].as_str()).collect();
+    assert_eq!(kids, [kid1.as_str(), kid2.as_str()], "both published during the overlap");
+    for token in [&first, &second] {
+        assert_eq!(gw.client().get(gw.url("/me")).bearer_auth(token).send().await.unwrap().status(), 200);
+    }
+
+    // An operator's RSA key: RS256 from now on; the P-256 keys stay published.
+    let pem = rsa_pem(gw.dir.path());
+    let (status, imported) =
+        gw.admin_json(Method::POST, "/user-pools/main/signing-keys", Some(json!({"private_key_pem": pem}))).await;
+    assert_eq!(status, 200, "{imported}");
+    let third = access(&sign_in(&gw, "ivy", "Correct-h0rse").await.2);
+    let header = claims_header(&third);
+    assert_eq!((header["alg"].as_str(), header["kid"].as_str()), (Some("RS256"), imported["kid"].as_str()));
+    assert_eq!(gw.client().get(gw.url("/me")).bearer_auth(&third).send().await.unwrap().status(), 200);
+    assert_eq!(gw.client().get(gw.url("/me")).bearer_auth(&first).send().await.unwrap().status(), 200);
+    let (status, refused) = gw
+        .admin_json(Method::POST, "/user-pools/main/signing-keys", Some(json!({"private_key_pem": "not a key"})))
+        .await;
+    assert_eq!(status, 400, "{refused}");
+
+    // Audited, without the key.
+    let (_, audit) = gw.admin_json(Method::GET, "/audit?limit=100", None).await;
+    let text = audit.to_string();
+    assert!(text.contains("user-pools.RotateSigningKey"), "{text}");
+    assert!(!text.contains("PRIVATE KEY") && !text.contains(&pem[40..80]), "the key reached the audit trail");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retired_key_is_unpublished_after_the_overlap() {
+    use reqwest::Method;
+    let upstream = Upstream::start().await;
+    let gw = Gw::start(
+        &config(&upstream.url()).replace("    mfa: optional\n", "    mfa: optional\n    signing_key_overlap: 1s\n"),
+    );
+    sign_up_confirmed(&gw, "joe", "Correct-h0rse").await;
+    let old = sign_in(&gw, "joe", "Correct-h0rse").await.2["AuthenticationResult"]["AccessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rotate = || gw.admin_json(Method::POST, "/user-pools/main/signing-keys", None);
+    let kid2 = rotate().await.1["kid"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let kid3 = rotate().await.1["kid"].as_str().unwrap().to_owned();
+    let jwks: Value =
+        gw.client().get(gw.url("/auth/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().filter_map(|k| k["kid"].as_str()).collect();
+    assert_eq!(kids, [kid2.as_str(), kid3.as_str()], "the first key's overlap ended");
+    // Its tokens no longer open the route.
+    assert_eq!(gw.client().get(gw.url("/me")).bearer_auth(&old).send().await.unwrap().status(), 401);
+}

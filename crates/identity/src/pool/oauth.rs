@@ -227,7 +227,7 @@ impl UserPool {
         ] {
             claims.insert(k.into(), v);
         }
-        let token = self.signer.sign(&claims)?;
+        let token = self.signer().sign(&claims)?;
         Ok(json!({"access_token": token, "token_type": "Bearer", "expires_in": ttl}))
     }
 

@@ -151,7 +151,7 @@ async fn verify(rt: &Runtime, az: &JwtAuthorizer, text: &str, now_s: u64) -> Res
         IssuerKeys::Pool(slot) => {
             let now_ms = i64::try_from(now_s.saturating_mul(1000)).unwrap_or(i64::MAX);
             let pool = slot.get(&rt.directory, now_ms).await.map_err(Failure::Pool)?;
-            pool.signer().keys().clone()
+            pool.keys_for(token.kid.as_deref(), now_ms).await
         }
     };
     keys.verify(&token).map_err(Failure::Refused)?;
