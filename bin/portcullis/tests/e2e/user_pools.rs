@@ -171,7 +171,23 @@ async fn sign_up_confirm_sign_in_and_call_a_route_with_the_token() {
         ("NotAuthorizedException", Some("Incorrect username or password."))
     );
 
-    let real = code(&gw, "ann", "confirm").await;
+    // A new code replaces the first.
+    let first = code(&gw, "ann", "confirm").await;
+    let (status, _, resent) = call(&gw, "ResendConfirmationCode", json!({"ClientId": "web", "Username": "ann"})).await;
+    assert_eq!((status, resent["CodeDeliveryDetails"]["Destination"].as_str()), (200, Some("a***@e***")));
+    let real = loop {
+        let c = code(&gw, "ann", "confirm").await;
+        let lines = gw.stderr_lines().iter().filter(|l| plain(l).contains("username=ann")).count();
+        if lines >= 2 {
+            break c;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    if real != first {
+        let (_, kind, _) =
+            call(&gw, "ConfirmSignUp", json!({"ClientId": "web", "Username": "ann", "ConfirmationCode": first})).await;
+        assert_eq!(kind, "CodeMismatchException", "the first code was replaced");
+    }
     let wrong = if real == "000000" { "000001" } else { "000000" };
     let (_, kind, _) =
         call(&gw, "ConfirmSignUp", json!({"ClientId": "web", "Username": "ann", "ConfirmationCode": wrong})).await;
@@ -303,6 +319,17 @@ async fn refresh_tokens_rotate_and_a_replay_revokes_the_family() {
         ("NotAuthorizedException", Some("Refresh Token has been revoked"))
     );
     assert_eq!(refresh(second).await.1, "NotAuthorizedException");
+
+    // RevokeToken (Cognito's operation) and GlobalSignOut end refresh tokens.
+    let (_, _, body) = sign_in(&gw, "cat", "Correct-h0rse").await;
+    let revoked = body["AuthenticationResult"]["RefreshToken"].as_str().unwrap().to_owned();
+    assert_eq!(call(&gw, "RevokeToken", json!({"ClientId": "web", "Token": revoked})).await.0, 200);
+    assert_eq!(refresh(revoked).await.1, "NotAuthorizedException");
+    let (_, _, body) = sign_in(&gw, "cat", "Correct-h0rse").await;
+    let kept = body["AuthenticationResult"]["RefreshToken"].as_str().unwrap().to_owned();
+    let access = body["AuthenticationResult"]["AccessToken"].as_str().unwrap().to_owned();
+    assert_eq!(call(&gw, "GlobalSignOut", json!({"AccessToken": access})).await.0, 200);
+    assert_eq!(refresh(kept).await.1, "NotAuthorizedException", "signed out everywhere");
 
     // The token endpoint's refresh_token grant, and revocation.
     let (_, _, body) = sign_in(&gw, "cat", "Correct-h0rse").await;
