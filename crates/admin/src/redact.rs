@@ -31,7 +31,7 @@ fn redact_headers(v: &mut Value) {
     match v {
         Value::Object(map) => {
             for (k, child) in map.iter_mut() {
-                if k == "client_secret" {
+                if k == "client_secret" || k == "password" {
                     *child = Value::String("REDACTED".into());
                 } else if k == "headers" || k == "variables" {
                     if let Value::Object(h) = child {

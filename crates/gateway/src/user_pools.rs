@@ -1,6 +1,6 @@
 //! The user pools the gateway serves: each opened on its first request (its signing key and
 //! secret come from the store, sealed by the KMS) and kept across reloads while its config
-//! stays the same. Codes go to the log or to a webhook.
+//! stays the same. Codes go to the log, a webhook, or an SMTP server.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -87,6 +87,9 @@ pub async fn run(gw: Arc<crate::Gateway>, mut stopped: tokio::sync::watch::Recei
 
 fn sender(cfg: &UserPoolConfig) -> Result<Arc<dyn CodeSender>, PoolError> {
     let d = &cfg.code_delivery;
+    if let (DeliveryKind::Smtp, Some(smtp)) = (d.kind, &d.smtp) {
+        return Ok(Arc::new(Smtp::new(smtp, d.ca_file.as_deref())?));
+    }
     match (d.kind, d.url.as_deref()) {
         (DeliveryKind::Webhook, Some(url)) => {
             let mut builder =
@@ -131,6 +134,66 @@ impl CodeSender for Webhook {
             } else {
                 Err(format!("{}: status {}", self.url, resp.status()))
             }
+        })
+    }
+}
+
+/// Codes e-mailed through an SMTP server.
+#[derive(Debug)]
+struct Smtp {
+    transport: lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
+    from: lettre::message::Mailbox,
+}
+
+impl Smtp {
+    fn new(cfg: &model::SmtpConfig, ca_file: Option<&std::path::Path>) -> Result<Self, PoolError> {
+        use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+        use lettre::AsyncSmtpTransport;
+        let bad = |e: &dyn std::fmt::Display| PoolError::Internal(format!("smtp {}: {e}", cfg.host));
+        let tls = || {
+            let mut params = TlsParameters::builder(cfg.host.clone());
+            if let Some(path) = ca_file {
+                let pem = std::fs::read(path).map_err(|e| bad(&format!("{}: {e}", path.display())))?;
+                params = params.add_root_certificate(Certificate::from_pem(&pem).map_err(|e| bad(&e))?);
+            }
+            params.build_rustls().map_err(|e| bad(&e))
+        };
+        let builder = AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous(cfg.host.clone());
+        let builder = match cfg.security {
+            model::SmtpSecurity::Starttls => builder.tls(Tls::Required(tls()?)),
+            model::SmtpSecurity::Tls => builder.tls(Tls::Wrapper(tls()?)),
+            model::SmtpSecurity::None => builder,
+        };
+        let mut builder = builder.port(cfg.port).timeout(Some(Duration::from_secs(10)));
+        if let (Some(user), Some(password)) = (&cfg.username, &cfg.password) {
+            builder = builder
+                .credentials(lettre::transport::smtp::authentication::Credentials::new(user.clone(), password.clone()));
+        }
+        let from = cfg.from.parse().map_err(|e| bad(&e))?;
+        Ok(Self { transport: builder.build(), from })
+    }
+}
+
+impl CodeSender for Smtp {
+    fn send(&self, m: CodeMessage) -> futures_util::future::BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            use lettre::AsyncTransport as _;
+            let to: lettre::message::Mailbox = m.email.parse().map_err(|e| format!("recipient {:?}: {e}", m.email))?;
+            let (subject, what) = match m.purpose {
+                "reset" => ("Your password reset code", "reset your password"),
+                _ => ("Your verification code", "confirm your account"),
+            };
+            let body = format!(
+                "Hello {},\r\n\r\nYour code to {what} is {}.\r\n\r\nIf you did not ask for it, ignore this message.\r\n",
+                m.username, m.code
+            );
+            let email = lettre::Message::builder()
+                .from(self.from.clone())
+                .to(to)
+                .subject(subject)
+                .body(body)
+                .map_err(|e| e.to_string())?;
+            self.transport.send(email).await.map(|_| ()).map_err(|e| format!("smtp: {e}"))
         })
     }
 }

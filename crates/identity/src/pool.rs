@@ -297,6 +297,11 @@ impl UserPool {
         let username = sign_in_name(&self.cfg, username, &mut attrs)?;
         password::check(&self.cfg.password_policy, password)?;
         let email = take_email(&mut attrs)?;
+        if email.is_empty() && self.cfg.code_delivery.kind == model::DeliveryKind::Smtp {
+            return Err(PoolError::InvalidParameter(
+                "The email attribute is required: codes are sent by e-mail".into(),
+            ));
+        }
         let user = PoolUser {
             pool: self.cfg.name.clone(),
             sub: uuid::Uuid::new_v4().to_string(),

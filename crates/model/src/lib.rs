@@ -56,7 +56,7 @@ pub use template::{ContextVar, Escape, Template, TemplateVars};
 pub use upstream_url::{UpstreamUrl, UrlPart};
 pub use user_pool::{
     AuthFlow, ClientConfig, CodeDelivery, DeliveryKind, GroupConfig, IdentityProviderConfig, Lockout, MfaMode,
-    OAuthFlow, PasswordPolicy, ResourceServerConfig, SignInWith, UserPoolConfig,
+    OAuthFlow, PasswordPolicy, ResourceServerConfig, SignInWith, SmtpConfig, SmtpSecurity, UserPoolConfig,
 };
 
 /// The JSON Schema of the config file.

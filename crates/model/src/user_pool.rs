@@ -159,15 +159,58 @@ pub enum MfaMode {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct CodeDelivery {
-    /// `log` (default: the gateway's log, for development) or `webhook`.
+    /// `log` (default: the gateway's log, for development), `webhook` or `smtp`.
     #[serde(default, rename = "type")]
     pub kind: DeliveryKind,
     /// (webhook) The URL each code is POSTed to as JSON: `https://`, or `http://` on loopback.
     #[serde(default)]
     pub url: Option<String>,
-    /// (webhook) PEM file of the CA of an https URL, instead of the public roots.
+    /// (webhook, smtp) PEM file of the CA of the server, instead of the public roots.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// (smtp) The mail server.
+    #[serde(default)]
+    pub smtp: Option<SmtpConfig>,
+}
+
+/// An SMTP server codes are sent through, as e-mail to the user's address.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// Host name of the server.
+    pub host: String,
+    /// Port (default 587).
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// `starttls` (default), `tls` (implicit, port 465) or `none` (only on a loopback host).
+    #[serde(default)]
+    pub security: SmtpSecurity,
+    /// The sender, `Name <address>` or `address`.
+    pub from: String,
+    /// User name for AUTH, if the server wants one.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Password for AUTH, usually from the environment (`${SMTP_PASSWORD}`); redacted from the
+    /// admin API's `/config`.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// How the SMTP connection is protected.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpSecurity {
+    /// STARTTLS, required.
+    #[default]
+    Starttls,
+    /// TLS from the first byte.
+    Tls,
+    /// Plain text: only to a server on the same machine.
+    None,
+}
+
+fn default_smtp_port() -> u16 {
+    587
 }
 
 /// The kind of code delivery.
@@ -179,6 +222,8 @@ pub enum DeliveryKind {
     Log,
     /// POSTed to a URL.
     Webhook,
+    /// E-mailed through an SMTP server.
+    Smtp,
 }
 
 /// Lock-out after failed sign-ins.

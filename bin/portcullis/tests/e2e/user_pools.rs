@@ -726,3 +726,157 @@ async fn a_retired_key_is_unpublished_after_the_overlap() {
     // Its tokens no longer open the route.
     assert_eq!(gw.client().get(gw.url("/me")).bearer_auth(&old).send().await.unwrap().status(), 401);
 }
+
+/// A mail server in the test process: it speaks SMTP's plain-text dialogue (RFC 5321) and
+/// keeps each message's recipients and data.
+#[derive(Clone, Default)]
+struct MailSink {
+    messages: std::sync::Arc<std::sync::Mutex<Vec<Mail>>>,
+}
+
+/// A message's `RCPT` lines and its data.
+type Mail = (Vec<String>, String);
+
+impl MailSink {
+    async fn start(&self) -> std::net::SocketAddr {
+        use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let messages = self.messages.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let messages = messages.clone();
+                tokio::spawn(async move {
+                    let (read, mut write) = tcp.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    write.write_all(b"220 sink ESMTP\r\n").await.ok();
+                    let (mut rcpt, mut data, mut in_data) = (Vec::new(), String::new(), false);
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if in_data {
+                            if line == "." {
+                                in_data = false;
+                                messages.lock().unwrap().push((std::mem::take(&mut rcpt), std::mem::take(&mut data)));
+                                write.write_all(b"250 queued\r\n").await.ok();
+                            } else {
+                                data.push_str(&line);
+                                data.push('\n');
+                            }
+                            continue;
+                        }
+                        let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                        let answer: &[u8] = match verb.as_str() {
+                            "EHLO" | "HELO" => b"250 sink\r\n",
+                            "RCPT" => {
+                                rcpt.push(line.clone());
+                                b"250 ok\r\n"
+                            }
+                            "DATA" => {
+                                in_data = true;
+                                b"354 go on\r\n"
+                            }
+                            "QUIT" => {
+                                write.write_all(b"221 bye\r\n").await.ok();
+                                break;
+                            }
+                            _ => b"250 ok\r\n",
+                        };
+                        write.write_all(answer).await.ok();
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    fn messages(&self) -> Vec<Mail> {
+        self.messages.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_are_e_mailed_through_an_smtp_server() {
+    let upstream = Upstream::start().await;
+    let sink = MailSink::default();
+    let smtp = sink.start().await;
+    let text = config(&upstream.url()).replace(
+        "    mfa: optional\n",
+        &format!(
+            "    mfa: optional\n    code_delivery:\n      type: smtp\n      smtp: {{ host: 127.0.0.1, port: {}, security: none, from: 'Pets <no-reply@pets.example>' }}\n",
+            smtp.port()
+        ),
+    );
+    let gw = Gw::start(&text);
+    // Without an address there is nowhere to send the code: refused before anything is stored.
+    let (_, kind, _) =
+        call(&gw, "SignUp", json!({"ClientId": "web", "Username": "kim", "Password": "Correct-h0rse"})).await;
+    assert_eq!(kind, "InvalidParameterException");
+    let (status, _, body) = call(
+        &gw,
+        "SignUp",
+        json!({"ClientId": "web", "Username": "kim", "Password": "Correct-h0rse",
+               "UserAttributes": [{"Name": "email", "Value": "kim@example.com"}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1);
+    let (rcpt, data) = &messages[0];
+    assert!(rcpt.iter().any(|r| r.contains("<kim@example.com>")), "{rcpt:?}");
+    assert!(data.contains("Subject: Your verification code"), "{data}");
+    let code = data.split("Your code to confirm your account is ").nth(1).and_then(|r| r.get(..6)).unwrap().to_owned();
+    assert!(!gw.stderr_lines().iter().any(|l| l.contains(&code)), "the code is not in the log");
+    let (status, _, _) =
+        call(&gw, "ConfirmSignUp", json!({"ClientId": "web", "Username": "kim", "ConfirmationCode": code})).await;
+    assert_eq!(status, 200);
+    assert_eq!(sign_in(&gw, "kim", "Correct-h0rse").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_are_posted_to_a_webhook() {
+    use http_body_util::BodyExt as _;
+    let upstream = Upstream::start().await;
+    let received: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = std::sync::Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = listener.local_addr().unwrap();
+    let seen = received.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let seen = seen.clone();
+                    async move {
+                        let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                        seen.lock().unwrap().push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(
+                            bytes::Bytes::new(),
+                        )))
+                    }
+                });
+                let io = hyper_util::rt::TokioIo::new(tcp);
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
+            });
+        }
+    });
+    let text = config(&upstream.url()).replace(
+        "    mfa: optional\n",
+        &format!("    mfa: optional\n    code_delivery: {{ type: webhook, url: 'http://{hook}/codes' }}\n"),
+    );
+    let gw = Gw::start(&text);
+    let (status, _, _) = call(
+        &gw,
+        "SignUp",
+        json!({"ClientId": "web", "Username": "lee", "Password": "Correct-h0rse",
+               "UserAttributes": [{"Name": "email", "Value": "lee@example.com"}]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let got = received.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!((got[0]["username"].as_str(), got[0]["purpose"].as_str()), (Some("lee"), Some("confirm")));
+    assert_eq!(got[0]["email"], "lee@example.com");
+    let code = got[0]["code"].as_str().unwrap().to_owned();
+    let (status, _, _) =
+        call(&gw, "ConfirmSignUp", json!({"ClientId": "web", "Username": "lee", "ConfirmationCode": code})).await;
+    assert_eq!(status, 200);
+}

@@ -175,13 +175,36 @@ fn check_lockout(p: &UserPoolConfig, at: &str, issues: &mut Vec<Issue>) {
 fn check_delivery(p: &UserPoolConfig, at: &str, issues: &mut Vec<Issue>) {
     let d = &p.code_delivery;
     match (d.kind, d.url.as_deref()) {
-        (DeliveryKind::Log, Some(_)) => issues.push((join_key(at, "url"), "`type: log` has no URL".into())),
         (DeliveryKind::Webhook, None) => issues.push((join_key(at, "url"), "`type: webhook` needs a URL".into())),
         (DeliveryKind::Webhook, Some(url)) => {
             if let Some(why) = crate::jwt::provider_url_issue(url, true) {
                 issues.push((join_key(at, "url"), why));
             }
         }
-        (DeliveryKind::Log, None) => {}
+        (_, Some(_)) => issues.push((join_key(at, "url"), "only `type: webhook` has a URL".into())),
+        (_, None) => {}
+    }
+    match (d.kind, &d.smtp) {
+        (DeliveryKind::Smtp, None) => {
+            issues.push((join_key(at, "smtp"), "`type: smtp` needs `smtp: {host, from}`".into()))
+        }
+        (DeliveryKind::Smtp, Some(s)) => {
+            let loopback = matches!(s.host.as_str(), "localhost" | "::1")
+                || s.host.parse::<std::net::Ipv4Addr>().is_ok_and(|a| a.is_loopback());
+            if s.security == crate::user_pool::SmtpSecurity::None && !loopback {
+                issues.push((
+                    join_key(at, "smtp.security"),
+                    "`none` only to a server on this machine: use `starttls` or `tls`".into(),
+                ));
+            }
+            if !s.from.contains('@') {
+                issues.push((join_key(at, "smtp.from"), "an e-mail address, `Name <address>` or `address`".into()));
+            }
+            if s.password.is_some() && s.username.is_none() {
+                issues.push((join_key(at, "smtp.username"), "a password needs a user name".into()));
+            }
+        }
+        (_, Some(_)) => issues.push((join_key(at, "smtp"), "only `type: smtp` has `smtp`".into())),
+        (_, None) => {}
     }
 }
