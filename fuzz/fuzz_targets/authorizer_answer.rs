@@ -23,7 +23,8 @@ libfuzzer_sys::fuzz_target!(|input: (u16, bool, &str, &[u8])| {
         assert_eq!(first.is_ok(), again.is_ok());
         if let Ok(Verdict::Policy { policy, .. }) = &first {
             assert!(iam::policy::Policy::from_value(policy.document()).is_ok());
-            let req = iam::policy::RequestContext::new("execute-api:Invoke", "arn:aws:execute-api:us-east-1:1:a/s/GET/x");
+            let req =
+                iam::policy::RequestContext::new("execute-api:Invoke", "arn:aws:execute-api:us-east-1:1:a/s/GET/x");
             let _ = iam::policy::evaluate(&[policy], &req);
         }
     }

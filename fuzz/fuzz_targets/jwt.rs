@@ -15,6 +15,12 @@ libfuzzer_sys::fuzz_target!(|input: (&str, &[u8], u64)| {
             assert_eq!(again, Ok(Ok(())));
         }
     }
-    let policy = Policy { issuers: vec!["https://idp.example".into()], audiences: vec!["a".into()], token_use: Some("access".into()), clock_skew_s: 60 };
+    let policy = Policy {
+        issuers: vec!["https://idp.example".into()],
+        audiences: vec!["a".into()],
+        token_use: Some("access".into()),
+        clock_skew_s: 60,
+        required: vec![("tenant".into(), "t".into())],
+    };
     let _ = policy.check(token.claims, now_s, &["s".to_owned()]);
 });

@@ -61,17 +61,31 @@ fn acl() -> &'static WebAcl {
 
 libfuzzer_sys::fuzz_target!(|input: (&[u8], &[u8], Vec<(String, Vec<u8>)>, Option<&[u8]>, bool, u8)| {
     let (path, query, headers, body, truncated, kind) = input;
-    for name in ["URL_DECODE", "URL_DECODE_UNI", "HTML_ENTITY_DECODE", "JS_DECODE", "CSS_DECODE", "BASE64_DECODE", "BASE64_DECODE_EXT", "HEX_DECODE", "SQL_HEX_DECODE", "ESCAPE_SEQ_DECODE", "UTF8_TO_UNICODE", "CMD_LINE", "NORMALIZE_PATH", "NORMALIZE_PATH_WIN", "REPLACE_COMMENTS", "REMOVE_COMMENTS_CHAR", "COMPRESS_WHITE_SPACE"] {
+    for name in [
+        "URL_DECODE",
+        "URL_DECODE_UNI",
+        "HTML_ENTITY_DECODE",
+        "JS_DECODE",
+        "CSS_DECODE",
+        "BASE64_DECODE",
+        "BASE64_DECODE_EXT",
+        "HEX_DECODE",
+        "SQL_HEX_DECODE",
+        "ESCAPE_SEQ_DECODE",
+        "UTF8_TO_UNICODE",
+        "CMD_LINE",
+        "NORMALIZE_PATH",
+        "NORMALIZE_PATH_WIN",
+        "REPLACE_COMMENTS",
+        "REMOVE_COMMENTS_CHAR",
+        "COMPRESS_WHITE_SPACE",
+    ] {
         let t = Transformation::parse(name).expect("known transformation");
         let out = t.apply(path);
         let bound = if name == "UTF8_TO_UNICODE" { 4 * path.len() + 4 } else { path.len() };
         assert!(out.len() <= bound, "{name} grew {} bytes to {}", path.len(), out.len());
     }
-    let headers: Vec<(&str, &[u8])> = headers
-        .iter()
-        .take(64)
-        .map(|(n, v)| (n.as_str(), v.as_slice()))
-        .collect();
+    let headers: Vec<(&str, &[u8])> = headers.iter().take(64).map(|(n, v)| (n.as_str(), v.as_slice())).collect();
     let view = RequestView {
         method: "POST",
         path,

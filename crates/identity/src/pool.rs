@@ -19,6 +19,8 @@ pub mod admin;
 mod api;
 mod error;
 mod federation;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 mod guard;
 mod oauth;
 mod page;

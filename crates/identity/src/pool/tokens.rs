@@ -199,6 +199,20 @@ fn new_es256(now_ms: i64) -> Result<StoredKey, PoolError> {
     stored("ES256", pkcs8.as_ref(), now_ms)
 }
 
+/// Parses an imported key and signs and verifies with it (the fuzz target's check).
+#[cfg(fuzzing)]
+pub(super) fn parse_import(bytes: &[u8]) -> Result<(), PoolError> {
+    let k = imported(bytes, 0)?;
+    let signer = signing_key(&k)?;
+    let jwks = json!({"keys": [signer.jwk()]}).to_string();
+    let keys = Arc::new(KeySet::parse(jwks.as_bytes()).map_err(|e| PoolError::Internal(e.to_string()))?);
+    let s = Signer { current: signer, jwks, keys };
+    let token = s.sign(&Map::new())?;
+    let parsed = crate::jwt::Token::parse(&token).map_err(|e| PoolError::Internal(e.to_string()))?;
+    assert!(s.keys().verify(&parsed).is_ok(), "an imported key does not verify its own signature");
+    Ok(())
+}
+
 /// An imported key: PEM (`-----BEGIN PRIVATE KEY-----`) or DER PKCS#8, RSA or P-256.
 fn imported(bytes: &[u8], now_ms: i64) -> Result<StoredKey, PoolError> {
     let der = match std::str::from_utf8(bytes).ok().filter(|t| t.contains("-----BEGIN")) {
