@@ -304,23 +304,8 @@ impl UserPool {
                 "The email attribute is required: codes are sent by e-mail".into(),
             ));
         }
-        let user = PoolUser {
-            pool: self.cfg.name.clone(),
-            sub: uuid::Uuid::new_v4().to_string(),
-            username,
-            email,
-            status: "UNCONFIRMED".into(),
-            enabled: true,
-            password_hash: password::hash(password).await?,
-            attributes: Value::Object(attrs).to_string(),
-            mfa_secret: String::new(),
-            mfa_enabled: false,
-            mfa_last_step: 0,
-            failed_signins: 0,
-            locked_until_ms: 0,
-            created_ms: now_ms,
-            updated_ms: now_ms,
-        };
+        let hash = password::hash(password).await?;
+        let user = new_user(&self.cfg.name, username, email, "UNCONFIRMED", hash, attrs, now_ms);
         if !self.store().pool_user_create(&user).await? {
             return Err(PoolError::UsernameExists);
         }
@@ -849,6 +834,35 @@ fn delivery_details(email: &str) -> Value {
         None => String::new(),
     };
     json!({"Destination": masked, "DeliveryMedium": "EMAIL", "AttributeName": "email"})
+}
+
+/// A new, enabled user of `pool` with a fresh `sub`, no TOTP and no failed sign-ins.
+fn new_user(
+    pool: &str,
+    username: String,
+    email: String,
+    status: &str,
+    password_hash: String,
+    attributes: Map<String, Value>,
+    now_ms: i64,
+) -> PoolUser {
+    PoolUser {
+        pool: pool.to_owned(),
+        sub: uuid::Uuid::new_v4().to_string(),
+        username,
+        email,
+        status: status.to_owned(),
+        enabled: true,
+        password_hash,
+        attributes: Value::Object(attributes).to_string(),
+        mfa_secret: String::new(),
+        mfa_enabled: false,
+        mfa_last_step: 0,
+        failed_signins: 0,
+        locked_until_ms: 0,
+        created_ms: now_ms,
+        updated_ms: now_ms,
+    }
 }
 
 /// The attributes a client may set: standard ones and the pool's custom ones, strings.

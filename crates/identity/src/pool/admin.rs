@@ -56,23 +56,9 @@ pub async fn create_user(
     let username = super::sign_in_name(pool, &new.username, &mut attrs)?;
     password::check(&pool.password_policy, &new.password)?;
     let email = super::take_email(&mut attrs)?;
-    let user = PoolUser {
-        pool: pool.name.clone(),
-        sub: uuid::Uuid::new_v4().to_string(),
-        username,
-        email,
-        status: if new.must_reset { "RESET_REQUIRED" } else { "CONFIRMED" }.into(),
-        enabled: true,
-        password_hash: password::hash(&new.password).await?,
-        attributes: Value::Object(attrs).to_string(),
-        mfa_secret: String::new(),
-        mfa_enabled: false,
-        mfa_last_step: 0,
-        failed_signins: 0,
-        locked_until_ms: 0,
-        created_ms: now_ms,
-        updated_ms: now_ms,
-    };
+    let status = if new.must_reset { "RESET_REQUIRED" } else { "CONFIRMED" };
+    let hash = password::hash(&new.password).await?;
+    let user = super::new_user(&pool.name, username, email, status, hash, attrs, now_ms);
     if !store.pool_user_create(&user).await? {
         return Err(PoolError::UsernameExists);
     }

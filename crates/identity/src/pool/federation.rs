@@ -313,24 +313,16 @@ impl UserPool {
                 self.find(&username).await?.ok_or(PoolError::UserNotFound)
             }
             None => {
-                let user = PoolUser {
-                    pool: self.cfg.name.clone(),
-                    sub: uuid::Uuid::new_v4().to_string(),
-                    username: username.clone(),
+                // No password: no hash verifies against an empty one.
+                let user = super::new_user(
+                    &self.cfg.name,
+                    username.clone(),
                     email,
-                    status: "EXTERNAL_PROVIDER".into(),
-                    enabled: true,
-                    // No password: no hash verifies against an empty one.
-                    password_hash: String::new(),
-                    attributes: Value::Object(attrs).to_string(),
-                    mfa_secret: String::new(),
-                    mfa_enabled: false,
-                    mfa_last_step: 0,
-                    failed_signins: 0,
-                    locked_until_ms: 0,
-                    created_ms: now_ms,
-                    updated_ms: now_ms,
-                };
+                    "EXTERNAL_PROVIDER",
+                    String::new(),
+                    attrs,
+                    now_ms,
+                );
                 if !self.store().pool_user_create(&user).await? {
                     // Another sign-in of the same person won the race.
                     return self.find(&username).await?.ok_or(PoolError::UserNotFound);
