@@ -121,20 +121,8 @@ impl Providers {
 
 impl Provider {
     fn new(key: ProviderKey) -> Result<Self, String> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(FETCH_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .https_only(false);
-        if let Some(path) = &key.ca_file {
-            let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| format!("{}: not a PEM certificate bundle: {e}", path.display()))?;
-            builder = builder.tls_built_in_root_certs(false);
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        let client = builder.build().map_err(|e| format!("no HTTP client for {}: {e}", key.issuer))?;
+        let client = identity::http_client::client(FETCH_TIMEOUT, key.ca_file.as_deref())
+            .map_err(|e| format!("{}: {e}", key.issuer))?;
         let timing = Timing { refresh: key.refresh, min_interval: key.min_interval };
         Ok(Self {
             jwks_uri: Mutex::new(key.jwks_uri.clone()),

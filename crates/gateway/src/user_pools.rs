@@ -92,18 +92,8 @@ fn sender(cfg: &UserPoolConfig) -> Result<Arc<dyn CodeSender>, PoolError> {
     }
     match (d.kind, d.url.as_deref()) {
         (DeliveryKind::Webhook, Some(url)) => {
-            let mut builder =
-                reqwest::Client::builder().timeout(Duration::from_secs(5)).redirect(reqwest::redirect::Policy::none());
-            if let Some(path) = &d.ca_file {
-                let pem = std::fs::read(path).map_err(|e| PoolError::Internal(format!("{}: {e}", path.display())))?;
-                let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                    .map_err(|e| PoolError::Internal(format!("{}: {e}", path.display())))?;
-                builder = builder.tls_built_in_root_certs(false);
-                for c in certs {
-                    builder = builder.add_root_certificate(c);
-                }
-            }
-            let client = builder.build().map_err(|e| PoolError::Internal(e.to_string()))?;
+            let client = identity::http_client::client(Duration::from_secs(5), d.ca_file.as_deref())
+                .map_err(PoolError::Internal)?;
             Ok(Arc::new(Webhook { client, url: url.to_owned() }))
         }
         _ => Ok(Arc::new(LogSender)),

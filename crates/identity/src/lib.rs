@@ -10,6 +10,7 @@
 //! * Time-based one-time passwords ([`totp`]) for multi-factor sign-in.
 
 pub mod custom;
+pub mod http_client;
 pub mod jwt;
 pub mod pool;
 pub mod totp;

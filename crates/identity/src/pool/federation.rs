@@ -55,17 +55,7 @@ struct Found {
 
 impl Idp {
     pub(super) fn new(cfg: IdentityProviderConfig) -> Result<Self, PoolError> {
-        let mut builder = reqwest::Client::builder().timeout(TIMEOUT).redirect(reqwest::redirect::Policy::none());
-        if let Some(path) = &cfg.ca_file {
-            let pem = std::fs::read(path).map_err(|e| PoolError::Internal(format!("{}: {e}", path.display())))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| PoolError::Internal(format!("{}: {e}", path.display())))?;
-            builder = builder.tls_built_in_root_certs(false);
-            for c in certs {
-                builder = builder.add_root_certificate(c);
-            }
-        }
-        let client = builder.build().map_err(|e| PoolError::Internal(e.to_string()))?;
+        let client = crate::http_client::client(TIMEOUT, cfg.ca_file.as_deref()).map_err(PoolError::Internal)?;
         Ok(Self { cfg, client, found: Mutex::new(None) })
     }
 
