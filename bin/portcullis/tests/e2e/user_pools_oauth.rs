@@ -292,6 +292,27 @@ async fn a_confidential_client_gets_an_access_token_for_its_scopes() {
     assert_eq!(scope.json::<Value>().await.unwrap()["error"], "invalid_scope");
     let public = http.post(&token_url).form(&[("grant_type", "client_credentials"), ("client_id", "web")]);
     assert_eq!(public.send().await.unwrap().json::<Value>().await.unwrap()["error"], "unauthorized_client");
+
+    // Cognito's JSON operations cannot check a confidential client's secret: refused.
+    let resp = http
+        .post(issuer.as_str())
+        .header("x-amz-target", "AWSCognitoIdentityProviderService.InitiateAuth")
+        .header("content-type", "application/x-amz-json-1.1")
+        .body(
+            json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "batch",
+                     "AuthParameters": {"USERNAME": "ann", "PASSWORD": "Correct-h0rse"}})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.json::<Value>().await.unwrap()["__type"], "NotAuthorizedException");
+    // Revocation authenticates a confidential client as the token endpoint does.
+    let revoke = http.post(format!("{issuer}/oauth2/revoke")).form(&[("token", "x"), ("client_id", "batch")]);
+    assert_eq!(revoke.send().await.unwrap().status(), 401);
+    let revoke =
+        http.post(format!("{issuer}/oauth2/revoke")).basic_auth("batch", Some(M2M_SECRET)).form(&[("token", "x")]);
+    assert_eq!(revoke.send().await.unwrap().status(), 200);
 }
 
 /// A person on the hosted page in Debian's Chromium (playwright-core drives it): what the

@@ -135,6 +135,15 @@ async fn cognito(pool: &UserPool, req: &PoolRequest<'_>) -> Result<Value, PoolEr
     let op = target.strip_prefix(TARGET_PREFIX).unwrap_or(target);
     let body: Value = serde_json::from_slice(req.body)
         .map_err(|e| PoolError::InvalidParameter(format!("the body is not JSON: {e}")))?;
+    // A confidential client proves its secret at the token endpoint; the pool keeps only the
+    // secret's hash, so it cannot check Cognito's SECRET_HASH here, and refuses instead.
+    if let Some(id) = body.get("ClientId").and_then(Value::as_str) {
+        if pool.config().clients.iter().any(|c| c.id == id && c.secret_sha256.is_some()) {
+            return Err(PoolError::NotAuthorized(
+                "Unable to verify secret hash for client: use the OAuth 2.0 token endpoint",
+            ));
+        }
+    }
     let now = req.now_ms;
     match op {
         "SignUp" => {
@@ -409,12 +418,17 @@ fn oauth_failure(e: &oauth::OAuthError) -> Option<&'static str> {
 
 /// `/oauth2/revoke` (RFC 7009): `token` and `client_id`, form-encoded.
 async fn revoke_endpoint(pool: &UserPool, req: &PoolRequest<'_>) -> PoolResponse {
-    let form: std::collections::HashMap<String, String> = form_urlencoded::parse(req.body).into_owned().collect();
-    let field = |k: &str| form.get(k).map_or("", String::as_str);
-    if field("token").is_empty() {
+    let form = oauth::params(req.body);
+    let token = form.get("token").map_or("", String::as_str);
+    if token.is_empty() {
         return PoolResponse::oauth_error(400, "invalid_request");
     }
-    match pool.revoke(field("client_id"), field("token")).await {
+    // A confidential client authenticates, as at the token endpoint (RFC 7009 §2.1).
+    let authorization = req.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let Ok(client) = pool.token_client(authorization, &form) else {
+        return PoolResponse::oauth_error(401, "invalid_client");
+    };
+    match pool.revoke(&client.id, token).await {
         Ok(()) => PoolResponse { status: 200, content_type: JSON, headers: Vec::new(), body: Vec::new() },
         Err(PoolError::InvalidParameter(_)) => PoolResponse::oauth_error(401, "invalid_client"),
         Err(e) => PoolResponse::error(&e),
