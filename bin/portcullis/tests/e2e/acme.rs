@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::fixtures::{self_signed, write};
-use crate::harness::{eventually, Gw};
+use crate::harness::{eventually, free_port, Gw};
 
 /// A child process killed when the test ends, however it ends.
 struct Proc(Child);
@@ -19,14 +19,6 @@ impl Drop for Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// pebble and its DNS, for HTTP-01 challenges sent to `http_port`.
@@ -47,7 +39,7 @@ impl Pebble {
 
     /// pebble sending HTTP-01 validations to `http_port` and TLS-ALPN-01 ones to `tls_port`.
     fn start_with(dir: &std::path::Path, http_port: u16, tls_port: u16) -> Self {
-        let dns_port = free_udp_port();
+        let dns_port = free_port();
         let dns = Command::new("pebble-challtestsrv")
             .args(["-dns01", &format!("127.0.0.1:{dns_port}"), "-http01", "", "-https01", "", "-tlsalpn01", ""])
             .args([

@@ -402,7 +402,7 @@ impl Drop for OwnRedis {
 
 #[tokio::test]
 async fn redis_down_fails_closed_with_503_and_recovers_by_itself() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = crate::harness::free_port();
     let mut redis = OwnRedis::start(port);
     let gw = Gw::start(&config(&format!(
         "shared_state:\n  redis:\n    url: redis://127.0.0.1:{port}/0\n    on_failure: fail_closed\n    retry_interval: 200ms\n"
@@ -423,7 +423,7 @@ async fn redis_down_fails_closed_with_503_and_recovers_by_itself() {
 
 #[tokio::test]
 async fn redis_down_falls_back_to_local_limits_by_default() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = crate::harness::free_port();
     let gw = Gw::start(&config(&format!("shared_state:\n  redis:\n    url: redis://127.0.0.1:{port}/0\n")));
     // No Redis: this node still enforces the route's burst of 2 on its own counters.
     let statuses: Vec<u16> = futures_util::future::join_all((0..3).map(|_| call(&gw, Method::GET, "/prod/open", None)))
@@ -440,7 +440,7 @@ async fn redis_down_falls_back_to_local_limits_by_default() {
 
 #[tokio::test]
 async fn redis_down_fails_open_when_configured() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = crate::harness::free_port();
     let gw = Gw::start(&config(&format!(
         "shared_state:\n  redis:\n    url: redis://127.0.0.1:{port}/0\n    on_failure: fail_open\n"
     )));
@@ -452,7 +452,7 @@ async fn redis_down_fails_open_when_configured() {
 
 #[tokio::test]
 async fn with_plans_scope_only_keyed_requests_need_redis() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = crate::harness::free_port();
     let gw = Gw::start(&config(&format!(
         "shared_state:\n  redis:\n    url: redis://127.0.0.1:{port}/0\n    on_failure: fail_closed\n    scope: plans\n{BASIC}"
     )));

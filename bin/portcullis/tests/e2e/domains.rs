@@ -503,7 +503,7 @@ fn der(tag: u8, content: &[u8]) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ocsp_responses_are_stapled_from_the_responder_the_certificate_names() {
     let pki = Pki::new();
-    let ocsp_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let ocsp_port = crate::harness::free_port();
     // The leaf names its responder in Authority Information Access (id-ad-ocsp, a URI).
     let url = format!("http://127.0.0.1:{ocsp_port}");
     let oid_ocsp = [0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01];
