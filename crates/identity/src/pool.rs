@@ -797,18 +797,29 @@ impl UserPool {
     /// Applies `change` to the user's newest row, compare-and-set; retried a few times when
     /// another request changed the user meanwhile.
     async fn update(&self, user: &PoolUser, now_ms: i64, change: impl Fn(&mut PoolUser)) -> Result<(), PoolError> {
-        let mut current = user.clone();
-        for _ in 0..4 {
-            let mut next = current.clone();
-            change(&mut next);
-            next.updated_ms = now_ms.max(current.updated_ms + 1);
-            if self.store().pool_user_replace(&next, current.updated_ms).await? {
-                return Ok(());
-            }
-            current = self.store().pool_user(&self.cfg.name, &user.sub).await?.ok_or(PoolError::UserNotFound)?;
-        }
-        Err(PoolError::Internal("the user kept changing under this update".into()))
+        update_user(self.store(), user, now_ms, change).await.map(|_| ())
     }
+}
+
+/// Applies `change` to `user`'s newest row, compare-and-set on its version, reading the row
+/// again and retrying a few times when another request changed it meanwhile. The row written.
+async fn update_user(
+    store: &store::AnyStore,
+    user: &PoolUser,
+    now_ms: i64,
+    change: impl Fn(&mut PoolUser),
+) -> Result<PoolUser, PoolError> {
+    let mut current = user.clone();
+    for _ in 0..4 {
+        let mut next = current.clone();
+        change(&mut next);
+        next.updated_ms = now_ms.max(current.updated_ms + 1);
+        if store.pool_user_replace(&next, current.updated_ms).await? {
+            return Ok(next);
+        }
+        current = store.pool_user(&user.pool, &user.sub).await?.ok_or(PoolError::UserNotFound)?;
+    }
+    Err(PoolError::Internal("the user kept changing under this update".into()))
 }
 
 /// How long a retired signing key stays published, in ms.

@@ -315,6 +315,24 @@ async fn a_confidential_client_gets_an_access_token_for_its_scopes() {
     assert_eq!(revoke.send().await.unwrap().status(), 200);
 }
 
+/// Exchanges `code` (with its PKCE `verifier`) at the token endpoint as the app `web` does, and
+/// returns the ID token's claims (read, not verified: the openidconnect test verifies).
+async fn id_token_claims(gw: &Gw, issuer: &str, code: &str, verifier: &str) -> Value {
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", "web"),
+        ("code", code),
+        ("redirect_uri", CALLBACK),
+        ("code_verifier", verifier),
+    ];
+    let resp = http(gw).post(format!("{issuer}/oauth2/token")).form(&form).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let payload = body["id_token"].as_str().unwrap_or_else(|| panic!("no ID token: {body}")).split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap())
+        .unwrap()
+}
+
 /// A person on the hosted page in Debian's Chromium (playwright-core drives it): what the
 /// browser ends on, `callback URL` or `page TEXT`.
 async fn browser_sign_in(authorize_url: String, passwords: &str, provider: Option<&str>) -> String {
@@ -358,26 +376,7 @@ async fn a_person_signs_in_on_the_hosted_page_in_chromium() {
     let url = ended.strip_prefix("callback ").unwrap_or_else(|| panic!("the browser did not reach the app: {ended}"));
     assert_eq!(query_param(url, "state").as_deref(), Some("s1"));
     let code = query_param(url, "code").unwrap();
-    let resp = http(&gw)
-        .post(format!("{issuer}/oauth2/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", "web"),
-            ("code", code.as_str()),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", verifier),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let body: Value = resp.json().await.unwrap();
-    let id = body["id_token"].as_str().unwrap();
-    let claims: Value = serde_json::from_slice(
-        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, id.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let claims = id_token_claims(&gw, &issuer, &code, verifier).await;
     assert_eq!((claims["nonce"].as_str(), claims["email"].as_str()), (Some("n1"), Some("ann@example.com")));
 }
 
@@ -411,25 +410,7 @@ async fn a_person_signs_in_through_an_outside_openid_provider() {
     let url = ended.strip_prefix("callback ").unwrap_or_else(|| panic!("the browser did not reach the app: {ended}"));
     assert_eq!(query_param(url, "state").as_deref(), Some("fed"));
     let code = query_param(url, "code").unwrap_or_else(|| panic!("{url}"));
-    let resp = http(&gw)
-        .post(format!("{issuer}/oauth2/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", "web"),
-            ("code", code.as_str()),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", verifier),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let body: Value = resp.json().await.unwrap();
-    let payload = body["id_token"].as_str().unwrap().split('.').nth(1).unwrap().to_owned();
-    let claims: Value = serde_json::from_slice(
-        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap(),
-    )
-    .unwrap();
+    let claims = id_token_claims(&gw, &issuer, &code, verifier).await;
     // The provider's claims, mapped to the pool user `corp_SUB`.
     assert_eq!(claims["cognito:username"], "corp_ann", "{claims}");
     assert_eq!((claims["email"].as_str(), claims["name"].as_str()), (Some("ann@corp.example"), Some("Corp ann")));

@@ -146,14 +146,6 @@ async fn replace(
     now_ms: i64,
     change: impl Fn(&mut PoolUser),
 ) -> Result<PoolUser, PoolError> {
-    for _ in 0..4 {
-        let current = find(store, pool, username).await?;
-        let mut next = current.clone();
-        change(&mut next);
-        next.updated_ms = now_ms.max(current.updated_ms + 1);
-        if store.pool_user_replace(&next, current.updated_ms).await? {
-            return Ok(next);
-        }
-    }
-    Err(PoolError::Internal("the user kept changing under this update".into()))
+    let current = find(store, pool, username).await?;
+    super::update_user(store, &current, now_ms, change).await
 }
