@@ -31,7 +31,11 @@ pub(crate) async fn directory(dir: &Path) -> Arc<Directory> {
     let url = format!("sqlite://{}", dir.join("b.db").display());
     let store = store::AnyStore::open(&url).await.expect("sqlite store");
     let keyring = kms::Keyring::open_or_create(&dir.join("keyring.json")).expect("keyring");
-    let settings = Settings { account_id: ACCOUNT.to_owned(), cache_ttl: Duration::from_secs(60) };
+    let settings = Settings {
+        account_id: ACCOUNT.to_owned(),
+        cache_ttl: Duration::from_secs(60),
+        serve_stale_for: Duration::ZERO,
+    };
     Arc::new(Directory::new(store, kms::Kms::new(keyring), settings))
 }
 

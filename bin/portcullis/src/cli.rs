@@ -18,7 +18,7 @@ use reqwest::Url;
 use serde_json::Value;
 
 pub(crate) use commands::{
-    AdminCommand, AlarmsCommand, AuditCommand, Call, CertsCommand, IamCommand, KeysCommand, KmsCommand,
+    apply, status, AdminCommand, AlarmsCommand, AuditCommand, Call, CertsCommand, IamCommand, KeysCommand, KmsCommand,
     MetricsQueryArgs, PlansCommand, StsCommand, UsageArgs,
 };
 use commands::{Shows, Target};
@@ -100,7 +100,12 @@ impl Answer {
     /// `<status> <x-amzn-ErrorType>: <message>`, for a failed call.
     pub(crate) fn error(&self) -> String {
         let json = self.json();
-        let message = json.as_ref().and_then(|v| v["message"].as_str()).unwrap_or(self.text.trim());
+        // A refused config answers with every error found, one per line.
+        let errors: Option<Vec<&str>> =
+            json.as_ref().and_then(|v| v["errors"].as_array()).map(|a| a.iter().filter_map(Value::as_str).collect());
+        let joined = errors.filter(|e| !e.is_empty()).map(|e| format!("\n{}", e.join("\n")));
+        let message =
+            joined.as_deref().or_else(|| json.as_ref().and_then(|v| v["message"].as_str())).unwrap_or(self.text.trim());
         let kind =
             self.error_type.clone().unwrap_or_else(|| self.status.canonical_reason().unwrap_or("Error").to_owned());
         format!("{} {kind}: {message}", self.status.as_u16())

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cli;
+mod cluster;
 mod digests;
 mod ops;
 mod serve;
@@ -151,6 +152,25 @@ enum Command {
         #[command(flatten)]
         conn: cli::Connection,
     },
+    /// Check a config file and publish it to the store as the next version: every node
+    /// sharing the store serves it within a second, keeping its own listeners, store, Redis
+    /// and certificates (see docs/cluster.md).
+    Apply {
+        /// The config file.
+        #[arg(short, long, value_name = "FILE")]
+        file: PathBuf,
+        /// A note kept with the version.
+        #[arg(long)]
+        comment: Option<String>,
+        #[command(flatten)]
+        conn: cli::Connection,
+    },
+    /// List the nodes sharing the store: the config version each serves and when each was
+    /// last heard from.
+    Status {
+        #[command(flatten)]
+        conn: cli::Connection,
+    },
 }
 
 fn main() -> ExitCode {
@@ -184,5 +204,7 @@ fn main() -> ExitCode {
         Command::Alarms { conn, command } => cli::main(&conn, command.call()),
         Command::Metrics { conn, query } => cli::main(&conn, query.call()),
         Command::Usage { conn, report } => cli::main(&conn, report.call()),
+        Command::Apply { file, comment, conn } => cli::main(&conn, cli::apply(&file, comment)),
+        Command::Status { conn } => cli::main(&conn, Ok(cli::status())),
     }
 }

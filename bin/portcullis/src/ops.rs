@@ -21,6 +21,8 @@ pub(crate) struct Ops {
     /// Digest of the config file as last loaded, so the watcher does not reload (and audit)
     /// again what SIGHUP or the admin API just loaded.
     loaded: Mutex<Option<ConfigDigest>>,
+    /// This node's name.
+    node: String,
 }
 
 type ConfigDigest = sha2::digest::Output<Sha256>;
@@ -33,7 +35,54 @@ impl Ops {
     pub(crate) fn new(gateway: Arc<Gateway>, store: AnyStore, alarms: Arc<alarms::Alarms>) -> Self {
         let loaded = Mutex::new(digest(gateway.config_path()));
         alarms.set_config(&gateway.runtime().compiled.alarms);
-        Self { gateway, store, alarms, loaded }
+        let node = gateway.runtime().compiled.config.node();
+        Self { gateway, store, alarms, loaded, node }
+    }
+
+    /// This node's name.
+    pub(crate) fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// The gateway.
+    pub(crate) fn gateway(&self) -> &Arc<Gateway> {
+        &self.gateway
+    }
+
+    /// The alarms.
+    pub(crate) fn alarms(&self) -> &Arc<alarms::Alarms> {
+        &self.alarms
+    }
+
+    /// Serves the newest published config version if it is newer than the one served. A
+    /// version that does not compile here is logged and the current config keeps serving.
+    pub(crate) async fn serve_latest(&self) {
+        use store::ClusterStore as _;
+        match self.store.config_latest().await {
+            Ok(Some(v)) if v.version > self.gateway.config_version() => {
+                if let Err(e) = self.serve_version(v.version, v.document).await {
+                    tracing::error!(version = v.version, error = %e, "published config refused on this node");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot read the published config; the current one keeps serving"),
+        }
+    }
+
+    async fn serve_version(&self, version: i64, document: String) -> Result<(), String> {
+        let published = gateway::Published { version, document };
+        match self.gateway.serve_published(published).await {
+            Ok(None) => Ok(()),
+            Ok(Some(r)) => {
+                self.alarms.set_config(&self.gateway.runtime().compiled.alarms);
+                tracing::info!(version, apis = r.apis, routes = r.routes, "serving published config");
+                for name in &r.restart_needed {
+                    tracing::warn!(setting = name, "this setting changed but takes effect only after a restart");
+                }
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// Reloads and writes the audit record.
@@ -116,6 +165,33 @@ impl Ops {
 }
 
 impl Control for Ops {
+    fn check_published(&self, name: &str, document: &str) -> Result<(), Vec<String>> {
+        gateway::compile_published(name, document, self.gateway.config_path())
+            .map(drop)
+            .map_err(|e| e.0.iter().map(ToString::to_string).collect())
+    }
+
+    fn serve_published(
+        &self,
+        version: i64,
+        document: String,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(self.serve_version(version, document))
+    }
+
+    fn config_version(&self) -> i64 {
+        self.gateway.config_version()
+    }
+
+    fn node_name(&self) -> String {
+        self.node.clone()
+    }
+
+    fn heartbeat_ms(&self) -> i64 {
+        let every = self.gateway.runtime().compiled.config.cluster.heartbeat.as_std();
+        i64::try_from(every.as_millis()).unwrap_or(i64::MAX)
+    }
+
     fn reload<'a>(&'a self, actor: &'a admin::AuditActor) -> Pin<Box<dyn Future<Output = ReloadOutcome> + Send + 'a>> {
         Box::pin(self.reload_as(actor))
     }

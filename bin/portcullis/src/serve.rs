@@ -72,7 +72,7 @@ fn init_logging() {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 
-async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()> {
+async fn run(config_path: &Path, mut compiled: model::Compiled) -> anyhow::Result<()> {
     let cfg = compiled.config.clone();
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create data_dir {}", cfg.data_dir.display()))?;
@@ -81,7 +81,7 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
     let store = AnyStore::open(&store_url).await.context("cannot open the store")?;
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
     let kms = kms::Kms::new(open_keyring(&cfg.data_dir)?);
-    let directory = Arc::new(directory::Directory::new(store.clone(), kms, gateway::directory_settings(&cfg.iam)));
+    let directory = Arc::new(directory::Directory::new(store.clone(), kms, gateway::directory_settings(&cfg)));
     if let Some(key) = directory.bootstrap(now_ms).await.context("cannot create the first administrator")? {
         eprintln!(
             "portcullis: first administrator `admin` created; its access key is shown once, keep it safe:\n  \
@@ -98,6 +98,7 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
     let key_secret =
         directory.server_secret(directory::API_KEY_SECRET, now_ms).await.context("cannot open the API-key secret")?;
     let api_keys = directory::ApiKeys::new(store.clone(), &key_secret, cfg.iam.cache_ttl.as_std());
+    api_keys.set_lifetimes(cfg.iam.cache_ttl.as_std(), cfg.cluster.serve_stale_for.as_std());
     let (counters, redis) = match gateway::redis_settings(&cfg) {
         Some(s) => {
             eprintln!(
@@ -111,7 +112,10 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         }
         None => (limits::Counters::Local(limits::LocalCounters::new()), None),
     };
-    let metering = Arc::new(gateway::Metering::new(counters, api_keys));
+    let usage_dir = cfg.data_dir.join("usage");
+    let usage = limits::UsageTally::open(&usage_dir)
+        .with_context(|| format!("cannot open the usage journal in {}", usage_dir.display()))?;
+    let metering = Arc::new(gateway::Metering::with_usage(counters, api_keys, usage));
     let cache_secret = directory
         .server_secret(identity::custom::CACHE_SECRET, now_ms)
         .await
@@ -154,7 +158,15 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         waf_samples: Arc::default(),
     };
     let access_log = start_access_log(&cfg, directory.kms())?;
+    let published = published_at_start(&store, config_path).await.map(|(p, c)| {
+        eprintln!("portcullis: serving published config version {}", p.version);
+        compiled = c;
+        p
+    });
     let gw = Gateway::new(config_path, compiled, certs, metrics.clone(), access_log, services)?;
+    if let Some(p) = published {
+        gw.started_with(p);
+    }
     let alarms = alarms::Alarms::new(metrics.clone(), store.clone(), cfg.node());
     if let Err(e) = alarms.sync().await {
         tracing::warn!(error = %e, "cannot read the admin API's alarms yet; they are read again every 10 s");
@@ -196,15 +208,31 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
     }
     // Certificates in the store (imported, or from ACME) are installed at once; missing or
     // expiring ACME ones are ordered, answered on the plain-HTTP listener just started.
-    let certificates = gateway::CertificateManager::new(
+    let certificates = Arc::new(gateway::CertificateManager::new(
         &cfg,
         store.clone(),
         directory.kms().clone(),
         gw.certs().clone(),
         challenges.clone(),
         metrics.clone(),
-    );
-    tokio::spawn(certificates.run(stopped.clone()));
+    ));
+    tokio::spawn(certificates.clone().run(stopped.clone()));
+    if let Some(feed) = store.changes() {
+        let follower = crate::cluster::Follower {
+            ops: ops.clone(),
+            directory: directory.clone(),
+            metering: metering.clone(),
+            certificates,
+        };
+        tokio::spawn(crate::cluster::follow(follower, feed, stopped.clone()));
+    }
+    tokio::spawn(crate::cluster::beat_every(
+        cfg.cluster.heartbeat.as_std(),
+        ops.clone(),
+        store.clone(),
+        format!("{}:{https_port}", cfg.node()),
+        stopped.clone(),
+    ));
     tokio::spawn(ops.clone().watch_files(stopped.clone()));
     let alarm_task = tokio::spawn(alarms.run(stopped.clone(), std::time::Duration::from_secs(5)));
     tokio::spawn(crate::digests::sign_every(
@@ -223,6 +251,7 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
         cfg.usage.flush_interval.as_std(),
         metering.clone(),
         store.clone(),
+        cfg.node(),
         stopped.clone(),
     ));
 
@@ -234,11 +263,33 @@ async fn run(config_path: &Path, compiled: model::Compiled) -> anyhow::Result<()
     }
     // The flusher writes what the drained requests counted, then ends.
     let _ = flusher.await;
-    crate::usage::flush_at_shutdown(&metering, &store).await;
+    crate::usage::flush_at_shutdown(&metering, &store, &cfg.node()).await;
     gw.flush_access_log();
     let _ = alarm_task.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The newest config version published to the store, compiled over this node's settings. A
+/// version that does not compile here, or a store that cannot be read, leaves the node's own
+/// file serving; the change feed brings later versions.
+async fn published_at_start(store: &AnyStore, config_path: &Path) -> Option<(gateway::Published, model::Compiled)> {
+    use store::ClusterStore as _;
+    let latest = match store.config_latest().await {
+        Ok(v) => v?,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the published config; serving the config file");
+            return None;
+        }
+    };
+    let published = gateway::Published { version: latest.version, document: latest.document };
+    match published.compile(config_path) {
+        Ok(c) => Some((published, c)),
+        Err(e) => {
+            tracing::error!(version = published.version, errors = %e, "published config refused on this node; serving the config file");
+            None
+        }
+    }
 }
 
 /// The master keys: from the environment when set, else the keyring file in `data_dir`,

@@ -38,6 +38,26 @@ pub trait Control: Send + Sync + 'static {
 
     /// Pool `pool`'s signing keys were rotated: this node reads them again now.
     fn signing_keys_rotated<'a>(&'a self, pool: &'a str) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+    /// Whether `document` would compile as a published config over this node's own settings;
+    /// the errors name `name` with line and field.
+    fn check_published(&self, name: &str, document: &str) -> Result<(), Vec<String>>;
+
+    /// Serves published version `version` on this node now (others follow their change feed).
+    fn serve_published(
+        &self,
+        version: i64,
+        document: String,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
+
+    /// The published config version this node serves; 0 while its own file serves.
+    fn config_version(&self) -> i64;
+
+    /// This node's name.
+    fn node_name(&self) -> String;
+
+    /// How often nodes write their heartbeat, in milliseconds.
+    fn heartbeat_ms(&self) -> i64;
 }
 
 /// A certificate as the inventory shows it.

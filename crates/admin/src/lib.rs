@@ -7,6 +7,7 @@
 mod alarm_routes;
 mod auth;
 mod certs;
+mod cluster;
 mod control;
 mod digest;
 mod iam;

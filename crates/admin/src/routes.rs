@@ -78,6 +78,7 @@ pub fn router(
         .merge(crate::certs::routes())
         .merge(crate::logs::routes())
         .merge(crate::alarm_routes::routes())
+        .merge(crate::cluster::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::sigv4_layer));
     Router::new()
         .route("/health", get(health))
@@ -111,8 +112,9 @@ pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "message": message }))).into_response()
 }
 
-async fn health() -> Response {
-    Json(json!({ "status": "ok" })).into_response()
+async fn health(State(s): State<AppState>) -> Response {
+    Json(json!({ "status": "ok", "node": s.control.node_name(), "config_version": s.control.config_version() }))
+        .into_response()
 }
 
 async fn ready(State(s): State<AppState>) -> Response {

@@ -97,6 +97,8 @@ pub struct ApiKeys {
     /// Values known to be no key, until when.
     negative: RwLock<HashMap<[u8; 32], Instant>>,
     ttl: RwLock<Duration>,
+    /// How long past `ttl` a cached key still answers while the store cannot be read.
+    stale: RwLock<Duration>,
     generation: AtomicU64,
 }
 
@@ -120,13 +122,16 @@ impl ApiKeys {
             cache: RwLock::new(HashMap::new()),
             negative: RwLock::new(HashMap::new()),
             ttl: RwLock::new(ttl),
+            stale: RwLock::new(Duration::ZERO),
             generation: AtomicU64::new(0),
         }
     }
 
-    /// Changes how long cached keys are trusted (on reload).
-    pub fn set_ttl(&self, ttl: Duration) {
+    /// Changes how long cached keys are trusted, and how long past that they still answer
+    /// while the store cannot be read (on start and reload).
+    pub fn set_lifetimes(&self, ttl: Duration, serve_stale_for: Duration) {
         *self.ttl.write() = ttl;
+        *self.stale.write() = serve_stale_for;
     }
 
     /// The stored hash of a key value.
@@ -164,11 +169,15 @@ impl ApiKeys {
         Lookup::Miss(hash)
     }
 
-    /// Reads the key with this hash from the store and caches the answer.
+    /// Reads the key with this hash from the store and caches the answer. When the store
+    /// cannot be read, a cached answer that expired less than `serve_stale_for` ago is used.
     pub async fn load(&self, hash: &[u8; 32]) -> Result<Option<Arc<KeyInfo>>, DirectoryError> {
         let generation = self.generation.load(Ordering::Acquire);
         let now = Instant::now();
-        let info = self.read(hash).await?;
+        let info = match self.read(hash).await {
+            Ok(info) => info,
+            Err(e) => return self.stale(hash, now).ok_or(e),
+        };
         let ttl = *self.ttl.read();
         // A change made while this load ran must not be overwritten by what it read.
         match &info {
@@ -194,6 +203,14 @@ impl ApiKeys {
         Ok(info)
     }
 
+    /// A cached answer past its lifetime but within `serve_stale_for`.
+    fn stale(&self, hash: &[u8; 32], now: Instant) -> Option<Option<Arc<KeyInfo>>> {
+        let stale = *self.stale.read();
+        let hit = self.cache.read().get(hash).filter(|c| c.until + stale > now).map(|c| c.info.clone())?;
+        tracing::debug!(key = %hit.id, "store unavailable: using the cached key");
+        Some(Some(hit))
+    }
+
     async fn read(&self, hash: &[u8; 32]) -> Result<Option<Arc<KeyInfo>>, DirectoryError> {
         let Some(k) = self.store.api_key_by_hash(&hex::encode(hash)).await? else { return Ok(None) };
         let plans = self.store.plans_of_key(&k.id).await?;
@@ -203,6 +220,20 @@ impl ApiKeys {
             enabled: k.enabled,
             plans: plans.iter().map(|p| Arc::from(p.as_str())).collect(),
         })))
+    }
+
+    /// Makes every cached key expire now, keeping it only as the answer of last resort while
+    /// the store cannot be read (after another node's change, or when changes may have been
+    /// missed).
+    pub fn expire(&self) {
+        let mut cache = self.cache.write();
+        let mut negative = self.negative.write();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let now = Instant::now();
+        for c in cache.values_mut() {
+            c.until = c.until.min(now);
+        }
+        negative.clear();
     }
 
     /// Forgets every cached key (after any change).

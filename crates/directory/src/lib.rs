@@ -48,6 +48,8 @@ pub struct Settings {
     pub account_id: String,
     /// How long a cached caller is trusted.
     pub cache_ttl: Duration,
+    /// How long past `cache_ttl` a cached caller still answers while the store cannot be read.
+    pub serve_stale_for: Duration,
 }
 
 /// The IAM directory: store-backed, cached.
@@ -126,6 +128,20 @@ impl Directory {
         unknown.clear();
     }
 
+    /// Makes every cached caller expire now, keeping it only as the answer of last resort
+    /// while the store cannot be read (after another node's change, or when changes may have
+    /// been missed).
+    pub fn expire(&self) {
+        let mut cache = self.cache.write();
+        let mut unknown = self.unknown.write();
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let now = Instant::now();
+        for c in cache.values_mut() {
+            c.until = c.until.min(now);
+        }
+        unknown.clear();
+    }
+
     /// Whether what is known about this access key id comes from the cache (no store read).
     pub fn is_cached(&self, id: &str) -> bool {
         self.cached(id).is_some()
@@ -193,10 +209,21 @@ impl Directory {
                 Err(SigV4Error::UnknownKey.into())
             }
             Err(e) => {
+                if let Some(caller) = self.stale(id) {
+                    tracing::debug!(error = %e, access_key_id = %id, "store unavailable: using the cached caller");
+                    return Ok(caller);
+                }
                 tracing::error!(error = %e, access_key_id = %id, "cannot resolve an access key; refusing the request");
                 Err(AuthError::Unavailable)
             }
         }
+    }
+
+    /// A cached caller past its lifetime but within `serve_stale_for`.
+    fn stale(&self, id: &str) -> Option<Arc<Caller>> {
+        let stale = self.settings.read().serve_stale_for;
+        let now = Instant::now();
+        self.cache.read().get(id).filter(|hit| hit.until + stale > now).map(|hit| hit.caller.clone())
     }
 
     fn remember(&self, id: &str, caller: Arc<Caller>, ttl: Duration, generation: u64) {

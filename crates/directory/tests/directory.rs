@@ -18,7 +18,11 @@ async fn directory(dir: &tempfile::TempDir) -> Directory {
     Directory::new(
         store,
         kms::Kms::new(keyring),
-        Settings { account_id: "123456789012".into(), cache_ttl: Duration::from_secs(60) },
+        Settings {
+            account_id: "123456789012".into(),
+            cache_ttl: Duration::from_secs(60),
+            serve_stale_for: Duration::ZERO,
+        },
     )
 }
 

@@ -249,7 +249,7 @@ impl CertificateManager {
     }
 
     /// Loads what the store holds, then keeps every certificate valid until `shutdown`.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(self: std::sync::Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let mut backoff: HashMap<String, (Duration, tokio::time::Instant)> = HashMap::new();
         let mut last_check: Option<tokio::time::Instant> = None;
         let mut accounts_loaded = self.domains.is_empty();

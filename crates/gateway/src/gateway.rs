@@ -47,6 +47,35 @@ pub struct ReloadReport {
     pub restart_needed: Vec<&'static str>,
 }
 
+/// A config version published to the store (`portcullis apply`), as this node serves it: the
+/// document gives everything but the node's own settings, which come from its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// The version number.
+    pub version: i64,
+    /// The config text.
+    pub document: String,
+}
+
+impl Published {
+    /// The name errors give the document in place of a file name.
+    pub fn name(&self) -> String {
+        format!("config version {}", self.version)
+    }
+
+    /// Compiles the document over the node settings of the config file at `path`.
+    pub fn compile(&self, path: &Path) -> Result<Compiled, ConfigErrors> {
+        compile_published(&self.name(), &self.document, path)
+    }
+}
+
+/// Compiles a config to publish (named `name` in errors) over the node settings of the config
+/// file at `path`, with the process environment for `${VAR}`.
+pub fn compile_published(name: &str, document: &str, path: &Path) -> Result<Compiled, ConfigErrors> {
+    let local = model::load_file(path)?;
+    model::load_published(name, document, |k| std::env::var(k).ok(), &local.config)
+}
+
 /// The data plane.
 #[derive(Debug)]
 pub struct Gateway {
@@ -60,11 +89,17 @@ pub struct Gateway {
     /// The config the listeners were started with: restart-only settings are compared to it.
     started: model::Config,
     reload_lock: tokio::sync::Mutex<()>,
+    /// The published version served, if any; `None` while the node's own file serves.
+    published: parking_lot::Mutex<Option<Published>>,
 }
 
-/// The directory's settings from the `iam` config section.
-pub fn directory_settings(iam: &model::IamConfig) -> directory::Settings {
-    directory::Settings { account_id: iam.account_id.clone(), cache_ttl: iam.cache_ttl.as_std() }
+/// The directory's settings from the `iam` and `cluster` config sections.
+pub fn directory_settings(c: &model::Config) -> directory::Settings {
+    directory::Settings {
+        account_id: c.iam.account_id.clone(),
+        cache_ttl: c.iam.cache_ttl.as_std(),
+        serve_stale_for: c.cluster.serve_stale_for.as_std(),
+    }
 }
 
 /// The Redis settings of the `shared_state` section, if any; they take a restart to change.
@@ -107,7 +142,35 @@ impl Gateway {
             certs,
             config_path: config_path.to_owned(),
             reload_lock: tokio::sync::Mutex::new(()),
+            published: parking_lot::Mutex::new(None),
         }))
+    }
+
+    /// Records that the config the gateway was built with came from `published`.
+    pub fn started_with(&self, published: Published) {
+        self.metrics.config_version(published.version);
+        *self.published.lock() = Some(published);
+    }
+
+    /// The published config version served; 0 while the node's own file serves.
+    pub fn config_version(&self) -> i64 {
+        self.published.lock().as_ref().map_or(0, |p| p.version)
+    }
+
+    /// Serves a published version: compiles it over this node's settings and swaps it in, as
+    /// a reload does. A version not newer than the one served is left alone (`Ok(None)`); on
+    /// any error the current config keeps serving.
+    pub async fn serve_published(&self, published: Published) -> Result<Option<ReloadReport>, ReloadError> {
+        let _one_at_a_time = self.reload_lock.lock().await;
+        if published.version <= self.config_version() {
+            return Ok(None);
+        }
+        let result = self.reload_locked(Some(published.clone())).await;
+        self.metrics.reload(if result.is_ok() { "ok" } else { "failed" });
+        let report = result?;
+        self.metrics.config_version(published.version);
+        *self.published.lock() = Some(published);
+        Ok(Some(report))
     }
 
     /// The sampled requests of the gateway's web ACLs.
@@ -189,20 +252,24 @@ impl Gateway {
         serve_request(self.current.load_full(), conn, req.map(|()| ReqBody::default())).await
     }
 
-    /// Loads the config file again and swaps it in. In-flight requests finish on the old one;
-    /// on any error nothing changes.
+    /// Loads the config file again (under the published version, if one serves) and swaps it
+    /// in. In-flight requests finish on the old one; on any error nothing changes.
     pub async fn reload(&self) -> Result<ReloadReport, ReloadError> {
         let _one_at_a_time = self.reload_lock.lock().await;
-        let result = self.reload_locked().await;
+        let published = self.published.lock().clone();
+        let result = self.reload_locked(published).await;
         self.metrics.reload(if result.is_ok() { "ok" } else { "failed" });
         result
     }
 
-    async fn reload_locked(&self) -> Result<ReloadReport, ReloadError> {
+    async fn reload_locked(&self, published: Option<Published>) -> Result<ReloadReport, ReloadError> {
         let path = self.config_path.clone();
-        let compiled = tokio::task::spawn_blocking(move || model::load_file(&path))
-            .await
-            .map_err(|e| ReloadError::Loader(e.to_string()))??;
+        let compiled = tokio::task::spawn_blocking(move || match published {
+            Some(p) => p.compile(&path),
+            None => model::load_file(&path),
+        })
+        .await
+        .map_err(|e| ReloadError::Loader(e.to_string()))??;
         let old = self.current.load_full();
         let rt = Runtime::build(compiled, Some(&old), self.metrics.clone(), self.access_log.clone(), old.services())?;
         let (new, was) = (&rt.compiled.config, &self.started);
@@ -243,8 +310,9 @@ impl Gateway {
             routes: rt.compiled.apis.iter().map(|a| a.routes.iter().count()).sum(),
             restart_needed,
         };
-        rt.directory.configure(directory_settings(&rt.compiled.config.iam));
-        rt.metering.api_keys.set_ttl(rt.compiled.config.iam.cache_ttl.as_std());
+        let cfg = &rt.compiled.config;
+        rt.directory.configure(directory_settings(cfg));
+        rt.metering.api_keys.set_lifetimes(cfg.iam.cache_ttl.as_std(), cfg.cluster.serve_stale_for.as_std());
         self.current.store(Arc::new(rt));
         Ok(report)
     }

@@ -51,7 +51,9 @@ pub use client_cert::ClientCert;
 pub use ctx::ConnInfo;
 pub use domains::{Endpoint, TlsSelector};
 pub use framing::FramingFlags;
-pub use gateway::{directory_settings, redis_settings, Gateway, ReloadError, ReloadReport};
+pub use gateway::{
+    compile_published, directory_settings, redis_settings, Gateway, Published, ReloadError, ReloadReport,
+};
 pub use listener::{serve_redirect, serve_tls, ServeOptions};
 pub use metering::Metering;
 pub use runtime::{Runtime, Services};

@@ -42,9 +42,14 @@ pub(crate) struct RateInfo {
 // === impl Metering ===
 
 impl Metering {
-    /// Metering on `counters` with `api_keys`.
+    /// Metering on `counters` with `api_keys`, tallying usage in memory.
     pub fn new(counters: Counters, api_keys: ApiKeys) -> Self {
-        Self { counters, api_keys: Arc::new(api_keys), usage: UsageTally::new(), failed_lookups: LocalCounters::new() }
+        Self::with_usage(counters, api_keys, UsageTally::new())
+    }
+
+    /// Metering on `counters` with `api_keys`, tallying usage in `usage` (a journaled one).
+    pub fn with_usage(counters: Counters, api_keys: ApiKeys, usage: UsageTally) -> Self {
+        Self { counters, api_keys: Arc::new(api_keys), usage, failed_lookups: LocalCounters::new() }
     }
 }
 

@@ -77,6 +77,9 @@ pub struct Config {
     /// each process.
     #[serde(default)]
     pub shared_state: SharedStateConfig,
+    /// Running several nodes on one PostgreSQL store (see docs/cluster.md).
+    #[serde(default)]
+    pub cluster: ClusterConfig,
     /// The audit trail's signed digests.
     #[serde(default)]
     pub audit: AuditConfig,
@@ -431,6 +434,35 @@ pub struct UsageConfig {
     pub flush_interval: Duration,
 }
 
+/// Running several nodes on one store.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// How often this node records that it is alive, with the config version it serves
+    /// (`portcullis status`).
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat: Duration,
+    /// How long past `iam.cache_ttl` a cached access key, API key or caller may still be used
+    /// while the store cannot be read (PostgreSQL down or unreachable). `0s` refuses such
+    /// requests at once (503), as a store failure without a cached answer always is.
+    #[serde(default = "default_serve_stale_for")]
+    pub serve_stale_for: Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self { heartbeat: default_heartbeat(), serve_stale_for: default_serve_stale_for() }
+    }
+}
+
+fn default_heartbeat() -> Duration {
+    Duration::from_secs(5)
+}
+
+fn default_serve_stale_for() -> Duration {
+    Duration::from_secs(600)
+}
+
 /// The audit trail.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -520,6 +552,25 @@ impl Default for TlsConfig {
 // === impl Config ===
 
 impl Config {
+    /// Takes from `local` the settings that belong to one node rather than to the cluster:
+    /// its listeners, data directory, server certificates, store, Redis, name, access log,
+    /// reload, shutdown and cluster settings. A config published to the store replaces the
+    /// rest of every node's file.
+    pub fn keep_node_settings(&mut self, local: &Self) {
+        self.listen = local.listen;
+        self.http_redirect.clone_from(&local.http_redirect);
+        self.admin.clone_from(&local.admin);
+        self.data_dir.clone_from(&local.data_dir);
+        self.tls.clone_from(&local.tls);
+        self.store.clone_from(&local.store);
+        self.shared_state.clone_from(&local.shared_state);
+        self.node_name.clone_from(&local.node_name);
+        self.access_log.clone_from(&local.access_log);
+        self.reload.clone_from(&local.reload);
+        self.shutdown.clone_from(&local.shutdown);
+        self.cluster.clone_from(&local.cluster);
+    }
+
     /// Every certificate to load: `tls.certificates`, then each domain's own, named for it.
     pub fn all_certificates(&self) -> Vec<CertificateConfig> {
         let own = self.domains.iter().filter_map(|d| {

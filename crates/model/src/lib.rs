@@ -34,11 +34,11 @@ pub use compile::{
     DEFAULT_STAGE,
 };
 pub use config::{
-    AccessLogConfig, AccessLogFileConfig, AdminConfig, ApiConfig, ApiKeySource, AuditConfig, CertificateConfig, Config,
-    CorsConfig, GatewayResponseConfig, IamConfig, IntegrationConfig, IntegrationKind, LimitsConfig, PlanStageConfig,
-    QuotaConfig, QuotaPeriod, RedirectConfig, RedisConfig, RedisFailureMode, RedisScope, ReloadConfig, RouteAuth,
-    RouteConfig, SharedStateConfig, ShutdownConfig, StageConfig, StageSettings, StoreConfig, ThrottleConfig,
-    ThrottlingConfig, TlsConfig, UsageConfig, UsagePlanConfig,
+    AccessLogConfig, AccessLogFileConfig, AdminConfig, ApiConfig, ApiKeySource, AuditConfig, CertificateConfig,
+    ClusterConfig, Config, CorsConfig, GatewayResponseConfig, IamConfig, IntegrationConfig, IntegrationKind,
+    LimitsConfig, PlanStageConfig, QuotaConfig, QuotaPeriod, RedirectConfig, RedisConfig, RedisFailureMode, RedisScope,
+    ReloadConfig, RouteAuth, RouteConfig, SharedStateConfig, ShutdownConfig, StageConfig, StageSettings, StoreConfig,
+    ThrottleConfig, ThrottlingConfig, TlsConfig, UsageConfig, UsagePlanConfig,
 };
 pub use cors::CorsPolicy;
 pub use domains::{
@@ -47,7 +47,7 @@ pub use domains::{
 };
 pub use duration::Duration;
 pub use jwt::{provider_url_issue, CompiledJwtAuthorizer, JwtAuthorizerConfig, JwtIssuerConfig, JWT_ALGORITHMS};
-pub use load::{load_file, load_str, ConfigError, ConfigErrors};
+pub use load::{load_file, load_published, load_str, ConfigError, ConfigErrors};
 pub use path::{canonicalize, PathError};
 pub use response_type::ResponseType;
 pub use responses::{ResponseOverrides, ResponseSpec};

@@ -71,6 +71,27 @@ pub fn load_file(path: &Path) -> Result<Compiled, ConfigErrors> {
 
 /// As [`load_file`], from text, with an explicit environment.
 pub fn load_str(name: &str, text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Compiled, ConfigErrors> {
+    load_layered(name, text, env, None)
+}
+
+/// A config published to the store, as one node serves it: `text` gives everything but the
+/// settings that belong to the node (see [`Config::keep_node_settings`]), which come from
+/// `local`, the node's own file. Errors name `name` and the published text's lines.
+pub fn load_published(
+    name: &str,
+    text: &str,
+    env: impl Fn(&str) -> Option<String>,
+    local: &Config,
+) -> Result<Compiled, ConfigErrors> {
+    load_layered(name, text, env, Some(local))
+}
+
+fn load_layered(
+    name: &str,
+    text: &str,
+    env: impl Fn(&str) -> Option<String>,
+    local: Option<&Config>,
+) -> Result<Compiled, ConfigErrors> {
     let error = |line, column, path: &str, message: String| ConfigError {
         file: name.to_owned(),
         line,
@@ -81,10 +102,13 @@ pub fn load_str(name: &str, text: &str, env: impl Fn(&str) -> Option<String>) ->
     let text = interpolate(text, env).map_err(|e| ConfigErrors(vec![error(e.line, e.column, "", e.message)]))?;
     let positions = Positions::index(&text)
         .map_err(|e| ConfigErrors(vec![error(e.line, e.column, "", format!("YAML syntax error: {}", e.message))]))?;
-    let config = parse(&text).map_err(|(path, message, fallback)| {
+    let mut config = parse(&text).map_err(|(path, message, fallback)| {
         let (line, column) = positions.find(&path).or(fallback).unwrap_or((1, 1));
         ConfigErrors(vec![error(line, column, &path, message)])
     })?;
+    if let Some(local) = local {
+        config.keep_node_settings(local);
+    }
     Compiled::build(config).map_err(|issues| {
         ConfigErrors(
             issues

@@ -13,10 +13,12 @@ pub enum AnyStore {
     Postgres(PostgresStore),
 }
 
+/// Calls one store; a PostgreSQL store known to be unreachable fails at once.
 macro_rules! dispatch {
     ($self:ident, $s:ident => $e:expr) => {
         match $self {
             Self::Sqlite($s) => $e,
+            Self::Postgres($s) if $s.is_offline() => Err(StoreError::Offline),
             Self::Postgres($s) => $e,
         }
     };
@@ -369,5 +371,54 @@ impl crate::PoolStore for AnyStore {
 
     async fn pool_refresh_revoke_user(&self, pool: &str, sub: &str) -> Result<u64, StoreError> {
         dispatch!(self, s => s.pool_refresh_revoke_user(pool, sub).await)
+    }
+}
+
+impl AnyStore {
+    /// The feed of changes committed by every node; `None` on SQLite, which serves one node.
+    pub fn changes(&self) -> Option<crate::ChangeFeed> {
+        match self {
+            Self::Sqlite(_) => None,
+            Self::Postgres(s) => Some(s.changes()),
+        }
+    }
+}
+
+impl crate::ClusterStore for AnyStore {
+    async fn config_publish(
+        &self,
+        document: &str,
+        sha256: &str,
+        author: &str,
+        comment: &str,
+        now_ms: i64,
+    ) -> Result<i64, StoreError> {
+        dispatch!(self, s => s.config_publish(document, sha256, author, comment, now_ms).await)
+    }
+
+    async fn config_latest(&self) -> Result<Option<crate::ConfigVersion>, StoreError> {
+        dispatch!(self, s => s.config_latest().await)
+    }
+
+    async fn config_history(&self, limit: u32) -> Result<Vec<crate::ConfigVersion>, StoreError> {
+        dispatch!(self, s => s.config_history(limit).await)
+    }
+
+    async fn node_beat(&self, beat: &crate::NodeBeat) -> Result<(), StoreError> {
+        dispatch!(self, s => s.node_beat(beat).await)
+    }
+
+    async fn nodes(&self) -> Result<Vec<crate::NodeBeat>, StoreError> {
+        dispatch!(self, s => s.nodes().await)
+    }
+
+    async fn usage_add_batch(
+        &self,
+        batch_id: &str,
+        node: &str,
+        deltas: &[UsageRecord],
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.usage_add_batch(batch_id, node, deltas, now_ms).await)
     }
 }

@@ -14,6 +14,10 @@ pub enum StoreError {
         /// Newest version this build knows.
         known: i64,
     },
+    /// PostgreSQL is known to be unreachable (the change feed lost it and has not yet got it
+    /// back): nothing is tried until it returns.
+    #[error("the store is unreachable; waiting for PostgreSQL to come back")]
+    Offline,
     /// The database failed or could not be reached.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

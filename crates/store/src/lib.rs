@@ -2,8 +2,10 @@
 //! IAM entities and credentials, KMS-sealed server secrets, API keys with their usage-plan
 //! attachments, metered usage per plan, key and day, TLS certificates with the leases that
 //! let one node at a time order one, alarm definitions, and user pools' users, codes and
-//! refresh tokens ([`PoolStore`]). One [`Store`] trait, two implementations: embedded SQLite
-//! (the default) and PostgreSQL (for a cluster). [`AnyStore`] picks one by URL.
+//! refresh tokens ([`PoolStore`]), and what several nodes share ([`ClusterStore`]: published
+//! config versions, heartbeats, counted usage batches; on PostgreSQL, a [`ChangeFeed`]).
+//! One [`Store`] trait, two implementations: embedded SQLite (the default) and PostgreSQL
+//! (for a cluster). [`AnyStore`] picks one by URL.
 //!
 //! Both run versioned migrations at open, inside a transaction, and refuse a database whose
 //! schema is newer than this build knows.
@@ -13,6 +15,7 @@ mod any;
 mod api_key_types;
 pub mod audit_chain;
 mod certificate_types;
+mod cluster_sql;
 mod error;
 mod iam_types;
 mod pool_sql;
@@ -26,11 +29,12 @@ pub use alarm_types::StoredAlarm;
 pub use any::AnyStore;
 pub use api_key_types::{ApiKey, ApiKeyInsert, UsageRecord};
 pub use certificate_types::{CertificateSource, StoredCertificate};
+pub use cluster_sql::{ClusterStore, ConfigVersion, NodeBeat, CHANGES_CHANNEL};
 pub use error::StoreError;
 pub use iam_types::{Credential, DeleteOutcome, Entity, EntityKind, KeyInsert, Relation};
 pub use pool_sql::PoolStore;
 pub use pool_types::{PoolCode, PoolUser, RefreshTake, RefreshToken};
-pub use postgres::PostgresStore;
+pub use postgres::{Change, ChangeFeed, PostgresStore};
 pub use sqlite::SqliteStore;
 pub use types::{AdminCredential, AuditRecord, AuditSearch, NewAuditRecord, Outcome};
 

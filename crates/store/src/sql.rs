@@ -345,6 +345,34 @@ macro_rules! impl_store {
                 tx.commit().await?;
                 Ok(())
             }
+
+            /// Adds usage counts inside `tx`. Rows are written in key order, so two PostgreSQL
+            /// nodes flushing overlapping rows wait for each other instead of deadlocking. The
+            /// first statement writes, so SQLite waits out other writers (see `iam_delete`).
+            async fn usage_add_in(
+                tx: &mut sqlx::Transaction<'_, <$row as sqlx::Row>::Database>,
+                deltas: &[UsageRecord],
+            ) -> Result<(), StoreError> {
+                let mut sorted: Vec<&UsageRecord> = deltas.iter().collect();
+                sorted.sort_unstable_by(|a, b| {
+                    (&a.plan_id, &a.key_id, &a.day, &a.api, &a.stage, &a.route)
+                        .cmp(&(&b.plan_id, &b.key_id, &b.day, &b.api, &b.stage, &b.route))
+                });
+                for d in sorted {
+                    sqlx::query($crate::sql::ADD_USAGE)
+                        .bind(&d.plan_id)
+                        .bind(&d.key_id)
+                        .bind(&d.day)
+                        .bind(&d.api)
+                        .bind(&d.stage)
+                        .bind(&d.route)
+                        .bind(d.count)
+                        .bind(&d.customer_id)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Ok(())
+            }
         }
 
         impl Store for $store {
@@ -727,28 +755,8 @@ macro_rules! impl_store {
                 if deltas.is_empty() {
                     return Ok(());
                 }
-                // Rows are written in key order, so two PostgreSQL nodes flushing overlapping rows
-                // wait for each other instead of deadlocking. The first statement writes, so SQLite
-                // waits out other writers (see `iam_delete`).
-                let mut sorted: Vec<&UsageRecord> = deltas.iter().collect();
-                sorted.sort_unstable_by(|a, b| {
-                    (&a.plan_id, &a.key_id, &a.day, &a.api, &a.stage, &a.route)
-                        .cmp(&(&b.plan_id, &b.key_id, &b.day, &b.api, &b.stage, &b.route))
-                });
                 let mut tx = self.pool.begin().await?;
-                for d in sorted {
-                    sqlx::query($crate::sql::ADD_USAGE)
-                        .bind(&d.plan_id)
-                        .bind(&d.key_id)
-                        .bind(&d.day)
-                        .bind(&d.api)
-                        .bind(&d.stage)
-                        .bind(&d.route)
-                        .bind(d.count)
-                        .bind(&d.customer_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                Self::usage_add_in(&mut tx, deltas).await?;
                 tx.commit().await?;
                 Ok(())
             }

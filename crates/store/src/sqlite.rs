@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     crate::sql::MIGRATION_V5,
     crate::sql::MIGRATION_V6,
     crate::pool_sql::MIGRATION_V7,
+    crate::cluster_sql::MIGRATION_V8,
 ];
 
 // === impl SqliteStore ===
@@ -48,3 +49,4 @@ impl SqliteStore {
 // SQLite serialises writers itself; no lock statement is needed.
 crate::sql::impl_store!(SqliteStore, SqliteRow, MIGRATIONS, None::<&str>);
 crate::pool_sql::impl_pool_store!(SqliteStore, SqliteRow);
+crate::cluster_sql::impl_cluster_store!(SqliteStore, SqliteRow);

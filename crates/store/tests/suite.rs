@@ -1598,12 +1598,14 @@ async fn migrates_a_v4_database() {
 
 /// Rolls a freshly opened database back to schema version 6 (as a build before user pools left
 /// it).
-const BACK_TO_V6: &str = "DROP TABLE pool_users; DROP TABLE pool_group_members; DROP TABLE pool_codes; \
+const BACK_TO_V6: &str = "DROP TABLE config_versions; DROP TABLE cluster_nodes; DROP TABLE usage_batches; \
+     DELETE FROM schema_version WHERE version = 8; DROP TABLE pool_users; DROP TABLE pool_group_members; DROP TABLE pool_codes; \
      DROP TABLE pool_refresh_tokens; DELETE FROM schema_version WHERE version = 7";
 
 /// Rolls a freshly opened database back to schema version 5 (as a build before alarms and the
 /// audit record's access key id, user agent and parameters left it); [`BACK_TO_V6`] first.
-const BACK_TO_V5: &str = "DROP TABLE pool_users; DROP TABLE pool_group_members; DROP TABLE pool_codes; \
+const BACK_TO_V5: &str = "DROP TABLE config_versions; DROP TABLE cluster_nodes; DROP TABLE usage_batches; \
+     DELETE FROM schema_version WHERE version = 8; DROP TABLE pool_users; DROP TABLE pool_group_members; DROP TABLE pool_codes; \
      DROP TABLE pool_refresh_tokens; DELETE FROM schema_version WHERE version = 7; DROP TABLE alarms; ALTER TABLE audit_log DROP COLUMN parameters; \
      ALTER TABLE audit_log DROP COLUMN user_agent; ALTER TABLE audit_log DROP COLUMN access_key_id; \
      DELETE FROM schema_version WHERE version = 6";
@@ -1702,4 +1704,123 @@ async fn migrates_a_v6_database() {
         }
     }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Published config versions, heartbeats and usage batches, on one engine.
+async fn cluster_suite(store: &AnyStore) {
+    use portcullis_store::{ClusterStore, NodeBeat};
+    assert_eq!(ok("config_latest", store.config_latest().await), None);
+    // Publishers at once get consecutive numbers, none lost.
+    let tasks: Vec<_> = (0..6)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let doc = format!("apis: [] # {i}");
+                ok("config_publish", store.config_publish(&doc, "sha", "arn:admin", "", 10 + i).await)
+            })
+        })
+        .collect();
+    let mut versions = Vec::new();
+    for t in tasks {
+        versions.push(t.await.unwrap_or_else(|e| panic!("task: {e}")));
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
+    let latest = ok("config_latest", store.config_latest().await).unwrap_or_else(|| panic!("no version"));
+    assert_eq!((latest.version, latest.author.as_str()), (6, "arn:admin"));
+    assert!(latest.document.starts_with("apis: []"), "{latest:?}");
+    let history = ok("config_history", store.config_history(2).await);
+    assert_eq!(history.iter().map(|v| (v.version, v.document.as_str())).collect::<Vec<_>>(), [(6, ""), (5, "")]);
+
+    let beat = |name: &str, version: i64, seen: i64| NodeBeat {
+        name: name.into(),
+        address: "127.0.0.1:8443".into(),
+        config_version: version,
+        build: "0.1.0".into(),
+        started_ms: 1,
+        seen_ms: seen,
+    };
+    ok("node_beat", store.node_beat(&beat("b", 0, 5)).await);
+    ok("node_beat", store.node_beat(&beat("a", 1, 5)).await);
+    ok("node_beat", store.node_beat(&beat("a", 2, 9)).await);
+    assert_eq!(ok("nodes", store.nodes().await), [beat("a", 2, 9), beat("b", 0, 5)]);
+
+    // A batch counts once, however often it is sent; another batch counts again.
+    let rows = [delta("plan-b", "key-b", "2026-05-02", "pets", "prod", "GET /", 7)];
+    assert!(ok("usage_add_batch", store.usage_add_batch("batch-1", "a", &rows, 100).await));
+    assert!(!ok("usage_add_batch again", store.usage_add_batch("batch-1", "a", &rows, 101).await));
+    assert!(ok("usage_add_batch", store.usage_add_batch("batch-2", "b", &rows, 102).await));
+    assert_eq!(ok("usage_total", store.usage_total("plan-b", "key-b", "2026-05-02", "2026-05-02").await), 14);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_tables_on_both_engines() {
+    let (url, dir) = sqlite_db();
+    let store = ok("open sqlite", AnyStore::open(&url).await);
+    assert!(store.changes().is_none(), "SQLite has no change feed");
+    cluster_suite(&store).await;
+    drop(store);
+    let _ = std::fs::remove_dir_all(dir);
+
+    let (admin, url, db) = postgres_db().await;
+    let store = ok("open postgres", AnyStore::open(&url).await);
+    cluster_suite(&store).await;
+    drop(store);
+    let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
+}
+
+/// The next change the feed reports within a second, if any.
+async fn next_change(feed: &mut portcullis_store::ChangeFeed) -> Option<portcullis_store::Change> {
+    tokio::time::timeout(std::time::Duration::from_secs(1), feed.next())
+        .await
+        .ok()
+        .map(|r| r.unwrap_or_else(|e| panic!("feed: {e}")))
+}
+
+/// Every write other nodes must hear of is announced once it commits, on the topic that names
+/// what to read again; a use of an access key, which writes its last-use time, is not.
+#[tokio::test]
+async fn postgres_announces_changes_to_every_listener() {
+    use portcullis_store::{Change, ClusterStore};
+    let (admin, url, db) = postgres_db().await;
+    let store = ok("open postgres", AnyStore::open(&url).await);
+    let mut feed = store.changes().unwrap_or_else(|| panic!("PostgreSQL has a feed"));
+    assert_eq!(next_change(&mut feed).await, Some(Change::Subscribed));
+    assert_eq!(next_change(&mut feed).await, None, "nothing happened yet");
+
+    let topic = |t: &str| Some(Change::Topic(t.into()));
+    assert!(matches!(ok("api_key_create", store.api_key_create(&api_key("k1", "h1", 1)).await), ApiKeyInsert::Stored));
+    assert_eq!(next_change(&mut feed).await, topic("api_keys"));
+    assert!(ok("disable", store.api_key_set_enabled("k1", false, 2).await));
+    assert_eq!(next_change(&mut feed).await, topic("api_keys"));
+    assert!(ok("attach", store.plan_key_attach("gold", "k1", 3).await));
+    assert_eq!(next_change(&mut feed).await, topic("api_keys"));
+
+    assert!(ok("put key", store.iam_put_credential(&user_key("AKIAFEED", "feed", "s", 1)).await));
+    assert_eq!(next_change(&mut feed).await, topic("iam"));
+    ok("touch", store.iam_touch_credential("AKIAFEED", 5).await);
+    assert_eq!(next_change(&mut feed).await, None, "a key's use is not a change");
+    assert!(ok("deactivate", store.iam_set_credential_active("AKIAFEED", false).await));
+    assert_eq!(next_change(&mut feed).await, topic("iam"));
+
+    ok("publish", store.config_publish("apis: []", "sha", "arn", "", 1).await);
+    assert_eq!(next_change(&mut feed).await, topic("config"));
+    // Usage is not a change either.
+    ok("usage_add", store.usage_add(&[delta("gold", "k1", "2026-05-02", "a", "s", "r", 1)]).await);
+    assert_eq!(next_change(&mut feed).await, None, "usage is not a change");
+
+    // A feed whose connection is cut says so, then listens again and says that.
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'LISTEN%'")
+        .bind(&db)
+        .execute(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("terminate: {e}"));
+    assert!(matches!(next_change(&mut feed).await, Some(Change::Lost(_))));
+    assert_eq!(next_change(&mut feed).await, Some(Change::Subscribed));
+    assert!(ok("enable", store.api_key_set_enabled("k1", true, 6).await));
+    assert_eq!(next_change(&mut feed).await, topic("api_keys"));
+
+    drop(feed);
+    drop(store);
+    let _ = sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await;
 }

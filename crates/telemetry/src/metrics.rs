@@ -187,6 +187,7 @@ pub struct Metrics {
     gateway_responses: Family<TypeLabel, Counter>,
     handshakes: Family<HandshakeLabels, Counter>,
     reloads: Family<ResultLabel, Counter>,
+    config_version: Gauge,
     open_connections: Gauge,
     throttled: Family<LevelLabel, Counter>,
     degraded: Family<ModeLabel, Counter>,
@@ -223,6 +224,7 @@ impl Metrics {
             gateway_responses: Family::default(),
             handshakes: Family::default(),
             reloads: Family::default(),
+            config_version: Gauge::default(),
             open_connections: Gauge::default(),
             throttled: Family::default(),
             degraded: Family::default(),
@@ -256,6 +258,11 @@ impl Metrics {
         );
         registry.register("tls_handshakes", "TLS handshakes by listener and result", m.handshakes.clone());
         registry.register("config_reloads", "Config reloads by result", m.reloads.clone());
+        registry.register(
+            "config_version",
+            "The published config version this node serves (0: its own file)",
+            m.config_version.clone(),
+        );
         registry.register("open_connections", "Client connections open now", m.open_connections.clone());
         registry.register(
             "throttled",
@@ -423,6 +430,11 @@ impl Metrics {
     /// Counts a config reload (`ok` or `failed`).
     pub fn reload(&self, result: &'static str) {
         self.reloads.get_or_create(&ResultLabel { result }).inc();
+    }
+
+    /// Records the published config version now served (0: the node's own file).
+    pub fn config_version(&self, version: i64) {
+        self.config_version.set(version);
     }
 
     /// Tracks open connections.

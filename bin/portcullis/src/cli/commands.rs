@@ -424,6 +424,24 @@ fn to(method: Method, segments: &[&str], body: Option<Value>) -> Call {
     Call { method, target: Target::Segments(segments, Vec::new()), body, shows: Shows::Json, output: None }
 }
 
+/// `portcullis apply`: checks a config file here (errors name its lines), then publishes it as
+/// the next version, which every node of the cluster serves.
+pub(crate) fn apply(file: &Path, comment: Option<String>) -> Result<Call, String> {
+    let document = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    model::load_file(file).map_err(|errors| format!("{} is not valid:\n{errors}", file.display()))?;
+    let body = serde_json::json!({
+        "document": document,
+        "name": file.display().to_string(),
+        "comment": comment.unwrap_or_default(),
+    });
+    Ok(to(Method::POST, &["config", "versions"], Some(body)))
+}
+
+/// `portcullis status`: the nodes sharing the store, their config versions and heartbeats.
+pub(crate) fn status() -> Call {
+    to(Method::GET, &["cluster", "nodes"], None)
+}
+
 /// Reads a JSON document from a file, or standard input for `-`.
 fn document(path: &Path) -> Result<Value, String> {
     let stdin = path == Path::new("-");

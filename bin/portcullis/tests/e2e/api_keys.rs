@@ -359,7 +359,7 @@ async fn two_nodes_on_redis_enforce_one_quota_exactly() {
     assert!(reported, "usage from both nodes: {:?}", b.admin_json(Method::GET, &path, None).await);
 }
 
-fn utc_today() -> String {
+pub fn utc_today() -> String {
     let out = Command::new("date").env("TZ", "UTC").arg("+%Y-%m-%d").output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }

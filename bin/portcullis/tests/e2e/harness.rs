@@ -255,6 +255,18 @@ impl Gw {
         }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or_default()
+    }
+
+    /// Hands back the directory of a process that has exited (to start again on its data).
+    pub fn take_dir(mut self) -> tempfile::TempDir {
+        self.child = None;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::mem::replace(&mut self.dir, dir)
+    }
+
     /// Stops the process and hands back its directory (to start again on the same data).
     pub fn stop(mut self) -> tempfile::TempDir {
         self.signal("TERM");

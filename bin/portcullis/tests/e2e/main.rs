@@ -11,6 +11,7 @@ mod api_keys;
 mod audit;
 mod authorizers;
 mod cli;
+mod cluster;
 mod domains;
 mod fixtures;
 mod harness;
