@@ -77,6 +77,7 @@ impl Follower {
             "alarms" => self.sync_alarms().await,
             "certificates" => self.sync_certificates().await,
             "config" => self.ops.serve_latest().await,
+            "pool_sessions" => self.ops.gateway().forget_pool_sessions(None),
             // Pool users are read from the store on every sign-in; nothing is cached.
             _ => {}
         }
@@ -85,6 +86,7 @@ impl Follower {
     /// After (re)subscribing: whatever changed while nobody listened is read again.
     async fn catch_up(&self) {
         self.expire_caches();
+        self.ops.gateway().forget_pool_sessions(None);
         self.ops.serve_latest().await;
         self.reload_pool_keys().await;
         self.sync_alarms().await;

@@ -1,6 +1,6 @@
 //! `portcullis`: the command line. Parses flags, then hands over to `serve`, `validate`,
-//! `schema`, or the admin API client (`iam`, `sts`, `kms`, `admin`, and for API keys `keys`,
-//! `plans`, `usage`).
+//! `schema`, or the admin API client (`iam`, `sts`, `kms`, `admin`, for API keys `keys`,
+//! `plans`, `usage`, and for a cluster `apply` and `status`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;

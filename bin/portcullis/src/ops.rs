@@ -183,6 +183,10 @@ impl Control for Ops {
         self.gateway.config_version()
     }
 
+    fn pool_sessions_revoked(&self, pool: &str) {
+        self.gateway.forget_pool_sessions(Some(pool));
+    }
+
     fn node_name(&self) -> String {
         self.node.clone()
     }

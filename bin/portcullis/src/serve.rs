@@ -125,6 +125,10 @@ async fn run(config_path: &Path, mut compiled: model::Compiled) -> anyhow::Resul
         .await
         .context("cannot open the WAF challenge secret")?;
     let waf_link = redis.clone();
+    let user_pools = Arc::new(match &redis {
+        Some((link, prefix)) => gateway::UserPools::counting_on(link.clone(), prefix.clone()),
+        None => gateway::UserPools::default(),
+    });
     let decisions = Arc::new(identity::custom::DecisionCache::new(&cache_secret, redis));
 
     let (certs, dev) = CertStore::load(&cfg.all_certificates(), &cfg.data_dir).context("cannot load certificates")?;
@@ -152,7 +156,7 @@ async fn run(config_path: &Path, mut compiled: model::Compiled) -> anyhow::Resul
         decisions,
         jwt_providers: Arc::default(),
         verified: Arc::default(),
-        user_pools: Arc::default(),
+        user_pools,
         tls: tls.clone(),
         challenge_key: challenge_key.to_vec().into(),
         waf_samples: Arc::default(),

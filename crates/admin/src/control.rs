@@ -39,6 +39,10 @@ pub trait Control: Send + Sync + 'static {
     /// Pool `pool`'s signing keys were rotated: this node reads them again now.
     fn signing_keys_rotated<'a>(&'a self, pool: &'a str) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
+    /// Sessions of pool `pool` were revoked by the admin API: this node stops trusting what it
+    /// cached about them now (other nodes hear of it through the store).
+    fn pool_sessions_revoked(&self, pool: &str);
+
     /// Whether `document` would compile as a published config over this node's own settings;
     /// the errors name `name` with line and field.
     fn check_published(&self, name: &str, document: &str) -> Result<(), Vec<String>>;

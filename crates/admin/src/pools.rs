@@ -157,8 +157,11 @@ async fn update_user(
     } else {
         ("portcullis:AdminDisableUser", "user-pools.AdminDisableUser")
     };
+    let control = s.control.clone();
     with_pool(&who, &s, &pool, (action, &target), Some(audit), StatusCode::OK, |cfg| async move {
-        admin::set_enabled(&store, &cfg, &user, body.enabled, now_ms()).await
+        let done = admin::set_enabled(&store, &cfg, &user, body.enabled, now_ms()).await;
+        control.pool_sessions_revoked(&cfg.name);
+        done
     })
     .await
 }
@@ -171,6 +174,7 @@ async fn reset_password(
     let target = user_arn(&s, &pool, &user);
     let store = s.store.clone();
     let audit = Some("user-pools.AdminResetUserPassword");
+    let control = s.control.clone();
     with_pool(
         &who,
         &s,
@@ -178,7 +182,11 @@ async fn reset_password(
         ("portcullis:AdminResetUserPassword", &target),
         audit,
         StatusCode::OK,
-        |cfg| async move { admin::require_reset(&store, &cfg, &user, now_ms()).await },
+        |cfg| async move {
+            let done = admin::require_reset(&store, &cfg, &user, now_ms()).await;
+            control.pool_sessions_revoked(&cfg.name);
+            done
+        },
     )
     .await
 }
@@ -187,8 +195,11 @@ async fn delete_user(who: Authed, State(s): State<AppState>, Path((pool, user)):
     let target = user_arn(&s, &pool, &user);
     let store = s.store.clone();
     let audit = Some("user-pools.AdminDeleteUser");
+    let control = s.control.clone();
     with_pool(&who, &s, &pool, ("portcullis:AdminDeleteUser", &target), audit, StatusCode::OK, |cfg| async move {
-        admin::delete_user(&store, &cfg, &user).await
+        let done = admin::delete_user(&store, &cfg, &user).await;
+        control.pool_sessions_revoked(&cfg.name);
+        done
     })
     .await
 }

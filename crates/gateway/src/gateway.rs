@@ -187,6 +187,19 @@ impl Gateway {
         opened.reload_keys(now_ms).await.map(|_| ())
     }
 
+    /// Forgets what the opened user pools (`pool`, or all) cached about sign-in sessions,
+    /// after sessions were revoked elsewhere.
+    pub fn forget_pool_sessions(&self, pool: Option<&str>) {
+        let rt = self.runtime();
+        for (cfg, slot) in rt.compiled.user_pools.iter().zip(&rt.pool_slots) {
+            if pool.is_none_or(|p| p == cfg.name) {
+                if let Some(opened) = slot.opened() {
+                    opened.forget_sessions();
+                }
+            }
+        }
+    }
+
     /// The runtime serving new requests now.
     pub fn runtime(&self) -> Arc<Runtime> {
         self.current.load_full()

@@ -15,15 +15,26 @@ use parking_lot::Mutex;
 pub(crate) struct PoolSlot {
     config: Arc<UserPoolConfig>,
     pool: tokio::sync::OnceCell<Arc<UserPool>>,
+    /// Redis and its key prefix, where the pool counts failed sign-ins with every node.
+    shared: Option<Shared>,
 }
+
+type Shared = (Arc<limits::RedisLink>, String);
 
 /// Every pool in use, shared by the process's runtimes.
 #[derive(Debug, Default)]
 pub struct UserPools {
     by_name: Mutex<HashMap<String, Arc<PoolSlot>>>,
+    shared: Option<Shared>,
 }
 
 impl UserPools {
+    /// Pools that count failed sign-ins per address and per unknown name on Redis, under
+    /// `key_prefix`, with every node.
+    pub fn counting_on(link: Arc<limits::RedisLink>, key_prefix: String) -> Self {
+        Self { by_name: Mutex::default(), shared: Some((link, key_prefix)) }
+    }
+
     /// The slots of `compiled`'s pools, in its order: the slot in hand when the pool's config
     /// is unchanged, a new one otherwise. Pools no longer configured are forgotten.
     pub(crate) fn for_config(&self, compiled: &model::Compiled) -> Vec<Arc<PoolSlot>> {
@@ -33,7 +44,11 @@ impl UserPools {
             .iter()
             .map(|cfg| match by_name.get(&cfg.name) {
                 Some(slot) if *slot.config == **cfg => slot.clone(),
-                _ => Arc::new(PoolSlot { config: cfg.clone(), pool: tokio::sync::OnceCell::new() }),
+                _ => Arc::new(PoolSlot {
+                    config: cfg.clone(),
+                    pool: tokio::sync::OnceCell::new(),
+                    shared: self.shared.clone(),
+                }),
             })
             .collect();
         *by_name = slots.iter().map(|s| (s.config.name.clone(), s.clone())).collect();
@@ -52,7 +67,11 @@ impl PoolSlot {
         self.pool
             .get_or_try_init(|| async {
                 let sender = sender(&self.config)?;
-                UserPool::open(self.config.clone(), dir.clone(), sender, now_ms).await.map(Arc::new)
+                let pool = UserPool::open(self.config.clone(), dir.clone(), sender, now_ms).await?;
+                Ok(Arc::new(match &self.shared {
+                    Some((link, prefix)) => pool.counting_on(link.clone(), prefix),
+                    None => pool,
+                }))
             })
             .await
             .cloned()

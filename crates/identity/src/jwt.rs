@@ -65,6 +65,9 @@ pub enum Rejection {
     /// None of the route's scopes is in the token's `scope` or `scp`.
     #[error("the token does not have the required scope")]
     Scope,
+    /// The sign-in session the token belongs to was revoked (one of the gateway's own pools).
+    #[error("the token has been revoked")]
+    Revoked,
 }
 
 /// The token in an `Authorization`-style header value: the value itself, or what follows

@@ -25,6 +25,7 @@ mod guard;
 mod oauth;
 mod page;
 mod password;
+mod sessions;
 mod tokens;
 
 use std::net::IpAddr;
@@ -122,6 +123,7 @@ pub struct UserPool {
     sender: Arc<dyn CodeSender>,
     guard: guard::Guard,
     idps: Vec<federation::Idp>,
+    sessions: sessions::Sessions,
 }
 
 /// Tokens for a signed-in user.
@@ -209,7 +211,25 @@ impl UserPool {
             .map_err(|e| PoolError::Internal(format!("pool secret: {e}")))?;
         let idps = cfg.identity_providers.iter().cloned().map(federation::Idp::new).collect::<Result<_, _>>()?;
         let keys_read_ms = std::sync::atomic::AtomicI64::new(now_ms);
-        Ok(Self { cfg, dir, signer, keys_read_ms, secret, sender, guard: guard::Guard::default(), idps })
+        Ok(Self {
+            cfg,
+            dir,
+            signer,
+            keys_read_ms,
+            secret,
+            sender,
+            guard: guard::Guard::default(),
+            idps,
+            sessions: Default::default(),
+        })
+    }
+
+    /// Keeps the sign-in failure counts per address and per unknown name on Redis, under
+    /// `key_prefix`, so that every node counts them together.
+    #[must_use]
+    pub fn counting_on(mut self, link: Arc<limits::RedisLink>, key_prefix: &str) -> Self {
+        self.guard = guard::Guard::shared(link, key_prefix, &self.cfg.name);
+        self
     }
 
     /// Its config.
@@ -381,7 +401,7 @@ impl UserPool {
             }
         })
         .await?;
-        self.store().pool_refresh_revoke_user(&self.cfg.name, &user.sub).await?;
+        self.revoke_user(&user.sub).await?;
         Ok(())
     }
 
@@ -400,7 +420,7 @@ impl UserPool {
         password::check(&self.cfg.password_policy, proposed)?;
         let hash = password::hash(proposed).await?;
         self.update(&caller.user, now_ms, |u| u.password_hash.clone_from(&hash)).await?;
-        self.store().pool_refresh_revoke_user(&self.cfg.name, &caller.user.sub).await?;
+        self.revoke_user(&caller.user.sub).await?;
         Ok(())
     }
 
@@ -434,25 +454,25 @@ impl UserPool {
         source: IpAddr,
         now_ms: i64,
     ) -> Result<Checked, PoolError> {
-        if self.guard.address_blocked(source, self.cfg.lockout.per_address, now_ms) {
+        if self.guard.address_blocked(source, self.cfg.lockout.per_address, now_ms).await {
             return Err(PoolError::TooManyRequests);
         }
         let user = self.find(username).await?;
         let Some(user) = user else {
             let key = username.trim().to_lowercase();
-            if self.guard.unknown_locked_until(&key) > now_ms {
+            if self.guard.unknown_locked_until(&key).await > now_ms {
                 return Err(PoolError::NotAuthorized(ATTEMPTS_EXCEEDED));
             }
             password::verify(None, password).await;
-            self.guard.address_failed(source, now_ms);
-            self.guard.unknown_failed(&key, &self.cfg.lockout, now_ms);
+            self.guard.address_failed(source, now_ms).await;
+            self.guard.unknown_failed(&key, &self.cfg.lockout, now_ms).await;
             return Err(PoolError::NotAuthorized(WRONG_PASSWORD));
         };
         if user.locked_until_ms > now_ms {
             return Err(PoolError::NotAuthorized(ATTEMPTS_EXCEEDED));
         }
         if !password::verify(Some(user.password_hash.clone()), password).await {
-            self.guard.address_failed(source, now_ms);
+            self.guard.address_failed(source, now_ms).await;
             let failures = self.store().pool_signin_failed(&self.cfg.name, &user.sub).await?.unwrap_or(0);
             if let Some(until) = guard::lock_until(&self.cfg.lockout, failures, now_ms) {
                 self.store().pool_signin_lock(&self.cfg.name, &user.sub, until).await?;
@@ -622,6 +642,9 @@ impl UserPool {
         let access_ttl = client.access_token_ttl.as_std().as_secs();
         let id_ttl = client.id_token_ttl.as_std().as_secs();
         let mut id_claims = tokens::id_claims(&self.cfg.issuer, &subject, now_s, id_ttl);
+        // The sign-in session the tokens belong to, as Cognito names it: revoking the session's
+        // refresh tokens (sign-out, disable, password change) voids its access and ID tokens.
+        id_claims.insert("origin_jti".into(), json!(family));
         let roles: Vec<&str> = groups.iter().filter_map(|g| g.role.as_deref()).collect();
         if let Some(first) = roles.first() {
             id_claims.insert("cognito:preferred_role".into(), json!(first));
@@ -648,7 +671,8 @@ impl UserPool {
                 revoked: false,
             })
             .await?;
-        let access = tokens::access_claims(&self.cfg.issuer, &subject, now_s, access_ttl, grant.scope);
+        let mut access = tokens::access_claims(&self.cfg.issuer, &subject, now_s, access_ttl, grant.scope);
+        access.insert("origin_jti".into(), json!(family));
         Ok(Tokens { access: self.signer().sign(&access)?, id, refresh, expires_in: access_ttl })
     }
 
@@ -662,6 +686,7 @@ impl UserPool {
             RefreshTake::Fresh(t) => t,
             RefreshTake::Replayed(t) => {
                 let revoked = self.store().pool_refresh_revoke_family(&self.cfg.name, &t.family).await?;
+                self.sessions.forget();
                 if !t.revoked {
                     tracing::warn!(pool = %self.cfg.name, sub = %t.sub, family = %t.family, revoked,
                         "a used refresh token was presented again: its family is revoked");
@@ -689,6 +714,7 @@ impl UserPool {
         match self.store().pool_refresh_take(&self.cfg.name, &hash).await? {
             RefreshTake::Fresh(t) | RefreshTake::Replayed(t) if t.client_id == client_id => {
                 self.store().pool_refresh_revoke_family(&self.cfg.name, &t.family).await?;
+                self.sessions.forget();
                 Ok(())
             }
             // RFC 7009 §2.2: an unknown token is not an error.
@@ -696,10 +722,38 @@ impl UserPool {
         }
     }
 
-    /// Revokes every refresh token of the caller (`GlobalSignOut`).
+    /// Revokes every refresh token of the caller (`GlobalSignOut`), and so every session.
     pub async fn sign_out_everywhere(&self, caller: &Caller) -> Result<(), PoolError> {
-        self.store().pool_refresh_revoke_user(&self.cfg.name, &caller.user.sub).await?;
+        self.revoke_user(&caller.user.sub).await
+    }
+
+    /// Revokes every session of user `sub`: its refresh tokens, and with them its access and
+    /// ID tokens.
+    async fn revoke_user(&self, sub: &str) -> Result<(), PoolError> {
+        self.store().pool_refresh_revoke_user(&self.cfg.name, sub).await?;
+        self.sessions.forget();
         Ok(())
+    }
+
+    /// Whether the sign-in session `family` (a token's `origin_jti`) still holds: cached for a
+    /// few seconds; while the store cannot be read, the last answer known stands.
+    pub async fn session_active(&self, family: &str) -> Result<bool, PoolError> {
+        if let Some(active) = self.sessions.cached(family) {
+            return Ok(active);
+        }
+        let generation = self.sessions.generation();
+        match self.store().pool_family_active(&self.cfg.name, family).await {
+            Ok(active) => {
+                self.sessions.remember(family, active, generation);
+                Ok(active)
+            }
+            Err(e) => self.sessions.last_known(family).ok_or_else(|| e.into()),
+        }
+    }
+
+    /// Forgets what is cached about sessions (a revocation was made elsewhere).
+    pub fn forget_sessions(&self) {
+        self.sessions.forget();
     }
 
     /// The caller of one of this pool's access tokens: signature, issuer, client, expiry, and
@@ -719,7 +773,13 @@ impl UserPool {
         let claims = policy.check(token.claims, now_s, &[]).map_err(|_| INVALID)?;
         let sub = claims.text("sub").unwrap_or_default();
         let user = self.store().pool_user(&self.cfg.name, &sub).await?;
-        let user = user.filter(|u| u.enabled).ok_or(PoolError::NotAuthorized("Access Token has been revoked"))?;
+        const REVOKED: PoolError = PoolError::NotAuthorized("Access Token has been revoked");
+        let user = user.filter(|u| u.enabled).ok_or(REVOKED)?;
+        if let Some(family) = claims.text("origin_jti") {
+            if !self.session_active(&family).await? {
+                return Err(REVOKED);
+            }
+        }
         Ok(Caller { user, claims })
     }
 

@@ -372,6 +372,10 @@ impl crate::PoolStore for AnyStore {
     async fn pool_refresh_revoke_user(&self, pool: &str, sub: &str) -> Result<u64, StoreError> {
         dispatch!(self, s => s.pool_refresh_revoke_user(pool, sub).await)
     }
+
+    async fn pool_family_active(&self, pool: &str, family: &str) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.pool_family_active(pool, family).await)
+    }
 }
 
 impl AnyStore {

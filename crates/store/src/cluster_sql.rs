@@ -157,6 +157,9 @@ pub(crate) const MIGRATION_V8_POSTGRES: &str = concat!(
     DROP TRIGGER IF EXISTS pool_users_changed ON pool_users;
     CREATE TRIGGER pool_users_changed AFTER DELETE OR UPDATE OF enabled ON pool_users
         FOR EACH STATEMENT EXECUTE FUNCTION portcullis_notify_change('pool_users');
+    DROP TRIGGER IF EXISTS pool_refresh_tokens_changed ON pool_refresh_tokens;
+    CREATE TRIGGER pool_refresh_tokens_changed AFTER DELETE OR UPDATE OF revoked ON pool_refresh_tokens
+        FOR EACH STATEMENT EXECUTE FUNCTION portcullis_notify_change('pool_sessions');
     DROP TRIGGER IF EXISTS alarms_changed ON alarms;
     CREATE TRIGGER alarms_changed AFTER INSERT OR UPDATE OR DELETE ON alarms
         FOR EACH STATEMENT EXECUTE FUNCTION portcullis_notify_change('alarms');

@@ -124,6 +124,10 @@ pub trait PoolStore: Send + Sync {
 
     /// Revokes every token of a user (sign-out everywhere, disable, password change).
     fn pool_refresh_revoke_user(&self, pool: &str, sub: &str) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Whether a sign-in session (a refresh-token family, the `origin_jti` of the tokens issued
+    /// in it) still has a refresh token that is not revoked: its access and ID tokens hold.
+    fn pool_family_active(&self, pool: &str, family: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// Users, one row each; groups, codes and refresh tokens beside them.
@@ -235,6 +239,8 @@ pub(crate) const REFRESH_REVOKE_FAMILY: &str =
     "UPDATE pool_refresh_tokens SET revoked = TRUE WHERE pool = $1 AND family = $2 AND revoked = FALSE";
 pub(crate) const REFRESH_REVOKE_USER: &str =
     "UPDATE pool_refresh_tokens SET revoked = TRUE WHERE pool = $1 AND sub = $2 AND revoked = FALSE";
+pub(crate) const FAMILY_ACTIVE: &str =
+    "SELECT COUNT(*) FROM pool_refresh_tokens WHERE pool = $1 AND family = $2 AND revoked = FALSE";
 
 /// A user from the columns of `user_select!`.
 pub(crate) fn pool_user_from<'r, R>(r: &'r R) -> Option<PoolUser>
@@ -558,6 +564,15 @@ macro_rules! impl_pool_store {
                 let done =
                     sqlx::query($crate::pool_sql::REFRESH_REVOKE_USER).bind(pool).bind(sub).execute(&self.pool).await?;
                 Ok(done.rows_affected())
+            }
+
+            async fn pool_family_active(&self, pool: &str, family: &str) -> Result<bool, StoreError> {
+                let n: i64 = sqlx::query_scalar($crate::pool_sql::FAMILY_ACTIVE)
+                    .bind(pool)
+                    .bind(family)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n > 0)
             }
         }
     };

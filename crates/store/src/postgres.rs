@@ -64,8 +64,8 @@ pub enum Change {
     /// Listening (again): changes made while the feed was not listening were missed, so
     /// whatever was cached before now must be read again.
     Subscribed,
-    /// A change to the named topic (`iam`, `api_keys`, `secrets`, `pool_users`, `alarms`,
-    /// `certificates`, `config`), committed by some node.
+    /// A change to the named topic (`iam`, `api_keys`, `secrets`, `pool_users`,
+    /// `pool_sessions`, `alarms`, `certificates`, `config`), committed by some node.
     Topic(String),
     /// The connection dropped; the next call reconnects.
     Lost(String),

@@ -289,11 +289,18 @@ async fn pool_suite(store: &AnyStore) {
     );
     assert!(matches!(ok("again", store.pool_refresh_take("main", "t1").await), RefreshTake::Replayed(t) if t.used));
     assert_eq!(ok("unknown", store.pool_refresh_take("main", "nope").await), RefreshTake::Unknown);
+    // A session holds while one of its refresh tokens is not revoked, used or not.
+    assert!(ok("active", store.pool_family_active("main", "f1").await));
+    assert!(!ok("no such session", store.pool_family_active("main", "f9").await));
+    assert!(!ok("another pool's", store.pool_family_active("other", "f1").await));
     assert_eq!(ok("revoke family", store.pool_refresh_revoke_family("main", "f1").await), 2);
+    assert!(!ok("revoked", store.pool_family_active("main", "f1").await));
+    assert!(ok("the other session", store.pool_family_active("main", "f2").await));
     assert!(
         matches!(ok("revoked", store.pool_refresh_take("main", "t2").await), RefreshTake::Replayed(t) if t.revoked)
     );
     assert_eq!(ok("revoke user", store.pool_refresh_revoke_user("main", "s-bob").await), 1);
+    assert!(!ok("signed out", store.pool_family_active("main", "f2").await));
 
     // Deleting a user takes its groups, codes and tokens along.
     ok("code", store.pool_code_put(&code).await);
@@ -1808,6 +1815,12 @@ async fn postgres_announces_changes_to_every_listener() {
     // Usage is not a change either.
     ok("usage_add", store.usage_add(&[delta("gold", "k1", "2026-05-02", "a", "s", "r", 1)]).await);
     assert_eq!(next_change(&mut feed).await, None, "usage is not a change");
+    // A refresh token's use is not a change; revoking a session is.
+    ok("put", store.pool_refresh_put(&refresh("t1", "s-ann", "f1")).await);
+    assert!(matches!(ok("take", store.pool_refresh_take("main", "t1").await), RefreshTake::Fresh(_)));
+    assert_eq!(next_change(&mut feed).await, None, "a refresh is not a change");
+    ok("revoke", store.pool_refresh_revoke_family("main", "f1").await);
+    assert_eq!(next_change(&mut feed).await, topic("pool_sessions"));
 
     // A feed whose connection is cut says so, then listens again and says that.
     sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'LISTEN%'")

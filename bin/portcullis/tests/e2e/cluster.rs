@@ -105,15 +105,33 @@ usage_plans:
   - id: open
     throttle: {{ rate: 1000, burst: 1000 }}
     api_stages: [{{ api: pets, stage: beta }}]
+user_pools:
+  - name: main
+    issuer: 'https://localhost/auth'
+    lockout: {{ after: 50, per_address: 4 }}
+    clients:
+      - id: web
 apis:
   - name: pets
     stages:
       - name: prod
       - name: beta
+    jwt_authorizers:
+      - name: pool
+        issuers:
+          - user_pool: main
+            audiences: [web]
+        token_use: access
     routes:
       - route: GET /pets
         api_key_required: true
         integration: {{ type: mock, body: '[]' }}
+      - route: POST /auth
+        integration: {{ type: user_pool, pool: main }}
+      - route: GET /me
+        auth: jwt
+        authorizer: pool
+        integration: {{ type: mock, body: 'me' }}
 {extra}"
     )
 }
@@ -156,6 +174,25 @@ async fn all_answer(nodes: &[&Gw], path: &str, key: &str, want: u16, within: Dur
     })
     .await;
     done.then(|| start.elapsed())
+}
+
+/// One call of Cognito's JSON protocol to the pool: status and body.
+async fn pool_call(gw: &Gw, op: &str, body: Value) -> (u16, Value) {
+    let resp = gw
+        .client()
+        .post(gw.url("/prod/auth"))
+        .header("x-amz-target", format!("AWSCognitoIdentityProviderService.{op}"))
+        .header("content-type", "application/x-amz-json-1.1")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+}
+
+/// The status of the JWT route with a bearer token.
+async fn me(gw: &Gw, token: &str) -> u16 {
+    gw.client().get(gw.url("/prod/me")).bearer_auth(token).send().await.map_or(0, |r| r.status().as_u16())
 }
 
 async fn health(gw: &Gw) -> Value {
@@ -237,6 +274,54 @@ async fn three_nodes_on_one_postgres_and_redis_act_as_one_gateway() {
     })
     .await;
     assert!(refused, "the deactivated access key still worked on node 2 a second later");
+
+    // --- A pool user disabled through node 1: the access token it had is refused by nodes 2
+    // and 3 within a second, though they had verified and cached it.
+    let user = json!({"username": "ann", "password": "Correct-h0rse-1"});
+    let (status, body) = n1.admin_json(Method::POST, "/user-pools/main/users", Some(user)).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = pool_call(
+        &n2,
+        "InitiateAuth",
+        json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "web",
+        "AuthParameters": {"USERNAME": "ann", "PASSWORD": "Correct-h0rse-1"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let access = body["AuthenticationResult"]["AccessToken"].as_str().unwrap().to_owned();
+    for n in everyone {
+        assert_eq!(me(n, &access).await, 200);
+    }
+    let disable = json!({"enabled": false});
+    assert_eq!(n1.admin_json(Method::PATCH, "/user-pools/main/users/ann", Some(disable)).await.0, 200);
+    let refused =
+        eventually(Duration::from_secs(1), || async { me(&n2, &access).await == 401 && me(&n3, &access).await == 401 })
+            .await;
+    assert!(refused, "the disabled user's token still opened nodes 2 and 3 a second later");
+
+    // Failed sign-ins from one address count on every node (Redis): the fifth, on any node,
+    // is refused before its password is checked.
+    for i in 0..4 {
+        let node = everyone[i % 3];
+        let (status, _) = pool_call(
+            node,
+            "InitiateAuth",
+            json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "web",
+            "AuthParameters": {"USERNAME": format!("nobody-{i}"), "PASSWORD": "wrong"}}),
+        )
+        .await;
+        assert_eq!(status, 400, "a wrong password");
+    }
+    for n in everyone {
+        let (status, body) = pool_call(
+            n,
+            "InitiateAuth",
+            json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "web",
+            "AuthParameters": {"USERNAME": "ann", "PASSWORD": "Correct-h0rse-1"}}),
+        )
+        .await;
+        assert_eq!((status, body["__type"].as_str()), (429, Some("TooManyRequestsException")), "{body}");
+    }
 
     // --- A config applied through node 2 is served by all three, which say which version.
     let cli = Cli::new(&n2);

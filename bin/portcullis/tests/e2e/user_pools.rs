@@ -51,6 +51,11 @@ apis:
     )
 }
 
+/// The status of `GET /me`, a JWT route taking the pool's access tokens, with `token`.
+async fn me(gw: &Gw, token: &str) -> u16 {
+    gw.client().get(gw.url("/me")).bearer_auth(token).send().await.unwrap().status().as_u16()
+}
+
 /// One call of Cognito's JSON protocol: status, `__type` (empty on success) and body.
 async fn call(gw: &Gw, op: &str, body: Value) -> (u16, String, Value) {
     let resp = gw
@@ -328,8 +333,16 @@ async fn refresh_tokens_rotate_and_a_replay_revokes_the_family() {
     let (_, _, body) = sign_in(&gw, "cat", "Correct-h0rse").await;
     let kept = body["AuthenticationResult"]["RefreshToken"].as_str().unwrap().to_owned();
     let access = body["AuthenticationResult"]["AccessToken"].as_str().unwrap().to_owned();
+    assert_eq!(me(&gw, &access).await, 200, "verified, and cached as verified");
     assert_eq!(call(&gw, "GlobalSignOut", json!({"AccessToken": access})).await.0, 200);
     assert_eq!(refresh(kept).await.1, "NotAuthorizedException", "signed out everywhere");
+    // The session's access token is void too, cached verification or not.
+    assert_eq!(me(&gw, &access).await, 401, "an access token of a signed-out session");
+    let (_, kind, body) = call(&gw, "GetUser", json!({"AccessToken": access})).await;
+    assert_eq!(
+        (kind.as_str(), body["message"].as_str()),
+        ("NotAuthorizedException", Some("Access Token has been revoked"))
+    );
 
     // The token endpoint's refresh_token grant, and revocation.
     let (_, _, body) = sign_in(&gw, "cat", "Correct-h0rse").await;
@@ -528,11 +541,14 @@ async fn administrators_create_disable_group_and_delete_users_with_an_audit_trai
     assert_eq!(id["cognito:groups"], json!(["admins", "staff"]));
     assert_eq!(id["cognito:preferred_role"], "arn:aws:iam::123456789012:role/admin");
     let refresh = body["AuthenticationResult"]["RefreshToken"].as_str().unwrap().to_owned();
+    let access = body["AuthenticationResult"]["AccessToken"].as_str().unwrap().to_owned();
+    assert_eq!(me(&gw, &access).await, 200);
 
-    // Disabled: no sign-in, no refresh.
+    // Disabled: no sign-in, no refresh, and the access tokens already handed out are void.
     let (status, user) =
         gw.admin_json(Method::PATCH, "/user-pools/main/users/fay", Some(json!({"enabled": false}))).await;
     assert_eq!((status, user["enabled"].as_bool()), (200, Some(false)));
+    assert_eq!(me(&gw, &access).await, 401, "an access token of a disabled user");
     assert_eq!(sign_in(&gw, "fay", "Correct-h0rse").await.2["message"], "User is disabled.");
     let refreshed = call(
         &gw,
@@ -543,6 +559,7 @@ async fn administrators_create_disable_group_and_delete_users_with_an_audit_trai
     .await;
     assert_eq!(refreshed.1, "NotAuthorizedException");
     gw.admin_json(Method::PATCH, "/user-pools/main/users/fay", Some(json!({"enabled": true}))).await;
+    assert_eq!(me(&gw, &access).await, 401, "enabled again, the old session stays revoked");
 
     // A required reset: the password no longer signs in until the forgot-password flow.
     let (status, user) = gw.admin_json(Method::POST, "/user-pools/main/users/fay/reset-password", None).await;

@@ -684,3 +684,31 @@ fn web_acls_are_checked_at_their_paths_and_apis_must_name_one_that_exists() {
     let fixed = text.replace("URL_DECODED", "URL_DECODE").replace("web_acl: mian", "web_acl: main");
     assert_eq!(errors(&fixed), Vec::<String>::new());
 }
+
+/// A published config takes the node's own listeners, store, Redis, name and certificates from
+/// its file, and everything else from the published text, whose lines its errors name.
+#[test]
+fn a_published_config_keeps_the_node_settings_of_the_file() {
+    let node = "listen: 127.0.0.1:7443\nadmin:\n  listen: 127.0.0.1:7444\nnode_name: node-7\n\
+                store:\n  url: postgres://db/portcullis\nshared_state:\n  redis:\n    url: redis://cache\n\
+                cluster:\n  heartbeat: 2s\n";
+    let local = load_str("node.yaml", &format!("{node}{GOOD}"), |_| Some("http://127.0.0.1:9".into()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let published = "listen: 0.0.0.0:1\nnode_name: other\nstore:\n  url: sqlite://elsewhere\n\
+                     apis:\n  - name: cats\n    routes:\n      - route: GET /cats\n        integration: { type: mock }\n";
+    let c = super::load_published("version 3", published, |_| None, &local.config).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.config.listen, local.config.listen);
+    assert_eq!(c.config.admin.listen, local.config.admin.listen);
+    assert_eq!(c.config.node_name.as_deref(), Some("node-7"));
+    assert_eq!(c.config.store.url.as_deref(), Some("postgres://db/portcullis"));
+    assert!(c.config.shared_state.redis.is_some());
+    assert_eq!(c.config.cluster, local.config.cluster);
+    assert_eq!(c.apis.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["cats"]);
+
+    let bad = "apis:\n  - name: cats\n    routes:\n      - route: FETCH /cats\n        integration: { type: mock }\n";
+    let errors = match super::load_published("v.yaml", bad, |_| None, &local.config) {
+        Ok(_) => panic!("a bad method compiled"),
+        Err(e) => e.0,
+    };
+    assert_eq!((errors[0].file.as_str(), errors[0].line), ("v.yaml", 4), "{errors:?}");
+}

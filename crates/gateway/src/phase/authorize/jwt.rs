@@ -8,6 +8,7 @@
 //!   provider by `iss`, then key by `kid` (fetched if unknown)    no keys ever → 500
 //!   signature, then iss, aud/client_id, exp, nbf/iat, token_use,
 //!     required claims                                            no → 401 invalid_token
+//!   one of our pools' tokens: its session (origin_jti) revoked?  yes → 401 invalid_token
 //!   one of the route's scopes                                    no → 403 insufficient_scope
 //! ```
 //!
@@ -89,6 +90,9 @@ async fn decide(
             v
         }
     };
+    if !session_holds(rt, az, &verified, cx.time).await.map_err(|e| e.into_reject(cx))? {
+        return Err(invalid(cx, Rejection::Revoked));
+    }
     let outcome = cx.authorizer.get_or_insert_with(Box::default);
     outcome.jwt = Some(verified.clone());
     if let Err(e) = verified.claims.check_scopes(scopes) {
@@ -158,6 +162,23 @@ async fn verify(rt: &Runtime, az: &JwtAuthorizer, text: &str, now_s: u64) -> Res
     let kid = token.kid.clone();
     let claims = policy.check(token.claims, now_s, &[]).map_err(Failure::Refused)?;
     Ok(Verified { claims, issuer, kid })
+}
+
+/// Whether the sign-in session of a token of one of the gateway's own pools (its `origin_jti`)
+/// still holds: sign-out, a disabled user or a changed password void the session's tokens at
+/// once. Other issuers' tokens, and tokens of no session (client credentials), hold.
+async fn session_holds(
+    rt: &Runtime,
+    az: &JwtAuthorizer,
+    v: &Verified,
+    now: std::time::SystemTime,
+) -> Result<bool, Failure> {
+    let (Some(IssuerKeys::Pool(slot)), Some(family)) = (az.keys.get(v.issuer), v.claims.text("origin_jti")) else {
+        return Ok(true);
+    };
+    let now_ms = i64::try_from(crate::time_fmt::epoch_ms(now)).unwrap_or(i64::MAX);
+    let pool = slot.get(&rt.directory, now_ms).await.map_err(Failure::Pool)?;
+    pool.session_active(&family).await.map_err(Failure::Pool)
 }
 
 /// Whether the key that verified a cached token is still published: a key the provider
