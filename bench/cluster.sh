@@ -119,7 +119,8 @@ start_node() { # name api-port admin-port [store and Redis lines]
 	mkdir -p "$dir"
 	{
 		printf 'listen: 127.0.0.1:%s\nadmin:\n  listen: 127.0.0.1:%s\ndata_dir: %s\nnode_name: %s\n' "$2" "$3" "$dir/data" "$1"
-		printf 'access_log:\n  stdout: false\n%s' "${4:-}"
+		printf 'access_log:\n  enabled: false\n'
+		[[ -z ${4:-} ]] || printf '%s\n' "$4"
 		routes
 	} >"$dir/portcullis.yaml"
 	"$GW_BIN" serve --config "$dir/portcullis.yaml" --workers 1 >"$dir/log" 2>&1 &
@@ -172,9 +173,12 @@ round() { # label round
 	one) read -r rps p50 < <(wrk_run one "$CONNS" "$DURATION" "$(keyed 1)" "x-api-key: $KEY") ;;
 	solo) read -r rps p50 < <(wrk_run solo "$CONNS" "$DURATION" "$SOLO") ;;
 	three)
-		local n
-		for n in 1 2 3; do wrk_run "three-$n" $((CONNS / 3)) "$DURATION" "$(keyed "$n")" "x-api-key: $KEY" >"$TMP/three-$n" & done
-		wait
+		local n waits=()
+		for n in 1 2 3; do
+			wrk_run "three-$n" $((CONNS / 3)) "$DURATION" "$(keyed "$n")" "x-api-key: $KEY" >"$TMP/three-$n" &
+			waits+=($!)
+		done
+		wait "${waits[@]}"
 		rps=$(cat "$TMP"/three-[123] | awk '{ s += $1 } END { print s }')
 		p50=$(cat "$TMP"/three-[123] | awk '{ print $2 }' | sort -g | sed -n 2p)
 		;;

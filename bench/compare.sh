@@ -35,7 +35,9 @@
 # interleaved rounds (open, apikey, open, ...); it reports the apikey/open ratio (target: at
 # least 0.90). The key is created and attached to the plan after the gateway starts, with
 # `portcullis keys create` and `keys attach` signed by the bootstrap administrator's access key;
-# wrk sends it in `x-api-key` on every apikey request.
+# wrk sends it in `x-api-key` on every apikey request. USAGE_JOURNAL (request, the default, or
+# flush) sets `usage.journal`: each counted request appended to the node's usage journal, or
+# only the sums at each flush.
 #
 # CASE=apikey-redis is CASE=apikey with `shared_state.redis` (REDIS_URL, a key prefix of its
 # own, `on_failure: fail_closed` so that an unreachable Redis shows as 503s rather than as quiet
@@ -310,7 +312,9 @@ if [[ $CASE == apikey* ]]; then
     quota: {limit: 1000000000000, period: DAY}
     api_stages:
       - api: bench
-        stage: \$default"
+        stage: \$default
+usage:
+  journal: ${USAGE_JOURNAL:-request}"
 else
 	PLANS=''
 fi

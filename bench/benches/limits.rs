@@ -9,6 +9,10 @@
 //!   generous so every call is allowed (and checked to be). Includes the clock read, as
 //!   `Counters::acquire` does.
 //! - `local_acquire_open_route`: the same for an open route: the global bucket only.
+//! - `usage_record_memory` and `usage_record_journal`: `limits::UsageTally::record` of one
+//!   metered request, in memory only and journaled to a file in a scratch directory (one
+//!   `write` of the request's line). Every 100,000 records the tally is sealed and the batch
+//!   dropped, as a flush would, so the files stay small.
 //! - `redis_acquire_plan_route`: `limits::RedisCounters::acquire` with the same checks against
 //!   the Redis at `redis://127.0.0.1:6379/0` (one Lua script, one round trip), under a key
 //!   prefix of its own that is deleted at the end. Redis must be running: this panics without
@@ -142,5 +146,35 @@ async fn delete_prefix(prefix: &str) {
     let () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.expect("Redis DEL");
 }
 
-criterion_group!(benches, api_keys, local, redis);
+fn usage(c: &mut Criterion) {
+    let key = limits::UsageKey {
+        plan: PLAN.into(),
+        key_id: KEY_ID.into(),
+        customer_id: "acme".into(),
+        day: jiff::civil::date(2026, 11, 25),
+        api: "pets".into(),
+        stage: "prod".into(),
+        route: "GET /pets/{id}".into(),
+    };
+    let dir = tempfile::tempdir().expect("scratch directory");
+    for (name, tally) in [
+        ("usage_record_memory", limits::UsageTally::new()),
+        ("usage_record_journal", limits::UsageTally::open(dir.path()).expect("journal")),
+    ] {
+        let mut n = 0u32;
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                tally.record(black_box(key.clone()));
+                n += 1;
+                if n.is_multiple_of(100_000) {
+                    for batch in tally.seal().expect("seal") {
+                        tally.sent(&batch.id).expect("sent");
+                    }
+                }
+            });
+        });
+    }
+}
+
+criterion_group!(benches, api_keys, local, usage, redis);
 criterion_main!(benches);

@@ -113,8 +113,11 @@ async fn run(config_path: &Path, mut compiled: model::Compiled) -> anyhow::Resul
         None => (limits::Counters::Local(limits::LocalCounters::new()), None),
     };
     let usage_dir = cfg.data_dir.join("usage");
-    let usage = limits::UsageTally::open(&usage_dir)
-        .with_context(|| format!("cannot open the usage journal in {}", usage_dir.display()))?;
+    let usage = match cfg.usage.journal {
+        model::UsageJournal::Request => limits::UsageTally::open(&usage_dir),
+        model::UsageJournal::Flush => limits::UsageTally::open_sealing_only(&usage_dir),
+    }
+    .with_context(|| format!("cannot open the usage journal in {}", usage_dir.display()))?;
     let metering = Arc::new(gateway::Metering::with_usage(counters, api_keys, usage));
     let cache_secret = directory
         .server_secret(identity::custom::CACHE_SECRET, now_ms)

@@ -305,6 +305,7 @@ impl Gateway {
             ("shared_state", redis_settings(new) != redis_settings(was)),
             ("domains[].acme", acme_domains(new) != acme_domains(was)),
             ("usage.flush_interval", new.usage.flush_interval != was.usage.flush_interval),
+            ("usage.journal", new.usage.journal != was.usage.journal),
             ("access_log.stdout", new.access_log.stdout != was.access_log.stdout),
             ("access_log.file", new.access_log.file != was.access_log.file),
             ("node_name", new.node_name != was.node_name),

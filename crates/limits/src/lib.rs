@@ -24,7 +24,7 @@ pub use local::LocalCounters;
 pub use quota::{Period, Quota, QuotaError, Window};
 pub use redis_counters::{RedisCounters, RedisSettings, Scope};
 pub use redis_link::{RedisError, RedisLink};
-pub use usage::{Batch, UsageKey, UsageTally};
+pub use usage::{fuzz_journal, Batch, UsageKey, UsageTally};
 
 /// Microseconds since the Unix epoch, the clock every counter uses.
 pub fn now_us() -> i64 {

@@ -63,12 +63,19 @@ pub struct UsageTally {
 #[derive(Debug, Default)]
 struct State {
     /// Counted since the last seal (the journal's lines).
-    counts: HashMap<UsageKey, u64>,
+    counts: HashMap<UsageKey, Counted>,
     journal: Option<File>,
     /// Sealed, oldest first, until the store has them.
     sealed: Vec<Batch>,
     /// Whether the last journal write failed (logged once until one succeeds).
     failing: bool,
+}
+
+/// A key's count since the last seal, and its journal line, encoded once.
+#[derive(Debug)]
+struct Counted {
+    n: u64,
+    line: Box<str>,
 }
 
 const JOURNAL: &str = "journal.log";
@@ -81,31 +88,39 @@ impl UsageTally {
         Self::default()
     }
 
-    /// A tally journaled in `dir` (created if missing), with whatever an earlier process left
-    /// there sealed and waiting to be sent.
+    /// A tally journaled in `dir` (created if missing), each request as it is counted, with
+    /// whatever an earlier process left there sealed and waiting to be sent.
     pub fn open(dir: &Path) -> io::Result<Self> {
+        let tally = Self::open_sealing_only(dir)?;
+        tally.state.lock().journal = Some(open_journal(dir)?);
+        Ok(tally)
+    }
+
+    /// As [`UsageTally::open`], but counts reach `dir` only when they are sealed: no `write`
+    /// per request, and a process killed between two seals loses what it counted since the
+    /// last one.
+    pub fn open_sealing_only(dir: &Path) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let sealed = recover(dir)?;
-        let journal = open_journal(dir)?;
-        let state = State { journal: Some(journal), sealed, ..State::default() };
+        let state = State { sealed, ..State::default() };
         Ok(Self { state: Mutex::new(state), dir: Some(dir.to_owned()) })
     }
 
-    /// Counts one request, appending it to the journal first.
+    /// Counts one request and appends its line to the journal (one `write`).
     pub fn record(&self, key: UsageKey) {
         let mut st = self.state.lock();
-        if let Some(j) = st.journal.as_mut() {
-            let written = j.write_all(encode_line(&key, 1).as_bytes());
-            match written {
-                Ok(()) => st.failing = false,
-                Err(e) if !st.failing => {
-                    st.failing = true;
-                    tracing::error!(error = %e, "cannot append to the usage journal; counting in memory only");
-                }
-                Err(_) => {}
+        let State { counts, journal, failing, .. } = &mut *st;
+        let counted = counts.entry(key).or_insert_with_key(|k| Counted { n: 0, line: encode_line(k, 1).into() });
+        counted.n += 1;
+        let Some(j) = journal.as_mut() else { return };
+        match j.write_all(counted.line.as_bytes()) {
+            Ok(()) => *failing = false,
+            Err(e) if !*failing => {
+                *failing = true;
+                tracing::error!(error = %e, "cannot append to the usage journal; counting in memory only");
             }
+            Err(_) => {}
         }
-        *st.counts.entry(key).or_insert(0) += 1;
     }
 
     /// Seals what was counted since the last seal into a batch (merged with the newest batch
@@ -114,8 +129,9 @@ impl UsageTally {
     pub fn seal(&self) -> io::Result<Vec<Batch>> {
         let (counts, log) = {
             let mut st = self.state.lock();
-            let counts = std::mem::take(&mut st.counts);
-            let log = match (&self.dir, counts.is_empty()) {
+            let counts: HashMap<UsageKey, u64> =
+                std::mem::take(&mut st.counts).into_iter().map(|(k, c)| (k, c.n)).collect();
+            let log = match (&self.dir, counts.is_empty() || st.journal.is_none()) {
                 (Some(dir), false) => Some(rotate(dir, &mut st)?),
                 _ => None,
             };
@@ -136,7 +152,8 @@ impl UsageTally {
             let old = if last_untried { st.sealed.pop() } else { None };
             if let Some(b) = &old {
                 for (k, n) in &b.counts {
-                    *merged.entry(k.clone()).or_insert(0) += n;
+                    let c = merged.entry(k.clone()).or_insert(0);
+                    *c = c.saturating_add(*n);
                 }
             }
             st.sealed.push(Batch { id: id.clone(), counts: merged.clone().into_iter().collect(), tried: false });
@@ -177,7 +194,7 @@ impl UsageTally {
     pub fn pending(&self, plan: &str, key_id: &str, from: jiff::civil::Date, to: jiff::civil::Date) -> u64 {
         let st = self.state.lock();
         let wanted = |k: &UsageKey| &*k.plan == plan && &*k.key_id == key_id && k.day >= from && k.day <= to;
-        let counted: u64 = st.counts.iter().filter(|(k, _)| wanted(k)).map(|(_, n)| n).sum();
+        let counted: u64 = st.counts.iter().filter(|(k, _)| wanted(k)).map(|(_, c)| c.n).sum();
         let sealed: u64 =
             st.sealed.iter().flat_map(|b| b.counts.iter()).filter(|(k, _)| wanted(k)).map(|(_, n)| n).sum();
         counted + sealed
@@ -186,7 +203,8 @@ impl UsageTally {
     /// Requests counted and not yet written, in all.
     pub fn unwritten(&self) -> u64 {
         let st = self.state.lock();
-        st.counts.values().sum::<u64>() + st.sealed.iter().flat_map(|b| b.counts.iter()).map(|(_, n)| n).sum::<u64>()
+        st.counts.values().map(|c| c.n).sum::<u64>()
+            + st.sealed.iter().flat_map(|b| b.counts.iter()).map(|(_, n)| n).sum::<u64>()
     }
 }
 
@@ -323,7 +341,9 @@ fn parse_lines(text: &str, path: &Path) -> io::Result<HashMap<UsageKey, u64>> {
         let (key, n) = decode_line(line).ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidData, format!("{}:{}: not a usage line", path.display(), i + 1))
         })?;
-        *counts.entry(key).or_insert(0) += n;
+        // A corrupted file may hold any number: it must not overflow.
+        let c: &mut u64 = counts.entry(key).or_insert(0);
+        *c = c.saturating_add(n);
     }
     Ok(counts)
 }
@@ -342,6 +362,19 @@ fn decode_line(line: &str) -> Option<(UsageKey, u64)> {
         route: text(route),
     };
     Some((key, n.parse().ok()?))
+}
+
+/// For the fuzz target: `text` read as a journal or batch file must not panic, and every count
+/// it yields must encode to a line that reads back the same.
+#[doc(hidden)]
+pub fn fuzz_journal(text: &str) {
+    if let Ok(counts) = parse_lines(text, Path::new("fuzz")) {
+        for (k, n) in counts {
+            let line = encode_line(&k, n);
+            assert_eq!(line.matches('\n').count(), 1, "one line: {line:?}");
+            assert_eq!(decode_line(line.trim_end_matches('\n')), Some((k, n)), "{line:?}");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -433,6 +466,21 @@ mod tests {
         drop(again);
         let empty = UsageTally::open(&dir).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(empty.unwritten(), 0);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn sealing_only_writes_nothing_per_request_and_keeps_what_was_sealed() {
+        let dir = temp_dir();
+        let t = UsageTally::open_sealing_only(&dir).unwrap_or_else(|e| panic!("{e}"));
+        t.record(key(24));
+        assert!(!dir.join(JOURNAL).exists(), "no journal");
+        let sealed = t.seal().unwrap_or_else(|e| panic!("{e}"));
+        t.record(key(24));
+        drop(t);
+        let again = UsageTally::open_sealing_only(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let batches = again.seal().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((batches.len(), batches[0].id.as_str(), total(&batches)), (1, sealed[0].id.as_str(), 1));
         let _ = std::fs::remove_dir_all(dir);
     }
 

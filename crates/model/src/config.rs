@@ -428,10 +428,25 @@ pub struct PlanStageConfig {
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UsageConfig {
-    /// How often counted usage is written to the store. A crash loses at most this much;
-    /// a clean shutdown loses nothing.
+    /// How often counted usage is written to the store.
     #[serde(default = "default_usage_flush")]
     pub flush_interval: Duration,
+    /// When each count reaches this node's disk (`data_dir/usage`).
+    #[serde(default)]
+    pub journal: UsageJournal,
+}
+
+/// When counted usage reaches the node's disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageJournal {
+    /// Each request, as it is counted (one `write`, about a microsecond): a node killed at any
+    /// moment loses nothing.
+    #[default]
+    Request,
+    /// At each flush: cheaper, but a node killed between two flushes loses what it counted
+    /// since the last one. A store outage loses nothing either way.
+    Flush,
 }
 
 /// Running several nodes on one store.
@@ -589,7 +604,7 @@ impl Default for ThrottlingConfig {
 
 impl Default for UsageConfig {
     fn default() -> Self {
-        Self { flush_interval: default_usage_flush() }
+        Self { flush_interval: default_usage_flush(), journal: UsageJournal::default() }
     }
 }
 

@@ -38,7 +38,7 @@ pub use config::{
     ClusterConfig, Config, CorsConfig, GatewayResponseConfig, IamConfig, IntegrationConfig, IntegrationKind,
     LimitsConfig, PlanStageConfig, QuotaConfig, QuotaPeriod, RedirectConfig, RedisConfig, RedisFailureMode, RedisScope,
     ReloadConfig, RouteAuth, RouteConfig, SharedStateConfig, ShutdownConfig, StageConfig, StageSettings, StoreConfig,
-    ThrottleConfig, ThrottlingConfig, TlsConfig, UsageConfig, UsagePlanConfig,
+    ThrottleConfig, ThrottlingConfig, TlsConfig, UsageConfig, UsageJournal, UsagePlanConfig,
 };
 pub use cors::CorsPolicy;
 pub use domains::{

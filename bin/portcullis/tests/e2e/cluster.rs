@@ -93,6 +93,18 @@ fn chown_to_postgres(path: &Path) {
 /// throttle-only plan, and (when `v2`) a route the published config adds.
 fn apis(v2: bool) -> String {
     let extra = if v2 { "      - route: GET /v2\n        integration: { type: mock, body: 'v2' }\n" } else { "" };
+    // The published version also blocks the test's own address on a stage of its own: a WAF
+    // IP set edited and published once reaches every node.
+    let (acl, gamma) = if v2 {
+        (
+            "web_acls:\n  - name: walls\n    default_action: allow\n    rules:\n      - name: no-loopback\n        \
+             priority: 1\n        action: block\n        statement: {ip_set: {cidrs: [127.0.0.0/8]}}\n",
+            "      - name: gamma\n        web_acl: walls\n",
+        )
+    } else {
+        ("", "")
+    };
+    let plan_gamma = if v2 { ", { api: pets, stage: gamma }" } else { "" };
     format!(
         "usage:
   flush_interval: 1s
@@ -104,8 +116,8 @@ usage_plans:
     api_stages: [{{ api: pets, stage: prod }}]
   - id: open
     throttle: {{ rate: 1000, burst: 1000 }}
-    api_stages: [{{ api: pets, stage: beta }}]
-user_pools:
+    api_stages: [{{ api: pets, stage: beta }}{plan_gamma}]
+{acl}user_pools:
   - name: main
     issuer: 'https://localhost/auth'
     lockout: {{ after: 50, per_address: 4 }}
@@ -116,7 +128,7 @@ apis:
     stages:
       - name: prod
       - name: beta
-    jwt_authorizers:
+{gamma}    jwt_authorizers:
       - name: pool
         issuers:
           - user_pool: main
@@ -178,16 +190,8 @@ async fn all_answer(nodes: &[&Gw], path: &str, key: &str, want: u16, within: Dur
 
 /// One call of Cognito's JSON protocol to the pool: status and body.
 async fn pool_call(gw: &Gw, op: &str, body: Value) -> (u16, Value) {
-    let resp = gw
-        .client()
-        .post(gw.url("/prod/auth"))
-        .header("x-amz-target", format!("AWSCognitoIdentityProviderService.{op}"))
-        .header("content-type", "application/x-amz-json-1.1")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+    let (status, _, body) = crate::user_pools::cognito(gw, "/prod/auth", op, body).await;
+    (status, body)
 }
 
 /// The status of the JWT route with a bearer token.
@@ -342,6 +346,7 @@ async fn three_nodes_on_one_postgres_and_redis_act_as_one_gateway() {
     let answer: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!((answer["version"].as_i64(), answer["served_here"].as_bool()), (Some(1), Some(true)), "{answer}");
     assert!(all_answer(&everyone, "/beta/v2", &open_key, 200, Duration::from_secs(2)).await.is_some());
+    assert!(all_answer(&everyone, "/gamma/pets", &open_key, 403, Duration::from_secs(1)).await.is_some());
     for n in everyone {
         assert_eq!(health(n).await["config_version"], 1);
         let metrics = n.admin_call(None, Method::GET, "/metrics", None).await.text().await.unwrap();

@@ -58,9 +58,14 @@ async fn me(gw: &Gw, token: &str) -> u16 {
 
 /// One call of Cognito's JSON protocol: status, `__type` (empty on success) and body.
 async fn call(gw: &Gw, op: &str, body: Value) -> (u16, String, Value) {
+    cognito(gw, "/auth", op, body).await
+}
+
+/// One call of Cognito's JSON protocol to the pool route at `path`.
+pub async fn cognito(gw: &Gw, path: &str, op: &str, body: Value) -> (u16, String, Value) {
     let resp = gw
         .client()
-        .post(gw.url("/auth"))
+        .post(gw.url(path))
         .header("x-amz-target", format!("AWSCognitoIdentityProviderService.{op}"))
         .header("content-type", "application/x-amz-json-1.1")
         .body(body.to_string())
