@@ -48,8 +48,14 @@ async fn publish(who: Authed, State(s): State<AppState>, Json(new): Json<NewVers
     if new.document.len() > MAX_DOCUMENT || new.comment.len() > 1024 {
         return aws_error(StatusCode::PAYLOAD_TOO_LARGE, "ValidationError", "the document or comment is too long");
     }
-    let name = new.name.as_deref().unwrap_or("published config");
-    if let Err(errors) = s.control.check_published(name, &new.document) {
+    // Compiling reads the node's own file and builds every route table: off the runtime's
+    // threads.
+    let (control, name, document) =
+        (s.control.clone(), new.name.clone().unwrap_or_else(|| "published config".into()), new.document.clone());
+    let checked = tokio::task::spawn_blocking(move || control.check_published(&name, &document))
+        .await
+        .unwrap_or_else(|e| Err(vec![format!("the config check stopped: {e}")]));
+    if let Err(errors) = checked {
         let detail = errors.join("; ");
         write_audit(&s.store, &who.actor, "config.publish", &target, Outcome::Failure, detail).await;
         return (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "status": "refused", "errors": errors })))

@@ -489,7 +489,7 @@ async fn keys_are_fetched_before_use_again_for_a_new_kid_and_withdrawn_keys_stop
 
 #[test]
 fn the_shipped_examples_are_valid_configs() {
-    for example in ["../../examples/jwt.yaml", "../../examples/user-pool.yaml"] {
+    for example in ["../../examples/jwt.yaml", "../../examples/user-pool.yaml", "../../examples/cluster-node.yaml"] {
         let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .args(["validate", "--config", example])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
