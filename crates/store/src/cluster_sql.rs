@@ -123,9 +123,12 @@ pub(crate) const MIGRATION_V8: &str = v8_tables!();
 
 /// PostgreSQL's part of migration 8: a trigger per table whose changes other nodes must hear
 /// of, fired once per statement and delivered at commit. Written to run again over itself (a
-/// database rolled back by hand to version 7 keeps its triggers). Columns that change on every use
-/// (an access key's last use, a user's failed sign-ins) are left out, so that use does not
-/// empty every node's caches.
+/// database rolled back by hand to version 7 keeps its triggers). What happens in normal use is
+/// left out, so that use does not empty every node's caches: an access key's last use, a
+/// user's failed sign-ins, a refresh token's rotation, and the credentials STS creates and
+/// deletes once expired with every `AssumeRole` (a new credential was in no cache but the
+/// short-lived one of unknown ids; an expired one is refused anyway). A credential deleted
+/// before it expires is announced.
 pub(crate) const MIGRATION_V8_POSTGRES: &str = concat!(
     v8_tables!(),
     "
@@ -143,8 +146,12 @@ pub(crate) const MIGRATION_V8_POSTGRES: &str = concat!(
         FOR EACH STATEMENT EXECUTE FUNCTION portcullis_notify_change('iam');
     DROP TRIGGER IF EXISTS iam_credentials_changed ON iam_credentials;
     CREATE TRIGGER iam_credentials_changed
-        AFTER INSERT OR DELETE OR UPDATE OF active, secret_enc, token_hash, expires_at_ms ON iam_credentials
+        AFTER UPDATE OF active, secret_enc, token_hash, expires_at_ms ON iam_credentials
         FOR EACH STATEMENT EXECUTE FUNCTION portcullis_notify_change('iam');
+    DROP TRIGGER IF EXISTS iam_credentials_deleted ON iam_credentials;
+    CREATE TRIGGER iam_credentials_deleted AFTER DELETE ON iam_credentials FOR EACH ROW
+        WHEN (OLD.expires_at_ms IS NULL OR OLD.expires_at_ms > EXTRACT(EPOCH FROM clock_timestamp()) * 1000)
+        EXECUTE FUNCTION portcullis_notify_change('iam');
     DROP TRIGGER IF EXISTS api_keys_changed ON api_keys;
     CREATE TRIGGER api_keys_changed AFTER INSERT OR DELETE OR UPDATE OF enabled, hash ON api_keys
         FOR EACH STATEMENT EXECUTE FUNCTION portcullis_notify_change('api_keys');

@@ -1804,10 +1804,16 @@ async fn postgres_announces_changes_to_every_listener() {
     assert_eq!(next_change(&mut feed).await, topic("api_keys"));
 
     assert!(ok("put key", store.iam_put_credential(&user_key("AKIAFEED", "feed", "s", 1)).await));
-    assert_eq!(next_change(&mut feed).await, topic("iam"));
+    assert_eq!(next_change(&mut feed).await, None, "a new credential was in no cache");
     ok("touch", store.iam_touch_credential("AKIAFEED", 5).await);
     assert_eq!(next_change(&mut feed).await, None, "a key's use is not a change");
     assert!(ok("deactivate", store.iam_set_credential_active("AKIAFEED", false).await));
+    assert_eq!(next_change(&mut feed).await, topic("iam"));
+    // STS: an expired session deleted is not a change; a live credential deleted is.
+    assert!(ok("put session", store.iam_put_credential(&session("ASIAOLD", "role", 1_000)).await));
+    assert_eq!(ok("expire", store.iam_delete_expired_sessions(2_000).await), 1);
+    assert_eq!(next_change(&mut feed).await, None, "an expired session deleted");
+    assert!(ok("delete", store.iam_delete_credential("AKIAFEED").await));
     assert_eq!(next_change(&mut feed).await, topic("iam"));
 
     ok("publish", store.config_publish("apis: []", "sha", "arn", "", 1).await);
