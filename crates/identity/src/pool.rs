@@ -775,8 +775,8 @@ impl UserPool {
         let user = self.store().pool_user(&self.cfg.name, &sub).await?;
         const REVOKED: PoolError = PoolError::NotAuthorized("Access Token has been revoked");
         let user = user.filter(|u| u.enabled).ok_or(REVOKED)?;
-        if let Some(family) = claims.text("origin_jti") {
-            if !self.session_active(&family).await? {
+        if let Some(family) = claims.str("origin_jti") {
+            if !self.session_active(family).await? {
                 return Err(REVOKED);
             }
         }

@@ -368,7 +368,8 @@ async fn three_nodes_on_one_postgres_and_redis_act_as_one_gateway() {
     let load = Load::start(&everyone, &hkey);
     load.wait_served(25).await;
     let _ = Command::new("kill").args(["-KILL", &n3.pid().to_string()]).status();
-    assert_eq!(n3.wait_exit(Duration::from_secs(5)), None, "killed by a signal, no exit code");
+    let ended = n3.wait_status(Duration::from_secs(5)).and_then(|s| std::os::unix::process::ExitStatusExt::signal(&s));
+    assert_eq!(ended, Some(9), "node 3 ended by SIGKILL");
     let dir = n3.take_dir();
     let config = dir.path().join("portcullis.yaml");
     n3 = Gw::spawn(dir, config, &[("PORTCULLIS_MASTER_KEY", master.clone())]);

@@ -242,11 +242,16 @@ impl Gw {
 
     /// Waits for the process to exit and returns its exit code.
     pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        self.wait_status(within)?.code()
+    }
+
+    /// Waits for the process to exit and returns how it ended; `None` if it still runs.
+    pub fn wait_status(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + within;
         let child = self.child.as_mut()?;
         loop {
             if let Ok(Some(status)) = child.try_wait() {
-                return status.code();
+                return Some(status);
             }
             if Instant::now() > deadline {
                 return None;

@@ -93,6 +93,11 @@ impl Claims {
         })
     }
 
+    /// A string claim as it is, borrowed (no copy on the request path).
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(Value::as_str)
+    }
+
     /// The scopes the token grants.
     pub fn scopes(&self) -> Vec<&str> {
         token_scopes(&self.0).collect()

@@ -173,12 +173,12 @@ async fn session_holds(
     v: &Verified,
     now: std::time::SystemTime,
 ) -> Result<bool, Failure> {
-    let (Some(IssuerKeys::Pool(slot)), Some(family)) = (az.keys.get(v.issuer), v.claims.text("origin_jti")) else {
+    let (Some(IssuerKeys::Pool(slot)), Some(family)) = (az.keys.get(v.issuer), v.claims.str("origin_jti")) else {
         return Ok(true);
     };
     let now_ms = i64::try_from(crate::time_fmt::epoch_ms(now)).unwrap_or(i64::MAX);
     let pool = slot.get(&rt.directory, now_ms).await.map_err(Failure::Pool)?;
-    pool.session_active(&family).await.map_err(Failure::Pool)
+    pool.session_active(family).await.map_err(Failure::Pool)
 }
 
 /// Whether the key that verified a cached token is still published: a key the provider
